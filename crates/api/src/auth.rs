@@ -1,0 +1,52 @@
+//! HTTP Basic `uuid:key` authentication, as an extractor.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use base64::Engine;
+use wisp_core::{EntityName, Identity};
+
+use crate::{ApiError, AppState};
+
+/// The authenticated caller.
+pub struct Caller(pub Identity);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("The resource requires authentication, which was not supplied with the request"))?;
+        let invalid = || ApiError::unauthorized("The supplied authentication is invalid");
+        let encoded = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Basic "))
+            .ok_or_else(invalid)?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(invalid)?;
+        let (uuid, key) = decoded.split_once(':').ok_or_else(invalid)?;
+        let identity = state
+            .controller
+            .authenticate(uuid, key)
+            .await?
+            .ok_or_else(invalid)?;
+        Ok(Caller(identity))
+    }
+}
+
+impl Caller {
+    /// Resolves a namespace segment of a URL: `_` is the caller's own.
+    pub fn namespace(&self, segment: &str) -> Result<EntityName, ApiError> {
+        if segment == "_" {
+            return Ok(self.0.namespace.clone());
+        }
+        EntityName::parse(segment)
+            .map_err(|_| ApiError::bad_request("The namespace contains illegal characters."))
+    }
+}

@@ -1,0 +1,55 @@
+//! The HTTP API: OpenWhisk's `/api/v1` on axum.
+//!
+//! The only crate that knows HTTP server types. Handlers parse the wire format (`wire`), call
+//! the controller, and turn its errors into OpenWhisk's `{"error", "code"}` bodies (`error`).
+
+mod auth;
+mod error;
+mod middleware;
+mod query;
+mod routes;
+mod wire;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use wisp_controller::Controller;
+
+pub use error::ApiError;
+
+/// Everything a handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub controller: Controller,
+    /// The externally visible base URL, e.g. `http://127.0.0.1:3233`.
+    pub api_host: String,
+    pub build: BuildInfo,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildInfo {
+    pub version: &'static str,
+    pub build: String,
+}
+
+/// Largest request body read at all; entity-specific limits are checked with clearer errors.
+const MAX_BODY: usize = 72 * 1024 * 1024;
+
+/// The whole API as one router, testable without a socket.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/", get(routes::info::api_info))
+        .route("/namespaces", get(routes::info::namespaces))
+        .route("/namespaces/{ns}/limits", get(routes::info::limits))
+        .merge(routes::actions::routes())
+        .merge(routes::activations::routes());
+    Router::new()
+        .route("/", get(routes::info::server_info))
+        .route("/ping", get(|| async { "pong" }))
+        .nest("/api/v1", api)
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(middleware::transaction))
+        .with_state(state)
+}

@@ -1,0 +1,226 @@
+//! `/namespaces/{ns}/actions[/{pkg}]/{name}`: create, read, list, delete and invoke.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query as QueryParams, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use wisp_controller::{InvokeOptions, Invoked};
+use wisp_core::{EntityName, EntityPath, NameError, Outcome};
+
+use crate::auth::Caller;
+use crate::middleware::transaction_id;
+use crate::query::{flag, list_params, Query};
+use crate::{wire, ApiError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/namespaces/{ns}/actions", get(list))
+        .route(
+            "/namespaces/{ns}/actions/{*path}",
+            get(get_action).put(put).delete(delete).post(invoke),
+        )
+}
+
+fn name(segment: &str) -> Result<EntityName, ApiError> {
+    EntityName::parse(segment).map_err(|e| match e {
+        NameError::TooLong(_) => ApiError::bad_request(e.to_string()),
+        _ => ApiError::bad_request(NameError::IllegalCharacters.to_string()),
+    })
+}
+
+/// What the path after `/actions/` names.
+enum Target {
+    Action(EntityPath),
+    /// `pkg/`: the actions of a package.
+    Package(EntityName),
+}
+
+fn target(caller: &Caller, state: &AppState, ns: &str, rest: &str) -> Result<Target, ApiError> {
+    let namespace = caller.namespace(ns)?;
+    state
+        .controller
+        .entitle(&caller.0, &namespace, &format!("{namespace}/actions/{rest}"))?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        [action] => Ok(Target::Action(EntityPath::new(namespace, None, name(action)?))),
+        [package, ""] => Ok(Target::Package(name(package)?)),
+        [package, action] => Ok(Target::Action(EntityPath::new(
+            namespace,
+            Some(name(package)?),
+            name(action)?,
+        ))),
+        _ => Err(ApiError::bad_request(NameError::IllegalCharacters.to_string())),
+    }
+}
+
+fn action_path(caller: &Caller, state: &AppState, ns: &str, rest: &str) -> Result<EntityPath, ApiError> {
+    match target(caller, state, ns, rest)? {
+        Target::Action(path) => Ok(path),
+        Target::Package(_) => Err(ApiError::not_found()),
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ns): Path<String>,
+    QueryParams(query): QueryParams<Query>,
+) -> Result<Json<Value>, ApiError> {
+    let namespace = caller.namespace(&ns)?;
+    state
+        .controller
+        .entitle(&caller.0, &namespace, &format!("{namespace}/actions"))?;
+    list_in(&state, namespace, None, &query).await
+}
+
+async fn list_in(
+    state: &AppState,
+    namespace: EntityName,
+    package: Option<EntityName>,
+    query: &Query,
+) -> Result<Json<Value>, ApiError> {
+    let params = list_params(query, "actions")?;
+    if params.count {
+        let n = state.controller.count_actions(namespace, package).await?;
+        return Ok(Json(json!({"actions": n})));
+    }
+    let actions = state
+        .controller
+        .list_actions(namespace, package, params.skip, params.limit)
+        .await?;
+    Ok(Json(Value::Array(actions.iter().map(wire::action_summary).collect())))
+}
+
+async fn get_action(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, rest)): Path<(String, String)>,
+    QueryParams(query): QueryParams<Query>,
+) -> Result<Json<Value>, ApiError> {
+    match target(&caller, &state, &ns, &rest)? {
+        Target::Package(package) => list_in(&state, caller.namespace(&ns)?, Some(package), &query).await,
+        Target::Action(path) => {
+            let action = state.controller.get_action(&path).await?;
+            let code = query.get("code").is_none_or(|v| !v.eq_ignore_ascii_case("false"));
+            Ok(Json(wire::action(&action, code)))
+        }
+    }
+}
+
+async fn put(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, rest)): Path<(String, String)>,
+    QueryParams(query): QueryParams<Query>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let path = action_path(&caller, &state, &ns, &rest)?;
+    let body = body.map_err(too_large)?;
+    let put = wire::action_put(wire::object_body(&body, false)?.unwrap_or_default())?;
+    let action = state
+        .controller
+        .put_action(path, put, flag(&query, "overwrite"))
+        .await?;
+    Ok(Json(wire::action(&action, true)))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, rest)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let path = action_path(&caller, &state, &ns, &rest)?;
+    let action = state.controller.delete_action(path).await?;
+    Ok(Json(wire::action(&action, true)))
+}
+
+fn too_large(rejection: BytesRejection) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, rejection.body_text())
+}
+
+async fn invoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, rest)): Path<(String, String)>,
+    QueryParams(query): QueryParams<Query>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let path = action_path(&caller, &state, &ns, &rest)?;
+    let max = state.controller.limits().max_payload_bytes;
+    let declared = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(size) = declared.filter(|size| *size > max) {
+        return Err(payload_too_large(size, max));
+    }
+    let body = body.map_err(too_large)?;
+    if body.len() > max {
+        return Err(payload_too_large(body.len(), max));
+    }
+    let payload = wire::object_body(&body, true)?;
+    let blocking = flag(&query, "blocking");
+    let result_only = flag(&query, "result");
+    let max_wait = 60_000;
+    let wait = match query.get("timeout") {
+        None => max_wait,
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|t| (1..=max_wait).contains(t))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("Timeout must be number of milliseconds up to {max_wait}."))
+            })?,
+    };
+    let options = InvokeOptions {
+        blocking,
+        wait: Duration::from_millis(wait),
+        transaction_id: transaction_id(),
+    };
+    let invoked = state.controller.invoke(&caller.0, &path, payload, options).await?;
+    Ok(invoke_response(invoked, result_only))
+}
+
+fn payload_too_large(size: usize, max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("Request larger than allowed: {size} > {max} bytes."),
+    )
+}
+
+fn invoke_response(invoked: Invoked, result_only: bool) -> Response {
+    let (status, id, body) = match invoked {
+        Invoked::Accepted(id) => (
+            StatusCode::ACCEPTED,
+            id.to_string(),
+            json!({"activationId": id.as_str()}),
+        ),
+        Invoked::Completed(record) => {
+            let status = match record.response.outcome {
+                Outcome::Success => StatusCode::OK,
+                Outcome::ApplicationError | Outcome::DeveloperError => StatusCode::BAD_GATEWAY,
+                Outcome::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            let result = &record.response.result;
+            // An array result is the body itself, whatever was asked (OpenWhisk's code does so).
+            let body = if result_only || result.is_array() {
+                result.clone()
+            } else {
+                wire::activation(&record)
+            };
+            (status, record.activation_id.to_string(), body)
+        }
+    };
+    let mut response = (status, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-openwhisk-activation-id", value);
+    }
+    response
+}

@@ -1,0 +1,105 @@
+//! `/namespaces/{ns}/activations`: records, their logs and results.
+
+use axum::extract::{Path, Query as QueryParams, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use wisp_controller::ActivationFilter;
+use wisp_core::{ActivationId, EntityName};
+
+use crate::auth::Caller;
+use crate::query::{flag, list_params, millis, Query};
+use crate::{wire, ApiError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/namespaces/{ns}/activations", get(list))
+        .route("/namespaces/{ns}/activations/{id}", get(get_one))
+        .route("/namespaces/{ns}/activations/{id}/logs", get(logs))
+        .route("/namespaces/{ns}/activations/{id}/result", get(result))
+}
+
+fn namespace(caller: &Caller, state: &AppState, ns: &str) -> Result<EntityName, ApiError> {
+    let namespace = caller.namespace(ns)?;
+    state
+        .controller
+        .entitle(&caller.0, &namespace, &format!("{namespace}/activations"))?;
+    Ok(namespace)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ns): Path<String>,
+    QueryParams(query): QueryParams<Query>,
+) -> Result<Json<Value>, ApiError> {
+    let namespace = namespace(&caller, &state, &ns)?;
+    let params = list_params(&query, "activations")?;
+    let docs = flag(&query, "docs");
+    if params.count && docs {
+        return Err(ApiError::bad_request(
+            "The parameter 'docs' is not permitted with 'count'.",
+        ));
+    }
+    let name = match query.get("name") {
+        Some(name) if name.split('/').count() > 2 => {
+            return Err(ApiError::bad_request(
+                "The name of the entity contains illegal characters.",
+            ))
+        }
+        Some(name) => Some(name.trim_start_matches('/').to_string()),
+        None => None,
+    };
+    let filter = ActivationFilter {
+        name,
+        since: millis(&query, "since", "activations")?,
+        upto: millis(&query, "upto", "activations")?,
+        skip: params.skip,
+        limit: params.limit,
+    };
+    if params.count {
+        let n = state.controller.count_activations(&namespace, filter).await?;
+        return Ok(Json(json!({"activations": n})));
+    }
+    let records = state.controller.list_activations(&namespace, filter).await?;
+    let render = if docs { wire::activation } else { wire::activation_summary };
+    Ok(Json(Value::Array(records.iter().map(render).collect())))
+}
+
+async fn find(
+    state: &AppState,
+    caller: &Caller,
+    ns: &str,
+    id: &str,
+) -> Result<wisp_core::Activation, ApiError> {
+    let namespace = namespace(caller, state, ns)?;
+    let id = ActivationId::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(state.controller.get_activation(&namespace, id).await?)
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let record = find(&state, &caller, &ns, &id).await?;
+    Ok(Json(wire::activation(&record)))
+}
+
+async fn logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let record = find(&state, &caller, &ns, &id).await?;
+    Ok(Json(json!({"logs": record.logs})))
+}
+
+async fn result(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ns, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let record = find(&state, &caller, &ns, &id).await?;
+    Ok(Json(wire::response(&record)))
+}

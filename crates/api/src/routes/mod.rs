@@ -1,0 +1,5 @@
+//! One module per collection of the API.
+
+pub mod actions;
+pub mod activations;
+pub mod info;

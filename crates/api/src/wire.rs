@@ -1,0 +1,299 @@
+//! The JSON shapes of OpenWhisk's API, converted to and from the domain types.
+//!
+//! Domain types are never serialised directly: every field a client sees is written here.
+
+use serde_json::{json, Map, Value};
+use wisp_controller::{ActionPut, ExecPut};
+use wisp_core::limits::LimitsPatch;
+use wisp_core::{Action, Activation, Annotations, Parameter, SemVer};
+
+use crate::ApiError;
+
+fn malformed(detail: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!("The request content was malformed:\n{detail}"))
+}
+
+pub fn annotations(a: &Annotations) -> Value {
+    Value::Array(
+        a.0.iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect(),
+    )
+}
+
+fn parameters(params: &[Parameter]) -> Value {
+    Value::Array(
+        params
+            .iter()
+            .map(|p| {
+                let mut o = json!({"key": p.key, "value": p.value});
+                if p.init {
+                    o["init"] = Value::Bool(true);
+                }
+                o
+            })
+            .collect(),
+    )
+}
+
+fn limits(action: &Action) -> Value {
+    let l = action.limits;
+    json!({"timeout": l.timeout, "memory": l.memory, "logs": l.logs, "concurrency": l.concurrency})
+}
+
+/// The full action document; `code` false drops the code.
+pub fn action(a: &Action, code: bool) -> Value {
+    let mut exec = json!({"kind": a.exec.kind.as_str(), "binary": a.exec.binary});
+    if code {
+        exec["code"] = Value::from(a.exec.code.as_str());
+    }
+    if let Some(main) = &a.exec.main {
+        exec["main"] = Value::from(main.as_str());
+    }
+    json!({
+        "namespace": a.path.parent(),
+        "name": a.path.name.as_str(),
+        "version": a.version.to_string(),
+        "publish": a.publish,
+        "exec": exec,
+        "annotations": annotations(&a.annotations),
+        "parameters": parameters(&a.parameters),
+        "limits": limits(a),
+        "updated": a.updated,
+    })
+}
+
+/// What a listing shows of an action.
+pub fn action_summary(a: &Action) -> Value {
+    json!({
+        "namespace": a.path.parent(),
+        "name": a.path.name.as_str(),
+        "version": a.version.to_string(),
+        "publish": a.publish,
+        "annotations": annotations(&a.annotations),
+        "limits": limits(a),
+        "exec": {"binary": a.exec.binary},
+        "updated": a.updated,
+    })
+}
+
+/// The `response` object of a record: `status`, `success`, `result`, `size`.
+pub fn response(a: &Activation) -> Value {
+    let r = &a.response;
+    let mut o = json!({
+        "status": r.outcome.status(),
+        "success": r.outcome.is_success(),
+        "result": r.result,
+    });
+    if let Some(size) = r.size {
+        o["size"] = Value::from(size);
+    }
+    o
+}
+
+pub fn activation(a: &Activation) -> Value {
+    let mut o = json!({
+        "namespace": a.namespace,
+        "name": a.name,
+        "subject": a.subject,
+        "activationId": a.activation_id.as_str(),
+        "version": a.version.to_string(),
+        "publish": a.publish,
+        "start": a.start,
+        "response": response(a),
+        "logs": a.logs,
+        "annotations": annotations(&a.annotations),
+    });
+    if let Some(end) = a.end {
+        o["end"] = Value::from(end);
+    }
+    if let Some(duration) = a.duration {
+        o["duration"] = Value::from(duration);
+    }
+    if let Some(cause) = &a.cause {
+        o["cause"] = Value::from(cause.as_str());
+    }
+    o
+}
+
+pub fn activation_summary(a: &Activation) -> Value {
+    let mut o = json!({
+        "namespace": a.namespace,
+        "name": a.name,
+        "version": a.version.to_string(),
+        "publish": a.publish,
+        "annotations": annotations(&a.annotations),
+        "activationId": a.activation_id.as_str(),
+        "start": a.start,
+        "statusCode": a.response.outcome.status_code(),
+    });
+    if let Some(end) = a.end {
+        o["end"] = Value::from(end);
+    }
+    if let Some(duration) = a.duration {
+        o["duration"] = Value::from(duration);
+    }
+    if let Some(cause) = &a.cause {
+        o["cause"] = Value::from(cause.as_str());
+    }
+    o
+}
+
+/// Parses a request body that must be a JSON object (empty means `{}` when `empty_ok`).
+pub fn object_body(body: &[u8], empty_ok: bool) -> Result<Option<Map<String, Value>>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return if empty_ok {
+            Ok(None)
+        } else {
+            Err(malformed("the request body is empty"))
+        };
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(Some(map)),
+        Ok(_) => Err(malformed("the request body must be a JSON object")),
+        Err(e) => Err(malformed(e)),
+    }
+}
+
+/// The body of an action PUT.
+pub fn action_put(body: Map<String, Value>) -> Result<ActionPut, ApiError> {
+    let mut put = ActionPut::default();
+    for (field, value) in body {
+        match field.as_str() {
+            "exec" => put.exec = Some(exec_put(value)?),
+            "parameters" => put.parameters = Some(parameter_list(value, "parameters")?),
+            "annotations" => {
+                put.annotations = Some(
+                    parameter_list(value, "annotations")?
+                        .into_iter()
+                        .map(|p| (p.key, p.value))
+                        .collect(),
+                )
+            }
+            "delAnnotations" => {
+                put.del_annotations = string_list(value, "delAnnotations")?;
+            }
+            "limits" => put.limits = limits_patch(value)?,
+            "version" => {
+                let raw = value
+                    .as_str()
+                    .ok_or_else(|| malformed("'version' must be a string"))?;
+                put.version = Some(
+                    SemVer::parse(raw)
+                        .ok_or_else(|| malformed(format!("'{raw}' is not a semantic version")))?,
+                );
+            }
+            "publish" => {
+                put.publish = Some(
+                    value
+                        .as_bool()
+                        .ok_or_else(|| malformed("'publish' must be a boolean"))?,
+                )
+            }
+            // Clients echo documents back; the path decides the name and namespace.
+            _ => {}
+        }
+    }
+    Ok(put)
+}
+
+fn exec_put(value: Value) -> Result<ExecPut, ApiError> {
+    let Value::Object(map) = value else {
+        return Err(malformed("'exec' must be an object"));
+    };
+    let string = |name: &str| -> Result<Option<String>, ApiError> {
+        match map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(malformed(format!("'{name}' in 'exec' must be a string"))),
+        }
+    };
+    let kind = string("kind")?.ok_or_else(|| malformed("'kind' is required in 'exec'"))?;
+    Ok(ExecPut {
+        kind,
+        code: string("code")?,
+        main: string("main")?,
+    })
+}
+
+fn parameter_list(value: Value, field: &str) -> Result<Vec<Parameter>, ApiError> {
+    let Value::Array(items) = value else {
+        return Err(malformed(format!("'{field}' must be an array of {{key, value}}")));
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let Value::Object(mut o) = item else {
+                return Err(malformed(format!("each of '{field}' must be an object with 'key'")));
+            };
+            let key = match o.remove("key") {
+                Some(Value::String(k)) => k,
+                _ => return Err(malformed(format!("each of '{field}' needs a string 'key'"))),
+            };
+            Ok(Parameter {
+                key,
+                value: o.remove("value").unwrap_or(Value::Null),
+                init: o.get("init").and_then(Value::as_bool).unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+fn string_list(value: Value, field: &str) -> Result<Vec<String>, ApiError> {
+    let Value::Array(items) = value else {
+        return Err(malformed(format!("'{field}' must be an array of strings")));
+    };
+    items
+        .into_iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(s),
+            _ => Err(malformed(format!("'{field}' must be an array of strings"))),
+        })
+        .collect()
+}
+
+fn limits_patch(value: Value) -> Result<LimitsPatch, ApiError> {
+    let Value::Object(map) = value else {
+        return Err(malformed("'limits' must be an object"));
+    };
+    let field = |name: &str| -> Result<Option<u64>, ApiError> {
+        match map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+                malformed(format!("'{name}' in 'limits' must be a whole number, not {v}"))
+            }),
+        }
+    };
+    Ok(LimitsPatch {
+        timeout: field("timeout")?,
+        memory: field("memory")?,
+        logs: field("logs")?,
+        concurrency: field("concurrency")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_put_rejects_wrong_types_with_a_message() {
+        let body = json!({"exec": {"kind": "nodejs:20", "code": 5}});
+        let err = action_put(body.as_object().unwrap().clone()).unwrap_err();
+        assert!(err.message.contains("'code' in 'exec' must be a string"));
+        let body = json!({"limits": {"memory": "big"}});
+        assert!(action_put(body.as_object().unwrap().clone()).is_err());
+        let body = json!({"parameters": [{"key": "a", "value": 1, "init": true}], "version": "1.2.3"});
+        let put = action_put(body.as_object().unwrap().clone()).unwrap();
+        assert!(put.parameters.unwrap()[0].init);
+        assert_eq!(put.version.unwrap().to_string(), "1.2.3");
+    }
+
+    #[test]
+    fn empty_bodies_are_allowed_only_where_openwhisk_allows_them() {
+        assert!(object_body(b"", true).unwrap().is_none());
+        assert!(object_body(b"", false).is_err());
+        assert!(object_body(b"[1]", true).is_err());
+        assert!(object_body(b"{bad", true).is_err());
+    }
+}

@@ -1,0 +1,334 @@
+//! `wisp action ...`: get, list and delete here; create/update in `action_put`, invoke in `invoke`.
+
+use serde_json::Value;
+
+use super::{action_put, invoke};
+use crate::client::Client;
+use crate::config::{ClientOpts, Config};
+use crate::names::{encode_segment, QualifiedName};
+use crate::output::{self, cell, Printer};
+use crate::time::format_millis;
+
+#[derive(clap::Args, Debug)]
+pub struct ActionArgs {
+    #[command(flatten)]
+    pub opts: ClientOpts,
+
+    #[command(subcommand)]
+    pub command: ActionCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ActionCommand {
+    /// Create an action from a source file (or a sequence of actions)
+    Create(action_put::CreateArgs),
+    /// Change an action's code, parameters, annotations or limits
+    Update(action_put::UpdateArgs),
+    /// Invoke an action
+    Invoke(invoke::InvokeArgs),
+    /// Show an action
+    Get(GetArgs),
+    /// List actions, newest first
+    List(ListArgs),
+    /// Delete an action
+    Delete(DeleteArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GetArgs {
+    /// Action name: NAME, PACKAGE/NAME or /NAMESPACE/[PACKAGE/]NAME
+    pub name: String,
+
+    /// Show a short description instead of the JSON
+    #[arg(short = 's', long)]
+    pub summary: bool,
+
+    /// Include the code (--code false leaves it out)
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub code: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Only the actions of this package (PACKAGE or /NAMESPACE/PACKAGE)
+    pub package: Option<String>,
+
+    /// How many to show (the server's default is 30, at most 200)
+    #[arg(short = 'l', long, value_name = "N")]
+    pub limit: Option<u32>,
+
+    /// How many of the newest to skip
+    #[arg(short = 's', long, value_name = "N")]
+    pub skip: Option<u32>,
+
+    /// Print only how many actions there are
+    #[arg(long)]
+    pub count: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DeleteArgs {
+    /// Action name: NAME, PACKAGE/NAME or /NAMESPACE/[PACKAGE/]NAME
+    pub name: String,
+}
+
+pub async fn run(
+    command: ActionCommand,
+    config: &Config,
+    printer: &mut Printer,
+) -> anyhow::Result<()> {
+    use action_put::PutMode;
+    match command {
+        ActionCommand::Create(args) => {
+            let file = args.file.as_deref();
+            action_put::run(
+                PutMode::Create,
+                &args.name,
+                file,
+                &args.spec,
+                config,
+                printer,
+            )
+            .await
+        }
+        ActionCommand::Update(args) => {
+            let file = args.file.as_deref();
+            action_put::run(
+                PutMode::Update,
+                &args.name,
+                file,
+                &args.spec,
+                config,
+                printer,
+            )
+            .await
+        }
+        ActionCommand::Invoke(args) => invoke::run(&args, config, printer).await,
+        ActionCommand::Get(args) => get(&args, config, printer).await,
+        ActionCommand::List(args) => list(&args, config, printer).await,
+        ActionCommand::Delete(args) => delete(&args, config, printer).await,
+    }
+}
+
+async fn get(args: &GetArgs, config: &Config, printer: &mut Printer) -> anyhow::Result<()> {
+    let name = QualifiedName::parse(&args.name, &config.namespace)?;
+    let client = Client::new(config)?;
+    let with_code = args.code && !args.summary;
+    let query = [("code", with_code.to_string())];
+    let action = client.get(&name.path("actions"), &query).await?;
+    if args.summary && !config.json {
+        printer.text(&summary(&action))
+    } else {
+        printer.json(&action)
+    }
+}
+
+async fn list(args: &ListArgs, config: &Config, printer: &mut Printer) -> anyhow::Result<()> {
+    let path = match &args.package {
+        // The trailing slash is how the API tells a package listing from an action.
+        Some(raw) => {
+            let package = QualifiedName::parse_package(raw, &config.namespace)?;
+            format!(
+                "namespaces/{}/actions/{}/",
+                encode_segment(&package.namespace),
+                encode_segment(&package.name)
+            )
+        }
+        None => format!("namespaces/{}/actions", encode_segment(&config.namespace)),
+    };
+    let mut query = vec![];
+    if let Some(limit) = args.limit {
+        query.push(("limit", limit.to_string()));
+    }
+    if let Some(skip) = args.skip {
+        query.push(("skip", skip.to_string()));
+    }
+    if args.count {
+        query.push(("count", "true".to_string()));
+    }
+    let client = Client::new(config)?;
+    let body = client.get(&path, &query).await?;
+    if config.json {
+        printer.json(&body)
+    } else if args.count {
+        printer.line(cell(body.get("actions")))
+    } else {
+        printer.text(&action_table(&body))
+    }
+}
+
+async fn delete(args: &DeleteArgs, config: &Config, printer: &mut Printer) -> anyhow::Result<()> {
+    let name = QualifiedName::parse(&args.name, &config.namespace)?;
+    let client = Client::new(config)?;
+    let deleted = client.delete(&name.path("actions")).await?;
+    if config.json {
+        printer.json(&deleted)
+    } else {
+        printer.line(format!("ok: deleted action {}", args.name))
+    }
+}
+
+/// `/namespace[/package]/name` of an action document (its `namespace` holds the package).
+fn full_name(action: &Value) -> String {
+    format!(
+        "/{}/{}",
+        cell(action.get("namespace")),
+        cell(action.get("name"))
+    )
+}
+
+/// The value of annotation `key`.
+pub fn annotation<'a>(entity: &'a Value, key: &str) -> Option<&'a Value> {
+    entity
+        .get("annotations")?
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|a| a.get("key").and_then(Value::as_str) == Some(key))?
+        .get("value")
+}
+
+pub fn action_table(list: &Value) -> String {
+    let rows: Vec<Vec<String>> = list
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|action| {
+            let kind = annotation(action, "exec").or_else(|| action.pointer("/exec/kind"));
+            vec![
+                full_name(action),
+                cell(kind),
+                cell(action.get("version")),
+                updated(action),
+            ]
+        })
+        .collect();
+    output::table(&["Name", "Kind", "Version", "Updated"], &rows)
+}
+
+fn updated(entity: &Value) -> String {
+    entity
+        .get("updated")
+        .and_then(Value::as_i64)
+        .map(format_millis)
+        .unwrap_or_else(|| "-".into())
+}
+
+/// A few lines a person can read at a glance.
+pub fn summary(action: &Value) -> String {
+    let mut items = vec![("kind", cell(action.pointer("/exec/kind")))];
+    if let Some(main) = action.pointer("/exec/main") {
+        items.push(("main", cell(Some(main))));
+    }
+    if let Some(components) = action.pointer("/exec/components").and_then(Value::as_array) {
+        let names: Vec<String> = components.iter().map(|c| cell(Some(c))).collect();
+        items.push(("components", names.join(", ")));
+    }
+    items.push(("version", cell(action.get("version"))));
+    items.push(("updated", updated(action)));
+    let web = match (
+        annotation(action, "web-export"),
+        annotation(action, "raw-http"),
+    ) {
+        (Some(Value::Bool(true)), Some(Value::Bool(true))) => "raw",
+        (Some(Value::Bool(true)), _) => "yes",
+        _ => "no",
+    };
+    items.push(("web", web.into()));
+    let keys: Vec<String> = action
+        .get("parameters")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|p| cell(p.get("key")))
+        .collect();
+    items.push((
+        "parameters",
+        if keys.is_empty() {
+            "none".into()
+        } else {
+            keys.join(", ")
+        },
+    ));
+    if let Some(limits) = action.get("limits") {
+        let limit = |key, unit| {
+            limits
+                .get(key)
+                .map(|v| format!("{key} {}{unit}", cell(Some(v))))
+        };
+        let parts: Vec<String> = [
+            limit("timeout", " ms"),
+            limit("memory", " MB"),
+            limit("logs", " MB"),
+            limit("concurrency", ""),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        items.push(("limits", parts.join(", ")));
+    }
+    format!(
+        "action {}\n{}",
+        full_name(action),
+        output::pairs("  ", &items)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hello() -> Value {
+        json!({
+            "namespace": "guest", "name": "hello", "version": "0.0.3", "publish": false,
+            "exec": {"kind": "nodejs:20", "binary": false, "main": "main"},
+            "annotations": [
+                {"key": "web-export", "value": true},
+                {"key": "exec", "value": "nodejs:20"}
+            ],
+            "parameters": [{"key": "name", "value": "World"}, {"key": "n", "value": 1}],
+            "limits": {"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1},
+            "updated": 1712345678901_i64
+        })
+    }
+
+    #[test]
+    fn summary_view() {
+        assert_eq!(
+            summary(&hello()),
+            "action /guest/hello\n\
+             \x20 kind        nodejs:20\n\
+             \x20 main        main\n\
+             \x20 version     0.0.3\n\
+             \x20 updated     2024-04-05 19:34:38\n\
+             \x20 web         yes\n\
+             \x20 parameters  name, n\n\
+             \x20 limits      timeout 60000 ms, memory 256 MB, logs 10 MB, concurrency 1\n"
+        );
+    }
+
+    #[test]
+    fn list_table_uses_the_exec_annotation_and_package_namespace() {
+        let list = json!([
+            hello(),
+            {"namespace": "guest/utils", "name": "date", "version": "0.0.1",
+             "annotations": [], "exec": {"binary": false}, "updated": 0}
+        ]);
+        assert_eq!(
+            action_table(&list),
+            "Name               Kind       Version  Updated\n\
+             /guest/hello       nodejs:20  0.0.3    2024-04-05 19:34:38\n\
+             /guest/utils/date  -          0.0.1    1970-01-01 00:00:00\n"
+        );
+    }
+
+    #[test]
+    fn later_annotations_win() {
+        let a = json!({"annotations": [{"key": "k", "value": 1}, {"key": "k", "value": 2}]});
+        assert_eq!(annotation(&a, "k"), Some(&json!(2)));
+        assert_eq!(annotation(&a, "x"), None);
+    }
+}

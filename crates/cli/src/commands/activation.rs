@@ -1,0 +1,367 @@
+//! `wisp activation ...`: list, get, logs and result here; poll in `poll`.
+
+use serde_json::Value;
+
+use super::action::annotation;
+use super::poll;
+use crate::client::Client;
+use crate::config::{ClientOpts, Config};
+use crate::error::usage;
+use crate::names::{encode_segment, QualifiedName};
+use crate::output::{self, cell, Printer};
+use crate::time::format_millis;
+
+#[derive(clap::Args, Debug)]
+pub struct ActivationArgs {
+    #[command(flatten)]
+    pub opts: ClientOpts,
+
+    #[command(subcommand)]
+    pub command: ActivationCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ActivationCommand {
+    /// List activations, newest first
+    List(ListArgs),
+    /// Show an activation record
+    Get(WhichArgs),
+    /// Show an activation's logs
+    Logs(LogsArgs),
+    /// Show an activation's result
+    Result(WhichArgs),
+    /// Print activations and their logs as they happen
+    Poll(poll::PollArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Only activations of this action (NAME, PACKAGE/NAME or /NAMESPACE/[PACKAGE/]NAME)
+    pub name: Option<String>,
+
+    /// How many to show (the server's default is 30, at most 200)
+    #[arg(short = 'l', long, value_name = "N")]
+    pub limit: Option<u32>,
+
+    /// How many of the newest to skip
+    #[arg(short = 's', long, value_name = "N")]
+    pub skip: Option<u32>,
+
+    /// Only activations that started at or after this time, in epoch milliseconds
+    #[arg(long, value_name = "MS")]
+    pub since: Option<i64>,
+
+    /// Only activations that started at or before this time, in epoch milliseconds
+    #[arg(long, value_name = "MS")]
+    pub upto: Option<i64>,
+
+    /// Fetch full activation records (with --json, print them whole)
+    #[arg(short = 'f', long)]
+    pub full: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WhichArgs {
+    /// Activation id
+    #[arg(required_unless_present = "last")]
+    pub id: Option<String>,
+
+    /// Use the most recent activation
+    #[arg(short = 'l', long, conflicts_with = "id")]
+    pub last: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub which: WhichArgs,
+
+    /// Leave out the timestamp and stream at the start of each line
+    #[arg(short = 'r', long)]
+    pub strip: bool,
+}
+
+pub async fn run(
+    command: ActivationCommand,
+    config: &Config,
+    printer: &mut Printer,
+) -> anyhow::Result<()> {
+    match command {
+        ActivationCommand::List(args) => list(&args, config, printer).await,
+        ActivationCommand::Get(which) => {
+            let client = Client::new(config)?;
+            let id = resolve_id(&which, &client, config).await?;
+            let record = client.get(&activation_path(config, &id, ""), &[]).await?;
+            printer.json(&record)
+        }
+        ActivationCommand::Logs(args) => {
+            let client = Client::new(config)?;
+            let id = resolve_id(&args.which, &client, config).await?;
+            let body = client
+                .get(&activation_path(config, &id, "/logs"), &[])
+                .await?;
+            if config.json {
+                return printer.json(&body);
+            }
+            for line in log_lines(&body) {
+                printer.line(if args.strip { strip_prefix(line) } else { line })?;
+            }
+            Ok(())
+        }
+        ActivationCommand::Result(which) => {
+            let client = Client::new(config)?;
+            let id = resolve_id(&which, &client, config).await?;
+            let response = client
+                .get(&activation_path(config, &id, "/result"), &[])
+                .await?;
+            match response.get("result") {
+                Some(result) if !config.json => printer.json(result),
+                _ => printer.json(&response),
+            }
+        }
+        ActivationCommand::Poll(args) => poll::run(&args, config, printer).await,
+    }
+}
+
+fn activation_path(config: &Config, id: &str, suffix: &str) -> String {
+    format!(
+        "namespaces/{}/activations/{}{suffix}",
+        encode_segment(&config.namespace),
+        encode_segment(id)
+    )
+}
+
+fn collection_path(namespace: &str) -> String {
+    format!("namespaces/{}/activations", encode_segment(namespace))
+}
+
+/// The query and namespace for activations of one action (or of all when `name` is `None`).
+pub fn name_filter(
+    name: Option<&str>,
+    config: &Config,
+) -> anyhow::Result<(String, Vec<(&'static str, String)>)> {
+    match name {
+        Some(raw) => {
+            let name = QualifiedName::parse(raw, &config.namespace)?;
+            Ok((name.namespace.clone(), vec![("name", name.relative())]))
+        }
+        None => Ok((config.namespace.clone(), vec![])),
+    }
+}
+
+async fn list(args: &ListArgs, config: &Config, printer: &mut Printer) -> anyhow::Result<()> {
+    let (namespace, mut query) = name_filter(args.name.as_deref(), config)?;
+    let optional = [
+        ("limit", args.limit.map(i64::from)),
+        ("skip", args.skip.map(i64::from)),
+        ("since", args.since),
+        ("upto", args.upto),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            query.push((key, value.to_string()));
+        }
+    }
+    if args.full {
+        query.push(("docs", "true".into()));
+    }
+    let client = Client::new(config)?;
+    let list = client.get(&collection_path(&namespace), &query).await?;
+    if config.json {
+        printer.json(&list)
+    } else {
+        printer.text(&activation_table(&list))
+    }
+}
+
+async fn resolve_id(which: &WhichArgs, client: &Client, config: &Config) -> anyhow::Result<String> {
+    if let Some(id) = &which.id {
+        return Ok(id.clone());
+    }
+    if !which.last {
+        return Err(usage("give an activation id or --last"));
+    }
+    let query = [("limit", "1".to_string())];
+    let list = client
+        .get(&collection_path(&config.namespace), &query)
+        .await?;
+    list.get(0)
+        .and_then(|a| a.get("activationId"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("there are no activations yet"))
+}
+
+pub fn activation_table(list: &Value) -> String {
+    let rows: Vec<Vec<String>> = list
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(activation_row)
+        .collect();
+    let header = [
+        "Datetime",
+        "Activation ID",
+        "Kind",
+        "Start",
+        "Duration",
+        "Status",
+        "Entity",
+    ];
+    output::table(&header, &rows)
+}
+
+/// One table row from a list summary or a full record (`docs=true`).
+pub fn activation_row(activation: &Value) -> Vec<String> {
+    let datetime = activation
+        .get("start")
+        .and_then(Value::as_i64)
+        .map(format_millis)
+        .unwrap_or_else(|| "-".into());
+    vec![
+        datetime,
+        cell(activation.get("activationId")),
+        cell(annotation(activation, "kind")),
+        start_kind(activation).into(),
+        activation
+            .get("duration")
+            .and_then(Value::as_i64)
+            .map(|ms| format!("{ms}ms"))
+            .unwrap_or_else(|| "-".into()),
+        status(activation).into(),
+        entity(activation),
+    ]
+}
+
+/// Cold when the runtime had to be initialised (`initTime`), warm when the record says how it
+/// ran but without init, unknown when the server sent no annotations.
+fn start_kind(activation: &Value) -> &'static str {
+    let annotated = activation
+        .get("annotations")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    if annotation(activation, "initTime").is_some() {
+        "cold"
+    } else if annotated {
+        "warm"
+    } else {
+        "-"
+    }
+}
+
+pub fn status(activation: &Value) -> &'static str {
+    let code = activation
+        .get("statusCode")
+        .or_else(|| activation.pointer("/response/statusCode"))
+        .and_then(Value::as_i64);
+    let text = activation
+        .pointer("/response/status")
+        .and_then(Value::as_str);
+    match (code, text) {
+        (Some(0), _) | (_, Some("success")) => "success",
+        (Some(1), _) | (_, Some("application error")) => "application error",
+        (Some(2), _) | (_, Some("action developer error")) => "developer error",
+        (Some(3), _) | (_, Some("whisk internal error")) => "internal error",
+        _ => "-",
+    }
+}
+
+/// `path:version`, where path is the action that ran (`ns/pkg/action`) when the record says so.
+fn entity(activation: &Value) -> String {
+    let path = annotation(activation, "path")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            format!(
+                "{}/{}",
+                cell(activation.get("namespace")),
+                cell(activation.get("name"))
+            )
+        });
+    match activation.get("version").and_then(Value::as_str) {
+        Some(version) => format!("{path}:{version}"),
+        None => path,
+    }
+}
+
+pub fn log_lines(body: &Value) -> impl Iterator<Item = &str> {
+    body.get("logs")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Value::as_str)
+}
+
+/// Drops `<timestamp> <stream>: ` from a log line; other lines are left alone.
+pub fn strip_prefix(line: &str) -> &str {
+    let Some((stamp, rest)) = line.split_once(' ') else {
+        return line;
+    };
+    if !stamp.starts_with(|c: char| c.is_ascii_digit()) || !stamp.contains('T') {
+        return line;
+    }
+    let rest = rest.trim_start_matches(' ');
+    for stream in ["stdout:", "stderr:"] {
+        if let Some(text) = rest.strip_prefix(stream) {
+            return text.strip_prefix(' ').unwrap_or(text);
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rows_from_summaries_and_full_records() {
+        let summary = json!({
+            "activationId": "8690bc9904794c9290bc9904794c925e", "name": "hello",
+            "namespace": "guest", "version": "0.0.1", "start": 1712345678901_i64,
+            "duration": 12, "statusCode": 0,
+            "annotations": [{"key": "path", "value": "guest/pkg/hello"},
+                            {"key": "kind", "value": "nodejs:20"},
+                            {"key": "initTime", "value": 40}]
+        });
+        let full = json!({
+            "activationId": "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0", "name": "hello",
+            "namespace": "guest", "version": "0.0.2", "start": 1712345679000_i64,
+            "duration": 3, "response": {"status": "action developer error", "success": false},
+            "annotations": [{"key": "kind", "value": "nodejs:20"}, {"key": "waitTime", "value": 1}]
+        });
+        let trigger = json!({"activationId": "a", "name": "t", "namespace": "guest",
+                             "version": "0.0.1", "start": 0, "statusCode": 0});
+        assert_eq!(
+            activation_table(&json!([summary, full, trigger])),
+            "Datetime             Activation ID                     Kind       Start  Duration  Status           Entity\n\
+             2024-04-05 19:34:38  8690bc9904794c9290bc9904794c925e  nodejs:20  cold   12ms      success          guest/pkg/hello:0.0.1\n\
+             2024-04-05 19:34:39  f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0  nodejs:20  warm   3ms       developer error  guest/hello:0.0.2\n\
+             1970-01-01 00:00:00  a                                 -          -      -         success          guest/t:0.0.1\n"
+        );
+    }
+
+    #[test]
+    fn strip_removes_timestamp_and_stream() {
+        let padded = format!("{:<30} stdout: hello  world", "2024-03-01T10:20:30.123Z");
+        assert_eq!(strip_prefix(&padded), "hello  world");
+        assert_eq!(
+            strip_prefix("2024-03-01T10:20:30.123456789Z stderr: oops"),
+            "oops"
+        );
+        assert_eq!(strip_prefix("2024-03-01T10:20:30.123456789Z stdout:"), "");
+        let plain =
+            "Logs were truncated because the total bytes size exceeds the limit of 10 bytes.";
+        assert_eq!(strip_prefix(plain), plain);
+        assert_eq!(strip_prefix("no-spaces"), "no-spaces");
+    }
+
+    #[test]
+    fn log_lines_skips_non_strings() {
+        let body = json!({"logs": ["a", 1, "b"]});
+        assert_eq!(log_lines(&body).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(log_lines(&json!({})).count(), 0);
+    }
+}

@@ -1,0 +1,100 @@
+//! The `wisp` command-line client: `wisp action|activation|namespace|property ...`.
+//!
+//! It talks to a Wisp (or any OpenWhisk) server over the REST API at `/api/v1` and nothing else:
+//! it knows no server internals, so it works the same against a remote server as a local one.
+//! The binary flattens `ClientCommand` into its own subcommands and calls `run`.
+
+mod client;
+mod commands;
+mod config;
+mod error;
+mod names;
+mod output;
+mod params;
+mod props;
+mod time;
+
+#[cfg(test)]
+mod test_server;
+
+use std::path::PathBuf;
+
+use commands::{action, activation, namespace, property};
+pub use config::ClientOpts;
+use config::Config;
+use output::Printer;
+use props::Props;
+
+// The client subcommands. (A plain comment: a doc comment here would become the `about` of
+// whichever command flattens this enum.)
+#[derive(clap::Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Create, update, invoke, get, list and delete actions
+    Action(Box<action::ActionArgs>),
+    /// List activations and read their records, results and logs
+    Activation(Box<activation::ActivationArgs>),
+    /// List the namespaces your key gives access to
+    Namespace(namespace::NamespaceArgs),
+    /// Show or change the client settings in ~/.wskprops (or $WSK_CONFIG_FILE)
+    Property(property::PropertyArgs),
+}
+
+/// Runs a client command, printing its output and any error (`error: <message>` on stderr).
+///
+/// Returns the process exit code: 0 on success, 1 when the server refused the request or the
+/// function failed, 2 for usage and configuration problems.
+pub async fn run(cmd: ClientCommand) -> i32 {
+    let mut printer = Printer::stdio();
+    let result = execute(cmd, props::default_path(), &mut printer).await;
+    finish(result, &mut printer)
+}
+
+async fn execute(
+    cmd: ClientCommand,
+    props_path: Option<PathBuf>,
+    printer: &mut Printer,
+) -> anyhow::Result<()> {
+    match cmd {
+        ClientCommand::Action(args) => {
+            let config = load_config(&args.opts, props_path)?;
+            action::run(args.command, &config, printer).await
+        }
+        ClientCommand::Activation(args) => {
+            let config = load_config(&args.opts, props_path)?;
+            activation::run(args.command, &config, printer).await
+        }
+        ClientCommand::Namespace(args) => {
+            let config = load_config(&args.opts, props_path)?;
+            namespace::run(args.command, &config, printer).await
+        }
+        ClientCommand::Property(args) => property::run(args.command, props_path, printer).await,
+    }
+}
+
+fn load_config(opts: &ClientOpts, props_path: Option<PathBuf>) -> anyhow::Result<Config> {
+    let props = load_props(props_path.as_deref())?;
+    Ok(Config::resolve(opts, &props, props_path))
+}
+
+fn load_props(path: Option<&std::path::Path>) -> anyhow::Result<Props> {
+    match path {
+        // An unreadable file is a configuration problem, not a server one.
+        Some(path) => Props::load(path).map_err(|e| error::usage(format!("{e:#}"))),
+        None => Ok(Props::default()),
+    }
+}
+
+fn finish(result: anyhow::Result<()>, printer: &mut Printer) -> i32 {
+    match result {
+        Ok(()) => error::EXIT_OK,
+        Err(err) if error::is_broken_pipe(&err) => error::EXIT_OK,
+        Err(err) => {
+            // Nothing more can be done if stderr itself is gone.
+            let _ = printer.note(format!("error: {err:#}"));
+            error::exit_code(&err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

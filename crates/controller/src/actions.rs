@@ -1,0 +1,192 @@
+//! Creating, updating, reading, listing and deleting actions.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use wisp_core::limits::LimitsPatch;
+use wisp_core::time::now_ms;
+use wisp_core::{Action, Annotations, EntityName, EntityPath, Exec, Identity, Kind, Parameter, SemVer};
+use wisp_store::Page;
+
+use crate::{Controller, ControllerError, Result};
+
+/// `exec` as a client sent it.
+#[derive(Debug, Clone, Default)]
+pub struct ExecPut {
+    pub kind: String,
+    pub code: Option<String>,
+    pub main: Option<String>,
+}
+
+/// The body of `PUT /actions/{name}`: every field optional, merged over the existing action.
+#[derive(Debug, Clone, Default)]
+pub struct ActionPut {
+    pub exec: Option<ExecPut>,
+    pub parameters: Option<Vec<Parameter>>,
+    pub annotations: Option<Vec<(String, Value)>>,
+    pub del_annotations: Vec<String>,
+    pub limits: LimitsPatch,
+    pub version: Option<SemVer>,
+    pub publish: Option<bool>,
+}
+
+impl Controller {
+    /// Checks that `identity` may write or read private entities of `namespace`.
+    pub fn entitle(&self, identity: &Identity, namespace: &EntityName, resource: &str) -> Result<()> {
+        if &identity.namespace == namespace {
+            Ok(())
+        } else {
+            Err(ControllerError::Forbidden(resource.to_string()))
+        }
+    }
+
+    pub async fn put_action(&self, path: EntityPath, put: ActionPut, overwrite: bool) -> Result<Arc<Action>> {
+        self.check_sizes(&put)?;
+        if path.package.is_some() {
+            // Packages arrive with the rest of the OpenWhisk model; until then none exists.
+            return Err(ControllerError::NotFound);
+        }
+        let store = &self.inner.entities;
+        let existing = store.get_action(path.clone()).await?;
+        if existing.is_some() && !overwrite {
+            return Err(ControllerError::Conflict("resource already exists".into()));
+        }
+        let limits = self.limits();
+        let exec = match (&put.exec, &existing) {
+            (Some(exec), _) => build_exec(exec)?,
+            (None, Some(old)) => old.exec.clone(),
+            (None, None) => return Err(ControllerError::BadRequest("exec undefined".into())),
+        };
+        let base_limits = existing.as_ref().map_or(limits.defaults, |a| a.limits);
+        let action_limits = limits
+            .resolve(base_limits, put.limits)
+            .map_err(|e| ControllerError::BadRequest(e.0))?;
+
+        let mut annotations = match &existing {
+            Some(old) => {
+                let mut a = old.annotations.clone();
+                for key in &put.del_annotations {
+                    a.remove(key);
+                }
+                a
+            }
+            None => Annotations::default(),
+        };
+        for (key, value) in put.annotations.clone().unwrap_or_default() {
+            annotations.set(&key, value);
+        }
+        annotations.set("exec", Value::from(exec.kind.as_str()));
+        if existing.is_none() && annotations.get("provide-api-key").is_none() {
+            annotations.set("provide-api-key", Value::Bool(false));
+        }
+
+        let updated = match &existing {
+            // Strictly increasing, so a new revision never shares a warm process with the old.
+            Some(old) => now_ms().max(old.updated + 1),
+            None => now_ms(),
+        };
+        let action = Action {
+            version: put.version.unwrap_or_else(|| {
+                existing
+                    .as_ref()
+                    .map_or(SemVer::INITIAL, |old| old.version.bump_patch())
+            }),
+            publish: put
+                .publish
+                .unwrap_or_else(|| existing.as_ref().is_some_and(|old| old.publish)),
+            parameters: put.parameters.clone().unwrap_or_else(|| {
+                existing
+                    .as_ref()
+                    .map_or_else(Vec::new, |old| old.parameters.clone())
+            }),
+            path,
+            exec,
+            annotations,
+            limits: action_limits,
+            updated,
+        };
+        store.put_action(action.clone(), existing.is_some()).await?;
+        let action = Arc::new(action);
+        self.inner.actions.put(action.clone());
+        Ok(action)
+    }
+
+    fn check_sizes(&self, put: &ActionPut) -> Result<()> {
+        let limits = self.limits();
+        if let Some(exec) = &put.exec {
+            let size = exec.code.as_ref().map_or(0, String::len) + exec.main.as_ref().map_or(0, String::len);
+            too_big("exec", size, limits.max_code_bytes)?;
+        }
+        if let Some(params) = &put.parameters {
+            let size: usize = params.iter().map(|p| p.key.len() + p.value.to_string().len()).sum();
+            too_big("parameters", size, limits.max_parameter_bytes)?;
+        }
+        if let Some(annotations) = &put.annotations {
+            let size: usize = annotations.iter().map(|(k, v)| k.len() + v.to_string().len()).sum();
+            too_big("annotations", size, limits.max_parameter_bytes)?;
+        }
+        Ok(())
+    }
+
+    /// The action at `path`, from the cache when possible.
+    pub async fn get_action(&self, path: &EntityPath) -> Result<Arc<Action>> {
+        if let Some(action) = self.inner.actions.get(path) {
+            return Ok(action);
+        }
+        let action = self
+            .inner
+            .entities
+            .get_action(path.clone())
+            .await?
+            .ok_or(ControllerError::NotFound)?;
+        let action = Arc::new(action);
+        self.inner.actions.put(action.clone());
+        Ok(action)
+    }
+
+    pub async fn delete_action(&self, path: EntityPath) -> Result<Action> {
+        let deleted = self.inner.entities.delete_action(path.clone()).await?;
+        self.inner.actions.remove(&path);
+        deleted.ok_or(ControllerError::NotFound)
+    }
+
+    pub async fn list_actions(
+        &self,
+        namespace: EntityName,
+        package: Option<EntityName>,
+        skip: u64,
+        limit: u64,
+    ) -> Result<Vec<Action>> {
+        Ok(self
+            .inner
+            .entities
+            .list_actions(namespace, package, Page { skip, limit })
+            .await?)
+    }
+
+    pub async fn count_actions(&self, namespace: EntityName, package: Option<EntityName>) -> Result<u64> {
+        Ok(self.inner.entities.count_actions(namespace, package).await?)
+    }
+}
+
+fn build_exec(put: &ExecPut) -> Result<Exec> {
+    let kind = Kind::parse(&put.kind)
+        .ok_or_else(|| ControllerError::BadRequest(Kind::unsupported_message(&put.kind)))?;
+    let code = put.code.clone().ok_or_else(|| {
+        ControllerError::BadRequest(format!(
+            "'code' must be a string defined in 'exec' for '{}' actions",
+            kind
+        ))
+    })?;
+    Ok(Exec::new(kind, code, put.main.clone()))
+}
+
+fn too_big(field: &str, size: usize, allowed: usize) -> Result<()> {
+    if size > allowed {
+        Err(ControllerError::PayloadTooLarge(format!(
+            "{field} larger than allowed: {size} > {allowed} bytes."
+        )))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! API keys: generation, hashing, authentication and the administrative operations.
+//!
+//! Keys are stored as SHA-256 digests. A key is 64 random alphanumerics, so a fast digest is
+//! enough: there is nothing to brute-force that a slow hash would protect.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use rand::distr::{Alphanumeric, SampleString};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use wisp_core::{EntityName, Identity};
+use wisp_store::{EntityStore, KeyRecord};
+
+use crate::{Controller, ControllerError, Result};
+
+/// How long a looked-up key is trusted before the store is asked again, so keys added or
+/// removed by `wisp admin` on a running server take effect soon.
+const KEY_TTL: Duration = Duration::from_secs(5);
+
+/// A namespace's credentials, as shown to the administrator once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceKey {
+    pub namespace: EntityName,
+    pub uuid: String,
+    pub key: String,
+}
+
+impl NamespaceKey {
+    /// `uuid:key`, the form clients send.
+    pub fn auth(&self) -> String {
+        format!("{}:{}", self.uuid, self.key)
+    }
+}
+
+/// A fresh `(uuid, key)` pair: a random version-4 UUID and a 64-character alphanumeric key.
+pub fn generate_key() -> (String, String) {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let uuid = format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    );
+    (uuid, Alphanumeric.sample_string(&mut rand::rng(), 64))
+}
+
+pub fn hash_key(key: &str) -> Vec<u8> {
+    Sha256::digest(key.as_bytes()).to_vec()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Default)]
+pub struct KeyCache {
+    map: RwLock<HashMap<String, (Option<KeyRecord>, Instant)>>,
+}
+
+impl Controller {
+    /// The identity behind `uuid:key`, or `None` when the pair is unknown.
+    pub async fn authenticate(&self, uuid: &str, key: &str) -> Result<Option<Identity>> {
+        let record = self.lookup_key(uuid).await?;
+        Ok(record.and_then(|r| {
+            constant_time_eq(&r.key_sha256, &hash_key(key)).then(|| Identity {
+                subject: r.subject.clone(),
+                namespace: r.namespace.clone(),
+                uuid: r.uuid.clone(),
+                api_key: format!("{uuid}:{key}"),
+            })
+        }))
+    }
+
+    async fn lookup_key(&self, uuid: &str) -> Result<Option<KeyRecord>> {
+        let cache = &self.inner.keys.map;
+        if let Some((record, at)) = cache.read().unwrap_or_else(|p| p.into_inner()).get(uuid) {
+            if at.elapsed() < KEY_TTL {
+                return Ok(record.clone());
+            }
+        }
+        let record = self.inner.entities.find_key(uuid.to_string()).await?;
+        let mut map = cache.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.clear(); // unknown uuids must not grow the cache without bound
+        }
+        map.insert(uuid.to_string(), (record.clone(), Instant::now()));
+        Ok(record)
+    }
+}
+
+/// Adds a key to `namespace` (creating the namespace), generating one when `key` is `None`.
+pub async fn add_key(
+    store: &dyn EntityStore,
+    namespace: EntityName,
+    key: Option<(String, String)>,
+) -> Result<NamespaceKey> {
+    let (uuid, key) = key.unwrap_or_else(generate_key);
+    if let Some(existing) = store.find_key(uuid.clone()).await? {
+        if existing.namespace != namespace {
+            return Err(ControllerError::Conflict(format!(
+                "the key {uuid} already belongs to namespace {}",
+                existing.namespace
+            )));
+        }
+    }
+    store
+        .put_key(KeyRecord {
+            uuid: uuid.clone(),
+            key_sha256: hash_key(&key),
+            subject: namespace.to_string(),
+            namespace: namespace.clone(),
+        })
+        .await?;
+    Ok(NamespaceKey {
+        namespace,
+        uuid,
+        key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_have_openwhisk_shape() {
+        let (uuid, key) = generate_key();
+        assert_eq!(uuid.len(), 36);
+        assert_eq!(uuid.matches('-').count(), 4);
+        assert_eq!(key.len(), 64);
+        assert!(key.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn digests_compare_exactly() {
+        assert!(constant_time_eq(&hash_key("a"), &hash_key("a")));
+        assert!(!constant_time_eq(&hash_key("a"), &hash_key("b")));
+        assert!(!constant_time_eq(b"a", b"ab"));
+    }
+}

@@ -1,0 +1,248 @@
+//! Invoking an action: arguments, throttling, handing the run to the invoker, waiting for
+//! blocking callers and writing the record.
+//!
+//! Every activation runs in its own task, so a caller that stops waiting (a blocking wait that
+//! ran out, a dropped connection) never stops the activation. A 202 is answered only after a
+//! pending marker is durable; the marker is itself a record saying the activation was
+//! interrupted, which is what a restart stores if the activation never finished.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+use tokio::sync::{oneshot, Notify};
+use wisp_core::params::merge_into;
+use wisp_core::time::now_ms;
+use wisp_core::{Action, Activation, ActivationId, ActivationResponse, Annotations, EntityPath, Identity, Outcome};
+use wisp_invoker::{InvokerError, RunOutcome, RunRequest};
+
+use crate::{Controller, ControllerError, Result};
+
+const INTERRUPTED: &str =
+    "The activation was interrupted because the server stopped before it completed.";
+
+/// How a caller wants to invoke.
+#[derive(Debug, Clone)]
+pub struct InvokeOptions {
+    pub blocking: bool,
+    /// How long a blocking caller waits before getting a 202.
+    pub wait: Duration,
+    pub transaction_id: String,
+}
+
+/// What the caller gets back.
+#[derive(Debug)]
+pub enum Invoked {
+    /// The activation finished within the wait.
+    Completed(Box<Activation>),
+    /// The activation was accepted and runs on; its record will be stored.
+    Accepted(ActivationId),
+}
+
+/// Counts activations in flight, for a graceful shutdown.
+#[derive(Default)]
+pub struct Running {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+pub(crate) struct RunningGuard(Arc<crate::Inner>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        if self.0.running.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.running.idle.notify_waiters();
+        }
+    }
+}
+
+impl Running {
+    pub async fn wait_idle(&self, deadline: Duration) {
+        let until = tokio::time::Instant::now() + deadline;
+        while self.count.load(Ordering::Acquire) > 0 {
+            if tokio::time::timeout_at(until, self.idle.notified()).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Controller {
+    pub async fn invoke(
+        &self,
+        identity: &Identity,
+        path: &EntityPath,
+        payload: Option<Map<String, Value>>,
+        options: InvokeOptions,
+    ) -> Result<Invoked> {
+        let received = now_ms();
+        let action = self.get_action(path).await?;
+        let args = arguments(&action, payload)?;
+        let permit = self
+            .inner
+            .throttle
+            .admit(identity.namespace.as_str())
+            .map_err(|(count, allowed)| {
+                ControllerError::TooManyRequests(format!(
+                    "Too many concurrent requests in flight (count: {count}, allowed: {allowed})."
+                ))
+            })?;
+        let activation_id = ActivationId::generate();
+        let request = RunRequest {
+            activation_id: activation_id.clone(),
+            init_env: init_environment(&action),
+            api_key: provides_api_key(&action).then(|| identity.api_key.clone()),
+            namespace: identity.namespace.to_string(),
+            transaction_id: options.transaction_id.clone(),
+            args: Value::Object(args),
+            action: action.clone(),
+        };
+        let pending = self.record(identity, &action, &activation_id, received);
+
+        self.inner.running.count.fetch_add(1, Ordering::AcqRel);
+        let guard = RunningGuard(self.inner.clone());
+        if !options.blocking {
+            self.inner.activations.accept(pending.clone()).await?;
+        }
+        let (done_tx, done_rx) = oneshot::channel();
+        let controller = self.clone();
+        let marker = pending.clone();
+        tokio::spawn(async move {
+            let outcome = controller.inner.invoker.run(request).await;
+            let record = finish(pending, received, outcome);
+            if let Err(e) = controller.inner.activations.complete(record.clone()).await {
+                tracing::error!(error = %e, activation = %record.activation_id, "activation record not stored");
+            }
+            drop(permit);
+            drop(guard);
+            let _ = done_tx.send(record);
+        });
+
+        if !options.blocking {
+            return Ok(Invoked::Accepted(activation_id));
+        }
+        match tokio::time::timeout(options.wait, done_rx).await {
+            Ok(Ok(record)) => Ok(Invoked::Completed(Box::new(record))),
+            _ => {
+                // The caller stops waiting and gets a 202: from here the activation must end
+                // in a record even if the server dies. A marker that lands after the record
+                // is harmless: recovery keeps an existing record.
+                self.inner.activations.accept(marker).await?;
+                Ok(Invoked::Accepted(activation_id))
+            }
+        }
+    }
+
+    /// The record of an activation that has not finished: what a restart stores if it never
+    /// does.
+    fn record(&self, identity: &Identity, action: &Action, id: &ActivationId, received: u64) -> Activation {
+        let mut annotations = Annotations::default();
+        annotations.set("limits", limits_json(action));
+        annotations.set("path", Value::from(action.path.relative()));
+        annotations.set("kind", Value::from(action.exec.kind.as_str()));
+        Activation {
+            activation_id: id.clone(),
+            namespace: identity.namespace.to_string(),
+            name: action.path.name.to_string(),
+            subject: identity.subject.clone(),
+            version: action.version,
+            publish: false,
+            start: received,
+            end: Some(received),
+            duration: Some(0),
+            cause: None,
+            response: ActivationResponse::failure(Outcome::InternalError, INTERRUPTED),
+            logs: Vec::new(),
+            annotations,
+        }
+    }
+
+    /// Stores records for activations a previous run accepted but never finished.
+    pub(crate) async fn recover_orphans(&self) -> Result<()> {
+        let store = &self.inner.activations;
+        for orphan in store.take_orphans().await? {
+            let existing = store
+                .get(orphan.namespace.clone(), orphan.activation_id.clone())
+                .await?;
+            // Completing again also clears the marker.
+            store.complete(existing.unwrap_or(orphan)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Fills the pending record with what happened.
+fn finish(
+    mut record: Activation,
+    received: u64,
+    outcome: std::result::Result<RunOutcome, InvokerError>,
+) -> Activation {
+    match outcome {
+        Ok(run) => {
+            record.start = run.start;
+            record.end = Some(run.end);
+            record.duration = Some(run.end.saturating_sub(run.start));
+            record.response = run.response;
+            record.logs = run.logs;
+            let annotations = &mut record.annotations;
+            annotations.set("timeout", Value::Bool(run.timed_out));
+            if let Some(init) = run.init_time {
+                annotations.set("initTime", Value::from(init));
+            }
+            annotations.set("waitTime", Value::from(run.start.saturating_sub(received)));
+        }
+        Err(e) => {
+            let end = now_ms();
+            record.end = Some(end);
+            record.duration = Some(end.saturating_sub(record.start));
+            record.response = ActivationResponse::failure(Outcome::InternalError, e.to_string());
+            record.annotations.set("timeout", Value::Bool(false));
+            record.annotations.set("waitTime", Value::from(end.saturating_sub(received)));
+        }
+    }
+    record
+}
+
+fn limits_json(action: &Action) -> Value {
+    let l = action.limits;
+    json!({"timeout": l.timeout, "memory": l.memory, "logs": l.logs, "concurrency": l.concurrency})
+}
+
+/// Action defaults overlaid by the invoke payload; with `final`, defined parameters are fixed.
+fn arguments(action: &Action, payload: Option<Map<String, Value>>) -> Result<Map<String, Value>> {
+    let mut args = Map::new();
+    merge_into(&mut args, &action.parameters);
+    let payload = payload.unwrap_or_default();
+    if action.annotations.is_true("final") && payload.keys().any(|k| args.contains_key(k)) {
+        return Err(ControllerError::BadRequest(
+            "Request defines parameters that are not allowed (e.g., reserved properties).".into(),
+        ));
+    }
+    args.extend(payload);
+    Ok(args)
+}
+
+fn init_environment(action: &Action) -> Map<String, Value> {
+    action
+        .parameters
+        .iter()
+        .filter(|p| p.init)
+        .map(|p| {
+            let value = match &p.value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (p.key.clone(), Value::String(value))
+        })
+        .collect()
+}
+
+/// Whether the action gets the caller's key; actions without the annotation predate it and
+/// get it, as in OpenWhisk.
+fn provides_api_key(action: &Action) -> bool {
+    action
+        .annotations
+        .get("provide-api-key")
+        .is_none_or(wisp_core::params::is_truthy)
+}

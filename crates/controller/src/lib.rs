@@ -1,0 +1,143 @@
+//! The controller: everything between an authenticated request and the invoker.
+//!
+//! It authenticates keys, validates and stores entities, resolves and caches actions, merges
+//! parameters, throttles, hands activations to the invoker, waits for blocking callers and
+//! writes activation records. It knows nothing of HTTP: the API crate turns requests into calls
+//! here and [`ControllerError`]s into status codes.
+
+mod actions;
+mod activations;
+mod cache;
+mod identity;
+mod invoke;
+mod throttle;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wisp_core::SystemLimits;
+use wisp_invoker::Invoker;
+use wisp_store::{ActivationStore, EntityStore, StoreError};
+
+pub use actions::{ActionPut, ExecPut};
+pub use activations::ActivationFilter;
+pub use identity::{add_key, generate_key, hash_key, NamespaceKey};
+pub use invoke::{InvokeOptions, Invoked};
+
+/// Operator settings of the controller.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    pub limits: SystemLimits,
+    /// Longest a blocking invoke waits before answering 202.
+    pub max_blocking_wait: Duration,
+    /// Activation records older than this are pruned.
+    pub activation_retention: Duration,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            limits: SystemLimits::default(),
+            max_blocking_wait: Duration::from_secs(60),
+            activation_retention: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControllerError {
+    #[error("The requested resource does not exist.")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("The supplied authentication is not authorized to access '{0}'.")]
+    Forbidden(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ControllerError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => ControllerError::Conflict("resource already exists".into()),
+            other => {
+                tracing::error!(error = %other, "store failure");
+                ControllerError::Internal("The server encountered an internal error.".into())
+            }
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ControllerError>;
+
+/// The controller; cheap to clone.
+#[derive(Clone)]
+pub struct Controller {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ControllerConfig,
+    entities: Arc<dyn EntityStore>,
+    activations: Arc<dyn ActivationStore>,
+    invoker: Invoker,
+    actions: cache::ActionCache,
+    keys: identity::KeyCache,
+    throttle: throttle::Throttle,
+    running: invoke::Running,
+}
+
+impl Controller {
+    pub fn new(
+        config: ControllerConfig,
+        entities: Arc<dyn EntityStore>,
+        activations: Arc<dyn ActivationStore>,
+        invoker: Invoker,
+    ) -> Controller {
+        let throttle = throttle::Throttle::new(config.limits.concurrent_invocations);
+        Controller {
+            inner: Arc::new(Inner {
+                config,
+                entities,
+                activations,
+                invoker,
+                actions: cache::ActionCache::default(),
+                keys: identity::KeyCache::default(),
+                throttle,
+                running: invoke::Running::default(),
+            }),
+        }
+    }
+
+    pub fn limits(&self) -> &SystemLimits {
+        &self.inner.config.limits
+    }
+
+    pub fn invoker(&self) -> &Invoker {
+        &self.inner.invoker
+    }
+
+    /// Starts background work: records for activations a previous run left unfinished, and
+    /// pruning of old records.
+    pub async fn start(&self) -> Result<()> {
+        self.recover_orphans().await?;
+        self.spawn_retention();
+        Ok(())
+    }
+
+    /// Graceful stop: waits up to `deadline` for running activations, flushes records, stops
+    /// runtime processes.
+    pub async fn shutdown(&self, deadline: Duration) {
+        self.inner.running.wait_idle(deadline).await;
+        self.inner.invoker.shutdown();
+        let _ = self.inner.activations.flush().await;
+    }
+}

@@ -1,0 +1,24 @@
+//! The vocabulary of Wisp: names, actions, kinds, limits, parameters and activations.
+//!
+//! This crate does no IO and knows nothing of HTTP, SQL or processes. The JSON shapes of the
+//! public API live in `wisp-api` (`wire`), converted at that boundary; the serde derives here
+//! describe only the storage documents that `wisp-store` writes.
+
+pub mod action;
+pub mod activation;
+pub mod identity;
+pub mod kind;
+pub mod limits;
+pub mod names;
+pub mod params;
+pub mod time;
+pub mod version;
+
+pub use action::{Action, Exec};
+pub use activation::{Activation, ActivationId, ActivationResponse, Outcome};
+pub use identity::Identity;
+pub use kind::Kind;
+pub use limits::{ActionLimits, LimitError, SystemLimits};
+pub use names::{EntityName, EntityPath, NameError};
+pub use params::{Annotations, Parameter};
+pub use version::SemVer;

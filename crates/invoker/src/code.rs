@@ -1,0 +1,52 @@
+//! Turns an action's code into something a launcher can load: source text as is, a zip archive
+//! unpacked once per code digest into a directory that every process of that code shares.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use wisp_core::Exec;
+
+pub enum Loadable {
+    Text,
+    Directory(PathBuf),
+}
+
+/// Prepares `exec` under `root`; errors are messages for the activation's developer error.
+pub fn prepare(exec: &Exec, root: &Path) -> Result<Loadable, String> {
+    if !exec.binary {
+        return Ok(Loadable::Text);
+    }
+    let digest = hex(&Sha256::digest(exec.code.as_bytes()));
+    let dir = root.join(&digest);
+    if dir.is_dir() {
+        return Ok(Loadable::Directory(dir));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(exec.code.trim())
+        .map_err(|e| format!("the action code is not valid base64: {e}"))?;
+    if !bytes.starts_with(b"PK") {
+        return Err("the action code is binary but not a zip archive".into());
+    }
+    let staging = root.join(format!("{digest}.{}.partial", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| format!("the action's zip archive cannot be read: {e}"))?;
+    archive
+        .extract(&staging)
+        .map_err(|e| format!("the action's zip archive cannot be unpacked: {e}"))?;
+    // Another activation may have unpacked the same code meanwhile; either copy is good.
+    if std::fs::rename(&staging, &dir).is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    if dir.is_dir() {
+        Ok(Loadable::Directory(dir))
+    } else {
+        Err("the action's zip archive could not be unpacked".into())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

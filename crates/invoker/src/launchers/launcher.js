@@ -1,0 +1,177 @@
+'use strict';
+// Wisp's Node.js launcher. It starts unspecialised (a "stem cell"), announces itself ready,
+// then speaks Wisp's pipe protocol (crates/invoker/src/protocol.rs): one JSON message per line
+// on stdin, one JSON reply per line on fd 3, and after every init or run a sentinel line on
+// stdout and on stderr so the invoker knows where this activation's logs end.
+
+const fs = require('fs');
+const path = require('path');
+const vm = require('vm');
+const Module = require('module');
+const readline = require('readline');
+const { AsyncLocalStorage } = require('async_hooks');
+
+const RESULT_FD = 3;
+const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX';
+// In concurrent mode every log line is tagged with its activation id between these two bytes.
+const TAG_START = '\x1e';
+const TAG_END = '\x1f';
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+const activation = new AsyncLocalStorage();
+let entryPoint = null;
+let concurrent = false;
+
+function reply(message) {
+  fs.writeSync(RESULT_FD, JSON.stringify(message) + '\n');
+}
+
+function tag(id) {
+  return id && concurrent ? TAG_START + id + TAG_END : '';
+}
+
+function endOfActivation(id) {
+  const line = tag(id) + SENTINEL + '\n';
+  process.stdout.write(line);
+  process.stderr.write(line);
+}
+
+// Prefixes every line written inside an activation with its tag, so concurrent activations'
+// logs can be told apart.
+function tagWrites(stream) {
+  const write = stream.write.bind(stream);
+  stream.write = (chunk, encoding, callback) => {
+    const current = activation.getStore();
+    if (!current) return write(chunk, encoding, callback);
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    const prefix = tag(current);
+    const lines = text.split('\n');
+    const tagged = lines
+      .map((line, i) => (i === lines.length - 1 && line === '' ? line : prefix + line))
+      .join('\n');
+    return write(tagged, typeof encoding === 'function' ? encoding : callback);
+  };
+}
+
+function loadSource(code, name) {
+  const filename = path.join(process.cwd(), 'action.js');
+  const mod = new Module(filename, module);
+  mod.filename = filename;
+  mod.paths = Module._nodeModulePaths(process.cwd());
+  // A plain `function main` is local to the module wrapper, so look it up from inside.
+  // Compile the user's code alone first, so a syntax error points at their line, not ours.
+  new vm.Script(Module.wrap(code), { filename });
+  const lookup = IDENTIFIER.test(name)
+    ? `\n;module.exports.__wisp_entry__ = typeof ${name} === 'function' ? ${name} : undefined;`
+    : '';
+  const wrapper = vm.runInThisContext(Module.wrap(code + lookup), { filename });
+  wrapper.call(mod.exports, mod.exports, Module.createRequire(filename), mod, filename, path.dirname(filename));
+  const exported = mod.exports;
+  const fromExports = exported && typeof exported[name] === 'function' ? exported[name] : undefined;
+  const local = exported && exported.__wisp_entry__;
+  if (exported && '__wisp_entry__' in exported) delete exported.__wisp_entry__;
+  return fromExports || local || (typeof exported === 'function' && name === 'main' ? exported : undefined);
+}
+
+function loadDirectory(dir, name) {
+  // `main` may name `file.function` when the archive has no package.json or index.js.
+  let target = dir;
+  let exportName = name;
+  const hasEntry = fs.existsSync(path.join(dir, 'package.json')) || fs.existsSync(path.join(dir, 'index.js'));
+  if (!hasEntry && name.includes('.')) {
+    const dot = name.indexOf('.');
+    target = path.join(dir, name.slice(0, dot));
+    exportName = name.slice(dot + 1);
+  }
+  process.chdir(dir);
+  const exported = require(target);
+  if (exported && typeof exported[exportName] === 'function') return exported[exportName];
+  if (typeof exported === 'function' && exportName === 'main') return exported;
+  return undefined;
+}
+
+// An error's message with its source location, without the launcher's own stack frames.
+function describe(err) {
+  if (!(err instanceof Error) || !err.stack) return String(err);
+  const frames = err.stack.split('\n');
+  const firstFrame = frames.findIndex((line) => /^\s+at /.test(line));
+  return (firstFrame > 0 ? frames.slice(0, firstFrame) : frames).join('\n').trim();
+}
+
+function init(message) {
+  for (const [key, value] of Object.entries(message.env || {})) {
+    process.env[key] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  concurrent = Boolean(message.concurrent);
+  if (concurrent) {
+    tagWrites(process.stdout);
+    tagWrites(process.stderr);
+  }
+  const name = message.main || 'main';
+  try {
+    entryPoint = message.dir ? loadDirectory(message.dir, name) : loadSource(message.code || '', name);
+    if (typeof entryPoint !== 'function') {
+      reply({ error: `Initialization has failed due to: the function '${name}' is not defined or not exported.` });
+    } else {
+      reply({ ok: true });
+    }
+  } catch (err) {
+    console.error(err && err.stack ? err.stack : String(err));
+    reply({ error: `Initialization has failed due to: ${describe(err)}` });
+  }
+  endOfActivation(null);
+}
+
+function errorValue(err) {
+  if (err instanceof Error) return err.message;
+  return err === undefined ? {} : err;
+}
+
+async function run(message) {
+  const id = message.activation_id;
+  for (const [key, value] of Object.entries(message)) {
+    if (key !== 'value' && typeof value === 'string') process.env['__OW_' + key.toUpperCase()] = value;
+  }
+  let result;
+  try {
+    result = entryPoint(message.value);
+  } catch (err) {
+    console.error(err && err.stack ? err.stack : String(err));
+    reply({ activation_id: id, error: `An error has occurred: ${err}` });
+    return;
+  }
+  try {
+    result = await result;
+  } catch (err) {
+    result = { error: errorValue(err) };
+  }
+  if (result === undefined) result = {};
+  if (result === null || typeof result !== 'object') {
+    reply({ activation_id: id, error: 'The action did not return a dictionary.' });
+    return;
+  }
+  let line;
+  try {
+    line = JSON.stringify({ activation_id: id, result });
+  } catch (err) {
+    reply({ activation_id: id, error: `The action did not produce a valid JSON response: ${err}` });
+    return;
+  }
+  fs.writeSync(RESULT_FD, line + '\n');
+}
+
+function handle(line) {
+  if (!line) return;
+  const message = JSON.parse(line);
+  if (message.init) {
+    init(message.init);
+    return;
+  }
+  const id = message.activation_id;
+  activation.run(id, () => run(message).finally(() => endOfActivation(id)));
+}
+
+reply({ ready: true });
+const input = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+input.on('line', handle);
+input.on('close', () => process.exit(0));

@@ -1,0 +1,96 @@
+//! The invoker: runs activations in runtime processes.
+//!
+//! A pool of pre-started, unspecialised launcher processes ("stem cells") is kept per kind; a
+//! cold activation takes one and injects the action's code, a warm one reuses a process already
+//! specialised for that exact action revision. The pool enforces a memory budget (each process
+//! reserves its action's `limits.memory`), evicts idle processes, and queues work when full.
+//!
+//! What a function did (success, application or developer error, timeout) is an outcome in the
+//! returned [`RunOutcome`], never an `Err`. This crate knows nothing of HTTP or storage.
+
+mod code;
+mod demux;
+mod launcher;
+mod logs;
+mod pool;
+mod process;
+mod protocol;
+mod run;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use wisp_core::{Action, ActivationId, ActivationResponse};
+
+pub use pool::{Invoker, PoolStats};
+
+/// Operator settings of the invoker.
+#[derive(Debug, Clone)]
+pub struct InvokerConfig {
+    /// Where launchers are written, zip actions unpacked and processes run.
+    pub runtime_dir: PathBuf,
+    pub node: PathBuf,
+    pub python: PathBuf,
+    /// Stem cells kept ready per kind.
+    pub stem_cells: usize,
+    /// Total `limits.memory` of live specialised processes, in MB.
+    pub memory_budget_mb: u64,
+    /// A warm process idle this long is stopped.
+    pub idle_timeout: Duration,
+    /// Activations that may wait for room in the pool before new ones are refused.
+    pub max_queued: usize,
+    /// Results larger than this are truncated into an application error.
+    pub max_result_bytes: usize,
+    /// The API base URL handed to functions as `__OW_API_HOST`.
+    pub api_host: String,
+}
+
+/// One activation to run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub activation_id: ActivationId,
+    pub action: Arc<Action>,
+    /// The merged run arguments.
+    pub args: Value,
+    /// Parameters marked `init`, delivered as environment at initialisation.
+    pub init_env: Map<String, Value>,
+    /// The caller's namespace.
+    pub namespace: String,
+    /// The caller's key, when the action asks for it (`provide-api-key`).
+    pub api_key: Option<String>,
+    pub transaction_id: String,
+}
+
+/// How the process that ran an activation was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartKind {
+    Warm,
+    StemCell,
+    Cold,
+}
+
+/// What happened to one activation.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub response: ActivationResponse,
+    pub logs: Vec<String>,
+    /// Epoch ms when a process was ready for this activation (before any init).
+    pub start: u64,
+    pub end: u64,
+    /// Milliseconds spent initialising, on a cold start.
+    pub init_time: Option<u64>,
+    pub timed_out: bool,
+    pub start_kind: StartKind,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum InvokerError {
+    #[error("too many activations are waiting for room in the invoker")]
+    Overloaded,
+    #[error("no room in the invoker before the activation's deadline")]
+    Timeout,
+    #[error("the invoker is shutting down")]
+    ShuttingDown,
+}

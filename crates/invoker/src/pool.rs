@@ -1,0 +1,394 @@
+//! The process pool: stem cells per kind, warm processes per action revision, the memory
+//! budget, idle eviction and queueing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use wisp_core::Kind;
+
+use crate::launcher::Launchers;
+use crate::process::{RuntimeProcess, Spawn};
+use crate::{InvokerConfig, InvokerError, RunOutcome, RunRequest};
+
+/// How long a new launcher may take to say it is ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a queued activation looks for room even without a wake-up.
+const QUEUE_RECHECK: Duration = Duration::from_millis(50);
+
+#[derive(Clone)]
+pub struct Invoker {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: InvokerConfig,
+    launchers: Launchers,
+    state: Mutex<PoolState>,
+    released: Notify,
+}
+
+#[derive(Default)]
+struct PoolState {
+    stem: HashMap<Kind, Vec<Arc<RuntimeProcess>>>,
+    starting: HashMap<Kind, usize>,
+    warm: HashMap<String, Vec<Warm>>,
+    reserved_mb: u64,
+    queued: usize,
+    shutting_down: bool,
+}
+
+struct Warm {
+    process: Arc<RuntimeProcess>,
+    in_flight: u64,
+    last_used: Instant,
+    memory_mb: u64,
+}
+
+/// A snapshot of the pool, for status pages and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub stem_cells: HashMap<String, usize>,
+    pub warm_processes: usize,
+    pub busy_processes: usize,
+    pub reserved_mb: u64,
+    pub stem_cell_pids: Vec<u32>,
+}
+
+/// A process handed to one activation.
+pub(crate) enum Lease {
+    /// Already specialised for this action revision.
+    Warm(Arc<RuntimeProcess>),
+    /// Needs init; memory is reserved. `None` means no stem cell was ready: start one cold.
+    Fresh(Option<Arc<RuntimeProcess>>),
+}
+
+impl Invoker {
+    pub fn new(config: InvokerConfig) -> std::io::Result<Invoker> {
+        let launchers = Launchers::install(
+            &config.runtime_dir.join("launchers"),
+            config.node.clone(),
+            config.python.clone(),
+        )?;
+        std::fs::create_dir_all(config.runtime_dir.join("work"))?;
+        std::fs::create_dir_all(config.runtime_dir.join("code"))?;
+        let invoker = Invoker {
+            inner: Arc::new(Inner {
+                config,
+                launchers,
+                state: Mutex::new(PoolState::default()),
+                released: Notify::new(),
+            }),
+        };
+        for kind in Kind::ALL {
+            invoker.inner.refill(kind);
+        }
+        invoker.spawn_idle_reaper();
+        Ok(invoker)
+    }
+
+    /// Runs one activation to its outcome.
+    pub async fn run(&self, request: RunRequest) -> Result<RunOutcome, InvokerError> {
+        crate::run::run(&self.inner, request).await
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let state = self.inner.lock();
+        PoolStats {
+            stem_cells: state
+                .stem
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.len()))
+                .collect(),
+            warm_processes: state.warm.values().map(Vec::len).sum(),
+            busy_processes: state
+                .warm
+                .values()
+                .flatten()
+                .filter(|w| w.in_flight > 0)
+                .count(),
+            reserved_mb: state.reserved_mb,
+            stem_cell_pids: state.stem.values().flatten().map(|p| p.pid).collect(),
+        }
+    }
+
+    /// Waits until every kind has its stem cells (for benchmarks and tests).
+    pub async fn wait_for_stem_cells(&self, deadline: Duration) -> bool {
+        let until = Instant::now() + deadline;
+        while Instant::now() < until {
+            let ready = {
+                let state = self.inner.lock();
+                Kind::ALL.iter().all(|k| {
+                    state.stem.get(k).map_or(0, Vec::len) >= self.inner.config.stem_cells
+                })
+            };
+            if ready {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    /// Stops every runtime process; later activations are refused.
+    pub fn shutdown(&self) {
+        let mut state = self.inner.lock();
+        state.shutting_down = true;
+        for process in state.stem.drain().flat_map(|(_, v)| v) {
+            process.kill();
+        }
+        for warm in state.warm.drain().flat_map(|(_, v)| v) {
+            warm.process.kill();
+        }
+        state.reserved_mb = 0;
+    }
+
+    fn spawn_idle_reaper(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let period = (self.inner.config.idle_timeout / 4).clamp(
+            Duration::from_millis(100),
+            Duration::from_secs(30),
+        );
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                let Some(inner) = weak.upgrade() else { return };
+                inner.evict_idle(inner.config.idle_timeout);
+            }
+        });
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes a process for `key`, waiting for room until `deadline`.
+    pub(crate) async fn acquire(
+        self: &Arc<Self>,
+        key: &str,
+        kind: Kind,
+        memory_mb: u64,
+        concurrency: u64,
+        deadline: Instant,
+    ) -> Result<Lease, InvokerError> {
+        let mut queued = false;
+        let result = loop {
+            let attempt = self.try_acquire(key, kind, memory_mb, concurrency, queued);
+            match attempt {
+                Ok(Some(lease)) => break Ok(lease),
+                Ok(None) => queued = true,
+                Err(e) => break Err(e),
+            }
+            if Instant::now() >= deadline {
+                break Err(InvokerError::Timeout);
+            }
+            let _ = tokio::time::timeout(QUEUE_RECHECK, self.released.notified()).await;
+        };
+        if queued {
+            self.lock().queued -= 1;
+        }
+        if matches!(result, Ok(Lease::Fresh(_))) {
+            self.refill(kind);
+        }
+        result
+    }
+
+    fn try_acquire(
+        &self,
+        key: &str,
+        kind: Kind,
+        memory_mb: u64,
+        concurrency: u64,
+        already_queued: bool,
+    ) -> Result<Option<Lease>, InvokerError> {
+        let mut state = self.lock();
+        if state.shutting_down {
+            return Err(InvokerError::ShuttingDown);
+        }
+        if let Some(list) = state.warm.get_mut(key) {
+            if let Some(w) = list
+                .iter_mut()
+                .find(|w| w.in_flight < concurrency && w.process.is_alive())
+            {
+                w.in_flight += 1;
+                w.last_used = Instant::now();
+                return Ok(Some(Lease::Warm(w.process.clone())));
+            }
+        }
+        let budget = self.config.memory_budget_mb;
+        if state.reserved_mb + memory_mb > budget {
+            state.evict_lru_until(budget - memory_mb.min(budget));
+        }
+        if state.reserved_mb + memory_mb <= budget || state.reserved_mb == 0 {
+            state.reserved_mb += memory_mb;
+            let stem = loop {
+                match state.stem.get_mut(&kind).and_then(Vec::pop) {
+                    Some(p) if p.is_alive() => break Some(p),
+                    Some(_) => continue,
+                    None => break None,
+                }
+            };
+            return Ok(Some(Lease::Fresh(stem)));
+        }
+        if !already_queued {
+            if state.queued >= self.config.max_queued {
+                return Err(InvokerError::Overloaded);
+            }
+            state.queued += 1;
+        }
+        Ok(None)
+    }
+
+    /// Records a freshly initialised process as warm for `key`, busy with one activation.
+    pub(crate) fn add_warm(&self, key: &str, process: Arc<RuntimeProcess>, memory_mb: u64) {
+        let mut state = self.lock();
+        if state.shutting_down {
+            process.kill();
+            return;
+        }
+        state.warm.entry(key.to_string()).or_default().push(Warm {
+            process,
+            in_flight: 1,
+            last_used: Instant::now(),
+            memory_mb,
+        });
+    }
+
+    /// Gives back a memory reservation that never became a warm process (init failed).
+    pub(crate) fn release_reservation(&self, memory_mb: u64) {
+        let mut state = self.lock();
+        state.reserved_mb = state.reserved_mb.saturating_sub(memory_mb);
+        drop(state);
+        self.released.notify_waiters();
+    }
+
+    /// Ends one activation's use of a warm process; `discard` stops the process.
+    pub(crate) fn release(&self, key: &str, process: &Arc<RuntimeProcess>, discard: bool) {
+        let mut state = self.lock();
+        let mut freed = 0;
+        if let Some(list) = state.warm.get_mut(key) {
+            if let Some(i) = list.iter().position(|w| Arc::ptr_eq(&w.process, process)) {
+                let w = &mut list[i];
+                w.in_flight = w.in_flight.saturating_sub(1);
+                w.last_used = Instant::now();
+                if discard || !w.process.is_alive() {
+                    let gone = list.swap_remove(i);
+                    gone.process.kill();
+                    freed = gone.memory_mb;
+                }
+            }
+            if list.is_empty() {
+                state.warm.remove(key);
+            }
+        }
+        state.reserved_mb = state.reserved_mb.saturating_sub(freed);
+        drop(state);
+        self.released.notify_waiters();
+    }
+
+    fn evict_idle(&self, idle_for: Duration) {
+        let mut state = self.lock();
+        let mut freed = 0;
+        for list in state.warm.values_mut() {
+            list.retain(|w| {
+                let keep = w.in_flight > 0 || w.last_used.elapsed() < idle_for;
+                if !keep {
+                    w.process.kill();
+                    freed += w.memory_mb;
+                }
+                keep
+            });
+        }
+        state.warm.retain(|_, list| !list.is_empty());
+        state.reserved_mb = state.reserved_mb.saturating_sub(freed);
+        drop(state);
+        if freed > 0 {
+            self.released.notify_waiters();
+        }
+    }
+
+    /// Starts stem cells until `kind` has its configured number (counting those starting).
+    pub(crate) fn refill(self: &Arc<Self>, kind: Kind) {
+        let missing = {
+            let mut state = self.lock();
+            if state.shutting_down {
+                return;
+            }
+            let have = state.stem.get(&kind).map_or(0, Vec::len)
+                + state.starting.get(&kind).copied().unwrap_or(0);
+            let missing = self.config.stem_cells.saturating_sub(have);
+            *state.starting.entry(kind).or_default() += missing;
+            missing
+        };
+        for _ in 0..missing {
+            let inner = self.clone();
+            tokio::spawn(async move {
+                let started = inner.start_process(kind).await;
+                let mut state = inner.lock();
+                if let Some(n) = state.starting.get_mut(&kind) {
+                    *n = n.saturating_sub(1);
+                }
+                match started {
+                    Ok(process) if !state.shutting_down => {
+                        state.stem.entry(kind).or_default().push(Arc::new(process));
+                    }
+                    Ok(process) => process.kill(),
+                    Err(e) => tracing::warn!(kind = %kind, error = %e, "stem cell failed to start"),
+                }
+            });
+        }
+    }
+
+    /// Starts a launcher and waits until it says it is ready.
+    pub(crate) async fn start_process(&self, kind: Kind) -> Result<RuntimeProcess, String> {
+        let (program, args) = self.launchers.command(kind);
+        let process = RuntimeProcess::spawn(Spawn {
+            program,
+            args,
+            env: self.launchers.environment(kind, &self.config.api_host),
+            cwd: &self.config.runtime_dir.join("work"),
+        })
+        .map_err(|e| e.to_string())?;
+        let ready = process.expect(None, false, 0);
+        match tokio::time::timeout(READY_TIMEOUT, ready).await {
+            Ok(Ok(finished)) if finished.reply.as_ref().is_some_and(|r| r.ready) => Ok(process),
+            Ok(Ok(finished)) => Err(format!(
+                "the {kind} launcher exited before it was ready: {}",
+                finished.logs.join("\n")
+            )),
+            _ => {
+                process.kill();
+                Err(format!("the {kind} launcher did not become ready"))
+            }
+        }
+    }
+}
+
+impl PoolState {
+    /// Stops least recently used idle processes until at most `target` MB are reserved.
+    fn evict_lru_until(&mut self, target: u64) {
+        while self.reserved_mb > target {
+            let oldest = self
+                .warm
+                .iter()
+                .flat_map(|(key, list)| {
+                    list.iter()
+                        .enumerate()
+                        .filter(|(_, w)| w.in_flight == 0)
+                        .map(move |(i, w)| (w.last_used, key.clone(), i))
+                })
+                .min_by_key(|(used, _, _)| *used);
+            let Some((_, key, index)) = oldest else { return };
+            let list = self.warm.get_mut(&key).expect("key just seen");
+            let gone = list.swap_remove(index);
+            gone.process.kill();
+            self.reserved_mb = self.reserved_mb.saturating_sub(gone.memory_mb);
+            if list.is_empty() {
+                self.warm.remove(&key);
+            }
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Running one activation on a leased process: init when fresh, then run, under the action's
+//! time and memory limits, and turning what came back into an outcome.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wisp_core::time::now_ms;
+use wisp_core::{ActivationResponse, Outcome};
+
+use crate::code::{prepare, Loadable};
+use crate::demux::Finished;
+use crate::pool::{Inner, Lease};
+use crate::process::RuntimeProcess;
+use crate::protocol::{init_line, run_line, RunContext, Source};
+use crate::{InvokerError, RunOutcome, RunRequest, StartKind};
+
+const MB: u64 = 1024 * 1024;
+/// How often a running activation's memory is checked.
+const MEMORY_POLL: Duration = Duration::from_millis(50);
+/// How long to wait for the last logs of a process that was killed.
+const KILL_GRACE: Duration = Duration::from_millis(500);
+
+pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcome, InvokerError> {
+    let action = req.action.clone();
+    let limits = action.limits;
+    let key = action.revision_key();
+    let kind = action.exec.kind;
+    // Waiting for room counts against the activation's time, as it would for a caller.
+    let queue_deadline = Instant::now() + Duration::from_millis(limits.timeout);
+    let lease = inner
+        .acquire(&key, kind, limits.memory, limits.concurrency, queue_deadline)
+        .await?;
+
+    let (process, start_kind, start, init_time) = match lease {
+        Lease::Warm(process) => (process, StartKind::Warm, now_ms(), None),
+        Lease::Fresh(stem) => {
+            let (process, start_kind) = match stem {
+                Some(p) => (p, StartKind::StemCell),
+                None => match inner.start_process(kind).await {
+                    Ok(p) => (Arc::new(p), StartKind::Cold),
+                    Err(e) => {
+                        inner.release_reservation(limits.memory);
+                        tracing::error!(error = %e, "runtime process failed to start");
+                        return Ok(failed(
+                            Outcome::InternalError,
+                            "Failed to start a runtime process for the action.",
+                            now_ms(),
+                            None,
+                            StartKind::Cold,
+                        ));
+                    }
+                },
+            };
+            let start = now_ms();
+            let init_started = Instant::now();
+            let init = initialize(inner, &process, &req).await;
+            let init_time = init_started.elapsed().as_millis() as u64;
+            if let Err(mut outcome) = init {
+                process.kill();
+                inner.release_reservation(limits.memory);
+                outcome.start = start;
+                outcome.init_time = Some(init_time);
+                outcome.start_kind = start_kind;
+                return Ok(outcome);
+            }
+            inner.add_warm(&key, process.clone(), limits.memory);
+            (process, start_kind, start, Some(init_time))
+        }
+    };
+
+    let mut outcome = execute(inner, &process, &req).await;
+    outcome.start = start;
+    outcome.init_time = init_time;
+    outcome.start_kind = start_kind;
+    // OpenWhisk discards a container after a developer or internal error: its state is suspect.
+    let discard = !matches!(
+        outcome.response.outcome,
+        Outcome::Success | Outcome::ApplicationError
+    );
+    inner.release(&key, &process, discard);
+    Ok(outcome)
+}
+
+async fn initialize(
+    inner: &Inner,
+    process: &RuntimeProcess,
+    req: &RunRequest,
+) -> Result<(), RunOutcome> {
+    let action = &req.action;
+    let timeout = Duration::from_millis(action.limits.timeout);
+    let code_root = inner.config.runtime_dir.join("code");
+    let exec = action.exec.clone();
+    let loadable = tokio::task::spawn_blocking(move || prepare(&exec, &code_root))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    let loadable = loadable.map_err(|message| {
+        failed(
+            Outcome::DeveloperError,
+            format!("Initialization has failed due to: {message}"),
+            now_ms(),
+            None,
+            StartKind::Cold,
+        )
+    })?;
+    let dir;
+    let source = match &loadable {
+        Loadable::Text => Source::Text(&action.exec.code),
+        Loadable::Directory(path) => {
+            dir = path.display().to_string();
+            Source::Directory(&dir)
+        }
+    };
+    let line = init_line(
+        action.exec.entry_point(),
+        source,
+        &req.init_env,
+        action.limits.concurrency > 1,
+    );
+    let log_limit = (action.limits.logs * MB) as usize;
+    let (finished, ended) = exchange(process, None, &line, log_limit, timeout, action.limits.memory).await;
+    let response = match ended {
+        Ended::Done if finished.exited && finished.reply.is_none() => ActivationResponse::failure(
+            Outcome::DeveloperError,
+            "The action did not initialize and exited unexpectedly.",
+        ),
+        Ended::Done => match finished.reply.as_ref() {
+            Some(reply) if reply.ok => return Ok(()),
+            Some(reply) => developer_error(reply.error.clone()),
+            None => ActivationResponse::failure(
+                Outcome::DeveloperError,
+                "The action did not initialize and exited unexpectedly.",
+            ),
+        },
+        Ended::TimedOut => ActivationResponse::failure(
+            Outcome::DeveloperError,
+            format!(
+                "The action exceeded its time limits of {} milliseconds during initialization.",
+                action.limits.timeout
+            ),
+        ),
+        Ended::OutOfMemory => ActivationResponse::failure(
+            Outcome::DeveloperError,
+            "The action exhausted its memory and was aborted.",
+        ),
+    };
+    Err(RunOutcome {
+        response,
+        logs: finished.logs,
+        start: 0,
+        end: now_ms(),
+        init_time: None,
+        timed_out: ended == Ended::TimedOut,
+        start_kind: StartKind::Cold,
+    })
+}
+
+async fn execute(inner: &Inner, process: &RuntimeProcess, req: &RunRequest) -> RunOutcome {
+    let action = &req.action;
+    let timeout = Duration::from_millis(action.limits.timeout);
+    let action_name = action.path.fully_qualified();
+    let version = action.version.to_string();
+    let ctx = RunContext {
+        activation_id: req.activation_id.as_str(),
+        namespace: &req.namespace,
+        action_name: &action_name,
+        action_version: &version,
+        deadline: now_ms() + action.limits.timeout,
+        transaction_id: &req.transaction_id,
+        api_key: req.api_key.as_deref(),
+    };
+    let line = run_line(&req.args, &ctx);
+    let log_limit = (action.limits.logs * MB) as usize;
+    let (finished, ended) = exchange(
+        process,
+        Some(req.activation_id.to_string()),
+        &line,
+        log_limit,
+        timeout,
+        action.limits.memory,
+    )
+    .await;
+    let response = match ended {
+        Ended::TimedOut => ActivationResponse::failure(
+            Outcome::DeveloperError,
+            format!(
+                "The action exceeded its time limits of {} milliseconds.",
+                action.limits.timeout
+            ),
+        ),
+        Ended::OutOfMemory => ActivationResponse::failure(
+            Outcome::DeveloperError,
+            "The action exhausted its memory and was aborted.",
+        ),
+        Ended::Done => interpret(&finished, inner.config.max_result_bytes),
+    };
+    RunOutcome {
+        response,
+        logs: finished.logs,
+        start: 0,
+        end: now_ms(),
+        init_time: None,
+        timed_out: ended == Ended::TimedOut,
+        start_kind: StartKind::Warm,
+    }
+}
+
+/// Classifies a run reply as OpenWhisk's invoker does.
+fn interpret(finished: &Finished, max_result: usize) -> ActivationResponse {
+    let Some(reply) = &finished.reply else {
+        return ActivationResponse::failure(
+            Outcome::DeveloperError,
+            "The action did not produce a valid response and exited unexpectedly.",
+        );
+    };
+    if let Some(result) = &reply.result {
+        if finished.reply_size > max_result {
+            let text = result.to_string();
+            let prefix: String = text.chars().take(max_result.min(1024)).collect();
+            return ActivationResponse::failure(
+                Outcome::ApplicationError,
+                format!(
+                    "The action produced a response that exceeded the allowed length: {} > {} bytes. The truncated response was: {prefix}",
+                    finished.reply_size, max_result
+                ),
+            );
+        }
+        return ActivationResponse::from_result(result.clone(), finished.reply_size);
+    }
+    developer_error(reply.error.clone())
+}
+
+fn developer_error(error: Option<Value>) -> ActivationResponse {
+    ActivationResponse {
+        outcome: Outcome::DeveloperError,
+        result: serde_json::json!({
+            "error": error.unwrap_or_else(|| "The action did not produce a valid response.".into())
+        }),
+        size: None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Done,
+    TimedOut,
+    OutOfMemory,
+}
+
+/// Sends one message and waits for its outcome, killing the process on timeout or when it
+/// grows past its memory limit.
+async fn exchange(
+    process: &RuntimeProcess,
+    id: Option<String>,
+    line: &str,
+    log_limit: usize,
+    timeout: Duration,
+    memory_mb: u64,
+) -> (Finished, Ended) {
+    let mut outcome = process.expect(id, true, log_limit);
+    if process.send(line).await.is_err() {
+        process.kill();
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + MEMORY_POLL, MEMORY_POLL);
+    let ended = loop {
+        tokio::select! {
+            finished = &mut outcome => {
+                return (finished.unwrap_or_else(|_| gone()), Ended::Done);
+            }
+            _ = tokio::time::sleep_until(deadline) => break Ended::TimedOut,
+            _ = poll.tick() => {
+                if process.resident_bytes().is_some_and(|rss| rss > memory_mb * MB) {
+                    break Ended::OutOfMemory;
+                }
+            }
+        }
+    };
+    process.kill();
+    let finished = tokio::time::timeout(KILL_GRACE, outcome)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_else(gone);
+    (finished, ended)
+}
+
+fn gone() -> Finished {
+    Finished {
+        reply: None,
+        reply_size: 0,
+        logs: Vec::new(),
+        exited: true,
+    }
+}
+
+fn failed(
+    outcome: Outcome,
+    message: impl Into<String>,
+    start: u64,
+    init_time: Option<u64>,
+    start_kind: StartKind,
+) -> RunOutcome {
+    RunOutcome {
+        response: ActivationResponse::failure(outcome, message),
+        logs: Vec::new(),
+        start,
+        end: now_ms(),
+        init_time,
+        timed_out: false,
+        start_kind,
+    }
+}

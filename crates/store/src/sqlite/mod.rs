@@ -1,0 +1,71 @@
+//! The embedded store: two SQLite databases in WAL mode under the data directory.
+//!
+//! `entities.db` holds namespaces, keys and entities and commits with `synchronous=FULL`, so an
+//! entity write is on disk before its 200. `activations.db` is written by one background thread
+//! that group-commits records, so the invoke path never waits for a disk write of its own.
+
+mod activations;
+mod entities;
+mod schema;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use crate::{Result, StoreError};
+
+pub use activations::SqliteActivations;
+
+/// Entities and keys in `entities.db`, plus the activation store.
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating as needed) both databases under `dir`.
+    pub fn open(dir: &Path) -> Result<(SqliteStore, SqliteActivations)> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let conn = open_connection(&dir.join("entities.db"), "FULL")?;
+        schema::migrate(&conn, schema::ENTITY_MIGRATIONS)?;
+        let activations = SqliteActivations::open(&dir.join("activations.db"))?;
+        Ok((
+            SqliteStore {
+                conn: Arc::new(Mutex::new(conn)),
+            },
+            activations,
+        ))
+    }
+
+    /// Runs `f` on the connection off the async runtime.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}
+
+pub(crate) fn open_connection(path: &Path, synchronous: &str) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

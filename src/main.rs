@@ -1,0 +1,59 @@
+//! `wisp`: the server (`serve`), its local administration (`admin`) and the client commands.
+//!
+//! This binary is the composition root: it reads configuration and wires the crates together;
+//! it holds no platform logic of its own.
+
+mod admin;
+mod paths;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// Wisp: a self-hosted serverless functions platform, compatible with Apache OpenWhisk.
+#[derive(Parser)]
+#[command(name = "wisp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform on this machine (API, controller and invoker in one process).
+    Serve(serve::ServeArgs),
+    /// Manage namespaces and keys directly on a data directory.
+    Admin(admin::AdminArgs),
+    #[command(flatten)]
+    Client(wisp_cli::ClientCommand),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => report(serve::run(args).await),
+            Command::Admin(args) => report(admin::run(args).await),
+            Command::Client(command) => wisp_cli::run(command).await,
+        }
+    });
+    // Background tasks (runtime process pumps) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    std::process::exit(code);
+}
+
+fn report(result: anyhow::Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! `wisp serve`: the whole platform in one process on embedded defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use wisp_api::{AppState, BuildInfo};
+use wisp_controller::{Controller, ControllerConfig};
+use wisp_core::EntityName;
+use wisp_invoker::{Invoker, InvokerConfig};
+use wisp_store::{EntityStore, SqliteStore};
+
+use crate::admin::split_auth;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "WISP_LISTEN", default_value = "127.0.0.1:3233")]
+    listen: SocketAddr,
+    /// Where entities, activations and runtime files are kept [default: ~/.local/share/wisp].
+    #[arg(long, env = "WISP_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The guest namespace's key as UUID:KEY [default: generated on first start, then kept].
+    #[arg(long, env = "WISP_GUEST_KEY", hide_env_values = true)]
+    guest_key: Option<String>,
+    /// The API URL functions and clients should use [default: http://<listen address>].
+    #[arg(long, env = "WISP_API_HOST")]
+    api_host: Option<String>,
+    /// Pre-started runtime processes kept ready per kind.
+    #[arg(long, env = "WISP_STEM_CELLS", default_value_t = 2)]
+    stem_cells: usize,
+    /// Memory (MB) that specialised runtime processes may reserve in total.
+    #[arg(long, env = "WISP_MEMORY_BUDGET", default_value_t = 4096)]
+    memory_budget: u64,
+    /// Seconds an idle warm process is kept.
+    #[arg(long, env = "WISP_IDLE_TIMEOUT", default_value_t = 600)]
+    idle_timeout: u64,
+    /// Days activation records are kept.
+    #[arg(long, env = "WISP_ACTIVATION_RETENTION_DAYS", default_value_t = 30)]
+    activation_retention_days: u64,
+    /// Seconds running activations get to finish on shutdown.
+    #[arg(long, default_value_t = 30)]
+    shutdown_grace: u64,
+    /// The Node.js interpreter.
+    #[arg(long, env = "WISP_NODE", default_value = "node")]
+    node: PathBuf,
+    /// The Python 3 interpreter.
+    #[arg(long, env = "WISP_PYTHON", default_value = "python3")]
+    python: PathBuf,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing();
+    let data_dir = args.data_dir.clone().unwrap_or_else(crate::paths::default_data_dir);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let (entities, activations) = SqliteStore::open(&data_dir.join("db"))
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let guest = ensure_guest_key(&entities, &data_dir, args.guest_key.as_deref()).await?;
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr()?;
+    let api_host = args.api_host.clone().unwrap_or_else(|| {
+        let host = if local.ip().is_unspecified() { "127.0.0.1".to_string() } else { local.ip().to_string() };
+        format!("http://{}", SocketAddr::new(host.parse().expect("an IP"), local.port()))
+    });
+
+    let invoker = Invoker::new(InvokerConfig {
+        runtime_dir: data_dir.join("runtime"),
+        node: args.node.clone(),
+        python: args.python.clone(),
+        stem_cells: args.stem_cells,
+        memory_budget_mb: args.memory_budget,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_queued: 10_000,
+        max_result_bytes: 1024 * 1024,
+        api_host: api_host.clone(),
+    })
+    .context("cannot prepare the runtime directory")?;
+    let controller = Controller::new(
+        ControllerConfig {
+            activation_retention: Duration::from_secs(args.activation_retention_days.max(1) * 86_400),
+            ..ControllerConfig::default()
+        },
+        Arc::new(entities),
+        Arc::new(activations),
+        invoker,
+    );
+    controller.start().await?;
+
+    let app = wisp_api::router(AppState {
+        controller: controller.clone(),
+        api_host: api_host.clone(),
+        build: BuildInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            build: format!("wisp {}", env!("CARGO_PKG_VERSION")),
+        },
+    });
+    println!("wisp: listening on {api_host}");
+    println!("wisp: guest credentials {guest}");
+    println!("wisp: data directory {}", data_dir.display());
+    write_wskprops(&api_host, &guest);
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the API server failed")?;
+    println!("wisp: shutting down");
+    controller.shutdown(Duration::from_secs(args.shutdown_grace)).await;
+    Ok(())
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WISP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The guest namespace's `uuid:key`: as given, else as kept in the data directory, else new.
+async fn ensure_guest_key(
+    store: &SqliteStore,
+    data_dir: &Path,
+    given: Option<&str>,
+) -> anyhow::Result<String> {
+    let file = data_dir.join("guest.key");
+    let auth = match given {
+        Some(auth) => auth.to_string(),
+        None => match std::fs::read_to_string(&file) {
+            Ok(kept) => kept.trim().to_string(),
+            Err(_) => {
+                let (uuid, key) = wisp_controller::generate_key();
+                let auth = format!("{uuid}:{key}");
+                write_private(&file, &auth)
+                    .with_context(|| format!("cannot keep the guest key in {}", file.display()))?;
+                auth
+            }
+        },
+    };
+    let (uuid, key) = split_auth(&auth).context("invalid guest key")?;
+    let guest = EntityName::parse("guest").expect("a valid name");
+    let known = store.find_key(uuid.clone()).await?;
+    let current = known
+        .as_ref()
+        .is_some_and(|k| k.key_sha256 == wisp_controller::hash_key(&key) && k.namespace == guest);
+    if !current {
+        wisp_controller::add_key(store, guest, Some((uuid, key))).await?;
+    }
+    Ok(auth)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// Writes `~/.wskprops` for this server when there is none; never replaces a different one.
+fn write_wskprops(api_host: &str, auth: &str) {
+    let path = crate::paths::wskprops();
+    let wanted = format!("APIHOST={api_host}\nAUTH={auth}\n");
+    match std::fs::read_to_string(&path) {
+        Ok(existing) if existing == wanted => {}
+        Ok(_) => println!(
+            "wisp: {} exists and points elsewhere; left unchanged (use `wisp property set --apihost {api_host} --auth ...`)",
+            path.display()
+        ),
+        Err(_) => match write_private(&path, &wanted) {
+            Ok(()) => println!("wisp: wrote {}", path.display()),
+            Err(e) => println!("wisp: could not write {}: {e}", path.display()),
+        },
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
