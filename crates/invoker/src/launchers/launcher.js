@@ -30,10 +30,15 @@ function tag(id) {
   return id && concurrent ? TAG_START + id + TAG_END : '';
 }
 
+// The streams' own write functions, kept before tagWrites wraps them, so a sentinel is tagged
+// exactly once.
+const rawStdout = process.stdout.write.bind(process.stdout);
+const rawStderr = process.stderr.write.bind(process.stderr);
+
 function endOfActivation(id) {
   const line = tag(id) + SENTINEL + '\n';
-  process.stdout.write(line);
-  process.stderr.write(line);
+  rawStdout(line);
+  rawStderr(line);
 }
 
 // Prefixes every line written inside an activation with its tag, so concurrent activations'

@@ -1,0 +1,109 @@
+//! Bad input gets OpenWhisk's error shape and the right status, never a 500.
+
+use serde_json::json;
+
+use crate::support::{error_message, Server};
+
+#[tokio::test]
+async fn malformed_and_mistyped_bodies_are_400() {
+    let server = Server::start();
+    let put = |body: &'static str| {
+        server
+            .request(reqwest::Method::PUT, "namespaces/_/actions/x")
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    for body in ["{not json", "[1,2]", "\"text\"", ""] {
+        let (status, err) = server.send(put(body)).await;
+        assert_eq!(status, 400, "{body:?} -> {err}");
+        assert!(error_message(&err).starts_with("The request content was malformed"));
+    }
+    let cases = [
+        (json!({}), "exec undefined"),
+        (json!({"exec": {"kind": "nodejs:20", "code": 42}}), "'code' in 'exec' must be a string"),
+        (json!({"exec": {"kind": "nodejs:20"}}), "'code' must be a string defined in 'exec' for 'nodejs:20' actions"),
+        (json!({"exec": {"kind": "java:8", "code": "x"}}), "The specified runtime 'java:8' is not supported by this platform."),
+        (json!({"exec": {"kind": "nodejs:20", "code": "x"}, "limits": {"memory": 1024}}), "memory 1024 MB exceeds allowed threshold of 512 MB"),
+        (json!({"exec": {"kind": "nodejs:20", "code": "x"}, "limits": {"timeout": 10}}), "timeout 10 milliseconds below allowed threshold of 100 milliseconds"),
+        (json!({"exec": {"kind": "nodejs:20", "code": "x"}, "limits": {"logs": 11}}), "log size 11 MB exceeds allowed threshold of 10 MB"),
+        (json!({"exec": {"kind": "nodejs:20", "code": "x"}, "limits": {"memory": "lots"}}), "'memory' in 'limits' must be a whole number"),
+        (json!({"exec": {"kind": "nodejs:20", "code": "x"}, "parameters": {"a": 1}}), "'parameters' must be an array"),
+        (json!({"exec": {"kind": "nodejs:20", "code": "x"}, "version": "one"}), "'one' is not a semantic version"),
+    ];
+    for (body, expected) in cases {
+        let (status, err) = server.put("namespaces/_/actions/x", body.clone()).await;
+        assert_eq!(status, 400, "{body} -> {err}");
+        assert!(error_message(&err).contains(expected), "{body} -> {err}");
+    }
+    let (status, _) = server.get("namespaces/_/actions/x").await;
+    assert_eq!(status, 404, "nothing was created by bad requests");
+}
+
+#[tokio::test]
+async fn names_credentials_and_sizes() {
+    let server = Server::start();
+    let (status, err) = server
+        .put("namespaces/_/actions/bad$name", json!({"exec": {"kind": "nodejs:20", "code": "x"}}))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(error_message(&err), "The name of the entity contains illegal characters.");
+    let long = "a".repeat(257);
+    let (status, err) = server
+        .put(&format!("namespaces/_/actions/{long}"), json!({"exec": {"kind": "nodejs:20", "code": "x"}}))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(error_message(&err), "Name segement longer than allowed: 257 > 256.");
+    let (status, _) = server.get("namespaces/bad$ns/actions").await;
+    assert_eq!(status, 400);
+
+    let anonymous = server.http.get(server.url("namespaces/_/actions")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.headers().contains_key("www-authenticate"));
+    let (status, err) = server
+        .send(server.request_as("nobody:nothing", reqwest::Method::GET, "namespaces/_/actions"))
+        .await;
+    assert_eq!(status, 401);
+    error_message(&err);
+    let wrong_key = format!("{}:wrong", server.auth.split(':').next().unwrap());
+    let (status, _) = server
+        .send(server.request_as(&wrong_key, reqwest::Method::GET, "namespaces/_/actions"))
+        .await;
+    assert_eq!(status, 401);
+    let garbage = server
+        .http
+        .get(server.url("namespaces/_/actions"))
+        .header("authorization", "Basic !!!")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 401);
+
+    server.action("small", "nodejs:20", "function main(p){ return {} }", json!({})).await;
+    let big = json!({"blob": "x".repeat(1024 * 1024 + 10)});
+    let (status, err) = server.post("namespaces/_/actions/small?blocking=true", big).await;
+    assert_eq!(status, 413);
+    assert!(error_message(&err).starts_with("Request larger than allowed:"));
+    let (status, err) = server.post("namespaces/_/actions/small?blocking=true&timeout=0", json!({})).await;
+    assert_eq!(status, 400);
+    assert_eq!(error_message(&err), "Timeout must be number of milliseconds up to 60000.");
+    let (status, err) = server.post("namespaces/_/actions/missing?blocking=true", json!({})).await;
+    assert_eq!(status, 404);
+    error_message(&err);
+
+    let code = "x".repeat(48 * 1024 * 1024 + 1);
+    let (status, err) = server
+        .put("namespaces/_/actions/huge", json!({"exec": {"kind": "nodejs:20", "code": code}}))
+        .await;
+    assert_eq!(status, 413);
+    assert!(error_message(&err).starts_with("exec larger than allowed"));
+
+    let (status, err) = server.get("namespaces/_/actions?limit=500").await;
+    assert_eq!(status, 400);
+    assert_eq!(error_message(&err), "The value '500' is not in the range of 0 to 200 for actions.");
+    let (status, err) = server.get("namespaces/_/nonsense").await;
+    assert_eq!(status, 404);
+    error_message(&err);
+    let (status, err) = server.send(server.request(reqwest::Method::PATCH, "namespaces/_/actions/small")).await;
+    assert_eq!(status, 405);
+    error_message(&err);
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests: the real `wisp` binary on a random loopback port, driven over HTTP, by the
+//! CLI and by the official `openwhisk` npm client. One test binary, so linking is paid once.
+
+mod support;
+
+mod actions_api;
+mod activations_api;
+mod bad_input;
+mod cli;
+mod compat;
+mod crash_safety;
+mod misbehaving;
+mod runtimes;

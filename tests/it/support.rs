@@ -1,0 +1,232 @@
+//! Starting a real server for a test, and talking to it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A scratch directory removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(label: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "wisp-it-{}-{}-{label}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `wisp serve` with its own home and data directory.
+pub struct Server {
+    child: Option<Child>,
+    pub api_host: String,
+    pub auth: String,
+    pub scratch: Scratch,
+    pub http: reqwest::Client,
+}
+
+pub fn wisp_binary() -> &'static str {
+    env!("CARGO_BIN_EXE_wisp")
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Server {
+        let scratch = Scratch::new("server");
+        let mut server = Server {
+            child: None,
+            api_host: String::new(),
+            auth: String::new(),
+            scratch,
+            http: reqwest::Client::new(),
+        };
+        server.launch(extra);
+        server
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.scratch.0
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.scratch.0.join("data")
+    }
+
+    /// Starts the server process (again) on the same data directory.
+    pub fn launch(&mut self, extra: &[&str]) {
+        let mut command = Command::new(wisp_binary());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--stem-cells", "1"])
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(extra)
+            .env("HOME", self.home())
+            .env_remove("WSK_CONFIG_FILE")
+            .env_remove("WISP_GUEST_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn().expect("wisp starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut api_host = None;
+        let mut auth = None;
+        for line in lines.by_ref() {
+            let line = line.expect("server output");
+            if let Some(host) = line.strip_prefix("wisp: listening on ") {
+                api_host = Some(host.to_string());
+            }
+            if let Some(a) = line.strip_prefix("wisp: guest credentials ") {
+                auth = Some(a.to_string());
+                break;
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        self.api_host = api_host.expect("server printed its address");
+        self.auth = auth.expect("server printed the guest key");
+        self.child = Some(child);
+    }
+
+    /// `kill -9` the server.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit; returns the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        child.wait().expect("server exits")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/v1/{}", self.api_host, path.trim_start_matches('/'))
+    }
+
+    fn basic(&self, auth: &str) -> String {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(auth)
+        )
+    }
+
+    /// A request with the guest's credentials.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .header("authorization", self.basic(&self.auth))
+    }
+
+    pub fn request_as(&self, auth: &str, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .header("authorization", self.basic(auth))
+    }
+
+    /// Sends and returns (status, JSON body or Null).
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+        let resp = req.send().await.expect("request reaches the server");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(self.request(reqwest::Method::GET, path)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(self.request(reqwest::Method::PUT, path).json(&body)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(self.request(reqwest::Method::POST, path).json(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(self.request(reqwest::Method::DELETE, path)).await
+    }
+
+    /// Creates (or replaces) an action from source.
+    pub async fn action(&self, name: &str, kind: &str, code: &str, extra: Value) -> Value {
+        let mut body = json!({"exec": {"kind": kind, "code": code}});
+        if let Value::Object(fields) = extra {
+            for (k, v) in fields {
+                body[k] = v;
+            }
+        }
+        let (status, action) = self
+            .put(&format!("namespaces/_/actions/{name}?overwrite=true"), body)
+            .await;
+        assert_eq!(status, 200, "creating {name}: {action}");
+        action
+    }
+
+    /// Blocking invoke; returns (status, body).
+    pub async fn invoke(&self, name: &str, params: Value) -> (u16, Value) {
+        self.post(&format!("namespaces/_/actions/{name}?blocking=true"), params)
+            .await
+    }
+
+    /// Polls until the activation's record is stored.
+    pub async fn wait_for_activation(&self, id: &str) -> Value {
+        for _ in 0..200 {
+            let (status, body) = self.get(&format!("namespaces/_/activations/{id}")).await;
+            if status == 200 {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("activation {id} never stored");
+    }
+
+    /// Runs the `wisp` CLI against this server.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(wisp_binary())
+            .args(args)
+            .env("HOME", self.home())
+            .env("WSK_CONFIG_FILE", self.home().join("cli.wskprops"))
+            .env("WISP_APIHOST", &self.api_host)
+            .env("WISP_AUTH", &self.auth)
+            .output()
+            .expect("the CLI runs")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The error message of an OpenWhisk error body, checking its shape.
+pub fn error_message(body: &Value) -> &str {
+    let code = body["code"].as_str().expect("error bodies carry a code");
+    assert_eq!(code.len(), 32, "transaction ids are 32 characters: {body}");
+    body["error"].as_str().expect("error bodies carry a message")
+}
