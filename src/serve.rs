@@ -54,7 +54,10 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
-    let data_dir = args.data_dir.clone().unwrap_or_else(crate::paths::default_data_dir);
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(crate::paths::default_data_dir);
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let (entities, activations) = SqliteStore::open(&data_dir.join("db"))
@@ -66,8 +69,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr()?;
     let api_host = args.api_host.clone().unwrap_or_else(|| {
-        let host = if local.ip().is_unspecified() { "127.0.0.1".to_string() } else { local.ip().to_string() };
-        format!("http://{}", SocketAddr::new(host.parse().expect("an IP"), local.port()))
+        let host = if local.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            local.ip().to_string()
+        };
+        format!(
+            "http://{}",
+            SocketAddr::new(host.parse().expect("an IP"), local.port())
+        )
     });
 
     let invoker = Invoker::new(InvokerConfig {
@@ -84,7 +94,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .context("cannot prepare the runtime directory")?;
     let controller = Controller::new(
         ControllerConfig {
-            activation_retention: Duration::from_secs(args.activation_retention_days.max(1) * 86_400),
+            activation_retention: Duration::from_secs(
+                args.activation_retention_days.max(1) * 86_400,
+            ),
             ..ControllerConfig::default()
         },
         Arc::new(entities),
@@ -111,7 +123,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("the API server failed")?;
     println!("wisp: shutting down");
-    controller.shutdown(Duration::from_secs(args.shutdown_grace)).await;
+    controller
+        .shutdown(Duration::from_secs(args.shutdown_grace))
+        .await;
     Ok(())
 }
 

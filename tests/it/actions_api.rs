@@ -19,16 +19,25 @@ async fn create_get_update_list_delete() {
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["namespace"], "guest");
     assert_eq!(created["version"], "0.0.1");
-    assert_eq!(created["exec"]["kind"], "nodejs:20", "default kinds are stored concretely");
+    assert_eq!(
+        created["exec"]["kind"], "nodejs:20",
+        "default kinds are stored concretely"
+    );
     assert_eq!(created["exec"]["binary"], false);
-    assert_eq!(created["limits"], json!({"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1}));
+    assert_eq!(
+        created["limits"],
+        json!({"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1})
+    );
     let annotations = created["annotations"].as_array().unwrap();
     assert!(annotations.contains(&json!({"key": "exec", "value": "nodejs:20"})));
     assert!(annotations.contains(&json!({"key": "provide-api-key", "value": false})));
 
     // Creating again without overwrite is a conflict.
     let (status, body) = server
-        .put("namespaces/_/actions/hello", json!({"exec": {"kind": "nodejs:20", "code": HELLO}}))
+        .put(
+            "namespaces/_/actions/hello",
+            json!({"exec": {"kind": "nodejs:20", "code": HELLO}}),
+        )
         .await;
     assert_eq!(status, 409);
     assert_eq!(error_message(&body), "resource already exists");
@@ -45,7 +54,10 @@ async fn create_get_update_list_delete() {
     assert_eq!(updated["limits"]["memory"], 128);
     assert_eq!(updated["limits"]["timeout"], 60000);
     assert_eq!(updated["exec"]["code"], HELLO);
-    assert_eq!(updated["parameters"], json!([{"key": "name", "value": "Ada"}]));
+    assert_eq!(
+        updated["parameters"],
+        json!([{"key": "name", "value": "Ada"}])
+    );
 
     let (status, got) = server.get("namespaces/_/actions/hello?code=false").await;
     assert_eq!(status, 200);
@@ -53,12 +65,28 @@ async fn create_get_update_list_delete() {
     let (_, got) = server.get("namespaces/_/actions/hello").await;
     assert_eq!(got["exec"]["code"], HELLO);
 
-    server.action("second", "python:3", "def main(a):\n    return a", json!({})).await;
+    server
+        .action(
+            "second",
+            "python:3",
+            "def main(a):\n    return a",
+            json!({}),
+        )
+        .await;
     let (status, list) = server.get("namespaces/_/actions").await;
     assert_eq!(status, 200);
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["second", "hello"], "most recently updated first");
-    assert_eq!(list[0]["exec"], json!({"binary": false}), "summaries carry no code");
+    assert_eq!(
+        list[0]["exec"],
+        json!({"binary": false}),
+        "summaries carry no code"
+    );
     let (_, count) = server.get("namespaces/_/actions?count=true").await;
     assert_eq!(count, json!({"actions": 2}));
     let (_, page) = server.get("namespaces/_/actions?limit=1&skip=1").await;
@@ -69,7 +97,10 @@ async fn create_get_update_list_delete() {
     assert_eq!(deleted["name"], "hello");
     let (status, body) = server.get("namespaces/_/actions/hello").await;
     assert_eq!(status, 404);
-    assert_eq!(error_message(&body), "The requested resource does not exist.");
+    assert_eq!(
+        error_message(&body),
+        "The requested resource does not exist."
+    );
     let (status, _) = server.delete("namespaces/_/actions/hello").await;
     assert_eq!(status, 404);
 }
@@ -90,7 +121,12 @@ async fn server_describes_itself_and_its_runtimes() {
     assert_eq!(info["runtimes"]["python"][0]["kind"], "python:3");
     assert_eq!(info["limits"]["max_action_duration"], 300000);
 
-    let root: Value = reqwest::get(&server.api_host).await.unwrap().json().await.unwrap();
+    let root: Value = reqwest::get(&server.api_host)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(root["api_paths"], json!(["/api/v1"]));
 
     let (status, namespaces) = server.get("namespaces").await;
@@ -120,17 +156,27 @@ async fn wskprops_is_written_once_and_never_replaced() {
 #[tokio::test]
 async fn namespaces_are_isolated() {
     let server = Server::start();
-    server.action("private", "nodejs:20", HELLO, json!({})).await;
+    server
+        .action("private", "nodejs:20", HELLO, json!({}))
+        .await;
     let admin = std::process::Command::new(crate::support::wisp_binary())
         .args(["admin", "namespace", "create", "alice", "--data-dir"])
         .arg(server.data_dir())
         .output()
         .unwrap();
-    assert!(admin.status.success(), "{}", String::from_utf8_lossy(&admin.stderr));
+    assert!(
+        admin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&admin.stderr)
+    );
     let alice = String::from_utf8(admin.stdout).unwrap().trim().to_string();
 
     let (status, body) = server
-        .send(server.request_as(&alice, reqwest::Method::GET, "namespaces/guest/actions/private"))
+        .send(server.request_as(
+            &alice,
+            reqwest::Method::GET,
+            "namespaces/guest/actions/private",
+        ))
         .await;
     assert_eq!(status, 403);
     assert_eq!(
@@ -138,7 +184,11 @@ async fn namespaces_are_isolated() {
         "The supplied authentication is not authorized to access 'guest/actions/private'."
     );
     let (status, _) = server
-        .send(server.request_as(&alice, reqwest::Method::POST, "namespaces/guest/actions/private"))
+        .send(server.request_as(
+            &alice,
+            reqwest::Method::POST,
+            "namespaces/guest/actions/private",
+        ))
         .await;
     assert_eq!(status, 403);
     let (status, list) = server

@@ -20,15 +20,42 @@ async fn malformed_and_mistyped_bodies_are_400() {
     }
     let cases = [
         (json!({}), "exec undefined"),
-        (json!({"exec": {"kind": "nodejs:20", "code": 42}}), "'code' in 'exec' must be a string"),
-        (json!({"exec": {"kind": "nodejs:20"}}), "'code' must be a string defined in 'exec' for 'nodejs:20' actions"),
-        (json!({"exec": {"kind": "java:8", "code": "x"}}), "The specified runtime 'java:8' is not supported by this platform."),
-        (json!({"exec": {"kind": "nodejs:20", "code": "x"}, "limits": {"memory": 1024}}), "memory 1024 MB exceeds allowed threshold of 512 MB"),
-        (json!({"exec": {"kind": "nodejs:20", "code": "x"}, "limits": {"timeout": 10}}), "timeout 10 milliseconds below allowed threshold of 100 milliseconds"),
-        (json!({"exec": {"kind": "nodejs:20", "code": "x"}, "limits": {"logs": 11}}), "log size 11 MB exceeds allowed threshold of 10 MB"),
-        (json!({"exec": {"kind": "nodejs:20", "code": "x"}, "limits": {"memory": "lots"}}), "'memory' in 'limits' must be a whole number"),
-        (json!({"exec": {"kind": "nodejs:20", "code": "x"}, "parameters": {"a": 1}}), "'parameters' must be an array"),
-        (json!({"exec": {"kind": "nodejs:20", "code": "x"}, "version": "one"}), "'one' is not a semantic version"),
+        (
+            json!({"exec": {"kind": "nodejs:20", "code": 42}}),
+            "'code' in 'exec' must be a string",
+        ),
+        (
+            json!({"exec": {"kind": "nodejs:20"}}),
+            "'code' must be a string defined in 'exec' for 'nodejs:20' actions",
+        ),
+        (
+            json!({"exec": {"kind": "java:8", "code": "x"}}),
+            "The specified runtime 'java:8' is not supported by this platform.",
+        ),
+        (
+            json!({"exec": {"kind": "nodejs:20", "code": "x"}, "limits": {"memory": 1024}}),
+            "memory 1024 MB exceeds allowed threshold of 512 MB",
+        ),
+        (
+            json!({"exec": {"kind": "nodejs:20", "code": "x"}, "limits": {"timeout": 10}}),
+            "timeout 10 milliseconds below allowed threshold of 100 milliseconds",
+        ),
+        (
+            json!({"exec": {"kind": "nodejs:20", "code": "x"}, "limits": {"logs": 11}}),
+            "log size 11 MB exceeds allowed threshold of 10 MB",
+        ),
+        (
+            json!({"exec": {"kind": "nodejs:20", "code": "x"}, "limits": {"memory": "lots"}}),
+            "'memory' in 'limits' must be a whole number",
+        ),
+        (
+            json!({"exec": {"kind": "nodejs:20", "code": "x"}, "parameters": {"a": 1}}),
+            "'parameters' must be an array",
+        ),
+        (
+            json!({"exec": {"kind": "nodejs:20", "code": "x"}, "version": "one"}),
+            "'one' is not a semantic version",
+        ),
     ];
     for (body, expected) in cases {
         let (status, err) = server.put("namespaces/_/actions/x", body.clone()).await;
@@ -43,24 +70,45 @@ async fn malformed_and_mistyped_bodies_are_400() {
 async fn names_credentials_and_sizes() {
     let server = Server::start();
     let (status, err) = server
-        .put("namespaces/_/actions/bad$name", json!({"exec": {"kind": "nodejs:20", "code": "x"}}))
+        .put(
+            "namespaces/_/actions/bad$name",
+            json!({"exec": {"kind": "nodejs:20", "code": "x"}}),
+        )
         .await;
     assert_eq!(status, 400);
-    assert_eq!(error_message(&err), "The name of the entity contains illegal characters.");
+    assert_eq!(
+        error_message(&err),
+        "The name of the entity contains illegal characters."
+    );
     let long = "a".repeat(257);
     let (status, err) = server
-        .put(&format!("namespaces/_/actions/{long}"), json!({"exec": {"kind": "nodejs:20", "code": "x"}}))
+        .put(
+            &format!("namespaces/_/actions/{long}"),
+            json!({"exec": {"kind": "nodejs:20", "code": "x"}}),
+        )
         .await;
     assert_eq!(status, 400);
-    assert_eq!(error_message(&err), "Name segement longer than allowed: 257 > 256.");
+    assert_eq!(
+        error_message(&err),
+        "Name segement longer than allowed: 257 > 256."
+    );
     let (status, _) = server.get("namespaces/bad$ns/actions").await;
     assert_eq!(status, 400);
 
-    let anonymous = server.http.get(server.url("namespaces/_/actions")).send().await.unwrap();
+    let anonymous = server
+        .http
+        .get(server.url("namespaces/_/actions"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), 401);
     assert!(anonymous.headers().contains_key("www-authenticate"));
     let (status, err) = server
-        .send(server.request_as("nobody:nothing", reqwest::Method::GET, "namespaces/_/actions"))
+        .send(server.request_as(
+            "nobody:nothing",
+            reqwest::Method::GET,
+            "namespaces/_/actions",
+        ))
         .await;
     assert_eq!(status, 401);
     error_message(&err);
@@ -78,32 +126,59 @@ async fn names_credentials_and_sizes() {
         .unwrap();
     assert_eq!(garbage.status(), 401);
 
-    server.action("small", "nodejs:20", "function main(p){ return {} }", json!({})).await;
+    server
+        .action(
+            "small",
+            "nodejs:20",
+            "function main(p){ return {} }",
+            json!({}),
+        )
+        .await;
     let big = json!({"blob": "x".repeat(1024 * 1024 + 10)});
-    let (status, err) = server.post("namespaces/_/actions/small?blocking=true", big).await;
+    let (status, err) = server
+        .post("namespaces/_/actions/small?blocking=true", big)
+        .await;
     assert_eq!(status, 413);
     assert!(error_message(&err).starts_with("Request larger than allowed:"));
-    let (status, err) = server.post("namespaces/_/actions/small?blocking=true&timeout=0", json!({})).await;
+    let (status, err) = server
+        .post(
+            "namespaces/_/actions/small?blocking=true&timeout=0",
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 400);
-    assert_eq!(error_message(&err), "Timeout must be number of milliseconds up to 60000.");
-    let (status, err) = server.post("namespaces/_/actions/missing?blocking=true", json!({})).await;
+    assert_eq!(
+        error_message(&err),
+        "Timeout must be number of milliseconds up to 60000."
+    );
+    let (status, err) = server
+        .post("namespaces/_/actions/missing?blocking=true", json!({}))
+        .await;
     assert_eq!(status, 404);
     error_message(&err);
 
     let code = "x".repeat(48 * 1024 * 1024 + 1);
     let (status, err) = server
-        .put("namespaces/_/actions/huge", json!({"exec": {"kind": "nodejs:20", "code": code}}))
+        .put(
+            "namespaces/_/actions/huge",
+            json!({"exec": {"kind": "nodejs:20", "code": code}}),
+        )
         .await;
     assert_eq!(status, 413);
     assert!(error_message(&err).starts_with("exec larger than allowed"));
 
     let (status, err) = server.get("namespaces/_/actions?limit=500").await;
     assert_eq!(status, 400);
-    assert_eq!(error_message(&err), "The value '500' is not in the range of 0 to 200 for actions.");
+    assert_eq!(
+        error_message(&err),
+        "The value '500' is not in the range of 0 to 200 for actions."
+    );
     let (status, err) = server.get("namespaces/_/nonsense").await;
     assert_eq!(status, 404);
     error_message(&err);
-    let (status, err) = server.send(server.request(reqwest::Method::PATCH, "namespaces/_/actions/small")).await;
+    let (status, err) = server
+        .send(server.request(reqwest::Method::PATCH, "namespaces/_/actions/small"))
+        .await;
     assert_eq!(status, 405);
     error_message(&err);
 }

@@ -142,7 +142,12 @@ impl Server {
             .header("authorization", self.basic(&self.auth))
     }
 
-    pub fn request_as(&self, auth: &str, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub fn request_as(
+        &self,
+        auth: &str,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
         self.http
             .request(method, self.url(path))
             .header("authorization", self.basic(auth))
@@ -161,11 +166,13 @@ impl Server {
     }
 
     pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(self.request(reqwest::Method::PUT, path).json(&body)).await
+        self.send(self.request(reqwest::Method::PUT, path).json(&body))
+            .await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(self.request(reqwest::Method::POST, path).json(&body)).await
+        self.send(self.request(reqwest::Method::POST, path).json(&body))
+            .await
     }
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {
@@ -189,8 +196,11 @@ impl Server {
 
     /// Blocking invoke; returns (status, body).
     pub async fn invoke(&self, name: &str, params: Value) -> (u16, Value) {
-        self.post(&format!("namespaces/_/actions/{name}?blocking=true"), params)
-            .await
+        self.post(
+            &format!("namespaces/_/actions/{name}?blocking=true"),
+            params,
+        )
+        .await
     }
 
     /// Polls until the activation's record is stored.
@@ -228,5 +238,7 @@ impl Drop for Server {
 pub fn error_message(body: &Value) -> &str {
     let code = body["code"].as_str().expect("error bodies carry a code");
     assert_eq!(code.len(), 32, "transaction ids are 32 characters: {body}");
-    body["error"].as_str().expect("error bodies carry a message")
+    body["error"]
+        .as_str()
+        .expect("error bodies carry a message")
 }

@@ -27,7 +27,10 @@ impl ApiError {
     }
 
     pub fn not_found() -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "The requested resource does not exist.")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "The requested resource does not exist.",
+        )
     }
 
     pub fn unauthorized(message: &str) -> ApiError {

@@ -32,7 +32,8 @@ pub async fn transaction(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map_or_else(new_id, str::to_string);
-    let preflight = request.method() == Method::OPTIONS && request.uri().path().starts_with("/api/v1");
+    let preflight =
+        request.method() == Method::OPTIONS && request.uri().path().starts_with("/api/v1");
     let mut response = if preflight {
         StatusCode::OK.into_response()
     } else {
@@ -42,10 +43,7 @@ pub async fn transaction(request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert(REQUEST_ID, value);
     }
-    headers.insert(
-        "access-control-allow-origin",
-        HeaderValue::from_static("*"),
-    );
+    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
     headers.insert(
         "access-control-allow-methods",
         HeaderValue::from_static("GET, DELETE, POST, PUT, HEAD"),

@@ -50,13 +50,17 @@ pub fn list_params(query: &Query, collection: &str) -> Result<ListParams, ApiErr
 
 fn integer(raw: &str, collection: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>().map_err(|_| {
-        ApiError::bad_request(format!("The value '{raw}' is not an integer for {collection}."))
+        ApiError::bad_request(format!(
+            "The value '{raw}' is not an integer for {collection}."
+        ))
     })
 }
 
 /// A boolean query flag: only `true` is true.
 pub fn flag(query: &Query, name: &str) -> bool {
-    query.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    query
+        .get(name)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// An optional epoch-milliseconds parameter.
@@ -77,19 +81,35 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> Query {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn limits_follow_openwhisk() {
         assert_eq!(list_params(&q(&[]), "actions").unwrap().limit, 30);
-        assert_eq!(list_params(&q(&[("limit", "0")]), "actions").unwrap().limit, 200);
+        assert_eq!(
+            list_params(&q(&[("limit", "0")]), "actions").unwrap().limit,
+            200
+        );
         let err = list_params(&q(&[("limit", "201")]), "actions").unwrap_err();
-        assert_eq!(err.message, "The value '201' is not in the range of 0 to 200 for actions.");
+        assert_eq!(
+            err.message,
+            "The value '201' is not in the range of 0 to 200 for actions."
+        );
         let err = list_params(&q(&[("skip", "x")]), "actions").unwrap_err();
         assert_eq!(err.message, "The value 'x' is not an integer for actions.");
         let err = list_params(&q(&[("skip", "-1")]), "actions").unwrap_err();
-        assert_eq!(err.message, "The value '-1' is not greater than or equal to 0 for actions.");
-        assert!(list_params(&q(&[("count", "true")]), "actions").unwrap().count);
+        assert_eq!(
+            err.message,
+            "The value '-1' is not greater than or equal to 0 for actions."
+        );
+        assert!(
+            list_params(&q(&[("count", "true")]), "actions")
+                .unwrap()
+                .count
+        );
     }
 }

@@ -218,13 +218,17 @@ fn exec_put(value: Value) -> Result<ExecPut, ApiError> {
 
 fn parameter_list(value: Value, field: &str) -> Result<Vec<Parameter>, ApiError> {
     let Value::Array(items) = value else {
-        return Err(malformed(format!("'{field}' must be an array of {{key, value}}")));
+        return Err(malformed(format!(
+            "'{field}' must be an array of {{key, value}}"
+        )));
     };
     items
         .into_iter()
         .map(|item| {
             let Value::Object(mut o) = item else {
-                return Err(malformed(format!("each of '{field}' must be an object with 'key'")));
+                return Err(malformed(format!(
+                    "each of '{field}' must be an object with 'key'"
+                )));
             };
             let key = match o.remove("key") {
                 Some(Value::String(k)) => k,
@@ -260,7 +264,9 @@ fn limits_patch(value: Value) -> Result<LimitsPatch, ApiError> {
         match map.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v.as_u64().map(Some).ok_or_else(|| {
-                malformed(format!("'{name}' in 'limits' must be a whole number, not {v}"))
+                malformed(format!(
+                    "'{name}' in 'limits' must be a whole number, not {v}"
+                ))
             }),
         }
     };
@@ -283,7 +289,8 @@ mod tests {
         assert!(err.message.contains("'code' in 'exec' must be a string"));
         let body = json!({"limits": {"memory": "big"}});
         assert!(action_put(body.as_object().unwrap().clone()).is_err());
-        let body = json!({"parameters": [{"key": "a", "value": 1, "init": true}], "version": "1.2.3"});
+        let body =
+            json!({"parameters": [{"key": "a", "value": 1, "init": true}], "version": "1.2.3"});
         let put = action_put(body.as_object().unwrap().clone()).unwrap();
         assert!(put.parameters.unwrap()[0].init);
         assert_eq!(put.version.unwrap().to_string(), "1.2.3");

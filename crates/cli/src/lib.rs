@@ -3,6 +3,13 @@
 //! It talks to a Wisp (or any OpenWhisk) server over the REST API at `/api/v1` and nothing else:
 //! it knows no server internals, so it works the same against a remote server as a local one.
 //! The binary flattens `ClientCommand` into its own subcommands and calls `run`.
+//!
+//! Contract with scripts: exit code 0 on success, 1 when the server refused a request or a
+//! function failed, 2 for usage and configuration problems. Errors go to stderr as
+//! `error: <message>`; a server error reads `error: <server's error text> (code <transaction id>)`.
+//! Hints go to stderr too, so with `--json` stdout holds only the server's JSON.
+//! Settings: `--apihost`/`--auth` flags, else `WISP_APIHOST`/`WISP_AUTH`, else `APIHOST`/`AUTH`
+//! in the properties file (`$WSK_CONFIG_FILE`, else `~/.wskprops`).
 
 mod client;
 mod commands;
@@ -15,7 +22,7 @@ mod props;
 mod time;
 
 #[cfg(test)]
-mod test_server;
+mod test_support;
 
 use std::path::PathBuf;
 

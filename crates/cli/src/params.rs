@@ -130,6 +130,7 @@ fn read_object_file(path: &Path) -> anyhow::Result<Map<String, Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TempDir;
     use serde_json::json;
 
     fn strings(items: &[&str]) -> Vec<String> {
@@ -159,21 +160,17 @@ mod tests {
 
     #[test]
     fn flags_override_the_file() {
-        let path =
-            std::env::temp_dir().join(format!("wisp-cli-params-{}.json", std::process::id()));
-        std::fs::write(&path, r#"{"a": 1, "b": {"c": true}}"#).unwrap();
+        let dir = TempDir::new();
+        let path = dir.file("params.json", r#"{"a": 1, "b": {"c": true}}"#);
         let kv = KeyValues::from_flags(Some(&path), &strings(&["a", "over"])).unwrap();
-        std::fs::remove_file(&path).unwrap();
         assert_eq!(kv.to_object(), json!({"a": "over", "b": {"c": true}}));
     }
 
     #[test]
     fn file_must_hold_an_object() {
-        let path =
-            std::env::temp_dir().join(format!("wisp-cli-params-arr-{}.json", std::process::id()));
-        std::fs::write(&path, "[1]").unwrap();
+        let dir = TempDir::new();
+        let path = dir.file("params.json", "[1]");
         let err = KeyValues::from_flags(Some(&path), &[]).unwrap_err();
-        std::fs::remove_file(&path).unwrap();
         assert!(err.to_string().contains("JSON object"));
         assert!(KeyValues::from_flags(Some(Path::new("/nonexistent/x.json")), &[]).is_err());
     }

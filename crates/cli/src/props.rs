@@ -143,15 +143,14 @@ mod tests {
 
     #[test]
     fn file_round_trip() {
-        let dir = std::env::temp_dir().join(format!("wisp-cli-props-{}", std::process::id()));
-        let path = dir.join("nested").join("wskprops");
+        let dir = crate::test_support::TempDir::new();
+        let path = dir.path().join("nested").join("wskprops");
         assert_eq!(Props::load(&path).unwrap(), Props::default());
         let mut props = Props::parse("OTHER=1");
         props.set(NAMESPACE, "guest");
         props.save(&path).unwrap();
         let back = Props::load(&path).unwrap();
         assert_eq!(back.render(), "OTHER=1\nNAMESPACE=guest\n");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,15 +1,12 @@
 //! Whole commands, parsed the way the `wisp` binary parses them and run against a fake server.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use base64::Engine;
 use clap::{CommandFactory, Parser};
 use serde_json::{json, Value};
 
 use super::*;
 use crate::output::capture;
-use crate::test_server::{Answer, FakeServer, Request};
+use crate::test_support::{Answer, FakeServer, Request, TempDir};
 
 /// The shape of the binary's command line, as its `main.rs` builds it.
 #[derive(clap::Parser, Debug)]
@@ -37,30 +34,17 @@ fn parse(args: &[&str]) -> ClientCommand {
     }
 }
 
-/// A properties file path of its own for each test, so tests never touch `~/.wskprops`.
-fn temp_props(contents: Option<&str>) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "wisp-cli-e2e-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("wskprops");
-    if let Some(text) = contents {
-        std::fs::write(&path, text).unwrap();
-    }
-    path
-}
-
 struct Outcome {
     code: i32,
     stdout: String,
     stderr: String,
 }
 
-async fn run_with(args: &[&str], props_path: PathBuf) -> Outcome {
+/// Runs a client command with `dir/wskprops` as its properties file, so tests never touch
+/// `~/.wskprops`.
+async fn run_in(dir: &TempDir, args: &[&str]) -> Outcome {
     let (mut printer, out, err) = capture::printer();
+    let props_path = dir.path().join("wskprops");
     let result = execute(parse(args), Some(props_path), &mut printer).await;
     let code = finish(result, &mut printer);
     Outcome {
@@ -74,7 +58,7 @@ async fn run_with(args: &[&str], props_path: PathBuf) -> Outcome {
 async fn run_against(server: &FakeServer, args: &[&str]) -> Outcome {
     let mut argv = args.to_vec();
     argv.extend(["--apihost", &server.url, "--auth", AUTH]);
-    run_with(&argv, temp_props(None)).await
+    run_in(&TempDir::new(), &argv).await
 }
 
 fn only_request(server: &FakeServer) -> Request {
@@ -200,11 +184,11 @@ async fn server_errors_print_message_and_code() {
         )
     })
     .await;
-    let dir = temp_props(None).with_file_name("hello.js");
-    std::fs::write(&dir, "function main(p) { return p }").unwrap();
+    let dir = TempDir::new();
+    let code = dir.file("hello.js", "function main(p) { return p }");
     let out = run_against(
         &server,
-        &["action", "create", "hello", dir.to_str().unwrap()],
+        &["action", "create", "hello", code.to_str().unwrap()],
     )
     .await;
     assert_eq!(out.code, 1);
@@ -262,9 +246,9 @@ async fn unreachable_server_names_the_host_and_what_to_do() {
         .unwrap()
         .port();
     let host = format!("http://127.0.0.1:{port}");
-    let out = run_with(
+    let out = run_in(
+        &TempDir::new(),
         &["namespace", "list", "--apihost", &host, "--auth", AUTH],
-        temp_props(None),
     )
     .await;
     assert_eq!(out.code, 1);
@@ -281,9 +265,9 @@ async fn unreachable_server_names_the_host_and_what_to_do() {
 
 #[tokio::test]
 async fn missing_configuration_is_a_usage_error() {
-    let out = run_with(
+    let out = run_in(
+        &TempDir::new(),
         &["action", "list", "--apihost", "http://127.0.0.1:1"],
-        temp_props(None),
     )
     .await;
     assert_eq!(out.code, 2);
@@ -292,7 +276,8 @@ async fn missing_configuration_is_a_usage_error() {
         "{}",
         out.stderr
     );
-    let out = run_with(
+    let out = run_in(
+        &TempDir::new(),
         &[
             "action",
             "list",
@@ -301,7 +286,6 @@ async fn missing_configuration_is_a_usage_error() {
             "-u",
             AUTH,
         ],
-        temp_props(None),
     )
     .await;
     assert_eq!(out.code, 2);
@@ -310,20 +294,21 @@ async fn missing_configuration_is_a_usage_error() {
 #[tokio::test]
 async fn settings_come_from_the_properties_file() {
     let server = FakeServer::start(|_| Answer::json(200, json!(["guest"]))).await;
-    let props = temp_props(Some(&format!(
-        "APIHOST={}\nAUTH={AUTH}\nOTHER=kept\n",
-        server.url
-    )));
-    let out = run_with(&["namespace", "list"], props.clone()).await;
+    let dir = TempDir::new();
+    let props = format!("APIHOST={}\nAUTH={AUTH}\nOTHER=kept\n", server.url);
+    dir.file("wskprops", props);
+    let out = run_in(&dir, &["namespace", "list"]).await;
     assert_eq!((out.code, out.stdout.as_str()), (0, "Namespace\nguest\n"));
-    let out = run_with(&["namespace", "list", "--json"], props).await;
+    let out = run_in(&dir, &["namespace", "list", "--json"]).await;
     assert_eq!(out.stdout, "[\n  \"guest\"\n]\n");
 }
 
 #[tokio::test]
 async fn property_set_keeps_other_lines_and_get_shows_them() {
-    let props = temp_props(Some("# mine\nOTHER=kept\nAUTH=old:key\n"));
-    let out = run_with(
+    let dir = TempDir::new();
+    let props = dir.file("wskprops", "# mine\nOTHER=kept\nAUTH=old:key\n");
+    let out = run_in(
+        &dir,
         &[
             "property",
             "set",
@@ -334,7 +319,6 @@ async fn property_set_keeps_other_lines_and_get_shows_them() {
             "--namespace",
             "guest",
         ],
-        props.clone(),
     )
     .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -347,13 +331,9 @@ async fn property_set_keeps_other_lines_and_get_shows_them() {
         format!("# mine\nOTHER=kept\nAUTH={AUTH}\nAPIHOST=127.0.0.1:9\nNAMESPACE=guest\n")
     );
     if std::env::var_os("WISP_APIHOST").is_none() && std::env::var_os("WISP_AUTH").is_none() {
-        let out = run_with(
-            &["property", "get", "--namespace", "--apihost"],
-            props.clone(),
-        )
-        .await;
+        let out = run_in(&dir, &["property", "get", "--namespace", "--apihost"]).await;
         assert_eq!(out.stdout, "API host   127.0.0.1:9\nnamespace  guest\n");
-        let out = run_with(&["property", "get", "--auth", "--json"], props).await;
+        let out = run_in(&dir, &["property", "get", "--auth", "--json"]).await;
         assert_eq!(
             serde_json::from_str::<Value>(&out.stdout).unwrap(),
             json!({"auth": AUTH})

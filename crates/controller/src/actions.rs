@@ -5,7 +5,9 @@ use std::sync::Arc;
 use serde_json::Value;
 use wisp_core::limits::LimitsPatch;
 use wisp_core::time::now_ms;
-use wisp_core::{Action, Annotations, EntityName, EntityPath, Exec, Identity, Kind, Parameter, SemVer};
+use wisp_core::{
+    Action, Annotations, EntityName, EntityPath, Exec, Identity, Kind, Parameter, SemVer,
+};
 use wisp_store::Page;
 
 use crate::{Controller, ControllerError, Result};
@@ -32,7 +34,12 @@ pub struct ActionPut {
 
 impl Controller {
     /// Checks that `identity` may write or read private entities of `namespace`.
-    pub fn entitle(&self, identity: &Identity, namespace: &EntityName, resource: &str) -> Result<()> {
+    pub fn entitle(
+        &self,
+        identity: &Identity,
+        namespace: &EntityName,
+        resource: &str,
+    ) -> Result<()> {
         if &identity.namespace == namespace {
             Ok(())
         } else {
@@ -40,7 +47,12 @@ impl Controller {
         }
     }
 
-    pub async fn put_action(&self, path: EntityPath, put: ActionPut, overwrite: bool) -> Result<Arc<Action>> {
+    pub async fn put_action(
+        &self,
+        path: EntityPath,
+        put: ActionPut,
+        overwrite: bool,
+    ) -> Result<Arc<Action>> {
         self.check_sizes(&put)?;
         if path.package.is_some() {
             // Packages arrive with the rest of the OpenWhisk model; until then none exists.
@@ -114,15 +126,22 @@ impl Controller {
     fn check_sizes(&self, put: &ActionPut) -> Result<()> {
         let limits = self.limits();
         if let Some(exec) = &put.exec {
-            let size = exec.code.as_ref().map_or(0, String::len) + exec.main.as_ref().map_or(0, String::len);
+            let size = exec.code.as_ref().map_or(0, String::len)
+                + exec.main.as_ref().map_or(0, String::len);
             too_big("exec", size, limits.max_code_bytes)?;
         }
         if let Some(params) = &put.parameters {
-            let size: usize = params.iter().map(|p| p.key.len() + p.value.to_string().len()).sum();
+            let size: usize = params
+                .iter()
+                .map(|p| p.key.len() + p.value.to_string().len())
+                .sum();
             too_big("parameters", size, limits.max_parameter_bytes)?;
         }
         if let Some(annotations) = &put.annotations {
-            let size: usize = annotations.iter().map(|(k, v)| k.len() + v.to_string().len()).sum();
+            let size: usize = annotations
+                .iter()
+                .map(|(k, v)| k.len() + v.to_string().len())
+                .sum();
             too_big("annotations", size, limits.max_parameter_bytes)?;
         }
         Ok(())
@@ -164,8 +183,16 @@ impl Controller {
             .await?)
     }
 
-    pub async fn count_actions(&self, namespace: EntityName, package: Option<EntityName>) -> Result<u64> {
-        Ok(self.inner.entities.count_actions(namespace, package).await?)
+    pub async fn count_actions(
+        &self,
+        namespace: EntityName,
+        package: Option<EntityName>,
+    ) -> Result<u64> {
+        Ok(self
+            .inner
+            .entities
+            .count_actions(namespace, package)
+            .await?)
     }
 }
 

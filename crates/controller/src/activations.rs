@@ -17,7 +17,14 @@ pub struct ActivationFilter {
 }
 
 impl Controller {
-    pub async fn get_activation(&self, namespace: &EntityName, id: ActivationId) -> Result<Activation> {
+    pub async fn get_activation(
+        &self,
+        namespace: &EntityName,
+        id: ActivationId,
+    ) -> Result<Activation> {
+        if let Some(record) = self.inner.unflushed.get(namespace.as_str(), &id) {
+            return Ok(record);
+        }
         self.inner
             .activations
             .get(namespace.to_string(), id)
@@ -25,12 +32,28 @@ impl Controller {
             .ok_or(ControllerError::NotFound)
     }
 
-    pub async fn list_activations(&self, namespace: &EntityName, filter: ActivationFilter) -> Result<Vec<Activation>> {
-        Ok(self.inner.activations.list(query(namespace, filter)).await?)
+    pub async fn list_activations(
+        &self,
+        namespace: &EntityName,
+        filter: ActivationFilter,
+    ) -> Result<Vec<Activation>> {
+        Ok(self
+            .inner
+            .activations
+            .list(query(namespace, filter))
+            .await?)
     }
 
-    pub async fn count_activations(&self, namespace: &EntityName, filter: ActivationFilter) -> Result<u64> {
-        Ok(self.inner.activations.count(query(namespace, filter)).await?)
+    pub async fn count_activations(
+        &self,
+        namespace: &EntityName,
+        filter: ActivationFilter,
+    ) -> Result<u64> {
+        Ok(self
+            .inner
+            .activations
+            .count(query(namespace, filter))
+            .await?)
     }
 
     pub(crate) fn spawn_retention(&self) {
@@ -44,7 +67,11 @@ impl Controller {
                     Ok(n) => tracing::info!(pruned = n, "old activation records pruned"),
                     Err(e) => tracing::warn!(error = %e, "activation pruning failed"),
                 }
-                tokio::time::sleep(std::time::Duration::from_secs(3600).min(retention.max(std::time::Duration::from_secs(1)))).await;
+                tokio::time::sleep(
+                    std::time::Duration::from_secs(3600)
+                        .min(retention.max(std::time::Duration::from_secs(1))),
+                )
+                .await;
             }
         });
     }

@@ -14,7 +14,10 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{oneshot, Notify};
 use wisp_core::params::merge_into;
 use wisp_core::time::now_ms;
-use wisp_core::{Action, Activation, ActivationId, ActivationResponse, Annotations, EntityPath, Identity, Outcome};
+use wisp_core::{
+    Action, Activation, ActivationId, ActivationResponse, Annotations, EntityPath, Identity,
+    Outcome,
+};
 use wisp_invoker::{InvokerError, RunOutcome, RunRequest};
 
 use crate::{Controller, ControllerError, Result};
@@ -61,7 +64,10 @@ impl Running {
     pub async fn wait_idle(&self, deadline: Duration) {
         let until = tokio::time::Instant::now() + deadline;
         while self.count.load(Ordering::Acquire) > 0 {
-            if tokio::time::timeout_at(until, self.idle.notified()).await.is_err() {
+            if tokio::time::timeout_at(until, self.idle.notified())
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -111,12 +117,16 @@ impl Controller {
         tokio::spawn(async move {
             let outcome = controller.inner.invoker.run(request).await;
             let record = finish(pending, received, outcome);
+            drop(permit);
+            // The caller gets the record now; the write is group-committed behind it. Until it
+            // lands, reads of this activation are answered from `unflushed`.
+            controller.inner.unflushed.insert(record.clone());
+            let _ = done_tx.send(record.clone());
             if let Err(e) = controller.inner.activations.complete(record.clone()).await {
                 tracing::error!(error = %e, activation = %record.activation_id, "activation record not stored");
             }
-            drop(permit);
+            controller.inner.unflushed.remove(&record.activation_id);
             drop(guard);
-            let _ = done_tx.send(record);
         });
 
         if !options.blocking {
@@ -136,7 +146,13 @@ impl Controller {
 
     /// The record of an activation that has not finished: what a restart stores if it never
     /// does.
-    fn record(&self, identity: &Identity, action: &Action, id: &ActivationId, received: u64) -> Activation {
+    fn record(
+        &self,
+        identity: &Identity,
+        action: &Action,
+        id: &ActivationId,
+        received: u64,
+    ) -> Activation {
         let mut annotations = Annotations::default();
         annotations.set("limits", limits_json(action));
         annotations.set("path", Value::from(action.path.relative()));
@@ -198,7 +214,9 @@ fn finish(
             record.duration = Some(end.saturating_sub(record.start));
             record.response = ActivationResponse::failure(Outcome::InternalError, e.to_string());
             record.annotations.set("timeout", Value::Bool(false));
-            record.annotations.set("waitTime", Value::from(end.saturating_sub(received)));
+            record
+                .annotations
+                .set("waitTime", Value::from(end.saturating_sub(received)));
         }
     }
     record

@@ -49,7 +49,7 @@ impl Exec {
 /// and strict base64.
 pub fn looks_like_base64(code: &str) -> bool {
     let code = code.trim();
-    if code.is_empty() || code.len() % 4 != 0 {
+    if code.is_empty() || !code.len().is_multiple_of(4) {
         return false;
     }
     let body = code.trim_end_matches('=');

@@ -160,7 +160,10 @@ impl Activation {
     /// `[pkg/]name` of the action, from the `path` annotation (`ns/[pkg/]name`).
     pub fn local_path(&self) -> String {
         match self.annotations.get("path").and_then(Value::as_str) {
-            Some(path) => path.split_once('/').map_or(path, |(_, rest)| rest).to_string(),
+            Some(path) => path
+                .split_once('/')
+                .map_or(path, |(_, rest)| rest)
+                .to_string(),
             None => self.name.clone(),
         }
     }
@@ -176,7 +179,10 @@ mod tests {
         let id = ActivationId::generate();
         assert_eq!(id.as_str().len(), 32);
         assert!(ActivationId::parse(id.as_str()).is_ok());
-        assert_eq!(ActivationId::parse("abc"), Err(ActivationIdError::Length(3)));
+        assert_eq!(
+            ActivationId::parse("abc"),
+            Err(ActivationIdError::Length(3))
+        );
         assert_eq!(
             ActivationId::parse(&"g".repeat(32)),
             Err(ActivationIdError::NotHex)

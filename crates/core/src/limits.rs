@@ -79,7 +79,11 @@ pub struct LimitsPatch {
 
 impl SystemLimits {
     /// Applies `patch` over `base` and checks every value against the system ranges.
-    pub fn resolve(&self, base: ActionLimits, patch: LimitsPatch) -> Result<ActionLimits, LimitError> {
+    pub fn resolve(
+        &self,
+        base: ActionLimits,
+        patch: LimitsPatch,
+    ) -> Result<ActionLimits, LimitError> {
         let limits = ActionLimits {
             timeout: patch.timeout.unwrap_or(base.timeout),
             memory: patch.memory.unwrap_or(base.memory),
@@ -93,7 +97,13 @@ impl SystemLimits {
             self.max_timeout,
             " milliseconds",
         )?;
-        check("memory", limits.memory, self.min_memory, self.max_memory, " MB")?;
+        check(
+            "memory",
+            limits.memory,
+            self.min_memory,
+            self.max_memory,
+            " MB",
+        )?;
         check("log size", limits.logs, self.min_logs, self.max_logs, " MB")?;
         check(
             "concurrency",

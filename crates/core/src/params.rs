@@ -72,11 +72,26 @@ mod tests {
         merge_into(
             &mut args,
             &[
-                Parameter { key: "a".into(), value: json!(1), init: false },
-                Parameter { key: "secret".into(), value: json!("s"), init: true },
+                Parameter {
+                    key: "a".into(),
+                    value: json!(1),
+                    init: false,
+                },
+                Parameter {
+                    key: "secret".into(),
+                    value: json!("s"),
+                    init: true,
+                },
             ],
         );
-        merge_into(&mut args, &[Parameter { key: "a".into(), value: json!(2), init: false }]);
+        merge_into(
+            &mut args,
+            &[Parameter {
+                key: "a".into(),
+                value: json!(2),
+                init: false,
+            }],
+        );
         assert_eq!(Value::Object(args), json!({"a": 2}));
     }
 

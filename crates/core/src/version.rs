@@ -13,7 +13,11 @@ pub struct SemVer {
 }
 
 impl SemVer {
-    pub const INITIAL: SemVer = SemVer { major: 0, minor: 0, patch: 1 };
+    pub const INITIAL: SemVer = SemVer {
+        major: 0,
+        minor: 0,
+        patch: 1,
+    };
 
     pub fn parse(raw: &str) -> Option<SemVer> {
         let mut parts = raw.split('.').map(|p| p.parse::<u32>().ok());
@@ -26,7 +30,10 @@ impl SemVer {
     }
 
     pub fn bump_patch(self) -> SemVer {
-        SemVer { patch: self.patch + 1, ..self }
+        SemVer {
+            patch: self.patch + 1,
+            ..self
+        }
     }
 }
 

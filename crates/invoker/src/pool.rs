@@ -119,9 +119,9 @@ impl Invoker {
         while Instant::now() < until {
             let ready = {
                 let state = self.inner.lock();
-                Kind::ALL.iter().all(|k| {
-                    state.stem.get(k).map_or(0, Vec::len) >= self.inner.config.stem_cells
-                })
+                Kind::ALL
+                    .iter()
+                    .all(|k| state.stem.get(k).map_or(0, Vec::len) >= self.inner.config.stem_cells)
             };
             if ready {
                 return true;
@@ -146,10 +146,8 @@ impl Invoker {
 
     fn spawn_idle_reaper(&self) {
         let weak = Arc::downgrade(&self.inner);
-        let period = (self.inner.config.idle_timeout / 4).clamp(
-            Duration::from_millis(100),
-            Duration::from_secs(30),
-        );
+        let period = (self.inner.config.idle_timeout / 4)
+            .clamp(Duration::from_millis(100), Duration::from_secs(30));
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(period).await;
@@ -381,7 +379,9 @@ impl PoolState {
                         .map(move |(i, w)| (w.last_used, key.clone(), i))
                 })
                 .min_by_key(|(used, _, _)| *used);
-            let Some((_, key, index)) = oldest else { return };
+            let Some((_, key, index)) = oldest else {
+                return;
+            };
             let list = self.warm.get_mut(&key).expect("key just seen");
             let gone = list.swap_remove(index);
             gone.process.kill();

@@ -78,9 +78,9 @@ impl RuntimeProcess {
                 Ok(())
             });
         }
-        let mut child = command.spawn().map_err(|e| {
-            SpawnError(format!("{}: {e}", spec.program.display()))
-        })?;
+        let mut child = command
+            .spawn()
+            .map_err(|e| SpawnError(format!("{}: {e}", spec.program.display())))?;
         drop(reply_write);
         let pid = child.id().unwrap_or(0);
         let stdin = child.stdin.take().expect("stdin is piped");
@@ -116,7 +116,12 @@ impl RuntimeProcess {
 
     /// Registers an exchange and returns the receiver of its outcome. Register before writing
     /// the message, so no reply can arrive first.
-    pub fn expect(&self, id: Option<String>, sentinels: bool, log_limit: usize) -> oneshot::Receiver<Finished> {
+    pub fn expect(
+        &self,
+        id: Option<String>,
+        sentinels: bool,
+        log_limit: usize,
+    ) -> oneshot::Receiver<Finished> {
         let (tx, rx) = oneshot::channel();
         let _ = self
             .events
@@ -174,7 +179,11 @@ async fn pump_lines<R: AsyncRead + Unpin>(
     stream: Option<Stream>,
     events: mpsc::UnboundedSender<Event>,
 ) {
-    let max = if stream.is_some() { MAX_LINE } else { MAX_REPLY };
+    let max = if stream.is_some() {
+        MAX_LINE
+    } else {
+        MAX_REPLY
+    };
     let mut pending: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = vec![0u8; 16 * 1024];
     loop {

@@ -26,7 +26,12 @@ pub enum Source<'a> {
     Directory(&'a str),
 }
 
-pub fn init_line(main: &str, source: Source<'_>, env: &Map<String, Value>, concurrent: bool) -> String {
+pub fn init_line(
+    main: &str,
+    source: Source<'_>,
+    env: &Map<String, Value>,
+    concurrent: bool,
+) -> String {
     let (code, dir) = match source {
         Source::Text(code) => (Value::from(code), Value::Null),
         Source::Directory(dir) => (Value::Null, Value::from(dir)),

@@ -29,7 +29,13 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
     // Waiting for room counts against the activation's time, as it would for a caller.
     let queue_deadline = Instant::now() + Duration::from_millis(limits.timeout);
     let lease = inner
-        .acquire(&key, kind, limits.memory, limits.concurrency, queue_deadline)
+        .acquire(
+            &key,
+            kind,
+            limits.memory,
+            limits.concurrency,
+            queue_deadline,
+        )
         .await?;
 
     let (process, start_kind, start, init_time) = match lease {
@@ -118,7 +124,15 @@ async fn initialize(
         action.limits.concurrency > 1,
     );
     let log_limit = (action.limits.logs * MB) as usize;
-    let (finished, ended) = exchange(process, None, &line, log_limit, timeout, action.limits.memory).await;
+    let (finished, ended) = exchange(
+        process,
+        None,
+        &line,
+        log_limit,
+        timeout,
+        action.limits.memory,
+    )
+    .await;
     let response = match ended {
         Ended::Done if finished.exited && finished.reply.is_none() => ActivationResponse::failure(
             Outcome::DeveloperError,

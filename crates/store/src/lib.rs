@@ -96,7 +96,8 @@ pub trait ActivationStore: Send + Sync {
     fn accept(&self, pending: Activation) -> BoxFuture<'_, Result<()>>;
     /// Stores a finished activation (replacing its pending marker).
     fn complete(&self, activation: Activation) -> BoxFuture<'_, Result<()>>;
-    fn get(&self, namespace: String, id: ActivationId) -> BoxFuture<'_, Result<Option<Activation>>>;
+    fn get(&self, namespace: String, id: ActivationId)
+        -> BoxFuture<'_, Result<Option<Activation>>>;
     fn list(&self, query: ActivationQuery) -> BoxFuture<'_, Result<Vec<Activation>>>;
     fn count(&self, query: ActivationQuery) -> BoxFuture<'_, Result<u64>>;
     /// Pending markers left by a previous run that died; the caller turns them into records.

@@ -43,23 +43,36 @@ enum Target {
 
 fn target(caller: &Caller, state: &AppState, ns: &str, rest: &str) -> Result<Target, ApiError> {
     let namespace = caller.namespace(ns)?;
-    state
-        .controller
-        .entitle(&caller.0, &namespace, &format!("{namespace}/actions/{rest}"))?;
+    state.controller.entitle(
+        &caller.0,
+        &namespace,
+        &format!("{namespace}/actions/{rest}"),
+    )?;
     let parts: Vec<&str> = rest.split('/').collect();
     match parts.as_slice() {
-        [action] => Ok(Target::Action(EntityPath::new(namespace, None, name(action)?))),
+        [action] => Ok(Target::Action(EntityPath::new(
+            namespace,
+            None,
+            name(action)?,
+        ))),
         [package, ""] => Ok(Target::Package(name(package)?)),
         [package, action] => Ok(Target::Action(EntityPath::new(
             namespace,
             Some(name(package)?),
             name(action)?,
         ))),
-        _ => Err(ApiError::bad_request(NameError::IllegalCharacters.to_string())),
+        _ => Err(ApiError::bad_request(
+            NameError::IllegalCharacters.to_string(),
+        )),
     }
 }
 
-fn action_path(caller: &Caller, state: &AppState, ns: &str, rest: &str) -> Result<EntityPath, ApiError> {
+fn action_path(
+    caller: &Caller,
+    state: &AppState,
+    ns: &str,
+    rest: &str,
+) -> Result<EntityPath, ApiError> {
     match target(caller, state, ns, rest)? {
         Target::Action(path) => Ok(path),
         Target::Package(_) => Err(ApiError::not_found()),
@@ -94,7 +107,9 @@ async fn list_in(
         .controller
         .list_actions(namespace, package, params.skip, params.limit)
         .await?;
-    Ok(Json(Value::Array(actions.iter().map(wire::action_summary).collect())))
+    Ok(Json(Value::Array(
+        actions.iter().map(wire::action_summary).collect(),
+    )))
 }
 
 async fn get_action(
@@ -104,10 +119,14 @@ async fn get_action(
     QueryParams(query): QueryParams<Query>,
 ) -> Result<Json<Value>, ApiError> {
     match target(&caller, &state, &ns, &rest)? {
-        Target::Package(package) => list_in(&state, caller.namespace(&ns)?, Some(package), &query).await,
+        Target::Package(package) => {
+            list_in(&state, caller.namespace(&ns)?, Some(package), &query).await
+        }
         Target::Action(path) => {
             let action = state.controller.get_action(&path).await?;
-            let code = query.get("code").is_none_or(|v| !v.eq_ignore_ascii_case("false"));
+            let code = query
+                .get("code")
+                .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
             Ok(Json(wire::action(&action, code)))
         }
     }
@@ -176,7 +195,9 @@ async fn invoke(
             .ok()
             .filter(|t| (1..=max_wait).contains(t))
             .ok_or_else(|| {
-                ApiError::bad_request(format!("Timeout must be number of milliseconds up to {max_wait}."))
+                ApiError::bad_request(format!(
+                    "Timeout must be number of milliseconds up to {max_wait}."
+                ))
             })?,
     };
     let options = InvokeOptions {
@@ -184,7 +205,10 @@ async fn invoke(
         wait: Duration::from_millis(wait),
         transaction_id: transaction_id(),
     };
-    let invoked = state.controller.invoke(&caller.0, &path, payload, options).await?;
+    let invoked = state
+        .controller
+        .invoke(&caller.0, &path, payload, options)
+        .await?;
     Ok(invoke_response(invoked, result_only))
 }
 
@@ -220,7 +244,9 @@ fn invoke_response(invoked: Invoked, result_only: bool) -> Response {
     };
     let mut response = (status, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-openwhisk-activation-id", value);
+        response
+            .headers_mut()
+            .insert("x-openwhisk-activation-id", value);
     }
     response
 }

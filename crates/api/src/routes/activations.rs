@@ -58,11 +58,21 @@ async fn list(
         limit: params.limit,
     };
     if params.count {
-        let n = state.controller.count_activations(&namespace, filter).await?;
+        let n = state
+            .controller
+            .count_activations(&namespace, filter)
+            .await?;
         return Ok(Json(json!({"activations": n})));
     }
-    let records = state.controller.list_activations(&namespace, filter).await?;
-    let render = if docs { wire::activation } else { wire::activation_summary };
+    let records = state
+        .controller
+        .list_activations(&namespace, filter)
+        .await?;
+    let render = if docs {
+        wire::activation
+    } else {
+        wire::activation_summary
+    };
     Ok(Json(Value::Array(records.iter().map(render).collect())))
 }
 

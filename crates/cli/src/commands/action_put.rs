@@ -245,6 +245,7 @@ fn limits(spec: &SpecFlags) -> Map<String, Value> {
 mod tests {
     use super::*;
     use crate::params::KeyValues;
+    use crate::test_support::TempDir;
 
     fn kv(pairs: &[(&str, Value)]) -> KeyValues {
         let mut values = KeyValues::default();
@@ -252,14 +253,6 @@ mod tests {
             values.set(k.to_string(), v.clone());
         }
         values
-    }
-
-    fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("wisp-cli-put-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, contents).unwrap();
-        path
     }
 
     #[test]
@@ -278,7 +271,8 @@ mod tests {
 
     #[test]
     fn create_body_with_everything() {
-        let path = temp_file("hello.js", b"function main(p) { return p }");
+        let dir = TempDir::new();
+        let path = dir.file("hello.js", "function main(p) { return p }");
         let spec = SpecFlags {
             main: Some("hi".into()),
             params: ParamFlags {
@@ -334,7 +328,8 @@ mod tests {
 
     #[test]
     fn zip_files_are_base64_and_need_a_kind() {
-        let path = temp_file("bundle.zip", &[0x50, 0x4b, 0x03, 0x04, 0xff]);
+        let dir = TempDir::new();
+        let path = dir.file("bundle.zip", [0x50, 0x4b, 0x03, 0x04, 0xff]);
         let err = build_body(Some(&path), &SpecFlags::default(), "_").unwrap_err();
         assert!(err.to_string().contains("--kind"));
         let spec = SpecFlags {
@@ -350,7 +345,8 @@ mod tests {
 
     #[test]
     fn explicit_kind_wins_over_the_extension() {
-        let path = temp_file("main.py", b"def main(a): return a");
+        let dir = TempDir::new();
+        let path = dir.file("main.py", "def main(a): return a");
         let spec = SpecFlags {
             kind: Some("python:3.11".into()),
             ..SpecFlags::default()

@@ -127,9 +127,28 @@ function init(message) {
   endOfActivation(null);
 }
 
+// A rejection reason as the OpenWhisk Node.js runtime reports it (serialize-error 3.0.0): a falsy
+// reason is {}, objects (Errors included) are copied without functions plus their name, message,
+// stack and code strings, functions are named, anything else is kept as is.
 function errorValue(err) {
-  if (err instanceof Error) return err.message;
-  return err === undefined ? {} : err;
+  if (!err) return {};
+  if (typeof err === 'function') return `[Function: ${err.name || 'anonymous'}]`;
+  return typeof err === 'object' ? serializeObject(err, []) : err;
+}
+
+function serializeObject(from, seen) {
+  const to = Array.isArray(from) ? [] : {};
+  seen.push(from);
+  for (const key of Object.keys(from)) {
+    const value = from[key];
+    if (typeof value === 'function') continue;
+    if (!value || typeof value !== 'object') to[key] = value;
+    else to[key] = seen.includes(value) ? '[Circular]' : serializeObject(value, seen.slice());
+  }
+  for (const key of ['name', 'message', 'stack', 'code']) {
+    if (typeof from[key] === 'string') to[key] = from[key];
+  }
+  return to;
 }
 
 async function run(message) {

@@ -144,7 +144,11 @@ impl ActivationStore for SqliteActivations {
         Box::pin(async move { self.write(WriteOp::Complete(activation)).await.map(drop) })
     }
 
-    fn get(&self, namespace: String, id: ActivationId) -> BoxFuture<'_, Result<Option<Activation>>> {
+    fn get(
+        &self,
+        namespace: String,
+        id: ActivationId,
+    ) -> BoxFuture<'_, Result<Option<Activation>>> {
         Box::pin(self.read(move |conn| {
             let doc: Option<String> = conn
                 .query_row(

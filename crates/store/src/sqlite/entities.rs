@@ -26,7 +26,12 @@ impl EntityStore for SqliteStore {
             conn.execute(
                 "INSERT OR REPLACE INTO keys (uuid, key_sha256, namespace, subject)
                  VALUES (?1, ?2, ?3, ?4)",
-                params![key.uuid, key.key_sha256, key.namespace.as_str(), key.subject],
+                params![
+                    key.uuid,
+                    key.key_sha256,
+                    key.namespace.as_str(),
+                    key.subject
+                ],
             )?;
             Ok(())
         }))
@@ -45,7 +50,10 @@ impl EntityStore for SqliteStore {
     fn delete_namespace(&self, namespace: EntityName) -> BoxFuture<'_, Result<usize>> {
         Box::pin(self.with_conn(move |conn| {
             let tx = conn.transaction()?;
-            let keys = tx.execute("DELETE FROM keys WHERE namespace = ?1", [namespace.as_str()])?;
+            let keys = tx.execute(
+                "DELETE FROM keys WHERE namespace = ?1",
+                [namespace.as_str()],
+            )?;
             tx.execute(
                 "DELETE FROM entities WHERE namespace = ?1",
                 [namespace.as_str()],
@@ -73,7 +81,11 @@ impl EntityStore for SqliteStore {
             let doc = to_json(&action)?;
             let path = &action.path;
             let package = path.package.as_ref().map_or("", |p| p.as_str());
-            let verb = if overwrite { "INSERT OR REPLACE" } else { "INSERT" };
+            let verb = if overwrite {
+                "INSERT OR REPLACE"
+            } else {
+                "INSERT"
+            };
             let result = conn.execute(
                 &format!(
                     "{verb} INTO entities (namespace, name, collection, package, updated, doc)
@@ -149,7 +161,11 @@ impl EntityStore for SqliteStore {
             let n: i64 = conn.query_row(
                 "SELECT COUNT(*) FROM entities
                  WHERE namespace = ?1 AND collection = ?2 AND (?3 IS NULL OR package = ?3)",
-                params![namespace.as_str(), ACTION, package.as_ref().map(|p| p.as_str())],
+                params![
+                    namespace.as_str(),
+                    ACTION,
+                    package.as_ref().map(|p| p.as_str())
+                ],
                 |row| row.get(0),
             )?;
             Ok(n as u64)
