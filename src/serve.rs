@@ -41,6 +41,12 @@ pub struct ServeArgs {
     /// Days activation records are kept.
     #[arg(long, env = "WISP_ACTIVATION_RETENTION_DAYS", default_value_t = 30)]
     activation_retention_days: u64,
+    /// Invocations per minute allowed to each namespace.
+    #[arg(long, env = "WISP_INVOCATIONS_PER_MINUTE", default_value_t = 60_000)]
+    invocations_per_minute: u64,
+    /// Activations each namespace may have in flight at once.
+    #[arg(long, env = "WISP_CONCURRENT_INVOCATIONS", default_value_t = 1_000)]
+    concurrent_invocations: u64,
     /// Seconds running activations get to finish on shutdown.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
@@ -94,6 +100,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .context("cannot prepare the runtime directory")?;
     let controller = Controller::new(
         ControllerConfig {
+            limits: wisp_core::SystemLimits {
+                invocations_per_minute: args.invocations_per_minute,
+                concurrent_invocations: args.concurrent_invocations,
+                ..wisp_core::SystemLimits::default()
+            },
             activation_retention: Duration::from_secs(
                 args.activation_retention_days.max(1) * 86_400,
             ),

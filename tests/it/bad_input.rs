@@ -182,3 +182,36 @@ async fn names_credentials_and_sizes() {
     assert_eq!(status, 405);
     error_message(&err);
 }
+
+#[tokio::test]
+async fn throttles_answer_429() {
+    let server = Server::start_with(&["--invocations-per-minute", "3"]);
+    server
+        .action(
+            "tick",
+            "nodejs:20",
+            "function main(){ return {} }",
+            json!({}),
+        )
+        .await;
+    for _ in 0..3 {
+        let (status, _) = server.invoke("tick", json!({})).await;
+        assert_eq!(status, 200);
+    }
+    // Windows are whole minutes: if the test straddles a boundary one more call is admitted,
+    // but within the next four calls one must be refused.
+    let mut refused = None;
+    for _ in 0..4 {
+        let (status, err) = server.invoke("tick", json!({})).await;
+        if status == 429 {
+            refused = Some(err);
+            break;
+        }
+        assert_eq!(status, 200);
+    }
+    let err = refused.expect("the fourth call in a minute is refused");
+    assert_eq!(
+        error_message(&err),
+        "Too many requests in the last minute (count: 3, allowed: 3)."
+    );
+}

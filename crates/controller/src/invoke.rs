@@ -20,6 +20,7 @@ use wisp_core::{
 };
 use wisp_invoker::{InvokerError, RunOutcome, RunRequest};
 
+use crate::throttle::Refused;
 use crate::{Controller, ControllerError, Result};
 
 const INTERRUPTED: &str =
@@ -89,10 +90,15 @@ impl Controller {
             .inner
             .throttle
             .admit(identity.namespace.as_str())
-            .map_err(|(count, allowed)| {
-                ControllerError::TooManyRequests(format!(
-                    "Too many concurrent requests in flight (count: {count}, allowed: {allowed})."
-                ))
+            .map_err(|refused| {
+                ControllerError::TooManyRequests(match refused {
+                    Refused::Concurrent { count, allowed } => format!(
+                        "Too many concurrent requests in flight (count: {count}, allowed: {allowed})."
+                    ),
+                    Refused::PerMinute { count, allowed } => format!(
+                        "Too many requests in the last minute (count: {count}, allowed: {allowed})."
+                    ),
+                })
             })?;
         let activation_id = ActivationId::generate();
         let request = RunRequest {

@@ -103,7 +103,10 @@ impl Controller {
         activations: Arc<dyn ActivationStore>,
         invoker: Invoker,
     ) -> Controller {
-        let throttle = throttle::Throttle::new(config.limits.concurrent_invocations);
+        let throttle = throttle::Throttle::new(
+            config.limits.concurrent_invocations,
+            config.limits.invocations_per_minute,
+        );
         Controller {
             inner: Arc::new(Inner {
                 config,

@@ -167,7 +167,7 @@ impl ActivationStore for SqliteActivations {
                 "SELECT doc FROM activations
                  WHERE namespace = ?1 AND (?2 IS NULL OR name = ?2)
                    AND (?3 IS NULL OR start >= ?3) AND (?4 IS NULL OR start <= ?4)
-                 ORDER BY start DESC LIMIT ?5 OFFSET ?6",
+                 ORDER BY start DESC, rowid DESC LIMIT ?5 OFFSET ?6",
             )?;
             let rows = stmt.query_map(
                 params![
