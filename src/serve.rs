@@ -11,7 +11,7 @@ use wisp_api::{AppState, BuildInfo};
 use wisp_controller::{Controller, ControllerConfig};
 use wisp_core::EntityName;
 use wisp_invoker::{Invoker, InvokerConfig};
-use wisp_store::{EntityStore, SqliteStore};
+use wisp_store::SqliteStore;
 
 use crate::admin::split_auth;
 
@@ -118,7 +118,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let app = wisp_api::router(AppState {
         controller: controller.clone(),
-        api_host: api_host.clone(),
         build: BuildInfo {
             version: env!("CARGO_PKG_VERSION"),
             build: format!("wisp {}", env!("CARGO_PKG_VERSION")),
@@ -171,13 +170,8 @@ async fn ensure_guest_key(
     };
     let (uuid, key) = split_auth(&auth).context("invalid guest key")?;
     let guest = EntityName::parse("guest").expect("a valid name");
-    let known = store.find_key(uuid.clone()).await?;
-    let current = known
-        .as_ref()
-        .is_some_and(|k| k.key_sha256 == wisp_controller::hash_key(&key) && k.namespace == guest);
-    if !current {
-        wisp_controller::add_key(store, guest, Some((uuid, key))).await?;
-    }
+    // Storing the key is idempotent; it also refuses a uuid that belongs to another namespace.
+    wisp_controller::add_key(store, guest, Some((uuid, key))).await?;
     Ok(auth)
 }
 

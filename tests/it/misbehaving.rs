@@ -4,51 +4,51 @@ use serde_json::{json, Value};
 
 use crate::support::Server;
 
-async fn result_of(server: &Server, name: &str) -> (u16, Value) {
-    server.invoke(name, json!({})).await
-}
-
-fn error_of(record: &Value) -> String {
-    record["response"]["result"]["error"]
+/// Creates `name`, invokes it blocking, checks it ended as a developer error (502) and returns
+/// the record with its error message.
+async fn developer_error(
+    server: &Server,
+    name: &str,
+    kind: &str,
+    code: &str,
+    extra: Value,
+) -> (Value, String) {
+    server.action(name, kind, code, extra).await;
+    let (status, record) = server.invoke(name, json!({})).await;
+    assert_eq!(status, 502, "{name}: {record}");
+    assert_eq!(
+        record["response"]["status"], "action developer error",
+        "{name}: {record}"
+    );
+    let error = record["response"]["result"]["error"]
         .as_str()
         .unwrap_or_default()
-        .to_string()
+        .to_string();
+    (record, error)
+}
+
+fn has_annotation(record: &Value, key: &str, value: Option<Value>) -> bool {
+    record["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["key"] == key && value.as_ref().is_none_or(|v| &a["value"] == v))
 }
 
 #[tokio::test]
 async fn timeouts_crashes_syntax_errors_and_memory_hogs_are_contained() {
     let server = Server::start();
-    server
-        .action(
-            "ok",
-            "nodejs:20",
-            "function main(){ return {fine: true} }",
-            json!({}),
-        )
-        .await;
+    let ok = "function main(){ return {fine: true} }";
+    server.action("ok", "nodejs:20", ok, json!({})).await;
 
-    server
-        .action(
-            "loop",
-            "nodejs:20",
-            "function main(){ console.log('spinning'); while(true){} }",
-            json!({"limits": {"timeout": 300}}),
-        )
-        .await;
-    let (status, record) = result_of(&server, "loop").await;
-    assert_eq!(status, 502);
-    assert_eq!(record["response"]["status"], "action developer error");
+    let spin = "function main(){ console.log('spinning'); while(true){} }";
+    let timeout = json!({"limits": {"timeout": 300}});
+    let (record, error) = developer_error(&server, "loop", "nodejs:20", spin, timeout).await;
     assert_eq!(
-        error_of(&record),
+        error,
         "The action exceeded its time limits of 300 milliseconds."
     );
-    let timeout = record["annotations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["key"] == "timeout")
-        .unwrap();
-    assert_eq!(timeout["value"], true);
+    assert!(has_annotation(&record, "timeout", Some(json!(true))));
     let stored = server
         .wait_for_activation(record["activationId"].as_str().unwrap())
         .await;
@@ -60,112 +60,56 @@ async fn timeouts_crashes_syntax_errors_and_memory_hogs_are_contained() {
         "logs before a timeout are kept: {stored}"
     );
 
-    server
-        .action("syntax", "nodejs:20", "function main( {", json!({}))
-        .await;
-    let (status, record) = result_of(&server, "syntax").await;
-    assert_eq!(status, 502);
-    assert_eq!(record["response"]["status"], "action developer error");
-    assert!(error_of(&record).contains("SyntaxError"), "{record}");
-    assert!(record["annotations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|a| a["key"] == "initTime"));
+    let (record, error) = developer_error(
+        &server,
+        "syntax",
+        "nodejs:20",
+        "function main( {",
+        json!({}),
+    )
+    .await;
+    assert!(error.contains("SyntaxError"), "{record}");
+    assert!(has_annotation(&record, "initTime", None));
 
-    server
-        .action(
-            "nomain",
-            "python:3",
-            "def other(a):\n    return a",
-            json!({}),
-        )
-        .await;
-    let (status, record) = result_of(&server, "nomain").await;
-    assert_eq!(status, 502);
-    assert!(error_of(&record).contains("'main'"), "{record}");
+    let no_main = "def other(a):\n    return a";
+    let (record, error) = developer_error(&server, "nomain", "python:3", no_main, json!({})).await;
+    assert!(error.contains("'main'"), "{record}");
 
-    server
-        .action("pysyntax", "python:3", "def main(a:\n  return", json!({}))
-        .await;
-    let (status, record) = result_of(&server, "pysyntax").await;
-    assert_eq!(status, 502);
-    assert!(error_of(&record).contains("SyntaxError"), "{record}");
+    let bad_python = "def main(a:\n  return";
+    let (record, error) =
+        developer_error(&server, "pysyntax", "python:3", bad_python, json!({})).await;
+    assert!(error.contains("SyntaxError"), "{record}");
 
-    server
-        .action(
-            "exits",
-            "nodejs:20",
-            "function main(){ process.exit(1) }",
-            json!({}),
-        )
-        .await;
-    let (status, record) = result_of(&server, "exits").await;
-    assert_eq!(status, 502);
-    assert_eq!(
-        error_of(&record),
-        "The action did not produce a valid response and exited unexpectedly."
+    let exited = "The action did not produce a valid response and exited unexpectedly.";
+    let node_exit = "function main(){ process.exit(1) }";
+    let (_, error) = developer_error(&server, "exits", "nodejs:20", node_exit, json!({})).await;
+    assert_eq!(error, exited);
+    let python_exit = "import os\ndef main(a):\n    os._exit(3)";
+    let (_, error) = developer_error(&server, "pyexit", "python:3", python_exit, json!({})).await;
+    assert_eq!(error, exited);
+
+    let hog =
+        "function main(){ const keep = []; while(true){ keep.push(Buffer.alloc(4 << 20, 1)) } }";
+    let small = json!({"limits": {"memory": 128}});
+    let (_, error) = developer_error(&server, "hog", "nodejs:20", hog, small).await;
+    assert_eq!(error, "The action exhausted its memory and was aborted.");
+
+    let throws = "function main(){ throw new Error('sync') }";
+    let (_, error) = developer_error(&server, "throws", "nodejs:20", throws, json!({})).await;
+    assert!(
+        error.starts_with("An error has occurred: Error: sync"),
+        "{error}"
     );
 
-    server
-        .action(
-            "pyexit",
-            "python:3",
-            "import os\ndef main(a):\n    os._exit(3)",
-            json!({}),
-        )
-        .await;
-    let (status, record) = result_of(&server, "pyexit").await;
-    assert_eq!(status, 502);
-    assert_eq!(
-        error_of(&record),
-        "The action did not produce a valid response and exited unexpectedly."
-    );
+    let scalar = "function main(){ return 42 }";
+    let (_, error) = developer_error(&server, "scalar", "nodejs:20", scalar, json!({})).await;
+    assert_eq!(error, "The action did not return a dictionary.");
 
+    let flood = "def main(a):\n    for i in range(5000):\n        print('x' * 1000)\n    return {'ok': True}";
     server
-        .action(
-            "hog",
-            "nodejs:20",
-            "function main(){ const keep = []; while(true){ keep.push(Buffer.alloc(4 << 20, 1)) } }",
-            json!({"limits": {"memory": 128}}),
-        )
+        .action("flood", "python:3", flood, json!({"limits": {"logs": 1}}))
         .await;
-    let (status, record) = result_of(&server, "hog").await;
-    assert_eq!(status, 502);
-    assert_eq!(
-        error_of(&record),
-        "The action exhausted its memory and was aborted."
-    );
-
-    server
-        .action(
-            "throws",
-            "nodejs:20",
-            "function main(){ throw new Error('sync') }",
-            json!({}),
-        )
-        .await;
-    let (status, record) = result_of(&server, "throws").await;
-    assert_eq!(status, 502);
-    assert_eq!(record["response"]["status"], "action developer error");
-    assert!(error_of(&record).starts_with("An error has occurred: Error: sync"));
-
-    server
-        .action(
-            "scalar",
-            "nodejs:20",
-            "function main(){ return 42 }",
-            json!({}),
-        )
-        .await;
-    let (status, record) = result_of(&server, "scalar").await;
-    assert_eq!(status, 502);
-    assert_eq!(error_of(&record), "The action did not return a dictionary.");
-
-    server
-        .action("flood", "python:3", "def main(a):\n    for i in range(5000):\n        print('x' * 1000)\n    return {'ok': True}", json!({"limits": {"logs": 1}}))
-        .await;
-    let (status, record) = result_of(&server, "flood").await;
+    let (status, record) = server.invoke("flood", json!({})).await;
     assert_eq!(status, 200);
     let stored = server
         .wait_for_activation(record["activationId"].as_str().unwrap())
@@ -178,10 +122,10 @@ async fn timeouts_crashes_syntax_errors_and_memory_hogs_are_contained() {
     );
 
     // After all that, the platform still serves, and the misbehaving actions recover too.
-    let (status, record) = result_of(&server, "ok").await;
+    let (status, record) = server.invoke("ok", json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(record["response"]["result"], json!({"fine": true}));
-    let (status, _) = result_of(&server, "loop").await;
+    let (status, _) = server.invoke("loop", json!({})).await;
     assert_eq!(
         status, 502,
         "a fresh process times out again, it does not hang"

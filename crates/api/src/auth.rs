@@ -53,4 +53,19 @@ impl Caller {
         EntityName::parse(segment)
             .map_err(|_| ApiError::bad_request("The namespace contains illegal characters."))
     }
+
+    /// Resolves a namespace segment and checks the caller may use `resource` in it
+    /// (`actions/x`, `activations`, ...; named in the 403 message).
+    pub fn entitled_namespace(
+        &self,
+        state: &AppState,
+        segment: &str,
+        resource: &str,
+    ) -> Result<EntityName, ApiError> {
+        let namespace = self.namespace(segment)?;
+        state
+            .controller
+            .entitle(&self.0, &namespace, &format!("{namespace}/{resource}"))?;
+        Ok(namespace)
+    }
 }

@@ -21,8 +21,6 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub controller: Controller,
-    /// The externally visible base URL, e.g. `http://127.0.0.1:3233`.
-    pub api_host: String,
     pub build: BuildInfo,
 }
 

@@ -91,19 +91,9 @@ pub fn response(a: &Activation) -> Value {
     o
 }
 
-pub fn activation(a: &Activation) -> Value {
-    let mut o = json!({
-        "namespace": a.namespace,
-        "name": a.name,
-        "subject": a.subject,
-        "activationId": a.activation_id.as_str(),
-        "version": a.version.to_string(),
-        "publish": a.publish,
-        "start": a.start,
-        "response": response(a),
-        "logs": a.logs,
-        "annotations": annotations(&a.annotations),
-    });
+/// `end`, `duration` and `cause` appear only when known (triggers have no end; only components
+/// of compositions have a cause).
+fn with_optional_fields(mut o: Value, a: &Activation) -> Value {
     if let Some(end) = a.end {
         o["end"] = Value::from(end);
     }
@@ -116,8 +106,24 @@ pub fn activation(a: &Activation) -> Value {
     o
 }
 
+pub fn activation(a: &Activation) -> Value {
+    let o = json!({
+        "namespace": a.namespace,
+        "name": a.name,
+        "subject": a.subject,
+        "activationId": a.activation_id.as_str(),
+        "version": a.version.to_string(),
+        "publish": a.publish,
+        "start": a.start,
+        "response": response(a),
+        "logs": a.logs,
+        "annotations": annotations(&a.annotations),
+    });
+    with_optional_fields(o, a)
+}
+
 pub fn activation_summary(a: &Activation) -> Value {
-    let mut o = json!({
+    let o = json!({
         "namespace": a.namespace,
         "name": a.name,
         "version": a.version.to_string(),
@@ -127,16 +133,7 @@ pub fn activation_summary(a: &Activation) -> Value {
         "start": a.start,
         "statusCode": a.response.outcome.status_code(),
     });
-    if let Some(end) = a.end {
-        o["end"] = Value::from(end);
-    }
-    if let Some(duration) = a.duration {
-        o["duration"] = Value::from(duration);
-    }
-    if let Some(cause) = &a.cause {
-        o["cause"] = Value::from(cause.as_str());
-    }
-    o
+    with_optional_fields(o, a)
 }
 
 /// Parses a request body that must be a JSON object (empty means `{}` when `empty_ok`).

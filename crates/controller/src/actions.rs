@@ -119,7 +119,9 @@ impl Controller {
         };
         store.put_action(action.clone(), existing.is_some()).await?;
         let action = Arc::new(action);
-        self.inner.actions.put(action.clone());
+        self.inner
+            .actions
+            .insert(action.path.clone(), action.clone());
         Ok(action)
     }
 
@@ -159,7 +161,9 @@ impl Controller {
             .await?
             .ok_or(ControllerError::NotFound)?;
         let action = Arc::new(action);
-        self.inner.actions.put(action.clone());
+        self.inner
+            .actions
+            .insert(action.path.clone(), action.clone());
         Ok(action)
     }
 

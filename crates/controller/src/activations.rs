@@ -22,8 +22,10 @@ impl Controller {
         namespace: &EntityName,
         id: ActivationId,
     ) -> Result<Activation> {
-        if let Some(record) = self.inner.unflushed.get(namespace.as_str(), &id) {
-            return Ok(record);
+        if let Some(record) = self.inner.unflushed.get(&id) {
+            if record.namespace == namespace.as_str() {
+                return Ok(record);
+            }
         }
         self.inner
             .activations

@@ -1,67 +1,59 @@
-//! Resolved actions by path, so a warm invoke does not touch the store.
+//! In-memory maps the controller reads on the invoke path: actions by path (so a warm invoke
+//! does not touch the store), keys by uuid, and finished records not yet committed.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::hash::Hash;
+use std::sync::RwLock;
 
-use wisp_core::{Action, Activation, ActivationId, EntityPath};
-
-#[derive(Default)]
-pub struct ActionCache {
-    map: RwLock<HashMap<EntityPath, Arc<Action>>>,
+/// A map shared between tasks; readers get clones of the values.
+pub struct SharedMap<K, V> {
+    map: RwLock<HashMap<K, V>>,
+    /// When an insert finds more entries than this, the map is emptied first, so keys chosen
+    /// by callers (unknown uuids, say) cannot grow it without bound.
+    bound: usize,
 }
 
-impl ActionCache {
-    pub fn get(&self, path: &EntityPath) -> Option<Arc<Action>> {
+impl<K, V> Default for SharedMap<K, V> {
+    fn default() -> Self {
+        SharedMap::bounded(usize::MAX)
+    }
+}
+
+impl<K, V> SharedMap<K, V> {
+    pub fn bounded(bound: usize) -> Self {
+        SharedMap {
+            map: RwLock::new(HashMap::new()),
+            bound,
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> SharedMap<K, V> {
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         self.map
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(path)
+            .get(key)
             .cloned()
     }
 
-    pub fn put(&self, action: Arc<Action>) {
+    pub fn insert(&self, key: K, value: V) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() > self.bound {
+            map.clear();
+        }
+        map.insert(key, value);
+    }
+
+    pub fn remove(&self, key: &K) {
         self.map
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(action.path.clone(), action);
-    }
-
-    pub fn remove(&self, path: &EntityPath) {
-        self.map
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(path);
-    }
-}
-
-/// Finished activations whose record is not yet committed, so a read right after a blocking
-/// invoke finds its record.
-#[derive(Default)]
-pub struct Unflushed {
-    map: RwLock<HashMap<ActivationId, Activation>>,
-}
-
-impl Unflushed {
-    pub fn insert(&self, record: Activation) {
-        self.map
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(record.activation_id.clone(), record);
-    }
-
-    pub fn remove(&self, id: &ActivationId) {
-        self.map
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
-    }
-
-    pub fn get(&self, namespace: &str, id: &ActivationId) -> Option<Activation> {
-        self.map
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .filter(|a| a.namespace == namespace)
-            .cloned()
+            .remove(key);
     }
 }

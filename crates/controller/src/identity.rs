@@ -3,8 +3,6 @@
 //! Keys are stored as SHA-256 digests. A key is 64 random alphanumerics, so a fast digest is
 //! enough: there is nothing to brute-force that a slow hash would protect.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use rand::distr::{Alphanumeric, SampleString};
@@ -13,6 +11,7 @@ use sha2::{Digest, Sha256};
 use wisp_core::{EntityName, Identity};
 use wisp_store::{EntityStore, KeyRecord};
 
+use crate::cache::SharedMap;
 use crate::{Controller, ControllerError, Result};
 
 /// How long a looked-up key is trusted before the store is asked again, so keys added or
@@ -52,7 +51,7 @@ pub fn generate_key() -> (String, String) {
     (uuid, Alphanumeric.sample_string(&mut rand::rng(), 64))
 }
 
-pub fn hash_key(key: &str) -> Vec<u8> {
+fn hash_key(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
 }
 
@@ -60,10 +59,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-#[derive(Default)]
-pub struct KeyCache {
-    map: RwLock<HashMap<String, (Option<KeyRecord>, Instant)>>,
-}
+/// Looked-up keys by uuid (unknown ones too, as `None`) with the time of the lookup.
+pub type KeyCache = SharedMap<String, (Option<KeyRecord>, Instant)>;
+
+/// Most uuids remembered; beyond it the cache starts over.
+pub const KEY_CACHE_BOUND: usize = 10_000;
 
 impl Controller {
     /// The identity behind `uuid:key`, or `None` when the pair is unknown.
@@ -80,18 +80,15 @@ impl Controller {
     }
 
     async fn lookup_key(&self, uuid: &str) -> Result<Option<KeyRecord>> {
-        let cache = &self.inner.keys.map;
-        if let Some((record, at)) = cache.read().unwrap_or_else(|p| p.into_inner()).get(uuid) {
+        if let Some((record, at)) = self.inner.keys.get(uuid) {
             if at.elapsed() < KEY_TTL {
-                return Ok(record.clone());
+                return Ok(record);
             }
         }
         let record = self.inner.entities.find_key(uuid.to_string()).await?;
-        let mut map = cache.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 10_000 {
-            map.clear(); // unknown uuids must not grow the cache without bound
-        }
-        map.insert(uuid.to_string(), (record.clone(), Instant::now()));
+        self.inner
+            .keys
+            .insert(uuid.to_string(), (record.clone(), Instant::now()));
         Ok(record)
     }
 }

@@ -119,19 +119,22 @@ impl Controller {
         }
         let (done_tx, done_rx) = oneshot::channel();
         let controller = self.clone();
-        let marker = pending.clone();
         tokio::spawn(async move {
             let outcome = controller.inner.invoker.run(request).await;
             let record = finish(pending, received, outcome);
             drop(permit);
             // The caller gets the record now; the write is group-committed behind it. Until it
             // lands, reads of this activation are answered from `unflushed`.
-            controller.inner.unflushed.insert(record.clone());
+            let id = record.activation_id.clone();
+            controller
+                .inner
+                .unflushed
+                .insert(id.clone(), record.clone());
             let _ = done_tx.send(record.clone());
-            if let Err(e) = controller.inner.activations.complete(record.clone()).await {
-                tracing::error!(error = %e, activation = %record.activation_id, "activation record not stored");
+            if let Err(e) = controller.inner.activations.complete(record).await {
+                tracing::error!(error = %e, activation = %id, "activation record not stored");
             }
-            controller.inner.unflushed.remove(&record.activation_id);
+            controller.inner.unflushed.remove(&id);
             drop(guard);
         });
 
@@ -144,6 +147,7 @@ impl Controller {
                 // The caller stops waiting and gets a 202: from here the activation must end
                 // in a record even if the server dies. A marker that lands after the record
                 // is harmless: recovery keeps an existing record.
+                let marker = self.record(identity, &action, &activation_id, received);
                 self.inner.activations.accept(marker).await?;
                 Ok(Invoked::Accepted(activation_id))
             }

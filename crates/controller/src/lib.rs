@@ -15,13 +15,13 @@ mod throttle;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wisp_core::SystemLimits;
+use wisp_core::{Action, Activation, ActivationId, EntityPath, SystemLimits};
 use wisp_invoker::Invoker;
 use wisp_store::{ActivationStore, EntityStore, StoreError};
 
 pub use actions::{ActionPut, ExecPut};
 pub use activations::ActivationFilter;
-pub use identity::{add_key, generate_key, hash_key, NamespaceKey};
+pub use identity::{add_key, generate_key, NamespaceKey};
 pub use invoke::{InvokeOptions, Invoked};
 
 /// Operator settings of the controller.
@@ -89,8 +89,11 @@ struct Inner {
     entities: Arc<dyn EntityStore>,
     activations: Arc<dyn ActivationStore>,
     invoker: Invoker,
-    actions: cache::ActionCache,
-    unflushed: cache::Unflushed,
+    /// Actions by path; entries are replaced on every write of the action.
+    actions: cache::SharedMap<EntityPath, Arc<Action>>,
+    /// Finished records whose commit is still queued, so a read right after a blocking
+    /// invoke finds its record.
+    unflushed: cache::SharedMap<ActivationId, Activation>,
     keys: identity::KeyCache,
     throttle: throttle::Throttle,
     running: invoke::Running,
@@ -113,9 +116,9 @@ impl Controller {
                 entities,
                 activations,
                 invoker,
-                actions: cache::ActionCache::default(),
-                unflushed: cache::Unflushed::default(),
-                keys: identity::KeyCache::default(),
+                actions: cache::SharedMap::default(),
+                unflushed: cache::SharedMap::default(),
+                keys: identity::KeyCache::bounded(identity::KEY_CACHE_BOUND),
                 throttle,
                 running: invoke::Running::default(),
             }),
@@ -124,10 +127,6 @@ impl Controller {
 
     pub fn limits(&self) -> &SystemLimits {
         &self.inner.config.limits
-    }
-
-    pub fn invoker(&self) -> &Invoker {
-        &self.inner.invoker
     }
 
     /// Starts background work: records for activations a previous run left unfinished, and

@@ -16,8 +16,6 @@ pub struct Finished {
     /// Byte length of the reply line.
     pub reply_size: usize,
     pub logs: Vec<String>,
-    /// The process went away before the exchange completed.
-    pub exited: bool,
 }
 
 pub struct Inflight<T> {
@@ -48,7 +46,7 @@ impl<T> Inflight<T> {
         self.reply.is_some() && self.stdout_done && self.stderr_done
     }
 
-    fn finish(self, exited: bool) -> (T, Finished) {
+    fn finish(self) -> (T, Finished) {
         let (reply, reply_size) = match self.reply {
             Some((reply, size)) => (Some(reply), size),
             None => (None, 0),
@@ -59,7 +57,6 @@ impl<T> Inflight<T> {
                 reply,
                 reply_size,
                 logs: self.logs.finish(),
-                exited,
             },
         )
     }
@@ -127,9 +124,9 @@ impl<T> Demux<T> {
         self.take_complete()
     }
 
-    /// The process is gone: every exchange still in flight ends now.
+    /// The process is gone: every exchange still in flight ends now, as it stands.
     pub fn exited(&mut self) -> Vec<(T, Finished)> {
-        self.inflight.drain(..).map(|e| e.finish(true)).collect()
+        self.inflight.drain(..).map(Inflight::finish).collect()
     }
 
     fn take_complete(&mut self) -> Vec<(T, Finished)> {
@@ -137,7 +134,7 @@ impl<T> Demux<T> {
         let mut i = 0;
         while i < self.inflight.len() {
             if self.inflight[i].is_complete() {
-                done.push(self.inflight.remove(i).finish(false));
+                done.push(self.inflight.remove(i).finish());
             } else {
                 i += 1;
             }
@@ -201,7 +198,7 @@ mod tests {
         assert!(done[0].1.logs[0].ends_with("from b"));
         let rest = d.exited();
         assert_eq!(rest.len(), 1);
-        assert!(rest[0].1.exited);
+        assert!(rest[0].1.reply.is_none(), "it ended without a reply");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use wisp_core::{Action, ActivationId, ActivationResponse};
 
-pub use pool::{Invoker, PoolStats};
+pub use pool::Invoker;
 
 /// Operator settings of the invoker.
 #[derive(Debug, Clone)]

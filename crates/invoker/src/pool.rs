@@ -46,16 +46,6 @@ struct Warm {
     memory_mb: u64,
 }
 
-/// A snapshot of the pool, for status pages and benchmarks.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PoolStats {
-    pub stem_cells: HashMap<String, usize>,
-    pub warm_processes: usize,
-    pub busy_processes: usize,
-    pub reserved_mb: u64,
-    pub stem_cell_pids: Vec<u32>,
-}
-
 /// A process handed to one activation.
 pub(crate) enum Lease {
     /// Already specialised for this action revision.
@@ -91,44 +81,6 @@ impl Invoker {
     /// Runs one activation to its outcome.
     pub async fn run(&self, request: RunRequest) -> Result<RunOutcome, InvokerError> {
         crate::run::run(&self.inner, request).await
-    }
-
-    pub fn stats(&self) -> PoolStats {
-        let state = self.inner.lock();
-        PoolStats {
-            stem_cells: state
-                .stem
-                .iter()
-                .map(|(k, v)| (k.as_str().to_string(), v.len()))
-                .collect(),
-            warm_processes: state.warm.values().map(Vec::len).sum(),
-            busy_processes: state
-                .warm
-                .values()
-                .flatten()
-                .filter(|w| w.in_flight > 0)
-                .count(),
-            reserved_mb: state.reserved_mb,
-            stem_cell_pids: state.stem.values().flatten().map(|p| p.pid).collect(),
-        }
-    }
-
-    /// Waits until every kind has its stem cells (for benchmarks and tests).
-    pub async fn wait_for_stem_cells(&self, deadline: Duration) -> bool {
-        let until = Instant::now() + deadline;
-        while Instant::now() < until {
-            let ready = {
-                let state = self.inner.lock();
-                Kind::ALL
-                    .iter()
-                    .all(|k| state.stem.get(k).map_or(0, Vec::len) >= self.inner.config.stem_cells)
-            };
-            if ready {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        false
     }
 
     /// Stops every runtime process; later activations are refused.

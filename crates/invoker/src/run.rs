@@ -133,29 +133,14 @@ async fn initialize(
         action.limits.memory,
     )
     .await;
-    let response = match ended {
-        Ended::Done if finished.exited && finished.reply.is_none() => ActivationResponse::failure(
+    let limit = cut_short(ended, action.limits.timeout, " during initialization");
+    let response = match (limit, finished.reply.as_ref()) {
+        (Some(response), _) => response,
+        (None, Some(reply)) if reply.ok => return Ok(()),
+        (None, Some(reply)) => developer_error(reply.error.clone()),
+        (None, None) => ActivationResponse::failure(
             Outcome::DeveloperError,
             "The action did not initialize and exited unexpectedly.",
-        ),
-        Ended::Done => match finished.reply.as_ref() {
-            Some(reply) if reply.ok => return Ok(()),
-            Some(reply) => developer_error(reply.error.clone()),
-            None => ActivationResponse::failure(
-                Outcome::DeveloperError,
-                "The action did not initialize and exited unexpectedly.",
-            ),
-        },
-        Ended::TimedOut => ActivationResponse::failure(
-            Outcome::DeveloperError,
-            format!(
-                "The action exceeded its time limits of {} milliseconds during initialization.",
-                action.limits.timeout
-            ),
-        ),
-        Ended::OutOfMemory => ActivationResponse::failure(
-            Outcome::DeveloperError,
-            "The action exhausted its memory and was aborted.",
         ),
     };
     Err(RunOutcome {
@@ -194,20 +179,8 @@ async fn execute(inner: &Inner, process: &RuntimeProcess, req: &RunRequest) -> R
         action.limits.memory,
     )
     .await;
-    let response = match ended {
-        Ended::TimedOut => ActivationResponse::failure(
-            Outcome::DeveloperError,
-            format!(
-                "The action exceeded its time limits of {} milliseconds.",
-                action.limits.timeout
-            ),
-        ),
-        Ended::OutOfMemory => ActivationResponse::failure(
-            Outcome::DeveloperError,
-            "The action exhausted its memory and was aborted.",
-        ),
-        Ended::Done => interpret(&finished, inner.config.max_result_bytes),
-    };
+    let response = cut_short(ended, action.limits.timeout, "")
+        .unwrap_or_else(|| interpret(&finished, inner.config.max_result_bytes));
     RunOutcome {
         response,
         logs: finished.logs,
@@ -217,6 +190,22 @@ async fn execute(inner: &Inner, process: &RuntimeProcess, req: &RunRequest) -> R
         timed_out: ended == Ended::TimedOut,
         start_kind: StartKind::Warm,
     }
+}
+
+/// The developer error of an exchange cut short by its time or memory limit; `None` when it
+/// ran to its end. `phase` completes the timeout message (" during initialization").
+fn cut_short(ended: Ended, timeout_ms: u64, phase: &str) -> Option<ActivationResponse> {
+    let message = match ended {
+        Ended::Done => return None,
+        Ended::TimedOut => {
+            format!("The action exceeded its time limits of {timeout_ms} milliseconds{phase}.")
+        }
+        Ended::OutOfMemory => "The action exhausted its memory and was aborted.".to_string(),
+    };
+    Some(ActivationResponse::failure(
+        Outcome::DeveloperError,
+        message,
+    ))
 }
 
 /// Classifies a run reply as OpenWhisk's invoker does.
@@ -304,7 +293,6 @@ fn gone() -> Finished {
         reply: None,
         reply_size: 0,
         logs: Vec::new(),
-        exited: true,
     }
 }
 

@@ -42,12 +42,7 @@ enum Target {
 }
 
 fn target(caller: &Caller, state: &AppState, ns: &str, rest: &str) -> Result<Target, ApiError> {
-    let namespace = caller.namespace(ns)?;
-    state.controller.entitle(
-        &caller.0,
-        &namespace,
-        &format!("{namespace}/actions/{rest}"),
-    )?;
+    let namespace = caller.entitled_namespace(state, ns, &format!("actions/{rest}"))?;
     let parts: Vec<&str> = rest.split('/').collect();
     match parts.as_slice() {
         [action] => Ok(Target::Action(EntityPath::new(
@@ -85,10 +80,7 @@ async fn list(
     Path(ns): Path<String>,
     QueryParams(query): QueryParams<Query>,
 ) -> Result<Json<Value>, ApiError> {
-    let namespace = caller.namespace(&ns)?;
-    state
-        .controller
-        .entitle(&caller.0, &namespace, &format!("{namespace}/actions"))?;
+    let namespace = caller.entitled_namespace(&state, &ns, "actions")?;
     list_in(&state, namespace, None, &query).await
 }
 

@@ -5,7 +5,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use wisp_controller::ActivationFilter;
-use wisp_core::{ActivationId, EntityName};
+use wisp_core::ActivationId;
 
 use crate::auth::Caller;
 use crate::query::{flag, list_params, millis, Query};
@@ -19,21 +19,13 @@ pub fn routes() -> Router<AppState> {
         .route("/namespaces/{ns}/activations/{id}/result", get(result))
 }
 
-fn namespace(caller: &Caller, state: &AppState, ns: &str) -> Result<EntityName, ApiError> {
-    let namespace = caller.namespace(ns)?;
-    state
-        .controller
-        .entitle(&caller.0, &namespace, &format!("{namespace}/activations"))?;
-    Ok(namespace)
-}
-
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(ns): Path<String>,
     QueryParams(query): QueryParams<Query>,
 ) -> Result<Json<Value>, ApiError> {
-    let namespace = namespace(&caller, &state, &ns)?;
+    let namespace = caller.entitled_namespace(&state, &ns, "activations")?;
     let params = list_params(&query, "activations")?;
     let docs = flag(&query, "docs");
     if params.count && docs {
@@ -82,7 +74,7 @@ async fn find(
     ns: &str,
     id: &str,
 ) -> Result<wisp_core::Activation, ApiError> {
-    let namespace = namespace(caller, state, ns)?;
+    let namespace = caller.entitled_namespace(state, ns, "activations")?;
     let id = ActivationId::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(state.controller.get_activation(&namespace, id).await?)
 }

@@ -87,10 +87,7 @@ pub async fn limits(
     caller: Caller,
     Path(ns): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let namespace = caller.namespace(&ns)?;
-    state
-        .controller
-        .entitle(&caller.0, &namespace, &format!("{namespace}/limits"))?;
+    caller.entitled_namespace(&state, &ns, "limits")?;
     let l = state.controller.limits();
     Ok(Json(json!({
         "invocationsPerMinute": l.invocations_per_minute,
