@@ -42,7 +42,7 @@ pub struct ServeArgs {
     #[arg(long, env = "WISP_ACTIVATION_RETENTION_DAYS", default_value_t = 30)]
     activation_retention_days: u64,
     /// Invocations per minute allowed to each namespace.
-    #[arg(long, env = "WISP_INVOCATIONS_PER_MINUTE", default_value_t = 60_000)]
+    #[arg(long, env = "WISP_INVOCATIONS_PER_MINUTE", default_value_t = 1_000_000)]
     invocations_per_minute: u64,
     /// Activations each namespace may have in flight at once.
     #[arg(long, env = "WISP_CONCURRENT_INVOCATIONS", default_value_t = 1_000)]
