@@ -123,10 +123,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             build: format!("wisp {}", env!("CARGO_PKG_VERSION")),
         },
     });
+    // The properties file is in place before the address is announced, so whoever waits for
+    // the announcement (a script, a test) finds it.
+    write_wskprops(&api_host, &guest);
     println!("wisp: listening on {api_host}");
     println!("wisp: guest credentials {guest}");
     println!("wisp: data directory {}", data_dir.display());
-    write_wskprops(&api_host, &guest);
 
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
