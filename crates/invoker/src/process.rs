@@ -25,13 +25,6 @@ const MAX_REPLY: usize = 8 * 1024 * 1024;
 
 type Token = oneshot::Sender<Finished>;
 
-enum Event {
-    Register(Inflight<Token>),
-    Line(Stream, SystemTime, String),
-    Reply(String),
-    Exited,
-}
-
 /// How to start a launcher.
 pub struct Spawn<'a> {
     pub program: &'a Path,
@@ -43,7 +36,7 @@ pub struct Spawn<'a> {
 pub struct RuntimeProcess {
     pub pid: u32,
     stdin: Mutex<ChildStdin>,
-    events: mpsc::UnboundedSender<Event>,
+    registrations: mpsc::UnboundedSender<Inflight<Token>>,
     alive: Arc<AtomicBool>,
 }
 
@@ -89,23 +82,18 @@ impl RuntimeProcess {
         let replies = tokio::net::unix::pipe::Receiver::from_owned_fd(reply_read)
             .map_err(|e| SpawnError(e.to_string()))?;
 
-        let (events, rx) = mpsc::unbounded_channel();
+        let (registrations, rx) = mpsc::unbounded_channel();
         let alive = Arc::new(AtomicBool::new(true));
-        tokio::spawn(pump_lines(stdout, Some(Stream::Stdout), events.clone()));
-        tokio::spawn(pump_lines(stderr, Some(Stream::Stderr), events.clone()));
-        tokio::spawn(pump_lines(replies, None, events.clone()));
-        let exit_events = events.clone();
-        tokio::spawn(async move {
-            let _ = child.wait().await;
-            // Let the pipes drain what the process wrote before it went.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let _ = exit_events.send(Event::Exited);
-        });
-        tokio::spawn(drive(rx, alive.clone()));
+        let pipes = Pipes {
+            stdout: LineReader::new(stdout, MAX_LINE),
+            stderr: LineReader::new(stderr, MAX_LINE),
+            replies: LineReader::new(replies, MAX_REPLY),
+        };
+        tokio::spawn(drive(child, pipes, rx, alive.clone()));
         Ok(RuntimeProcess {
             pid,
             stdin: Mutex::new(stdin),
-            events,
+            registrations,
             alive,
         })
     }
@@ -124,8 +112,8 @@ impl RuntimeProcess {
     ) -> oneshot::Receiver<Finished> {
         let (tx, rx) = oneshot::channel();
         let _ = self
-            .events
-            .send(Event::Register(Inflight::new(id, sentinels, log_limit, tx)));
+            .registrations
+            .send(Inflight::new(id, sentinels, log_limit, tx));
         rx
     }
 
@@ -173,103 +161,175 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     }
 }
 
-/// Reads lines from a pipe and forwards them; `stream` None means the reply pipe.
-async fn pump_lines<R: AsyncRead + Unpin>(
-    mut pipe: R,
-    stream: Option<Stream>,
-    events: mpsc::UnboundedSender<Event>,
-) {
-    let max = if stream.is_some() {
-        MAX_LINE
-    } else {
-        MAX_REPLY
-    };
-    let mut pending: Vec<u8> = Vec::with_capacity(4096);
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        let n = match pipe.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let now = SystemTime::now();
-        pending.extend_from_slice(&chunk[..n]);
+/// A pipe read in chunks and cut into lines.
+struct LineReader<R> {
+    pipe: R,
+    open: bool,
+    pending: Vec<u8>,
+    chunk: Box<[u8]>,
+    /// Longer lines are cut at this length.
+    max: usize,
+}
+
+impl<R: AsyncRead + Unpin> LineReader<R> {
+    fn new(pipe: R, max: usize) -> LineReader<R> {
+        LineReader {
+            pipe,
+            open: true,
+            pending: Vec::with_capacity(4096),
+            chunk: vec![0u8; 16 * 1024].into_boxed_slice(),
+            max,
+        }
+    }
+
+    /// Reads once; cancel-safe, so it can sit in a `select!`. Returns false at end of pipe.
+    async fn fill(&mut self) -> bool {
+        match self.pipe.read(&mut self.chunk).await {
+            Ok(n) if n > 0 => {
+                self.pending.extend_from_slice(&self.chunk[..n]);
+                true
+            }
+            _ => {
+                self.open = false;
+                false
+            }
+        }
+    }
+
+    /// Takes the complete lines read so far (and, at end of pipe, the unterminated rest).
+    fn take_lines(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
         let mut start = 0;
-        while let Some(offset) = pending[start..].iter().position(|b| *b == b'\n') {
-            let line = String::from_utf8_lossy(&pending[start..start + offset]).into_owned();
+        while let Some(offset) = self.pending[start..].iter().position(|b| *b == b'\n') {
+            lines.push(String::from_utf8_lossy(&self.pending[start..start + offset]).into_owned());
             start += offset + 1;
-            if forward(&events, stream, now, line).is_err() {
-                return;
-            }
         }
-        pending.drain(..start);
-        if pending.len() >= max {
-            let line = String::from_utf8_lossy(&pending).into_owned();
-            pending.clear();
-            if forward(&events, stream, now, line).is_err() {
-                return;
-            }
+        self.pending.drain(..start);
+        if !self.pending.is_empty() && (self.pending.len() >= self.max || !self.open) {
+            lines.push(String::from_utf8_lossy(&self.pending).into_owned());
+            self.pending.clear();
         }
-    }
-    if !pending.is_empty() {
-        let line = String::from_utf8_lossy(&pending).into_owned();
-        let _ = forward(&events, stream, SystemTime::now(), line);
+        lines
     }
 }
 
-fn forward(
-    events: &mpsc::UnboundedSender<Event>,
-    stream: Option<Stream>,
-    time: SystemTime,
-    line: String,
-) -> Result<(), ()> {
-    let event = match stream {
-        Some(stream) => Event::Line(stream, time, line),
-        None => Event::Reply(line),
-    };
-    events.send(event).map_err(drop)
+struct Pipes {
+    stdout: LineReader<tokio::process::ChildStdout>,
+    stderr: LineReader<tokio::process::ChildStderr>,
+    replies: LineReader<tokio::net::unix::pipe::Receiver>,
 }
 
-async fn drive(mut events: mpsc::UnboundedReceiver<Event>, alive: Arc<AtomicBool>) {
+impl Pipes {
+    fn all_closed(&self) -> bool {
+        !self.stdout.open && !self.stderr.open && !self.replies.open
+    }
+}
+
+/// The one task per process: reads its three pipes, watches it exit, takes registrations and
+/// feeds all of it to the demultiplexer. One task rather than one per pipe keeps a warm
+/// exchange to a single wake-up per pipe write.
+async fn drive(
+    mut child: tokio::process::Child,
+    mut pipes: Pipes,
+    mut registrations: mpsc::UnboundedReceiver<Inflight<Token>>,
+    alive: Arc<AtomicBool>,
+) {
     let mut demux: Demux<Token> = Demux::default();
     let mut exited = false;
-    while let Some(event) = events.recv().await {
-        let finished = match event {
-            Event::Register(exchange) => {
-                demux.register(exchange);
-                if exited {
-                    demux.exited()
-                } else {
+    let mut gone = false;
+    let mut reported = false;
+    let mut owner_dropped = false;
+    // After the process exits, its pipes get a moment to drain (a grandchild may hold them
+    // open, so the wait is bounded).
+    let drain = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(drain);
+    loop {
+        let finished = tokio::select! {
+            // Registrations first: one is always sent before the message it expects a reply
+            // to, so polling it first keeps a reply from overtaking its registration.
+            biased;
+            registration = registrations.recv(), if !owner_dropped => match registration {
+                Some(exchange) => {
+                    demux.register(exchange);
+                    if gone { demux.exited() } else { Vec::new() }
+                }
+                None => {
+                    owner_dropped = true;
                     Vec::new()
                 }
+            },
+            _ = pipes.stdout.fill(), if pipes.stdout.open => {
+                log_lines(&mut demux, Stream::Stdout, pipes.stdout.take_lines())
             }
-            Event::Line(stream, time, line) => demux.log_line(stream, time, &line),
-            Event::Reply(line) => {
-                let size = line.len();
-                let reply = serde_json::from_str::<Reply>(&line).unwrap_or_else(|_| Reply {
-                    ready: false,
-                    ok: false,
-                    activation_id: None,
-                    result: None,
-                    error: Some(
-                        format!(
-                            "The action did not produce a valid JSON response: {}",
-                            truncate(&line, 200)
-                        )
-                        .into(),
-                    ),
-                });
-                demux.reply(reply, size)
+            _ = pipes.stderr.fill(), if pipes.stderr.open => {
+                log_lines(&mut demux, Stream::Stderr, pipes.stderr.take_lines())
             }
-            Event::Exited => {
+            _ = pipes.replies.fill(), if pipes.replies.open => {
+                let mut finished = Vec::new();
+                for line in pipes.replies.take_lines() {
+                    finished.extend(reply_line(&mut demux, &line));
+                }
+                finished
+            }
+            _ = child.wait(), if !exited => {
                 exited = true;
-                alive.store(false, Ordering::Release);
-                demux.exited()
+                drain.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(50));
+                Vec::new()
+            }
+            _ = &mut drain, if exited && !gone => {
+                gone = true;
+                Vec::new()
             }
         };
-        for (token, outcome) in finished {
-            let _ = token.send(outcome);
+        deliver(finished);
+        if exited && !gone && pipes.all_closed() {
+            gone = true;
+        }
+        if gone && !reported {
+            reported = true;
+            alive.store(false, Ordering::Release);
+            deliver(demux.exited());
+        }
+        if gone && owner_dropped {
+            return;
         }
     }
+}
+
+fn deliver(finished: Vec<(Token, Finished)>) {
+    for (token, outcome) in finished {
+        let _ = token.send(outcome);
+    }
+}
+
+fn log_lines(
+    demux: &mut Demux<Token>,
+    stream: Stream,
+    lines: Vec<String>,
+) -> Vec<(Token, Finished)> {
+    let now = SystemTime::now();
+    let mut finished = Vec::new();
+    for line in lines {
+        finished.extend(demux.log_line(stream, now, &line));
+    }
+    finished
+}
+
+fn reply_line(demux: &mut Demux<Token>, line: &str) -> Vec<(Token, Finished)> {
+    let reply = serde_json::from_str::<Reply>(line).unwrap_or_else(|_| Reply {
+        ready: false,
+        ok: false,
+        activation_id: None,
+        result: None,
+        error: Some(
+            format!(
+                "The action did not produce a valid JSON response: {}",
+                truncate(line, 200)
+            )
+            .into(),
+        ),
+    });
+    demux.reply(reply, line.len())
 }
 
 fn truncate(text: &str, max: usize) -> &str {
