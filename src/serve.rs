@@ -35,6 +35,9 @@ pub struct ServeArgs {
     /// Memory (MB) that specialised runtime processes may reserve in total.
     #[arg(long, env = "WISP_MEMORY_BUDGET", default_value_t = 4096)]
     memory_budget: u64,
+    /// Activations that may wait for room in the invoker; more are refused at once.
+    #[arg(long, env = "WISP_MAX_QUEUED", default_value_t = 10_000)]
+    max_queued: usize,
     /// Seconds an idle warm process is kept.
     #[arg(long, env = "WISP_IDLE_TIMEOUT", default_value_t = 600)]
     idle_timeout: u64,
@@ -93,7 +96,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         stem_cells: args.stem_cells,
         memory_budget_mb: args.memory_budget,
         idle_timeout: Duration::from_secs(args.idle_timeout),
-        max_queued: 10_000,
+        max_queued: args.max_queued,
         max_result_bytes: 1024 * 1024,
         api_host: api_host.clone(),
     })

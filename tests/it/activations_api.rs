@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{error_message, Server};
+use crate::support::{annotation, error_message, Server};
 
 const ECHO_ENV: &str = r#"
 function main(p) {
@@ -20,14 +20,6 @@ function main(p) {
     deadline: process.env.__OW_DEADLINE,
   };
 }"#;
-
-fn annotation<'a>(record: &'a Value, key: &str) -> Option<&'a Value> {
-    record["annotations"]
-        .as_array()?
-        .iter()
-        .find(|a| a["key"] == key)
-        .map(|a| &a["value"])
-}
 
 #[tokio::test]
 async fn blocking_invoke_returns_the_record_with_merged_parameters_and_context() {

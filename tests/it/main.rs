@@ -10,4 +10,5 @@ mod cli;
 mod compat;
 mod crash_safety;
 mod misbehaving;
+mod pool;
 mod runtimes;

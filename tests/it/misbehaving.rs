@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::Server;
+use crate::support::{annotation, Server};
 
 /// Creates `name`, invokes it blocking, checks it ended as a developer error (502) and returns
 /// the record with its error message.
@@ -28,11 +28,7 @@ async fn developer_error(
 }
 
 fn has_annotation(record: &Value, key: &str, value: Option<Value>) -> bool {
-    record["annotations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|a| a["key"] == key && value.as_ref().is_none_or(|v| &a["value"] == v))
+    annotation(record, key).is_some_and(|found| value.as_ref().is_none_or(|v| found == v))
 }
 
 #[tokio::test]

@@ -234,6 +234,15 @@ impl Drop for Server {
     }
 }
 
+/// The value of an annotation of an entity or activation record.
+pub fn annotation<'a>(record: &'a Value, key: &str) -> Option<&'a Value> {
+    record["annotations"]
+        .as_array()?
+        .iter()
+        .find(|a| a["key"] == key)
+        .map(|a| &a["value"])
+}
+
 /// The error message of an OpenWhisk error body, checking its shape.
 pub fn error_message(body: &Value) -> &str {
     let code = body["code"].as_str().expect("error bodies carry a code");

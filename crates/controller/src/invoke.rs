@@ -118,11 +118,22 @@ impl Controller {
             self.inner.activations.accept(pending.clone()).await?;
         }
         let (done_tx, done_rx) = oneshot::channel();
+        let blocking = options.blocking;
         let controller = self.clone();
         tokio::spawn(async move {
+            let mut done_tx = Some(done_tx);
             let outcome = controller.inner.invoker.run(request).await;
-            let record = finish(pending, received, outcome);
             drop(permit);
+            if blocking && matches!(outcome, Err(InvokerError::Overloaded)) {
+                // Refused before it ran: a caller still waiting gets a 503 and nothing was
+                // accepted, so no record is kept. A caller that already got a 202 gets one.
+                let tx = done_tx.take().expect("not sent yet");
+                if tx.send(Err(InvokerError::Overloaded)).is_ok() {
+                    drop(guard);
+                    return;
+                }
+            }
+            let record = finish(pending, received, outcome);
             // The caller gets the record now; the write is group-committed behind it. Until it
             // lands, reads of this activation are answered from `unflushed`.
             let id = record.activation_id.clone();
@@ -130,7 +141,9 @@ impl Controller {
                 .inner
                 .unflushed
                 .insert(id.clone(), record.clone());
-            let _ = done_tx.send(record.clone());
+            if let Some(tx) = done_tx {
+                let _ = tx.send(Ok(record.clone()));
+            }
             if let Err(e) = controller.inner.activations.complete(record).await {
                 tracing::error!(error = %e, activation = %id, "activation record not stored");
             }
@@ -138,11 +151,14 @@ impl Controller {
             drop(guard);
         });
 
-        if !options.blocking {
+        if !blocking {
             return Ok(Invoked::Accepted(activation_id));
         }
         match tokio::time::timeout(options.wait, done_rx).await {
-            Ok(Ok(record)) => Ok(Invoked::Completed(Box::new(record))),
+            Ok(Ok(Ok(record))) => Ok(Invoked::Completed(Box::new(record))),
+            Ok(Ok(Err(refused))) => Err(ControllerError::Unavailable(format!(
+                "The server cannot take more work now: {refused}."
+            ))),
             _ => {
                 // The caller stops waiting and gets a 202: from here the activation must end
                 // in a record even if the server dies. A marker that lands after the record

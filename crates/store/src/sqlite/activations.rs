@@ -100,28 +100,25 @@ fn apply_batch(conn: &mut Connection, batch: &[(WriteOp, Ack)]) -> Result<Vec<u6
     for (op, _) in batch {
         let n = match op {
             WriteOp::Accept(a) => {
-                tx.execute(
-                    "INSERT OR REPLACE INTO pending (id, doc) VALUES (?1, ?2)",
-                    params![a.activation_id.as_str(), to_json(a)?],
-                )?;
+                tx.prepare_cached("INSERT OR REPLACE INTO pending (id, doc) VALUES (?1, ?2)")?
+                    .execute(params![a.activation_id.as_str(), to_json(a)?])?;
                 1
             }
             WriteOp::Complete(a) => {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT OR REPLACE INTO activations (id, namespace, name, start, doc)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        a.activation_id.as_str(),
-                        a.namespace,
-                        a.local_path(),
-                        a.start as i64,
-                        to_json(a)?
-                    ],
-                )?;
-                tx.execute(
-                    "DELETE FROM pending WHERE id = ?1",
-                    [a.activation_id.as_str()],
-                )?;
+                )?
+                .execute(params![
+                    a.activation_id.as_str(),
+                    a.namespace,
+                    a.local_path(),
+                    a.start as i64,
+                    to_json(a)?
+                ])?;
+                // Statements are cached: this runs for every activation.
+                tx.prepare_cached("DELETE FROM pending WHERE id = ?1")?
+                    .execute([a.activation_id.as_str()])?;
                 1
             }
             WriteOp::Prune(before) => {
