@@ -38,6 +38,9 @@ pub struct ServeArgs {
     /// Activations that may wait for room in the invoker; more are refused at once.
     #[arg(long, env = "WISP_MAX_QUEUED", default_value_t = 10_000)]
     max_queued: usize,
+    /// Enforce memory limits by polling resident memory even where memory cgroups are available.
+    #[arg(long, env = "WISP_NO_CGROUPS")]
+    no_cgroups: bool,
     /// Seconds an idle warm process is kept.
     #[arg(long, env = "WISP_IDLE_TIMEOUT", default_value_t = 600)]
     idle_timeout: u64,
@@ -97,6 +100,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         memory_budget_mb: args.memory_budget,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_queued: args.max_queued,
+        memory_cgroups: !args.no_cgroups,
         max_result_bytes: 1024 * 1024,
         api_host: api_host.clone(),
     })

@@ -84,12 +84,6 @@ async fn timeouts_crashes_syntax_errors_and_memory_hogs_are_contained() {
     let (_, error) = developer_error(&server, "pyexit", "python:3", python_exit, json!({})).await;
     assert_eq!(error, exited);
 
-    let hog =
-        "function main(){ const keep = []; while(true){ keep.push(Buffer.alloc(4 << 20, 1)) } }";
-    let small = json!({"limits": {"memory": 128}});
-    let (_, error) = developer_error(&server, "hog", "nodejs:20", hog, small).await;
-    assert_eq!(error, "The action exhausted its memory and was aborted.");
-
     let throws = "function main(){ throw new Error('sync') }";
     let (_, error) = developer_error(&server, "throws", "nodejs:20", throws, json!({})).await;
     assert!(
@@ -126,4 +120,110 @@ async fn timeouts_crashes_syntax_errors_and_memory_hogs_are_contained() {
         status, 502,
         "a fresh process times out again, it does not hang"
     );
+}
+
+const NODE_HOG: &str =
+    "function main(){ const keep = []; while(true){ keep.push(Buffer.alloc(4 << 20, 1)) } }";
+const PYTHON_HOG: &str =
+    "def main(a):\n    keep = []\n    while True:\n        keep.append(bytearray(4 << 20))\n";
+/// Reports the memory limit of the cgroup the function runs in (v1 memory controller).
+const CGROUP_LIMIT: &str = r#"
+def main(a):
+    for line in open('/proc/self/cgroup'):
+        _, controllers, path = line.strip().split(':', 2)
+        if 'memory' in controllers.split(','):
+            with open('/sys/fs/cgroup/memory' + path + '/memory.limit_in_bytes') as f:
+                return {'path': path, 'limit': int(f.read())}
+    return {'path': None}
+"#;
+
+/// Whether this host lets a process create memory cgroups under its own (cgroup v1).
+fn host_has_memory_cgroups() -> bool {
+    let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") else {
+        return false;
+    };
+    let Some(path) = own.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == "memory")
+            .then_some(path)
+    }) else {
+        return false;
+    };
+    let probe = std::path::Path::new("/sys/fs/cgroup/memory")
+        .join(path.trim_start_matches('/'))
+        .join(format!("wisp-test-probe-{}", std::process::id()));
+    let writable = std::fs::create_dir(&probe).is_ok();
+    let _ = std::fs::remove_dir(&probe);
+    writable
+}
+
+async fn hogs_are_stopped(server: &Server) {
+    let small = json!({"limits": {"memory": 128}});
+    for (name, kind, code) in [
+        ("hog", "nodejs:20", NODE_HOG),
+        ("pyhog", "python:3", PYTHON_HOG),
+    ] {
+        let (_, error) = developer_error(server, name, kind, code, small.clone()).await;
+        assert_eq!(
+            error, "The action exhausted its memory and was aborted.",
+            "{name}"
+        );
+    }
+    // The server carries on.
+    server
+        .action(
+            "fine",
+            "nodejs:20",
+            "function main(){ return {ok: true} }",
+            json!({}),
+        )
+        .await;
+    let (status, _) = server.invoke("fine", json!({})).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn memory_limits_by_the_kernel_where_the_host_allows() {
+    if !host_has_memory_cgroups() {
+        eprintln!("no writable memory cgroup on this host: the polling test covers the limit");
+        return;
+    }
+    let server = Server::start();
+    server
+        .action(
+            "limit",
+            "python:3",
+            CGROUP_LIMIT,
+            json!({"limits": {"memory": 192}}),
+        )
+        .await;
+    let (status, record) = server.invoke("limit", json!({})).await;
+    assert_eq!(status, 200, "{record}");
+    let result = &record["response"]["result"];
+    assert_eq!(result["limit"], 192u64 << 20, "{record}");
+    assert!(
+        result["path"].as_str().unwrap().contains("/wisp-"),
+        "the function runs in a cgroup of the server's own: {record}"
+    );
+    hogs_are_stopped(&server).await;
+}
+
+#[tokio::test]
+async fn memory_limits_by_polling_without_cgroups() {
+    let server = Server::start_with(&["--no-cgroups"]);
+    server
+        .action(
+            "limit",
+            "python:3",
+            CGROUP_LIMIT,
+            json!({"limits": {"memory": 192}}),
+        )
+        .await;
+    let (status, record) = server.invoke("limit", json!({})).await;
+    assert_eq!(status, 200, "{record}");
+    assert_ne!(record["response"]["result"]["limit"], 192u64 << 20);
+    hogs_are_stopped(&server).await;
 }

@@ -8,6 +8,7 @@
 //! What a function did (success, application or developer error, timeout) is an outcome in the
 //! returned [`RunOutcome`], never an `Err`. This crate knows nothing of HTTP or storage.
 
+mod cgroup;
 mod code;
 mod demux;
 mod launcher;
@@ -45,6 +46,9 @@ pub struct InvokerConfig {
     pub max_result_bytes: usize,
     /// The API base URL handed to functions as `__OW_API_HOST`.
     pub api_host: String,
+    /// Enforce `limits.memory` with memory cgroups where the host allows it (otherwise, and
+    /// when false, resident memory is polled).
+    pub memory_cgroups: bool,
 }
 
 /// One activation to run.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use wisp_core::Kind;
 
+use crate::cgroup::MemoryCgroups;
 use crate::launcher::Launchers;
 use crate::process::{RuntimeProcess, Spawn};
 use crate::{InvokerConfig, InvokerError, RunOutcome, RunRequest};
@@ -25,6 +26,7 @@ pub struct Invoker {
 pub(crate) struct Inner {
     pub(crate) config: InvokerConfig,
     launchers: Launchers,
+    memory_cgroups: Option<Arc<MemoryCgroups>>,
     state: Mutex<PoolState>,
     released: Notify,
 }
@@ -63,10 +65,25 @@ impl Invoker {
         )?;
         std::fs::create_dir_all(config.runtime_dir.join("work"))?;
         std::fs::create_dir_all(config.runtime_dir.join("code"))?;
+        let memory_cgroups = if config.memory_cgroups {
+            MemoryCgroups::detect()
+        } else {
+            None
+        };
+        tracing::info!(
+            memory_cgroups = memory_cgroups.is_some(),
+            "memory limits enforced by {}",
+            if memory_cgroups.is_some() {
+                "cgroups"
+            } else {
+                "polling resident memory"
+            }
+        );
         let invoker = Invoker {
             inner: Arc::new(Inner {
                 config,
                 launchers,
+                memory_cgroups,
                 state: Mutex::new(PoolState::default()),
                 released: Notify::new(),
             }),
@@ -300,6 +317,10 @@ impl Inner {
             args,
             env: self.launchers.environment(kind, &self.config.api_host),
             cwd: &self.config.runtime_dir.join("work"),
+            memory_cgroup: self
+                .memory_cgroups
+                .as_ref()
+                .and_then(|tree| tree.create().ok()),
         })
         .map_err(|e| e.to_string())?;
         let ready = process.expect(None, false, 0);

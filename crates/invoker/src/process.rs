@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{ChildStdin, Command};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use crate::cgroup::MemoryCgroup;
 use crate::demux::{Demux, Finished, Inflight};
 use crate::logs::Stream;
 use crate::protocol::Reply;
@@ -31,6 +32,8 @@ pub struct Spawn<'a> {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub cwd: &'a Path,
+    /// The cgroup the process starts in, when the kernel enforces memory limits.
+    pub memory_cgroup: Option<MemoryCgroup>,
 }
 
 pub struct RuntimeProcess {
@@ -38,6 +41,8 @@ pub struct RuntimeProcess {
     stdin: Mutex<ChildStdin>,
     registrations: mpsc::UnboundedSender<Inflight<Token>>,
     alive: Arc<AtomicBool>,
+    memory_cgroup: Option<Arc<MemoryCgroup>>,
+    kernel_limited: AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,9 +64,20 @@ impl RuntimeProcess {
             .process_group(0)
             .kill_on_drop(false);
         let write_fd = reply_write.as_raw_fd();
-        // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
+        let memory_cgroup = spec.memory_cgroup.map(Arc::new);
+        let cgroup_procs = match &memory_cgroup {
+            Some(cgroup) => Some(cgroup.procs_file().map_err(|e| SpawnError(e.to_string()))?),
+            None => None,
+        };
+        let procs_fd = cgroup_procs.as_ref().map(|f| f.as_raw_fd());
+        // SAFETY: only async-signal-safe calls (write, dup2, fcntl) between fork and exec.
         unsafe {
             command.pre_exec(move || {
+                if let Some(fd) = procs_fd {
+                    if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
                 if write_fd == 3 {
                     let flags = libc::fcntl(3, libc::F_GETFD);
                     libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
@@ -75,6 +91,7 @@ impl RuntimeProcess {
             .spawn()
             .map_err(|e| SpawnError(format!("{}: {e}", spec.program.display())))?;
         drop(reply_write);
+        drop(cgroup_procs);
         let pid = child.id().unwrap_or(0);
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -89,12 +106,20 @@ impl RuntimeProcess {
             stderr: LineReader::new(stderr, MAX_LINE),
             replies: LineReader::new(replies, MAX_REPLY),
         };
-        tokio::spawn(drive(child, pipes, rx, alive.clone()));
+        tokio::spawn(drive(
+            child,
+            pipes,
+            rx,
+            alive.clone(),
+            memory_cgroup.clone(),
+        ));
         Ok(RuntimeProcess {
             pid,
             stdin: Mutex::new(stdin),
             registrations,
             alive,
+            memory_cgroup,
+            kernel_limited: AtomicBool::new(false),
         })
     }
 
@@ -132,6 +157,36 @@ impl RuntimeProcess {
                 libc::kill(-(self.pid as i32), libc::SIGKILL);
             }
         }
+    }
+
+    /// Has the kernel enforce a memory limit on the process (and its children); false when
+    /// there is no cgroup to do it, and the caller must watch memory itself.
+    pub fn limit_memory(&self, bytes: u64) -> bool {
+        match &self.memory_cgroup {
+            Some(cgroup) => match cgroup.limit(bytes) {
+                Ok(()) => {
+                    self.kernel_limited.store(true, Ordering::Release);
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "memory cgroup limit not set; polling instead");
+                    false
+                }
+            },
+            None => false,
+        }
+    }
+
+    /// Whether the kernel enforces a memory limit on this process.
+    pub fn kernel_limited(&self) -> bool {
+        self.kernel_limited.load(Ordering::Acquire)
+    }
+
+    /// Whether the kernel killed the process for exceeding its memory limit.
+    pub fn oom_killed(&self) -> bool {
+        self.memory_cgroup
+            .as_ref()
+            .is_some_and(|cgroup| cgroup.oom_killed())
     }
 
     /// Resident memory of the process, in bytes.
@@ -233,6 +288,8 @@ async fn drive(
     mut pipes: Pipes,
     mut registrations: mpsc::UnboundedReceiver<Inflight<Token>>,
     alive: Arc<AtomicBool>,
+    // Held until the process is gone: the cgroup can only be removed once it is empty.
+    _memory_cgroup: Option<Arc<MemoryCgroup>>,
 ) {
     let mut demux: Demux<Token> = Demux::default();
     let mut exited = false;

@@ -58,6 +58,9 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
                     }
                 },
             };
+            // From here the process is the action's: its memory limit applies (enforced by the
+            // kernel where a cgroup exists, otherwise `exchange` polls).
+            process.limit_memory(limits.memory * MB);
             let start = now_ms();
             let init_started = Instant::now();
             let init = initialize(inner, &process, &req).await;
@@ -269,10 +272,18 @@ async fn exchange(
     let ended = loop {
         tokio::select! {
             finished = &mut outcome => {
-                return (finished.unwrap_or_else(|_| gone()), Ended::Done);
+                let finished = finished.unwrap_or_else(|_| gone());
+                // A process that went without replying may have been killed by the kernel
+                // for its memory.
+                let ended = if finished.reply.is_none() && process.oom_killed() {
+                    Ended::OutOfMemory
+                } else {
+                    Ended::Done
+                };
+                return (finished, ended);
             }
             _ = tokio::time::sleep_until(deadline) => break Ended::TimedOut,
-            _ = poll.tick() => {
+            _ = poll.tick(), if !process.kernel_limited() => {
                 if process.resident_bytes().is_some_and(|rss| rss > memory_mb * MB) {
                     break Ended::OutOfMemory;
                 }
