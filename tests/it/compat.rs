@@ -37,7 +37,12 @@ fn openwhisk_npm_client_suite() {
     let server = Server::start();
     let mut node = Command::new("node");
     node.current_dir(root)
-        .args(["--test", "--test-reporter=spec", "tests/compat/suite.js"])
+        .args([
+            "--test",
+            "--test-reporter=spec",
+            "tests/compat/suite.js",
+            "tests/compat/model.js",
+        ])
         .env("WISP_APIHOST", &server.api_host)
         .env("WISP_AUTH", &server.auth)
         .env("NO_COLOR", "1")

@@ -10,5 +10,6 @@ mod cli;
 mod compat;
 mod crash_safety;
 mod misbehaving;
+mod model;
 mod pool;
 mod runtimes;

@@ -42,7 +42,7 @@ impl ApiError {
 impl From<ControllerError> for ApiError {
     fn from(e: ControllerError) -> Self {
         let status = match &e {
-            ControllerError::NotFound => StatusCode::NOT_FOUND,
+            ControllerError::NotFound | ControllerError::Missing(_) => StatusCode::NOT_FOUND,
             ControllerError::Conflict(_) => StatusCode::CONFLICT,
             ControllerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ControllerError::Forbidden(_) => StatusCode::FORBIDDEN,

@@ -40,7 +40,10 @@ pub fn router(state: AppState) -> Router {
         .route("/namespaces", get(routes::info::namespaces))
         .route("/namespaces/{ns}/limits", get(routes::info::limits))
         .merge(routes::actions::routes())
-        .merge(routes::activations::routes());
+        .merge(routes::activations::routes())
+        .merge(routes::packages::routes())
+        .merge(routes::triggers::routes())
+        .merge(routes::rules::routes());
     Router::new()
         .route("/", get(routes::info::server_info))
         .route("/ping", get(|| async { "pong" }))

@@ -9,7 +9,13 @@ use wisp_core::{Action, Activation, Annotations, Parameter, SemVer};
 
 use crate::ApiError;
 
-fn malformed(detail: impl std::fmt::Display) -> ApiError {
+mod packages;
+mod triggers;
+
+pub use packages::{package, package_put, package_summary, package_view};
+pub use triggers::{rule, rule_put, trigger, trigger_put, trigger_summary};
+
+pub(crate) fn malformed(detail: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(format!("The request content was malformed:\n{detail}"))
 }
 
@@ -21,7 +27,7 @@ pub fn annotations(a: &Annotations) -> Value {
     )
 }
 
-fn parameters(params: &[Parameter]) -> Value {
+pub(crate) fn parameters(params: &[Parameter]) -> Value {
     Value::Array(
         params
             .iter()
@@ -159,34 +165,13 @@ pub fn action_put(body: Map<String, Value>) -> Result<ActionPut, ApiError> {
         match field.as_str() {
             "exec" => put.exec = Some(exec_put(value)?),
             "parameters" => put.parameters = Some(parameter_list(value, "parameters")?),
-            "annotations" => {
-                put.annotations = Some(
-                    parameter_list(value, "annotations")?
-                        .into_iter()
-                        .map(|p| (p.key, p.value))
-                        .collect(),
-                )
-            }
+            "annotations" => put.annotations = Some(annotation_list(value)?),
             "delAnnotations" => {
                 put.del_annotations = string_list(value, "delAnnotations")?;
             }
             "limits" => put.limits = limits_patch(value)?,
-            "version" => {
-                let raw = value
-                    .as_str()
-                    .ok_or_else(|| malformed("'version' must be a string"))?;
-                put.version = Some(
-                    SemVer::parse(raw)
-                        .ok_or_else(|| malformed(format!("'{raw}' is not a semantic version")))?,
-                );
-            }
-            "publish" => {
-                put.publish = Some(
-                    value
-                        .as_bool()
-                        .ok_or_else(|| malformed("'publish' must be a boolean"))?,
-                )
-            }
+            "version" => put.version = Some(version(&value)?),
+            "publish" => put.publish = Some(publish(&value)?),
             // Clients echo documents back; the path decides the name and namespace.
             _ => {}
         }
@@ -213,7 +198,7 @@ fn exec_put(value: Value) -> Result<ExecPut, ApiError> {
     })
 }
 
-fn parameter_list(value: Value, field: &str) -> Result<Vec<Parameter>, ApiError> {
+pub(crate) fn parameter_list(value: Value, field: &str) -> Result<Vec<Parameter>, ApiError> {
     let Value::Array(items) = value else {
         return Err(malformed(format!(
             "'{field}' must be an array of {{key, value}}"
@@ -238,6 +223,26 @@ fn parameter_list(value: Value, field: &str) -> Result<Vec<Parameter>, ApiError>
             })
         })
         .collect()
+}
+
+pub(crate) fn annotation_list(value: Value) -> Result<Vec<(String, Value)>, ApiError> {
+    Ok(parameter_list(value, "annotations")?
+        .into_iter()
+        .map(|p| (p.key, p.value))
+        .collect())
+}
+
+pub(crate) fn version(value: &Value) -> Result<SemVer, ApiError> {
+    let raw = value
+        .as_str()
+        .ok_or_else(|| malformed("'version' must be a string"))?;
+    SemVer::parse(raw).ok_or_else(|| malformed(format!("'{raw}' is not a semantic version")))
+}
+
+pub(crate) fn publish(value: &Value) -> Result<bool, ApiError> {
+    value
+        .as_bool()
+        .ok_or_else(|| malformed("'publish' must be a boolean"))
 }
 
 fn string_list(value: Value, field: &str) -> Result<Vec<String>, ApiError> {

@@ -8,7 +8,7 @@ use wisp_core::time::now_ms;
 use wisp_core::{
     Action, Annotations, EntityName, EntityPath, Exec, Identity, Kind, Parameter, SemVer,
 };
-use wisp_store::Page;
+use wisp_store::{Expect, Page};
 
 use crate::{Controller, ControllerError, Result};
 
@@ -54,12 +54,11 @@ impl Controller {
         overwrite: bool,
     ) -> Result<Arc<Action>> {
         self.check_sizes(&put)?;
-        if path.package.is_some() {
-            // Packages arrive with the rest of the OpenWhisk model; until then none exists.
-            return Err(ControllerError::NotFound);
+        if let Some(package) = path.package_path() {
+            self.writable_package(&package).await?;
         }
         let store = &self.inner.entities;
-        let existing = store.get_action(path.clone()).await?;
+        let existing = store.get_entity::<Action>(&path).await?;
         if existing.is_some() && !overwrite {
             return Err(ControllerError::Conflict("resource already exists".into()));
         }
@@ -117,7 +116,10 @@ impl Controller {
             limits: action_limits,
             updated,
         };
-        store.put_action(action.clone(), existing.is_some()).await?;
+        let expect = existing
+            .as_ref()
+            .map_or(Expect::Absent, |old| Expect::Updated(old.updated));
+        store.put_entity(&action, expect).await?;
         let action = Arc::new(action);
         self.inner
             .actions
@@ -149,15 +151,15 @@ impl Controller {
         Ok(())
     }
 
-    /// The action at `path`, from the cache when possible.
-    pub async fn get_action(&self, path: &EntityPath) -> Result<Arc<Action>> {
+    /// The action stored at `path` (no package resolution), from the cache when possible.
+    pub(crate) async fn stored_action(&self, path: &EntityPath) -> Result<Arc<Action>> {
         if let Some(action) = self.inner.actions.get(path) {
             return Ok(action);
         }
         let action = self
             .inner
             .entities
-            .get_action(path.clone())
+            .get_entity::<Action>(path)
             .await?
             .ok_or(ControllerError::NotFound)?;
         let action = Arc::new(action);
@@ -168,35 +170,63 @@ impl Controller {
     }
 
     pub async fn delete_action(&self, path: EntityPath) -> Result<Action> {
-        let deleted = self.inner.entities.delete_action(path.clone()).await?;
+        if let Some(package) = path.package_path() {
+            self.writable_package(&package).await?;
+        }
+        let deleted = self.inner.entities.delete_entity::<Action>(&path).await?;
         self.inner.actions.remove(&path);
         deleted.ok_or(ControllerError::NotFound)
     }
 
+    /// Actions of a namespace (with those in its packages), or of a package or binding.
     pub async fn list_actions(
         &self,
+        identity: &Identity,
         namespace: EntityName,
         package: Option<EntityName>,
         skip: u64,
         limit: u64,
     ) -> Result<Vec<Action>> {
+        let (namespace, package) = self.listing_scope(identity, namespace, package).await?;
         Ok(self
             .inner
             .entities
-            .list_actions(namespace, package, Page { skip, limit })
+            .list_entities::<Action>(&namespace, package.as_ref(), Page { skip, limit })
             .await?)
     }
 
     pub async fn count_actions(
         &self,
+        identity: &Identity,
         namespace: EntityName,
         package: Option<EntityName>,
     ) -> Result<u64> {
+        let (namespace, package) = self.listing_scope(identity, namespace, package).await?;
         Ok(self
             .inner
             .entities
-            .count_actions(namespace, package)
+            .count_entities::<Action>(&namespace, package.as_ref())
             .await?)
+    }
+
+    /// Where the actions of `namespace[/package]` are stored: a binding lists its bound
+    /// package's actions.
+    async fn listing_scope(
+        &self,
+        identity: &Identity,
+        namespace: EntityName,
+        package: Option<EntityName>,
+    ) -> Result<(EntityName, Option<EntityName>)> {
+        let Some(package) = package else {
+            self.entitle(identity, &namespace, namespace.as_str())?;
+            return Ok((namespace, None));
+        };
+        let path = EntityPath::new(namespace, None, package);
+        let readable = self.readable_package(identity, &path).await?;
+        Ok((
+            readable.actions_in.namespace,
+            Some(readable.actions_in.name),
+        ))
     }
 }
 

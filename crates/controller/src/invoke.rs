@@ -84,7 +84,8 @@ impl Controller {
         options: InvokeOptions,
     ) -> Result<Invoked> {
         let received = now_ms();
-        let action = self.get_action(path).await?;
+        let resolved = self.resolve_action(identity, path).await?;
+        let action = resolved.action;
         let args = arguments(&action, payload)?;
         let permit = self
             .inner
@@ -110,13 +111,19 @@ impl Controller {
             args: Value::Object(args),
             action: action.clone(),
         };
-        let pending = self.record(identity, &action, &activation_id, received);
+        let mut pending = self.record(identity, &action, &activation_id, received);
+        if let Some(binding) = &resolved.binding {
+            pending
+                .annotations
+                .set("binding", Value::from(binding.relative()));
+        }
 
         self.inner.running.count.fetch_add(1, Ordering::AcqRel);
         let guard = RunningGuard(self.inner.clone());
         if !options.blocking {
             self.inner.activations.accept(pending.clone()).await?;
         }
+        let pending_annotations = pending.annotations.clone();
         let (done_tx, done_rx) = oneshot::channel();
         let blocking = options.blocking;
         let controller = self.clone();
@@ -163,7 +170,8 @@ impl Controller {
                 // The caller stops waiting and gets a 202: from here the activation must end
                 // in a record even if the server dies. A marker that lands after the record
                 // is harmless: recovery keeps an existing record.
-                let marker = self.record(identity, &action, &activation_id, received);
+                let mut marker = self.record(identity, &action, &activation_id, received);
+                marker.annotations = pending_annotations;
                 self.inner.activations.accept(marker).await?;
                 Ok(Invoked::Accepted(activation_id))
             }

@@ -10,12 +10,16 @@ mod activations;
 mod cache;
 mod identity;
 mod invoke;
+mod names;
+mod packages;
+mod rules;
 mod throttle;
+mod triggers;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use wisp_core::{Action, Activation, ActivationId, EntityPath, SystemLimits};
+use wisp_core::{Action, Activation, ActivationId, EntityPath, Package, SystemLimits};
 use wisp_invoker::Invoker;
 use wisp_store::{ActivationStore, EntityStore, StoreError};
 
@@ -23,6 +27,11 @@ pub use actions::{ActionPut, ExecPut};
 pub use activations::ActivationFilter;
 pub use identity::{add_key, generate_key, NamespaceKey};
 pub use invoke::{InvokeOptions, Invoked};
+pub use names::parse_fully_qualified;
+pub use packages::{PackagePut, PackageView, ReadablePackage, ResolvedAction};
+pub use rules::{RulePut, RuleView};
+pub use triggers::TriggerPut;
+pub use wisp_store::Page;
 
 /// Operator settings of the controller.
 #[derive(Debug, Clone)]
@@ -48,6 +57,9 @@ impl Default for ControllerConfig {
 pub enum ControllerError {
     #[error("The requested resource does not exist.")]
     NotFound,
+    /// A 404 with a message of its own.
+    #[error("{0}")]
+    Missing(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -64,10 +76,23 @@ pub enum ControllerError {
     Internal(String),
 }
 
+impl ControllerError {
+    /// Whether the caller's request was at fault (a 4xx), rather than the server (a 5xx).
+    pub fn is_client_error(&self) -> bool {
+        !matches!(
+            self,
+            ControllerError::Unavailable(_) | ControllerError::Internal(_)
+        )
+    }
+}
+
 impl From<StoreError> for ControllerError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict => ControllerError::Conflict("resource already exists".into()),
+            StoreError::WrongCollection | StoreError::Modified => {
+                ControllerError::Conflict(e.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 ControllerError::Internal("The server encountered an internal error.".into())
@@ -91,6 +116,8 @@ struct Inner {
     invoker: Invoker,
     /// Actions by path; entries are replaced on every write of the action.
     actions: cache::SharedMap<EntityPath, Arc<Action>>,
+    /// Packages by path; entries are replaced or removed on every write of the package.
+    packages: cache::SharedMap<EntityPath, Arc<Package>>,
     /// Finished records whose commit is still queued, so a read right after a blocking
     /// invoke finds its record.
     unflushed: cache::SharedMap<ActivationId, Activation>,
@@ -117,6 +144,7 @@ impl Controller {
                 activations,
                 invoker,
                 actions: cache::SharedMap::default(),
+                packages: cache::SharedMap::default(),
                 unflushed: cache::SharedMap::default(),
                 keys: identity::KeyCache::bounded(identity::KEY_CACHE_BOUND),
                 throttle,

@@ -6,19 +6,25 @@
 
 pub mod action;
 pub mod activation;
+pub mod entity;
 pub mod identity;
 pub mod kind;
 pub mod limits;
 pub mod names;
+pub mod package;
 pub mod params;
 pub mod time;
+pub mod trigger;
 pub mod version;
 
 pub use action::{Action, Exec};
 pub use activation::{Activation, ActivationId, ActivationResponse, Outcome};
+pub use entity::{Collection, Entity};
 pub use identity::Identity;
 pub use kind::Kind;
 pub use limits::{ActionLimits, LimitError, SystemLimits};
 pub use names::{EntityName, EntityPath, NameError};
+pub use package::{Package, PackageRef};
 pub use params::{Annotations, Parameter};
+pub use trigger::{Rule, RuleLink, RuleStatus, Trigger};
 pub use version::SemVer;

@@ -122,6 +122,13 @@ impl EntityPath {
         format!("/{}", self.relative())
     }
 
+    /// The path of the package this entity is in, if any.
+    pub fn package_path(&self) -> Option<EntityPath> {
+        self.package
+            .as_ref()
+            .map(|pkg| EntityPath::new(self.namespace.clone(), None, pkg.clone()))
+    }
+
     /// The name within the namespace: `[pkg/]name`.
     pub fn local(&self) -> String {
         match &self.package {

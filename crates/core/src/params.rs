@@ -20,6 +20,18 @@ pub fn merge_into(target: &mut Map<String, Value>, params: &[Parameter]) {
     }
 }
 
+/// `top` laid over `base`: a key in both keeps its place in `base` and takes `top`'s value.
+pub fn overlay(base: &[Parameter], top: &[Parameter]) -> Vec<Parameter> {
+    let mut merged = base.to_vec();
+    for p in top {
+        match merged.iter_mut().find(|m| m.key == p.key) {
+            Some(slot) => *slot = p.clone(),
+            None => merged.push(p.clone()),
+        }
+    }
+    merged
+}
+
 /// Ordered annotations. Setting a key replaces it in place.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Annotations(pub Vec<(String, Value)>);

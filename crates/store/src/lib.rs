@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use wisp_core::{Action, Activation, ActivationId, EntityName, EntityPath};
+use wisp_core::{Activation, ActivationId, Collection, Entity, EntityName, EntityPath};
 
 pub mod sqlite;
 
@@ -19,6 +19,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum StoreError {
     #[error("resource already exists")]
     Conflict,
+    #[error("Resource by this name exists but is not in this collection.")]
+    WrongCollection,
+    #[error("Concurrent modification to resource detected.")]
+    Modified,
     #[error("storage failure: {0}")]
     Backend(String),
     #[error("corrupt stored document: {0}")]
@@ -57,23 +61,121 @@ pub trait EntityStore: Send + Sync {
     /// Deletes a namespace's keys and entities; returns how many keys went.
     fn delete_namespace(&self, namespace: EntityName) -> BoxFuture<'_, Result<usize>>;
 
-    fn get_action(&self, path: EntityPath) -> BoxFuture<'_, Result<Option<Action>>>;
-    /// Creates (`overwrite` false, fails with `Conflict` if present) or replaces an action.
-    fn put_action(&self, action: Action, overwrite: bool) -> BoxFuture<'_, Result<()>>;
-    fn delete_action(&self, path: EntityPath) -> BoxFuture<'_, Result<Option<Action>>>;
-    /// Actions of a namespace (including those in its packages), or of one package, most
-    /// recently updated first.
-    fn list_actions(
+    /// The stored document of an entity.
+    fn get(
         &self,
+        collection: Collection,
+        path: EntityPath,
+    ) -> BoxFuture<'_, Result<Option<String>>>;
+    /// Documents of a namespace (for actions including those in its packages), or of one
+    /// package, most recently updated first.
+    fn list(
+        &self,
+        collection: Collection,
         namespace: EntityName,
         package: Option<EntityName>,
         page: Page,
-    ) -> BoxFuture<'_, Result<Vec<Action>>>;
-    fn count_actions(
+    ) -> BoxFuture<'_, Result<Vec<String>>>;
+    fn count(
         &self,
+        collection: Collection,
         namespace: EntityName,
         package: Option<EntityName>,
     ) -> BoxFuture<'_, Result<u64>>;
+    /// Applies every write or none, durably; returns, per write, the document a delete removed.
+    fn apply(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<Vec<Option<String>>>>;
+}
+
+/// What a put expects to find where it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Nothing: a create (`Conflict` otherwise).
+    Absent,
+    /// Anything of the same collection, or nothing.
+    Any,
+    /// The version last read, by its `updated` (`Modified` otherwise): a read-modify-write.
+    Updated(u64),
+}
+
+/// One write of an atomic batch.
+#[derive(Debug, Clone)]
+pub enum Write {
+    Put {
+        collection: Collection,
+        path: EntityPath,
+        updated: u64,
+        doc: String,
+        expect: Expect,
+    },
+    Delete {
+        collection: Collection,
+        path: EntityPath,
+    },
+}
+
+impl Write {
+    pub fn put<T: Entity>(entity: &T, expect: Expect) -> Result<Write> {
+        Ok(Write::Put {
+            collection: T::COLLECTION,
+            path: entity.path().clone(),
+            updated: entity.updated(),
+            doc: serde_json::to_string(entity).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            expect,
+        })
+    }
+
+    pub fn delete<T: Entity>(path: &EntityPath) -> Write {
+        Write::Delete {
+            collection: T::COLLECTION,
+            path: path.clone(),
+        }
+    }
+}
+
+/// Typed access on top of the document methods.
+impl dyn EntityStore {
+    pub async fn get_entity<T: Entity>(&self, path: &EntityPath) -> Result<Option<T>> {
+        self.get(T::COLLECTION, path.clone())
+            .await?
+            .map(|doc| parse(&doc))
+            .transpose()
+    }
+
+    pub async fn list_entities<T: Entity>(
+        &self,
+        namespace: &EntityName,
+        package: Option<&EntityName>,
+        page: Page,
+    ) -> Result<Vec<T>> {
+        let docs = self
+            .list(T::COLLECTION, namespace.clone(), package.cloned(), page)
+            .await?;
+        docs.iter().map(|doc| parse(doc)).collect()
+    }
+
+    pub async fn count_entities<T: Entity>(
+        &self,
+        namespace: &EntityName,
+        package: Option<&EntityName>,
+    ) -> Result<u64> {
+        self.count(T::COLLECTION, namespace.clone(), package.cloned())
+            .await
+    }
+
+    pub async fn put_entity<T: Entity>(&self, entity: &T, expect: Expect) -> Result<()> {
+        self.apply(vec![Write::put(entity, expect)?]).await?;
+        Ok(())
+    }
+
+    pub async fn delete_entity<T: Entity>(&self, path: &EntityPath) -> Result<Option<T>> {
+        let mut deleted = self.apply(vec![Write::delete::<T>(path)]).await?;
+        deleted.pop().flatten().map(|doc| parse(&doc)).transpose()
+    }
+}
+
+/// Reads a stored document.
+pub fn parse<T: Entity>(doc: &str) -> Result<T> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// Filters of an activation listing.

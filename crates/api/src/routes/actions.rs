@@ -27,12 +27,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn name(segment: &str) -> Result<EntityName, ApiError> {
-    EntityName::parse(segment).map_err(|e| match e {
-        NameError::TooLong(_) => ApiError::bad_request(e.to_string()),
-        _ => ApiError::bad_request(NameError::IllegalCharacters.to_string()),
-    })
-}
+use crate::routes::entity_name as name;
 
 /// What the path after `/actions/` names.
 enum Target {
@@ -41,8 +36,20 @@ enum Target {
     Package(EntityName),
 }
 
-fn target(caller: &Caller, state: &AppState, ns: &str, rest: &str) -> Result<Target, ApiError> {
-    let namespace = caller.entitled_namespace(state, ns, &format!("actions/{rest}"))?;
+/// Reads and invokes may reach into another namespace's published packages: the controller
+/// decides; writes (`entitled`) must be in the caller's own namespace.
+fn target(
+    caller: &Caller,
+    state: &AppState,
+    ns: &str,
+    rest: &str,
+    entitled: bool,
+) -> Result<Target, ApiError> {
+    let namespace = if entitled {
+        caller.entitled_namespace(state, ns, &format!("actions/{rest}"))?
+    } else {
+        caller.namespace(ns)?
+    };
     let parts: Vec<&str> = rest.split('/').collect();
     match parts.as_slice() {
         [action] => Ok(Target::Action(EntityPath::new(
@@ -67,8 +74,9 @@ fn action_path(
     state: &AppState,
     ns: &str,
     rest: &str,
+    entitled: bool,
 ) -> Result<EntityPath, ApiError> {
-    match target(caller, state, ns, rest)? {
+    match target(caller, state, ns, rest, entitled)? {
         Target::Action(path) => Ok(path),
         Target::Package(_) => Err(ApiError::not_found()),
     }
@@ -81,23 +89,27 @@ async fn list(
     QueryParams(query): QueryParams<Query>,
 ) -> Result<Json<Value>, ApiError> {
     let namespace = caller.entitled_namespace(&state, &ns, "actions")?;
-    list_in(&state, namespace, None, &query).await
+    list_in(&state, &caller, namespace, None, &query).await
 }
 
 async fn list_in(
     state: &AppState,
+    caller: &Caller,
     namespace: EntityName,
     package: Option<EntityName>,
     query: &Query,
 ) -> Result<Json<Value>, ApiError> {
     let params = list_params(query, "actions")?;
     if params.count {
-        let n = state.controller.count_actions(namespace, package).await?;
+        let n = state
+            .controller
+            .count_actions(&caller.0, namespace, package)
+            .await?;
         return Ok(Json(json!({"actions": n})));
     }
     let actions = state
         .controller
-        .list_actions(namespace, package, params.skip, params.limit)
+        .list_actions(&caller.0, namespace, package, params.skip, params.limit)
         .await?;
     Ok(Json(Value::Array(
         actions.iter().map(wire::action_summary).collect(),
@@ -110,12 +122,23 @@ async fn get_action(
     Path((ns, rest)): Path<(String, String)>,
     QueryParams(query): QueryParams<Query>,
 ) -> Result<Json<Value>, ApiError> {
-    match target(&caller, &state, &ns, &rest)? {
+    match target(&caller, &state, &ns, &rest, false)? {
         Target::Package(package) => {
-            list_in(&state, caller.namespace(&ns)?, Some(package), &query).await
+            list_in(
+                &state,
+                &caller,
+                caller.namespace(&ns)?,
+                Some(package),
+                &query,
+            )
+            .await
         }
         Target::Action(path) => {
-            let action = state.controller.get_action(&path).await?;
+            let action = state
+                .controller
+                .resolve_action(&caller.0, &path)
+                .await?
+                .action;
             let code = query
                 .get("code")
                 .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
@@ -131,7 +154,7 @@ async fn put(
     QueryParams(query): QueryParams<Query>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let path = action_path(&caller, &state, &ns, &rest)?;
+    let path = action_path(&caller, &state, &ns, &rest, true)?;
     let body = body.map_err(too_large)?;
     let put = wire::action_put(wire::object_body(&body, false)?.unwrap_or_default())?;
     let action = state
@@ -146,7 +169,7 @@ async fn delete(
     caller: Caller,
     Path((ns, rest)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let path = action_path(&caller, &state, &ns, &rest)?;
+    let path = action_path(&caller, &state, &ns, &rest, true)?;
     let action = state.controller.delete_action(path).await?;
     Ok(Json(wire::action(&action, true)))
 }
@@ -163,7 +186,7 @@ async fn invoke(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let path = action_path(&caller, &state, &ns, &rest)?;
+    let path = action_path(&caller, &state, &ns, &rest, false)?;
     let max = state.controller.limits().max_payload_bytes;
     let declared = headers
         .get("content-length")

@@ -1,12 +1,10 @@
 //! `EntityStore` on `entities.db`.
 
 use rusqlite::{params, OptionalExtension};
-use wisp_core::{Action, EntityName, EntityPath};
+use wisp_core::{Collection, EntityName, EntityPath};
 
-use super::{from_json, to_json, SqliteStore};
-use crate::{BoxFuture, EntityStore, KeyRecord, Page, Result, StoreError};
-
-const ACTION: &str = "action";
+use super::SqliteStore;
+use crate::{BoxFuture, EntityStore, Expect, KeyRecord, Page, Result, StoreError, Write};
 
 impl EntityStore for SqliteStore {
     fn find_key(&self, uuid: String) -> BoxFuture<'_, Result<Option<KeyRecord>>> {
@@ -63,97 +61,54 @@ impl EntityStore for SqliteStore {
         }))
     }
 
-    fn get_action(&self, path: EntityPath) -> BoxFuture<'_, Result<Option<Action>>> {
-        Box::pin(self.with_conn(move |conn| {
-            let doc: Option<String> = conn
-                .query_row(
-                    "SELECT doc FROM entities WHERE namespace = ?1 AND name = ?2 AND collection = ?3",
-                    params![path.namespace.as_str(), path.local(), ACTION],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            doc.map(|d| from_json(&d)).transpose()
-        }))
-    }
-
-    fn put_action(&self, action: Action, overwrite: bool) -> BoxFuture<'_, Result<()>> {
-        Box::pin(self.with_conn(move |conn| {
-            let doc = to_json(&action)?;
-            let path = &action.path;
-            let package = path.package.as_ref().map_or("", |p| p.as_str());
-            let verb = if overwrite {
-                "INSERT OR REPLACE"
-            } else {
-                "INSERT"
-            };
-            let result = conn.execute(
-                &format!(
-                    "{verb} INTO entities (namespace, name, collection, package, updated, doc)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-                ),
-                params![
-                    path.namespace.as_str(),
-                    path.local(),
-                    ACTION,
-                    package,
-                    action.updated as i64,
-                    doc
-                ],
-            );
-            match result {
-                Ok(_) => Ok(()),
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    Err(StoreError::Conflict)
-                }
-                Err(e) => Err(e.into()),
-            }
-        }))
-    }
-
-    fn delete_action(&self, path: EntityPath) -> BoxFuture<'_, Result<Option<Action>>> {
-        Box::pin(self.with_conn(move |conn| {
-            let doc: Option<String> = conn
-                .query_row(
-                    "DELETE FROM entities WHERE namespace = ?1 AND name = ?2 AND collection = ?3
-                     RETURNING doc",
-                    params![path.namespace.as_str(), path.local(), ACTION],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            doc.map(|d| from_json(&d)).transpose()
-        }))
-    }
-
-    fn list_actions(
+    fn get(
         &self,
+        collection: Collection,
+        path: EntityPath,
+    ) -> BoxFuture<'_, Result<Option<String>>> {
+        Box::pin(self.with_conn(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT doc FROM entities WHERE namespace = ?1 AND name = ?2 AND collection = ?3",
+                )?
+                .query_row(
+                    params![path.namespace.as_str(), path.local(), collection.as_str()],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        }))
+    }
+
+    fn list(
+        &self,
+        collection: Collection,
         namespace: EntityName,
         package: Option<EntityName>,
         page: Page,
-    ) -> BoxFuture<'_, Result<Vec<Action>>> {
+    ) -> BoxFuture<'_, Result<Vec<String>>> {
         Box::pin(self.with_conn(move |conn| {
-            let mut stmt = conn.prepare(
+            let mut stmt = conn.prepare_cached(
                 "SELECT doc FROM entities
                  WHERE namespace = ?1 AND collection = ?2 AND (?3 IS NULL OR package = ?3)
-                 ORDER BY updated DESC LIMIT ?4 OFFSET ?5",
+                 ORDER BY updated DESC, name LIMIT ?4 OFFSET ?5",
             )?;
             let rows = stmt.query_map(
                 params![
                     namespace.as_str(),
-                    ACTION,
+                    collection.as_str(),
                     package.as_ref().map(|p| p.as_str()),
                     page.limit as i64,
                     page.skip as i64
                 ],
                 |row| row.get::<_, String>(0),
             )?;
-            rows.map(|doc| from_json(&doc?)).collect()
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
         }))
     }
 
-    fn count_actions(
+    fn count(
         &self,
+        collection: Collection,
         namespace: EntityName,
         package: Option<EntityName>,
     ) -> BoxFuture<'_, Result<u64>> {
@@ -163,13 +118,82 @@ impl EntityStore for SqliteStore {
                  WHERE namespace = ?1 AND collection = ?2 AND (?3 IS NULL OR package = ?3)",
                 params![
                     namespace.as_str(),
-                    ACTION,
+                    collection.as_str(),
                     package.as_ref().map(|p| p.as_str())
                 ],
                 |row| row.get(0),
             )?;
             Ok(n as u64)
         }))
+    }
+
+    fn apply(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<Vec<Option<String>>>> {
+        Box::pin(self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let mut deleted = Vec::with_capacity(writes.len());
+            for write in &writes {
+                deleted.push(apply_one(&tx, write)?);
+            }
+            tx.commit()?;
+            Ok(deleted)
+        }))
+    }
+}
+
+/// One write inside a transaction; an error rolls the whole batch back.
+fn apply_one(tx: &rusqlite::Transaction<'_>, write: &Write) -> Result<Option<String>> {
+    match write {
+        Write::Put {
+            collection,
+            path,
+            updated,
+            doc,
+            expect,
+        } => {
+            let existing: Option<(String, i64)> = tx
+                .prepare_cached(
+                    "SELECT collection, updated FROM entities WHERE namespace = ?1 AND name = ?2",
+                )?
+                .query_row(params![path.namespace.as_str(), path.local()], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            match (&existing, expect) {
+                (Some((found, _)), _) if found != collection.as_str() => {
+                    return Err(StoreError::WrongCollection)
+                }
+                (Some(_), Expect::Absent) => return Err(StoreError::Conflict),
+                (Some((_, found)), Expect::Updated(read)) if *found as u64 != *read => {
+                    return Err(StoreError::Modified)
+                }
+                (None, Expect::Updated(_)) => return Err(StoreError::Modified),
+                _ => {}
+            }
+            let package = path.package.as_ref().map_or("", |p| p.as_str());
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO entities (namespace, name, collection, package, updated, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                path.namespace.as_str(),
+                path.local(),
+                collection.as_str(),
+                package,
+                *updated as i64,
+                doc
+            ])?;
+            Ok(None)
+        }
+        Write::Delete { collection, path } => Ok(tx
+            .prepare_cached(
+                "DELETE FROM entities WHERE namespace = ?1 AND name = ?2 AND collection = ?3
+                 RETURNING doc",
+            )?
+            .query_row(
+                params![path.namespace.as_str(), path.local(), collection.as_str()],
+                |row| row.get(0),
+            )
+            .optional()?),
     }
 }
 

@@ -1,0 +1,321 @@
+//! Packages and bindings: their writes, and resolving `[binding|package]/action` to the stored
+//! action with the parameters it inherits (bound package < binding < action).
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use wisp_core::params::overlay;
+use wisp_core::time::now_ms;
+use wisp_core::{
+    Action, Annotations, EntityName, EntityPath, Identity, Package, PackageRef, Parameter, SemVer,
+};
+use wisp_store::{Expect, Page, Write};
+
+use crate::{Controller, ControllerError, Result};
+
+const ON_BINDING: &str = "Operation not permitted on package binding.";
+
+/// The body of `PUT /packages/{name}`: every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct PackagePut {
+    pub binding: Option<PackageRef>,
+    pub parameters: Option<Vec<Parameter>>,
+    pub annotations: Option<Vec<(String, Value)>>,
+    pub version: Option<SemVer>,
+    pub publish: Option<bool>,
+}
+
+/// A package as a reader sees it.
+pub struct ReadablePackage {
+    pub package: Arc<Package>,
+    /// Where its actions are stored: itself, or the package a binding points at.
+    pub actions_in: EntityPath,
+    /// What its actions inherit: the bound package's parameters overlaid by the binding's.
+    pub parameters: Vec<Parameter>,
+}
+
+/// An action ready to run: its parameters include what it inherits from its package.
+pub struct ResolvedAction {
+    pub action: Arc<Action>,
+    /// The binding it was reached through, if any.
+    pub binding: Option<EntityPath>,
+}
+
+/// `GET /packages/{name}`: the package with inherited parameters and its actions.
+pub struct PackageView {
+    pub package: Package,
+    pub actions: Vec<Action>,
+}
+
+impl Controller {
+    pub async fn put_package(
+        &self,
+        identity: &Identity,
+        path: EntityPath,
+        put: PackagePut,
+        overwrite: bool,
+    ) -> Result<Package> {
+        let store = &self.inner.entities;
+        let existing = store.get_entity::<Package>(&path).await?;
+        if existing.is_some() && !overwrite {
+            return Err(ControllerError::Conflict("resource already exists".into()));
+        }
+        let mut annotations = match (&put.annotations, &existing) {
+            (Some(new), _) => Annotations(new.clone()),
+            (None, Some(old)) => old.annotations.clone(),
+            (None, None) => Annotations::default(),
+        };
+        let binding = match (&put.binding, &existing) {
+            (Some(_), Some(old)) if old.binding.is_none() => {
+                return Err(ControllerError::Conflict(
+                    "Resource is a package and cannot be converted into a binding.".into(),
+                ))
+            }
+            (Some(target), _) => {
+                self.check_binding_target(identity, target).await?;
+                Some(target.clone())
+            }
+            (None, Some(old)) => old.binding.clone(),
+            (None, None) => None,
+        };
+        if let Some(target) = &binding {
+            annotations.set(
+                "binding",
+                json!({"namespace": target.namespace.as_str(), "name": target.name.as_str()}),
+            );
+        }
+        let package = Package {
+            version: put.version.unwrap_or_else(|| {
+                existing
+                    .as_ref()
+                    .map_or(SemVer::INITIAL, |old| old.version.bump_patch())
+            }),
+            publish: put
+                .publish
+                .unwrap_or_else(|| existing.as_ref().is_some_and(|old| old.publish)),
+            parameters: put.parameters.clone().unwrap_or_else(|| {
+                existing
+                    .as_ref()
+                    .map_or_else(Vec::new, |old| old.parameters.clone())
+            }),
+            annotations,
+            binding,
+            updated: existing
+                .as_ref()
+                .map_or_else(now_ms, |old| now_ms().max(old.updated + 1)),
+            path,
+        };
+        let expect = existing
+            .as_ref()
+            .map_or(Expect::Absent, |old| Expect::Updated(old.updated));
+        store.put_entity(&package, expect).await?;
+        self.inner
+            .packages
+            .insert(package.path.clone(), Arc::new(package.clone()));
+        Ok(package)
+    }
+
+    async fn check_binding_target(&self, identity: &Identity, target: &PackageRef) -> Result<()> {
+        let missing = || {
+            ControllerError::BadRequest("Binding references a package that does not exist.".into())
+        };
+        let bound = match self.cached_package(&target.path()).await {
+            Err(ControllerError::NotFound) => return Err(missing()),
+            other => other?,
+        };
+        if bound.binding.is_some() {
+            return Err(ControllerError::BadRequest(
+                "Cannot bind to another package binding.".into(),
+            ));
+        }
+        if bound.path.namespace != identity.namespace && !bound.publish {
+            // Not published: to this caller it does not exist.
+            return Err(missing());
+        }
+        Ok(())
+    }
+
+    pub async fn get_package(&self, identity: &Identity, path: &EntityPath) -> Result<PackageView> {
+        let readable = self.readable_package(identity, path).await?;
+        let actions = self
+            .inner
+            .entities
+            .list_entities::<Action>(
+                &readable.actions_in.namespace,
+                Some(&readable.actions_in.name),
+                Page {
+                    skip: 0,
+                    limit: u64::MAX >> 1,
+                },
+            )
+            .await?;
+        let mut package = (*readable.package).clone();
+        package.parameters = readable.parameters;
+        Ok(PackageView { package, actions })
+    }
+
+    /// Packages of a namespace; another namespace shows only its published packages.
+    pub async fn list_packages(
+        &self,
+        identity: &Identity,
+        namespace: EntityName,
+        page: Page,
+    ) -> Result<Vec<Package>> {
+        let store = &self.inner.entities;
+        if namespace == identity.namespace {
+            return Ok(store
+                .list_entities::<Package>(&namespace, None, page)
+                .await?);
+        }
+        let all = store
+            .list_entities::<Package>(
+                &namespace,
+                None,
+                Page {
+                    skip: 0,
+                    limit: u64::MAX >> 1,
+                },
+            )
+            .await?;
+        Ok(all
+            .into_iter()
+            .filter(|p| p.publish && p.binding.is_none())
+            .skip(page.skip as usize)
+            .take(page.limit as usize)
+            .collect())
+    }
+
+    pub async fn count_packages(&self, identity: &Identity, namespace: EntityName) -> Result<u64> {
+        let all = Page {
+            skip: 0,
+            limit: u64::MAX >> 1,
+        };
+        Ok(self.list_packages(identity, namespace, all).await?.len() as u64)
+    }
+
+    /// Deletes a package; one with actions only with `force`, which deletes them with it.
+    pub async fn delete_package(&self, path: EntityPath, force: bool) -> Result<Package> {
+        let store = &self.inner.entities;
+        let package = store
+            .get_entity::<Package>(&path)
+            .await?
+            .ok_or(ControllerError::NotFound)?;
+        let mut writes = Vec::new();
+        if package.binding.is_none() {
+            let inside = store
+                .list_entities::<Action>(
+                    &path.namespace,
+                    Some(&path.name),
+                    Page {
+                        skip: 0,
+                        limit: u64::MAX >> 1,
+                    },
+                )
+                .await?;
+            if !inside.is_empty() && !force {
+                return Err(ControllerError::Conflict(format!(
+                    "Package not empty (contains {} entities). Set force param or delete package contents.",
+                    inside.len()
+                )));
+            }
+            for action in &inside {
+                writes.push(Write::delete::<Action>(&action.path));
+                self.inner.actions.remove(&action.path);
+            }
+        }
+        writes.push(Write::delete::<Package>(&path));
+        store.apply(writes).await?;
+        self.inner.packages.remove(&path);
+        Ok(package)
+    }
+
+    /// The package at `path`, from the cache when possible.
+    pub(crate) async fn cached_package(&self, path: &EntityPath) -> Result<Arc<Package>> {
+        if let Some(package) = self.inner.packages.get(path) {
+            return Ok(package);
+        }
+        let package = self
+            .inner
+            .entities
+            .get_entity::<Package>(path)
+            .await?
+            .ok_or(ControllerError::NotFound)?;
+        let package = Arc::new(package);
+        self.inner.packages.insert(path.clone(), package.clone());
+        Ok(package)
+    }
+
+    /// A package actions may be written into: it exists and is not a binding.
+    pub(crate) async fn writable_package(&self, path: &EntityPath) -> Result<Arc<Package>> {
+        let package = self.cached_package(path).await?;
+        if package.binding.is_some() {
+            return Err(ControllerError::BadRequest(ON_BINDING.into()));
+        }
+        Ok(package)
+    }
+
+    /// A package `identity` may read: its own, or a published one; a binding resolved to
+    /// what it binds.
+    pub async fn readable_package(
+        &self,
+        identity: &Identity,
+        path: &EntityPath,
+    ) -> Result<ReadablePackage> {
+        let package = self.cached_package(path).await?;
+        self.may_read(identity, &package)?;
+        let Some(target) = &package.binding else {
+            return Ok(ReadablePackage {
+                actions_in: path.clone(),
+                parameters: package.parameters.clone(),
+                package,
+            });
+        };
+        let bound = self.cached_package(&target.path()).await?;
+        self.may_read(identity, &bound)?;
+        Ok(ReadablePackage {
+            actions_in: target.path(),
+            parameters: overlay(&bound.parameters, &package.parameters),
+            package,
+        })
+    }
+
+    fn may_read(&self, identity: &Identity, package: &Package) -> Result<()> {
+        if package.path.namespace == identity.namespace || package.publish {
+            Ok(())
+        } else {
+            Err(ControllerError::Forbidden(package.path.relative()))
+        }
+    }
+
+    /// The action `identity` asks for at `path`, with inherited parameters merged in.
+    pub async fn resolve_action(
+        &self,
+        identity: &Identity,
+        path: &EntityPath,
+    ) -> Result<ResolvedAction> {
+        let Some(package_path) = path.package_path() else {
+            let resource = format!("{}/actions/{}", path.namespace, path.name);
+            self.entitle(identity, &path.namespace, &resource)?;
+            return Ok(ResolvedAction {
+                action: self.stored_action(path).await?,
+                binding: None,
+            });
+        };
+        let readable = self.readable_package(identity, &package_path).await?;
+        let stored = EntityPath::new(
+            readable.actions_in.namespace.clone(),
+            Some(readable.actions_in.name.clone()),
+            path.name.clone(),
+        );
+        let mut action = self.stored_action(&stored).await?;
+        if !readable.parameters.is_empty() {
+            let mut merged = (*action).clone();
+            merged.parameters = overlay(&readable.parameters, &action.parameters);
+            action = Arc::new(merged);
+        }
+        Ok(ResolvedAction {
+            action,
+            binding: readable.package.binding.is_some().then_some(package_path),
+        })
+    }
+}
