@@ -8,6 +8,7 @@ mod error;
 mod middleware;
 mod query;
 mod routes;
+mod web;
 mod wire;
 
 use axum::extract::DefaultBodyLimit;
@@ -40,7 +41,8 @@ pub fn router(state: AppState) -> Router {
         .route("/namespaces", get(routes::info::namespaces))
         .route("/namespaces/{ns}/limits", get(routes::info::limits))
         .merge(routes::actions::routes())
-        .merge(routes::activations::routes());
+        .merge(routes::activations::routes())
+        .merge(routes::web::routes());
     Router::new()
         .route("/", get(routes::info::server_info))
         .route("/ping", get(|| async { "pong" }))

@@ -3,3 +3,4 @@
 pub mod actions;
 pub mod activations;
 pub mod info;
+pub mod web;
