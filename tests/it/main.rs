@@ -12,3 +12,4 @@ mod crash_safety;
 mod misbehaving;
 mod pool;
 mod runtimes;
+mod web_actions;
