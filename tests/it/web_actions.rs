@@ -644,3 +644,19 @@ async fn the_cli_makes_web_actions_and_prints_their_url() {
     assert!(out.status.success());
     assert_eq!(send(server.http.get(&url)).await.status, 404);
 }
+
+#[tokio::test]
+async fn a_run_longer_than_the_wait_answers_202_and_finishes_in_a_record() {
+    let server = Server::start_with(&["--max-blocking-wait", "1"]);
+    let slow =
+        "function main(){ return new Promise(r => setTimeout(() => r({body: 'late'}), 2500)) }";
+    server.action("slow", "nodejs:20", slow, web(&[])).await;
+    let reply = get(&server, "slow").await;
+    assert_eq!(reply.status, 202);
+    assert_eq!(error_message(&reply.json()), "Response not yet ready.");
+    let id = reply
+        .header("x-openwhisk-activation-id")
+        .expect("the 202 names the activation");
+    let record = server.wait_for_activation(id).await;
+    assert_eq!(record["response"]["result"], json!({"body": "late"}));
+}
