@@ -120,7 +120,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 args.activation_retention_days.max(1) * 86_400,
             ),
             max_blocking_wait: Duration::from_secs(args.max_blocking_wait),
-            ..ControllerConfig::default()
         },
         Arc::new(entities),
         Arc::new(activations),
