@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// Activations each namespace may have in flight at once.
     #[arg(long, env = "WISP_CONCURRENT_INVOCATIONS", default_value_t = 1_000)]
     concurrent_invocations: u64,
+    /// Longest a blocking invoke or a web action call waits for its activation before
+    /// answering 202 (seconds).
+    #[arg(long, env = "WISP_MAX_BLOCKING_WAIT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=60))]
+    max_blocking_wait: u64,
     /// Seconds running activations get to finish on shutdown.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
@@ -115,7 +119,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             activation_retention: Duration::from_secs(
                 args.activation_retention_days.max(1) * 86_400,
             ),
-            ..ControllerConfig::default()
+            max_blocking_wait: Duration::from_secs(args.max_blocking_wait),
         },
         Arc::new(entities),
         Arc::new(activations),

@@ -13,3 +13,4 @@ mod misbehaving;
 mod model;
 mod pool;
 mod runtimes;
+mod web_actions;

@@ -234,6 +234,21 @@ impl Drop for Server {
     }
 }
 
+/// Creates namespace `name` with `wisp admin` on the server's data directory; returns its key.
+pub fn admin_namespace(server: &Server, name: &str) -> String {
+    let admin = Command::new(wisp_binary())
+        .args(["admin", "namespace", "create", name, "--data-dir"])
+        .arg(server.data_dir())
+        .output()
+        .unwrap();
+    assert!(
+        admin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&admin.stderr)
+    );
+    String::from_utf8(admin.stdout).unwrap().trim().to_string()
+}
+
 /// The value of an annotation of an entity or activation record.
 pub fn annotation<'a>(record: &'a Value, key: &str) -> Option<&'a Value> {
     record["annotations"]

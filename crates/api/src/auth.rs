@@ -3,6 +3,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
 use base64::Engine;
 use wisp_core::{EntityName, Identity};
 
@@ -24,24 +25,37 @@ impl FromRequestParts<AppState> for Caller {
             )
         })?;
         let invalid = || ApiError::unauthorized("The supplied authentication is invalid");
-        let encoded = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Basic "))
-            .ok_or_else(invalid)?;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(invalid)?;
-        let (uuid, key) = decoded.split_once(':').ok_or_else(invalid)?;
+        let (uuid, key) = credentials(header).ok_or_else(invalid)?;
         let identity = state
             .controller
-            .authenticate(uuid, key)
+            .authenticate(&uuid, &key)
             .await?
             .ok_or_else(invalid)?;
         Ok(Caller(identity))
     }
+}
+
+/// The `uuid` and `key` of a Basic `Authorization` header.
+fn credentials(header: &HeaderValue) -> Option<(String, String)> {
+    let encoded = header.to_str().ok()?.strip_prefix("Basic ")?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(bytes).ok()?;
+    let (uuid, key) = decoded.split_once(':')?;
+    Some((uuid.to_string(), key.to_string()))
+}
+
+/// The caller when the request carries valid credentials; missing or invalid ones mean an
+/// anonymous caller (web actions), so only a store failure is an error.
+pub async fn optional_caller(
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<Option<Identity>, ApiError> {
+    let Some((uuid, key)) = headers.get(AUTHORIZATION).and_then(credentials) else {
+        return Ok(None);
+    };
+    Ok(state.controller.authenticate(&uuid, &key).await?)
 }
 
 impl Caller {

@@ -8,6 +8,7 @@ mod error;
 mod middleware;
 mod query;
 mod routes;
+mod web;
 mod wire;
 
 use axum::extract::DefaultBodyLimit;
@@ -43,7 +44,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::activations::routes())
         .merge(routes::packages::routes())
         .merge(routes::triggers::routes())
-        .merge(routes::rules::routes());
+        .merge(routes::rules::routes())
+        .merge(routes::web::routes());
     Router::new()
         .route("/", get(routes::info::server_info))
         .route("/ping", get(|| async { "pong" }))

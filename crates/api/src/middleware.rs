@@ -24,7 +24,8 @@ fn new_id() -> String {
 }
 
 /// Gives every request a transaction id (reusing the caller's `X-Request-ID`), answers CORS
-/// preflights on the API and adds the CORS headers to every response.
+/// preflights on the API and adds the CORS headers to every response. Web actions
+/// (`/api/v1/web/...`) get only the id: their CORS behaviour is the action's (`routes/web.rs`).
 pub async fn transaction(request: Request, next: Next) -> Response {
     let id = request
         .headers()
@@ -32,8 +33,9 @@ pub async fn transaction(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map_or_else(new_id, str::to_string);
-    let preflight =
-        request.method() == Method::OPTIONS && request.uri().path().starts_with("/api/v1");
+    let path = request.uri().path();
+    let web = path.starts_with("/api/v1/web/");
+    let preflight = !web && request.method() == Method::OPTIONS && path.starts_with("/api/v1");
     let mut response = if preflight {
         StatusCode::OK.into_response()
     } else {
@@ -42,6 +44,9 @@ pub async fn transaction(request: Request, next: Next) -> Response {
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert(REQUEST_ID, value);
+    }
+    if web {
+        return response;
     }
     headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
     headers.insert(

@@ -232,7 +232,11 @@ async fn update_overwrites_and_prints_ok() {
     );
     assert_eq!(
         serde_json::from_str::<Value>(&request.body).unwrap(),
-        json!({"annotations": [{"key": "web-export", "value": true}, {"key": "final", "value": true}],
+        json!({"annotations": [
+                   {"key": "web-export", "value": true},
+                   {"key": "raw-http", "value": false},
+                   {"key": "final", "value": true}
+               ],
                "limits": {"memory": 128}})
     );
 }
@@ -422,4 +426,62 @@ async fn poll_prints_each_activation_once_and_stops_at_exit() {
     assert!(requests[0]
         .target
         .starts_with("/api/v1/namespaces/_/activations?name=hello&docs=true&since="));
+}
+
+#[tokio::test]
+async fn web_secure_on_update_reads_the_action_then_sets_the_secret() {
+    let server = FakeServer::start(|request| {
+        let annotations = json!([{"key": "web-export", "value": true}]);
+        match request.method.as_str() {
+            "GET" => Answer::json(200, json!({"name": "hello", "annotations": annotations})),
+            _ => Answer::json(200, json!({"name": "hello"})),
+        }
+    })
+    .await;
+    let out = run_against(
+        &server,
+        &["action", "update", "hello", "--web-secure", "pw"],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[0].method, "GET");
+    assert_eq!(
+        serde_json::from_str::<Value>(&requests[1].body).unwrap(),
+        json!({"annotations": [{"key": "require-whisk-auth", "value": "pw"}]})
+    );
+
+    let out = run_against(
+        &server,
+        &[
+            "action",
+            "create",
+            "x",
+            "--web-secure",
+            "pw",
+            "--sequence",
+            "a",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 2, "a usage error without --web");
+    assert!(out
+        .stderr
+        .contains("--web-secure is only valid for a web action"));
+}
+
+#[tokio::test]
+async fn get_url_prints_the_web_address() {
+    let server = FakeServer::start(|_| {
+        Answer::json(200, json!({"namespace": "guest/utils", "name": "date"}))
+    })
+    .await;
+    let out = run_against(&server, &["action", "get", "utils/date", "--url"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!("{}/api/v1/web/guest/utils/date\n", server.url)
+    );
+    assert!(only_request(&server).target.ends_with("?code=false"));
 }

@@ -65,6 +65,9 @@ pub type KeyCache = SharedMap<String, (Option<KeyRecord>, Instant)>;
 /// Most uuids remembered; beyond it the cache starts over.
 pub const KEY_CACHE_BOUND: usize = 10_000;
 
+/// Looked-up namespace owners (unknown namespaces too, as `None`) with the time of the lookup.
+pub type OwnerCache = SharedMap<EntityName, (Option<Identity>, Instant)>;
+
 impl Controller {
     /// The identity behind `uuid:key`, or `None` when the pair is unknown.
     pub async fn authenticate(&self, uuid: &str, key: &str) -> Result<Option<Identity>> {
@@ -77,6 +80,33 @@ impl Controller {
                 api_key: format!("{uuid}:{key}"),
             })
         }))
+    }
+
+    /// The identity that owns `namespace` (its first key), or `None` when the namespace has no
+    /// key. Web actions run as this identity. Its `api_key` is empty: keys are stored only as
+    /// digests, so the owner's key cannot be handed to an action.
+    pub async fn identity_of_namespace(&self, namespace: &EntityName) -> Result<Option<Identity>> {
+        if let Some((identity, at)) = self.inner.owners.get(namespace) {
+            if at.elapsed() < KEY_TTL {
+                return Ok(identity);
+            }
+        }
+        // The store has no lookup by namespace; a scan is fine while keys are few and the
+        // result is cached like a key.
+        let keys = self.inner.entities.list_keys().await?;
+        let identity = keys
+            .into_iter()
+            .find(|k| &k.namespace == namespace)
+            .map(|k| Identity {
+                subject: k.subject,
+                namespace: k.namespace,
+                uuid: k.uuid,
+                api_key: String::new(),
+            });
+        self.inner
+            .owners
+            .insert(namespace.clone(), (identity.clone(), Instant::now()));
+        Ok(identity)
     }
 
     async fn lookup_key(&self, uuid: &str) -> Result<Option<KeyRecord>> {

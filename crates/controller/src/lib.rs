@@ -122,6 +122,8 @@ struct Inner {
     /// invoke finds its record.
     unflushed: cache::SharedMap<ActivationId, Activation>,
     keys: identity::KeyCache,
+    /// Namespace owners, for web actions, which run as the owner of the action.
+    owners: identity::OwnerCache,
     throttle: throttle::Throttle,
     running: invoke::Running,
 }
@@ -147,6 +149,7 @@ impl Controller {
                 packages: cache::SharedMap::default(),
                 unflushed: cache::SharedMap::default(),
                 keys: identity::KeyCache::bounded(identity::KEY_CACHE_BOUND),
+                owners: identity::OwnerCache::bounded(identity::KEY_CACHE_BOUND),
                 throttle,
                 running: invoke::Running::default(),
             }),
@@ -155,6 +158,11 @@ impl Controller {
 
     pub fn limits(&self) -> &SystemLimits {
         &self.inner.config.limits
+    }
+
+    /// Longest a blocking caller waits before getting a 202.
+    pub fn max_blocking_wait(&self) -> Duration {
+        self.inner.config.max_blocking_wait
     }
 
     /// Starts background work: records for activations a previous run left unfinished, and

@@ -202,7 +202,8 @@ async fn invoke(
     let payload = wire::object_body(&body, true)?;
     let blocking = flag(&query, "blocking");
     let result_only = flag(&query, "result");
-    let max_wait = 60_000;
+    let max_wait =
+        u64::try_from(state.controller.max_blocking_wait().as_millis()).unwrap_or(60_000);
     let wait = match query.get("timeout") {
         None => max_wait,
         Some(raw) => raw

@@ -6,6 +6,7 @@ pub mod info;
 pub mod packages;
 pub mod rules;
 pub mod triggers;
+pub mod web;
 
 use wisp_core::{EntityName, NameError};
 

@@ -46,6 +46,10 @@ pub struct GetArgs {
     /// Include the code (--code false leaves it out)
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub code: bool,
+
+    /// Print only the action's web URL
+    #[arg(long, conflicts_with = "summary")]
+    pub url: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -113,10 +117,12 @@ pub async fn run(
 async fn get(args: &GetArgs, config: &Config, printer: &mut Printer) -> anyhow::Result<()> {
     let name = QualifiedName::parse(&args.name, &config.namespace)?;
     let client = Client::new(config)?;
-    let with_code = args.code && !args.summary;
+    let with_code = args.code && !args.summary && !args.url;
     let query = [("code", with_code.to_string())];
     let action = client.get(&name.path("actions"), &query).await?;
-    if args.summary && !config.json {
+    if args.url {
+        printer.line(web_url(&config.base_url()?, &action))
+    } else if args.summary && !config.json {
         printer.text(&summary(&action))
     } else {
         printer.json(&action)
@@ -174,6 +180,18 @@ fn full_name(action: &Value) -> String {
         "/{}/{}",
         cell(action.get("namespace")),
         cell(action.get("name"))
+    )
+}
+
+/// `<apihost>/api/v1/web/<namespace>/<package|default>/<name>` of an action document.
+pub fn web_url(base_url: &str, action: &Value) -> String {
+    let parent = cell(action.get("namespace"));
+    let (namespace, package) = parent.split_once('/').unwrap_or((&parent, "default"));
+    format!(
+        "{base_url}/api/v1/web/{}/{}/{}",
+        encode_segment(namespace),
+        encode_segment(package),
+        encode_segment(&cell(action.get("name")))
     )
 }
 
@@ -322,6 +340,19 @@ mod tests {
             "Name               Kind       Version  Updated\n\
              /guest/hello       nodejs:20  0.0.3    2024-04-05 19:34:38\n\
              /guest/utils/date  -          0.0.1    1970-01-01 00:00:00\n"
+        );
+    }
+
+    #[test]
+    fn web_urls_name_the_package_or_default() {
+        assert_eq!(
+            web_url("http://h:1", &hello()),
+            "http://h:1/api/v1/web/guest/default/hello"
+        );
+        let packaged = json!({"namespace": "guest/my utils", "name": "date"});
+        assert_eq!(
+            web_url("http://h:1", &packaged),
+            "http://h:1/api/v1/web/guest/my%20utils/date"
         );
     }
 

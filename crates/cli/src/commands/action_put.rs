@@ -77,6 +77,11 @@ pub struct SpecFlags {
     /// Make it a web action (true), a raw-HTTP web action (raw) or not a web action (false)
     #[arg(long, value_name = "BOOL", value_parser = ["true", "false", "yes", "no", "raw"])]
     pub web: Option<String>,
+
+    /// Secure the web action: callers must send this SECRET in X-Require-Whisk-Auth
+    /// (true: a generated number; false: no secret)
+    #[arg(long = "web-secure", value_name = "SECRET")]
+    pub web_secure: Option<String>,
 }
 
 /// Whether the PUT may replace an existing action.
@@ -95,8 +100,21 @@ pub async fn run(
     printer: &mut Printer,
 ) -> anyhow::Result<()> {
     let name = QualifiedName::parse(raw_name, &config.namespace)?;
-    let body = build_body(file, spec, &config.namespace)?;
+    let mut body = build_body(file, spec, &config.namespace)?;
     let client = Client::new(config)?;
+    if let Some(secret) = &spec.web_secure {
+        // An update may make an existing web action secure, so the action is read first.
+        let existing = match mode {
+            PutMode::Create => None,
+            PutMode::Update => Some(
+                client
+                    .get(&name.path("actions"), &[("code", "false".to_string())])
+                    .await?,
+            ),
+        };
+        let change = web_secure(secret, spec.web.as_deref(), existing.as_ref())?;
+        apply_web_secure(&mut body, change);
+    }
     let query = match mode {
         PutMode::Create => vec![],
         PutMode::Update => vec![("overwrite", "true".to_string())],
@@ -217,15 +235,69 @@ fn sequence_exec(components: &[String], default_namespace: &str) -> anyhow::Resu
 }
 
 /// The annotations `wsk --web` sets; `final` keeps web callers from overriding parameters.
+/// All three are always sent, so an update from `raw` to `true` turns raw HTTP off.
 pub fn web_annotations(web: &str) -> Vec<(&'static str, Value)> {
-    match web {
-        "raw" => vec![
-            ("web-export", json!(true)),
-            ("raw-http", json!(true)),
-            ("final", json!(true)),
-        ],
-        "true" | "yes" => vec![("web-export", json!(true)), ("final", json!(true))],
-        _ => vec![("web-export", json!(false)), ("final", json!(false))],
+    let (export, raw) = match web {
+        "raw" => (true, true),
+        "true" | "yes" => (true, false),
+        _ => (false, false),
+    };
+    vec![
+        ("web-export", json!(export)),
+        ("raw-http", json!(raw)),
+        ("final", json!(export)),
+    ]
+}
+
+const REQUIRE_WHISK_AUTH: &str = "require-whisk-auth";
+
+/// What `--web-secure` does to the `require-whisk-auth` annotation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WebSecure {
+    Set(Value),
+    Remove,
+    /// `true` on an action that already has a generated secret keeps that secret.
+    Keep,
+}
+
+/// Resolves `--web-secure SECRET` against `--web` and, on update, the existing action: it is
+/// only meaningful for a web action. `true` generates a number (as `wsk` does), `false`
+/// removes the secret, anything else is the secret.
+pub fn web_secure(
+    secret: &str,
+    web: Option<&str>,
+    existing: Option<&Value>,
+) -> anyhow::Result<WebSecure> {
+    let current = |key| existing.and_then(|action| super::action::annotation(action, key));
+    let web_action = match web {
+        Some(web) => matches!(web, "true" | "yes" | "raw"),
+        None => current("web-export") == Some(&json!(true)),
+    };
+    if !web_action {
+        return Err(usage(
+            "--web-secure is only valid for a web action; add --web true (or --web raw)",
+        ));
+    }
+    Ok(match secret.to_ascii_lowercase().as_str() {
+        "false" => WebSecure::Remove,
+        "true" if current(REQUIRE_WHISK_AUTH).is_some_and(Value::is_u64) => WebSecure::Keep,
+        // Below 2^53, so JavaScript clients read it exactly.
+        "true" => WebSecure::Set(json!(rand::random::<u64>() >> 11)),
+        _ => WebSecure::Set(json!(secret)),
+    })
+}
+
+fn apply_web_secure(body: &mut Value, change: WebSecure) {
+    match change {
+        WebSecure::Set(value) => {
+            let entry = json!({"key": REQUIRE_WHISK_AUTH, "value": value});
+            match body.get_mut("annotations").and_then(Value::as_array_mut) {
+                Some(annotations) => annotations.push(entry),
+                None => body["annotations"] = json!([entry]),
+            }
+        }
+        WebSecure::Remove => body["delAnnotations"] = json!([REQUIRE_WHISK_AUTH]),
+        WebSecure::Keep => {}
     }
 }
 
@@ -297,6 +369,7 @@ mod tests {
                 "annotations": [
                     {"key": "description", "value": "greets"},
                     {"key": "web-export", "value": true},
+                    {"key": "raw-http", "value": false},
                     {"key": "final", "value": true}
                 ],
                 "limits": {"timeout": 1000, "memory": 128}
@@ -377,12 +450,64 @@ mod tests {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(keys("true"), ["web-export=true", "final=true"]);
+        assert_eq!(
+            keys("true"),
+            ["web-export=true", "raw-http=false", "final=true"]
+        );
         assert_eq!(
             keys("raw"),
             ["web-export=true", "raw-http=true", "final=true"]
         );
-        assert_eq!(keys("no"), ["web-export=false", "final=false"]);
+        assert_eq!(
+            keys("no"),
+            ["web-export=false", "raw-http=false", "final=false"]
+        );
+    }
+
+    #[test]
+    fn web_secure_needs_a_web_action() {
+        assert!(web_secure("s", None, None).is_err());
+        assert!(web_secure("s", Some("false"), None).is_err());
+        let existing = json!({"annotations": [{"key": "web-export", "value": true}]});
+        assert!(web_secure("s", Some("no"), Some(&existing)).is_err());
+        assert_eq!(
+            web_secure("s3cret", None, Some(&existing)).unwrap(),
+            WebSecure::Set(json!("s3cret"))
+        );
+        assert_eq!(
+            web_secure("FALSE", Some("raw"), None).unwrap(),
+            WebSecure::Remove
+        );
+    }
+
+    #[test]
+    fn web_secure_true_generates_a_number_once() {
+        let WebSecure::Set(generated) = web_secure("true", Some("true"), None).unwrap() else {
+            panic!("a secret is generated");
+        };
+        assert!(generated.as_u64().is_some_and(|n| n < 1 << 53));
+        let secured = json!({"annotations": [
+            {"key": "web-export", "value": true},
+            {"key": "require-whisk-auth", "value": 42}
+        ]});
+        assert_eq!(
+            web_secure("true", None, Some(&secured)).unwrap(),
+            WebSecure::Keep
+        );
+    }
+
+    #[test]
+    fn web_secure_changes_the_body() {
+        let mut body = json!({});
+        apply_web_secure(&mut body, WebSecure::Set(json!("s")));
+        assert_eq!(
+            body,
+            json!({"annotations": [{"key": "require-whisk-auth", "value": "s"}]})
+        );
+        let mut body = json!({"annotations": [{"key": "a", "value": 1}]});
+        apply_web_secure(&mut body, WebSecure::Remove);
+        assert_eq!(body["delAnnotations"], json!(["require-whisk-auth"]));
+        assert_eq!(body["annotations"].as_array().unwrap().len(), 1);
     }
 
     #[test]
