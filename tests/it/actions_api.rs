@@ -159,17 +159,7 @@ async fn namespaces_are_isolated() {
     server
         .action("private", "nodejs:20", HELLO, json!({}))
         .await;
-    let admin = std::process::Command::new(crate::support::wisp_binary())
-        .args(["admin", "namespace", "create", "alice", "--data-dir"])
-        .arg(server.data_dir())
-        .output()
-        .unwrap();
-    assert!(
-        admin.status.success(),
-        "{}",
-        String::from_utf8_lossy(&admin.stderr)
-    );
-    let alice = String::from_utf8(admin.stdout).unwrap().trim().to_string();
+    let alice = crate::support::admin_namespace(&server, "alice");
 
     let (status, body) = server
         .send(server.request_as(

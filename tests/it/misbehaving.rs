@@ -160,6 +160,21 @@ fn host_has_memory_cgroups() -> bool {
     writable
 }
 
+/// The result of a function reporting the memory cgroup it runs in, with `limits.memory` 192.
+async fn cgroup_of_a_function(server: &Server) -> Value {
+    server
+        .action(
+            "limit",
+            "python:3",
+            CGROUP_LIMIT,
+            json!({"limits": {"memory": 192}}),
+        )
+        .await;
+    let (status, record) = server.invoke("limit", json!({})).await;
+    assert_eq!(status, 200, "{record}");
+    record["response"]["result"].clone()
+}
+
 async fn hogs_are_stopped(server: &Server) {
     let small = json!({"limits": {"memory": 128}});
     for (name, kind, code) in [
@@ -192,21 +207,11 @@ async fn memory_limits_by_the_kernel_where_the_host_allows() {
         return;
     }
     let server = Server::start();
-    server
-        .action(
-            "limit",
-            "python:3",
-            CGROUP_LIMIT,
-            json!({"limits": {"memory": 192}}),
-        )
-        .await;
-    let (status, record) = server.invoke("limit", json!({})).await;
-    assert_eq!(status, 200, "{record}");
-    let result = &record["response"]["result"];
-    assert_eq!(result["limit"], 192u64 << 20, "{record}");
+    let cgroup = cgroup_of_a_function(&server).await;
+    assert_eq!(cgroup["limit"], 192u64 << 20, "{cgroup}");
     assert!(
-        result["path"].as_str().unwrap().contains("/wisp-"),
-        "the function runs in a cgroup of the server's own: {record}"
+        cgroup["path"].as_str().unwrap().contains("/wisp-"),
+        "the function runs in a cgroup of the server's own: {cgroup}"
     );
     hogs_are_stopped(&server).await;
 }
@@ -214,16 +219,7 @@ async fn memory_limits_by_the_kernel_where_the_host_allows() {
 #[tokio::test]
 async fn memory_limits_by_polling_without_cgroups() {
     let server = Server::start_with(&["--no-cgroups"]);
-    server
-        .action(
-            "limit",
-            "python:3",
-            CGROUP_LIMIT,
-            json!({"limits": {"memory": 192}}),
-        )
-        .await;
-    let (status, record) = server.invoke("limit", json!({})).await;
-    assert_eq!(status, 200, "{record}");
-    assert_ne!(record["response"]["result"]["limit"], 192u64 << 20);
+    let cgroup = cgroup_of_a_function(&server).await;
+    assert_ne!(cgroup["limit"], 192u64 << 20, "{cgroup}");
     hogs_are_stopped(&server).await;
 }

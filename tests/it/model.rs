@@ -3,23 +3,9 @@
 
 use serde_json::{json, Value};
 
-use crate::support::Server;
+use crate::support::{admin_namespace, Server};
 
 const ECHO: &str = "function main(p){ return p }";
-
-fn create_namespace(server: &Server, name: &str) -> String {
-    let out = std::process::Command::new(crate::support::wisp_binary())
-        .args(["admin", "namespace", "create", name, "--data-dir"])
-        .arg(server.data_dir())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 async fn as_user(
     server: &Server,
@@ -53,7 +39,7 @@ async fn published_packages_are_shared_and_private_ones_are_not() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["namespace"], "guest/shared");
 
-    let alice = create_namespace(&server, "alice");
+    let alice = admin_namespace(&server, "alice");
     let post = reqwest::Method::POST;
     let (status, record) = as_user(
         &server,

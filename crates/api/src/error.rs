@@ -43,7 +43,7 @@ impl From<ControllerError> for ApiError {
     fn from(e: ControllerError) -> Self {
         let status = match &e {
             ControllerError::NotFound | ControllerError::Missing(_) => StatusCode::NOT_FOUND,
-            ControllerError::Conflict(_) => StatusCode::CONFLICT,
+            ControllerError::Conflict(_) | ControllerError::Modified => StatusCode::CONFLICT,
             ControllerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ControllerError::Forbidden(_) => StatusCode::FORBIDDEN,
             ControllerError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use wisp_controller::Page;
+
 use crate::ApiError;
 
 pub type Query = HashMap<String, String>;
@@ -16,6 +18,15 @@ pub struct ListParams {
 
 pub const DEFAULT_LIMIT: u64 = 30;
 pub const MAX_LIMIT: u64 = 200;
+
+impl ListParams {
+    pub fn page(&self) -> Page {
+        Page {
+            skip: self.skip,
+            limit: self.limit,
+        }
+    }
+}
 
 pub fn list_params(query: &Query, collection: &str) -> Result<ListParams, ApiError> {
     let limit = match query.get("limit") {

@@ -4,9 +4,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use wisp_core::limits::LimitsPatch;
-use wisp_core::time::now_ms;
 use wisp_core::{
-    Action, Annotations, EntityName, EntityPath, Exec, Identity, Kind, Parameter, SemVer,
+    Action, Annotations, EntityName, EntityPath, Exec, Identity, Kind, Parameter, Revision, SemVer,
 };
 use wisp_store::{Expect, Page};
 
@@ -91,20 +90,11 @@ impl Controller {
             annotations.set("provide-api-key", Value::Bool(false));
         }
 
-        let updated = match &existing {
-            // Strictly increasing, so a new revision never shares a warm process with the old.
-            Some(old) => now_ms().max(old.updated + 1),
-            None => now_ms(),
-        };
+        // `updated` strictly increases, so a new revision never shares a warm process with the old.
+        let revision = Revision::next(existing.as_ref(), put.version, put.publish);
         let action = Action {
-            version: put.version.unwrap_or_else(|| {
-                existing
-                    .as_ref()
-                    .map_or(SemVer::INITIAL, |old| old.version.bump_patch())
-            }),
-            publish: put
-                .publish
-                .unwrap_or_else(|| existing.as_ref().is_some_and(|old| old.publish)),
+            version: revision.version,
+            publish: revision.publish,
             parameters: put.parameters.clone().unwrap_or_else(|| {
                 existing
                     .as_ref()
@@ -114,12 +104,11 @@ impl Controller {
             exec,
             annotations,
             limits: action_limits,
-            updated,
+            updated: revision.updated,
         };
-        let expect = existing
-            .as_ref()
-            .map_or(Expect::Absent, |old| Expect::Updated(old.updated));
-        store.put_entity(&action, expect).await?;
+        store
+            .put_entity(&action, Expect::replacing(existing.as_ref()))
+            .await?;
         let action = Arc::new(action);
         self.inner
             .actions

@@ -20,6 +20,7 @@ use wisp_core::{
 };
 use wisp_invoker::{InvokerError, RunOutcome, RunRequest};
 
+use crate::packages::ResolvedAction;
 use crate::throttle::Refused;
 use crate::{Controller, ControllerError, Result};
 
@@ -85,7 +86,7 @@ impl Controller {
     ) -> Result<Invoked> {
         let received = now_ms();
         let resolved = self.resolve_action(identity, path).await?;
-        let action = resolved.action;
+        let action = resolved.action.clone();
         let args = arguments(&action, payload)?;
         let permit = self
             .inner
@@ -111,19 +112,13 @@ impl Controller {
             args: Value::Object(args),
             action: action.clone(),
         };
-        let mut pending = self.record(identity, &action, &activation_id, received);
-        if let Some(binding) = &resolved.binding {
-            pending
-                .annotations
-                .set("binding", Value::from(binding.relative()));
-        }
+        let pending = self.record(identity, &resolved, &activation_id, received);
 
         self.inner.running.count.fetch_add(1, Ordering::AcqRel);
         let guard = RunningGuard(self.inner.clone());
         if !options.blocking {
             self.inner.activations.accept(pending.clone()).await?;
         }
-        let pending_annotations = pending.annotations.clone();
         let (done_tx, done_rx) = oneshot::channel();
         let blocking = options.blocking;
         let controller = self.clone();
@@ -170,8 +165,7 @@ impl Controller {
                 // The caller stops waiting and gets a 202: from here the activation must end
                 // in a record even if the server dies. A marker that lands after the record
                 // is harmless: recovery keeps an existing record.
-                let mut marker = self.record(identity, &action, &activation_id, received);
-                marker.annotations = pending_annotations;
+                let marker = self.record(identity, &resolved, &activation_id, received);
                 self.inner.activations.accept(marker).await?;
                 Ok(Invoked::Accepted(activation_id))
             }
@@ -183,14 +177,18 @@ impl Controller {
     fn record(
         &self,
         identity: &Identity,
-        action: &Action,
+        resolved: &ResolvedAction,
         id: &ActivationId,
         received: u64,
     ) -> Activation {
+        let action = &resolved.action;
         let mut annotations = Annotations::default();
         annotations.set("limits", limits_json(action));
         annotations.set("path", Value::from(action.path.relative()));
         annotations.set("kind", Value::from(action.exec.kind.as_str()));
+        if let Some(binding) = &resolved.binding {
+            annotations.set("binding", Value::from(binding.relative()));
+        }
         Activation {
             activation_id: id.clone(),
             namespace: identity.namespace.to_string(),

@@ -62,6 +62,9 @@ pub enum ControllerError {
     Missing(String),
     #[error("{0}")]
     Conflict(String),
+    /// The entity changed between a read and the write based on it (a 409).
+    #[error("Concurrent modification to resource detected.")]
+    Modified,
     #[error("{0}")]
     BadRequest(String),
     #[error("The supplied authentication is not authorized to access '{0}'.")]
@@ -90,9 +93,8 @@ impl From<StoreError> for ControllerError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict => ControllerError::Conflict("resource already exists".into()),
-            StoreError::WrongCollection | StoreError::Modified => {
-                ControllerError::Conflict(e.to_string())
-            }
+            StoreError::Modified => ControllerError::Modified,
+            StoreError::WrongCollection => ControllerError::Conflict(e.to_string()),
             other => {
                 tracing::error!(error = %other, "store failure");
                 ControllerError::Internal("The server encountered an internal error.".into())

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use wisp_core::params::overlay;
-use wisp_core::time::now_ms;
 use wisp_core::{
-    Action, Annotations, EntityName, EntityPath, Identity, Package, PackageRef, Parameter, SemVer,
+    Action, Annotations, EntityName, EntityPath, Identity, Package, PackageRef, Parameter,
+    Revision, SemVer,
 };
 use wisp_store::{Expect, Page, Write};
 
@@ -84,15 +84,10 @@ impl Controller {
                 json!({"namespace": target.namespace.as_str(), "name": target.name.as_str()}),
             );
         }
+        let revision = Revision::next(existing.as_ref(), put.version, put.publish);
         let package = Package {
-            version: put.version.unwrap_or_else(|| {
-                existing
-                    .as_ref()
-                    .map_or(SemVer::INITIAL, |old| old.version.bump_patch())
-            }),
-            publish: put
-                .publish
-                .unwrap_or_else(|| existing.as_ref().is_some_and(|old| old.publish)),
+            version: revision.version,
+            publish: revision.publish,
             parameters: put.parameters.clone().unwrap_or_else(|| {
                 existing
                     .as_ref()
@@ -100,15 +95,12 @@ impl Controller {
             }),
             annotations,
             binding,
-            updated: existing
-                .as_ref()
-                .map_or_else(now_ms, |old| now_ms().max(old.updated + 1)),
+            updated: revision.updated,
             path,
         };
-        let expect = existing
-            .as_ref()
-            .map_or(Expect::Absent, |old| Expect::Updated(old.updated));
-        store.put_entity(&package, expect).await?;
+        store
+            .put_entity(&package, Expect::replacing(existing.as_ref()))
+            .await?;
         self.inner
             .packages
             .insert(package.path.clone(), Arc::new(package.clone()));
@@ -143,10 +135,7 @@ impl Controller {
             .list_entities::<Action>(
                 &readable.actions_in.namespace,
                 Some(&readable.actions_in.name),
-                Page {
-                    skip: 0,
-                    limit: u64::MAX >> 1,
-                },
+                Page::ALL,
             )
             .await?;
         let mut package = (*readable.package).clone();
@@ -168,14 +157,7 @@ impl Controller {
                 .await?);
         }
         let all = store
-            .list_entities::<Package>(
-                &namespace,
-                None,
-                Page {
-                    skip: 0,
-                    limit: u64::MAX >> 1,
-                },
-            )
+            .list_entities::<Package>(&namespace, None, Page::ALL)
             .await?;
         Ok(all
             .into_iter()
@@ -186,11 +168,13 @@ impl Controller {
     }
 
     pub async fn count_packages(&self, identity: &Identity, namespace: EntityName) -> Result<u64> {
-        let all = Page {
-            skip: 0,
-            limit: u64::MAX >> 1,
-        };
-        Ok(self.list_packages(identity, namespace, all).await?.len() as u64)
+        if namespace == identity.namespace {
+            let store = &self.inner.entities;
+            return Ok(store.count_entities::<Package>(&namespace, None).await?);
+        }
+        // Another namespace's count is of what the caller may see: published packages.
+        let visible = self.list_packages(identity, namespace, Page::ALL).await?;
+        Ok(visible.len() as u64)
     }
 
     /// Deletes a package; one with actions only with `force`, which deletes them with it.
@@ -203,14 +187,7 @@ impl Controller {
         let mut writes = Vec::new();
         if package.binding.is_none() {
             let inside = store
-                .list_entities::<Action>(
-                    &path.namespace,
-                    Some(&path.name),
-                    Page {
-                        skip: 0,
-                        limit: u64::MAX >> 1,
-                    },
-                )
+                .list_entities::<Action>(&path.namespace, Some(&path.name), Page::ALL)
                 .await?;
             if !inside.is_empty() && !force {
                 return Err(ControllerError::Conflict(format!(

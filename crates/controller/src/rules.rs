@@ -2,9 +2,13 @@
 //! map (as in OpenWhisk), so every rule write also writes the trigger, in one atomic batch.
 
 use serde_json::Value;
-use wisp_core::time::now_ms;
-use wisp_core::{Annotations, EntityPath, Identity, Rule, RuleLink, RuleStatus, SemVer, Trigger};
-use wisp_store::{Expect, Page, StoreError, Write};
+use std::future::Future;
+
+use wisp_core::time::after;
+use wisp_core::{
+    Annotations, EntityPath, Identity, Revision, Rule, RuleLink, RuleStatus, SemVer, Trigger,
+};
+use wisp_store::{Expect, Page, Write};
 
 use crate::names::parse_fully_qualified;
 use crate::{Controller, ControllerError, Result};
@@ -36,15 +40,7 @@ impl Controller {
         put: RulePut,
         overwrite: bool,
     ) -> Result<RuleView> {
-        for _ in 0..RETRIES {
-            match self.try_put_rule(identity, &path, &put, overwrite).await {
-                Err(ControllerError::Conflict(m)) if m == StoreError::Modified.to_string() => {
-                    continue
-                }
-                other => return other,
-            }
-        }
-        Err(ControllerError::Conflict(StoreError::Modified.to_string()))
+        retrying(|| self.try_put_rule(identity, &path, &put, overwrite)).await
     }
 
     async fn try_put_rule(
@@ -89,39 +85,37 @@ impl Controller {
             Err(e) => return Err(e),
         }
 
+        let revision = Revision::next(old, put.version, put.publish);
         let rule = Rule {
-            version: put
-                .version
-                .unwrap_or_else(|| old.map_or(SemVer::INITIAL, |r| r.version.bump_patch())),
-            publish: put
-                .publish
-                .unwrap_or_else(|| old.is_some_and(|r| r.publish)),
+            version: revision.version,
+            publish: revision.publish,
             annotations: match &put.annotations {
                 Some(a) => Annotations(a.clone()),
                 None => old.map_or_else(Annotations::default, |r| r.annotations.clone()),
             },
             trigger: trigger_path.clone(),
             action: action_path.clone(),
-            updated: old.map_or_else(now_ms, |r| now_ms().max(r.updated + 1)),
+            updated: revision.updated,
             path: path.clone(),
         };
         let key = rule.link_key();
         let mut writes = Vec::new();
-        // An update keeps the status the rule had; a new rule starts active.
-        let mut status = RuleStatus::Active;
-        if let Some(old) = old {
-            if let Some(mut previous) = store.get_entity::<Trigger>(&old.trigger).await? {
-                if let Some(link) = previous.rules.remove(&key) {
-                    status = link.status;
+        // An update keeps the status the rule had, moving its link if the trigger changed; a new
+        // rule starts active.
+        let kept = match old {
+            None => None,
+            Some(old) if old.trigger == trigger_path => trigger.rules.get(&key).map(|l| l.status),
+            Some(old) => match store.get_entity::<Trigger>(&old.trigger).await? {
+                Some(mut previous) => {
+                    let link = previous.rules.remove(&key);
+                    let expect = touch(&mut previous);
+                    writes.push(Write::put(&previous, expect)?);
+                    link.map(|l| l.status)
                 }
-                if previous.path != trigger.path {
-                    let read = previous.updated;
-                    previous.updated = now_ms().max(read + 1);
-                    writes.push(Write::put(&previous, Expect::Updated(read))?);
-                }
-            }
-        }
-        let read = trigger.updated;
+                None => None,
+            },
+        };
+        let status = kept.unwrap_or(RuleStatus::Active);
         trigger.rules.insert(
             key,
             RuleLink {
@@ -129,10 +123,9 @@ impl Controller {
                 status,
             },
         );
-        trigger.updated = now_ms().max(read + 1);
-        writes.push(Write::put(&trigger, Expect::Updated(read))?);
-        let expect = old.map_or(Expect::Absent, |r| Expect::Updated(r.updated));
-        writes.push(Write::put(&rule, expect)?);
+        let expect = touch(&mut trigger);
+        writes.push(Write::put(&trigger, expect)?);
+        writes.push(Write::put(&rule, Expect::replacing(old))?);
         store.apply(writes).await?;
         Ok(RuleView { rule, status })
     }
@@ -161,66 +154,59 @@ impl Controller {
     }
 
     pub async fn delete_rule(&self, path: &EntityPath) -> Result<RuleView> {
-        for _ in 0..RETRIES {
-            let store = &self.inner.entities;
-            let rule = store
-                .get_entity::<Rule>(path)
-                .await?
-                .ok_or(ControllerError::NotFound)?;
-            let mut writes = vec![Write::delete::<Rule>(path)];
-            if let Some(mut trigger) = store.get_entity::<Trigger>(&rule.trigger).await? {
-                if trigger.rules.remove(&rule.link_key()).is_some() {
-                    let read = trigger.updated;
-                    trigger.updated = now_ms().max(read + 1);
-                    writes.push(Write::put(&trigger, Expect::Updated(read))?);
-                }
-            }
-            match store.apply(writes).await {
-                Err(StoreError::Modified) => continue,
-                Err(e) => return Err(e.into()),
-                Ok(_) => {
-                    return Ok(RuleView {
-                        rule,
-                        status: RuleStatus::Inactive,
-                    })
-                }
+        retrying(|| self.try_delete_rule(path)).await
+    }
+
+    async fn try_delete_rule(&self, path: &EntityPath) -> Result<RuleView> {
+        let store = &self.inner.entities;
+        let rule = store
+            .get_entity::<Rule>(path)
+            .await?
+            .ok_or(ControllerError::NotFound)?;
+        let mut writes = vec![Write::delete::<Rule>(path)];
+        if let Some(mut trigger) = store.get_entity::<Trigger>(&rule.trigger).await? {
+            if trigger.rules.remove(&rule.link_key()).is_some() {
+                let expect = touch(&mut trigger);
+                writes.push(Write::put(&trigger, expect)?);
             }
         }
-        Err(ControllerError::Conflict(StoreError::Modified.to_string()))
+        store.apply(writes).await?;
+        Ok(RuleView {
+            rule,
+            status: RuleStatus::Inactive,
+        })
     }
 
     /// Enables or disables a rule; setting the status it already has is a no-op.
     pub async fn set_rule_status(&self, path: &EntityPath, status: RuleStatus) -> Result<()> {
-        for _ in 0..RETRIES {
-            let store = &self.inner.entities;
-            let rule = store
-                .get_entity::<Rule>(path)
-                .await?
-                .ok_or(ControllerError::NotFound)?;
-            let Some(mut trigger) = store.get_entity::<Trigger>(&rule.trigger).await? else {
-                return Err(ControllerError::Missing(
-                    "Only rules with existing triggers can be activated".into(),
-                ));
-            };
-            let key = rule.link_key();
-            if trigger.rules.get(&key).map(|l| l.status) == Some(status) {
-                return Ok(());
-            }
-            trigger.rules.insert(
-                key,
-                RuleLink {
-                    action: rule.action.clone(),
-                    status,
-                },
-            );
-            let read = trigger.updated;
-            trigger.updated = now_ms().max(read + 1);
-            match store.put_entity(&trigger, Expect::Updated(read)).await {
-                Err(StoreError::Modified) => continue,
-                other => return Ok(other?),
-            }
+        retrying(|| self.try_set_rule_status(path, status)).await
+    }
+
+    async fn try_set_rule_status(&self, path: &EntityPath, status: RuleStatus) -> Result<()> {
+        let store = &self.inner.entities;
+        let rule = store
+            .get_entity::<Rule>(path)
+            .await?
+            .ok_or(ControllerError::NotFound)?;
+        let Some(mut trigger) = store.get_entity::<Trigger>(&rule.trigger).await? else {
+            return Err(ControllerError::Missing(
+                "Only rules with existing triggers can be activated".into(),
+            ));
+        };
+        let key = rule.link_key();
+        if trigger.rules.get(&key).map(|l| l.status) == Some(status) {
+            return Ok(());
         }
-        Err(ControllerError::Conflict(StoreError::Modified.to_string()))
+        trigger.rules.insert(
+            key,
+            RuleLink {
+                action: rule.action.clone(),
+                status,
+            },
+        );
+        let expect = touch(&mut trigger);
+        store.put_entity(&trigger, expect).await?;
+        Ok(())
     }
 
     pub async fn list_rules(&self, identity: &Identity, page: Page) -> Result<Vec<Rule>> {
@@ -238,4 +224,26 @@ impl Controller {
             .count_entities::<Rule>(&identity.namespace, None)
             .await?)
     }
+}
+
+/// Runs a read-modify-write again when the entity changed between its read and its write.
+async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    for _ in 1..RETRIES {
+        match attempt().await {
+            Err(ControllerError::Modified) => continue,
+            other => return other,
+        }
+    }
+    attempt().await
+}
+
+/// Stamps a trigger as written now; returns what the store must still find: the version read.
+fn touch(trigger: &mut Trigger) -> Expect {
+    let read = trigger.updated;
+    trigger.updated = after(Some(read));
+    Expect::Updated(read)
 }

@@ -5,7 +5,7 @@ use wisp_core::params::merge_into;
 use wisp_core::time::now_ms;
 use wisp_core::{
     Activation, ActivationId, ActivationResponse, Annotations, EntityPath, Identity, Parameter,
-    RuleStatus, SemVer, Trigger,
+    Revision, RuleStatus, SemVer, Trigger,
 };
 use wisp_store::{Expect, Page};
 
@@ -44,13 +44,10 @@ impl Controller {
             }
         }
         let old = existing.as_ref();
+        let revision = Revision::next(old, put.version, put.publish);
         let trigger = Trigger {
-            version: put
-                .version
-                .unwrap_or_else(|| old.map_or(SemVer::INITIAL, |t| t.version.bump_patch())),
-            publish: put
-                .publish
-                .unwrap_or_else(|| old.is_some_and(|t| t.publish)),
+            version: revision.version,
+            publish: revision.publish,
             parameters: put
                 .parameters
                 .unwrap_or_else(|| old.map_or_else(Vec::new, |t| t.parameters.clone())),
@@ -59,11 +56,10 @@ impl Controller {
                 None => old.map_or_else(Annotations::default, |t| t.annotations.clone()),
             },
             rules: old.map_or_else(Default::default, |t| t.rules.clone()),
-            updated: old.map_or_else(now_ms, |t| now_ms().max(t.updated + 1)),
+            updated: revision.updated,
             path,
         };
-        let expect = old.map_or(Expect::Absent, |t| Expect::Updated(t.updated));
-        store.put_entity(&trigger, expect).await?;
+        store.put_entity(&trigger, Expect::replacing(old)).await?;
         Ok(trigger)
     }
 
@@ -167,20 +163,19 @@ impl Controller {
 /// One log line of a trigger activation: what became of one rule's invocation.
 fn rule_log_line(rule: &str, action: &EntityPath, outcome: Result<Invoked>) -> String {
     let line = match outcome {
-        Ok(Invoked::Accepted(id)) => json!({
-            "statusCode": 0,
-            "success": true,
-            "activationId": id.as_str(),
-            "rule": rule,
-            "action": action.relative(),
-        }),
-        Ok(Invoked::Completed(record)) => json!({
-            "statusCode": 0,
-            "success": true,
-            "activationId": record.activation_id.as_str(),
-            "rule": rule,
-            "action": action.relative(),
-        }),
+        Ok(invoked) => {
+            let id = match &invoked {
+                Invoked::Accepted(id) => id,
+                Invoked::Completed(record) => &record.activation_id,
+            };
+            json!({
+                "statusCode": 0,
+                "success": true,
+                "activationId": id.as_str(),
+                "rule": rule,
+                "action": action.relative(),
+            })
+        }
         Err(e) => json!({
             "statusCode": if e.is_client_error() { 1 } else { 3 },
             "success": false,

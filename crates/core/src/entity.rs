@@ -4,7 +4,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::EntityPath;
+use crate::{EntityPath, SemVer};
 
 /// The four kinds of entity. They share one name space per namespace, as in OpenWhisk: an
 /// action and a package cannot both be called `x`.
@@ -32,14 +32,47 @@ impl Collection {
 pub trait Entity: Serialize + DeserializeOwned + Send + Sync + 'static {
     const COLLECTION: Collection;
     fn path(&self) -> &EntityPath;
+    fn version(&self) -> SemVer;
+    fn publish(&self) -> bool;
     /// Epoch milliseconds of the last write.
     fn updated(&self) -> u64;
+}
+
+/// The shared part of a new revision of an entity: its version (given, else the patch after the
+/// old one, else 0.0.1), publish flag (given, else kept), and an `updated` strictly after the
+/// old one's, so a new revision never looks like the old.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revision {
+    pub version: SemVer,
+    pub publish: bool,
+    pub updated: u64,
+}
+
+impl Revision {
+    pub fn next<T: Entity>(
+        old: Option<&T>,
+        version: Option<SemVer>,
+        publish: Option<bool>,
+    ) -> Self {
+        Revision {
+            version: version
+                .unwrap_or_else(|| old.map_or(SemVer::INITIAL, |o| o.version().bump_patch())),
+            publish: publish.unwrap_or_else(|| old.is_some_and(Entity::publish)),
+            updated: crate::time::after(old.map(Entity::updated)),
+        }
+    }
 }
 
 impl Entity for crate::Action {
     const COLLECTION: Collection = Collection::Actions;
     fn path(&self) -> &EntityPath {
         &self.path
+    }
+    fn version(&self) -> SemVer {
+        self.version
+    }
+    fn publish(&self) -> bool {
+        self.publish
     }
     fn updated(&self) -> u64 {
         self.updated

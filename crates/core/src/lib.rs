@@ -19,7 +19,7 @@ pub mod version;
 
 pub use action::{Action, Exec};
 pub use activation::{Activation, ActivationId, ActivationResponse, Outcome};
-pub use entity::{Collection, Entity};
+pub use entity::{Collection, Entity, Revision};
 pub use identity::Identity;
 pub use kind::Kind;
 pub use limits::{ActionLimits, LimitError, SystemLimits};

@@ -37,6 +37,12 @@ impl Entity for Package {
     fn path(&self) -> &EntityPath {
         &self.path
     }
+    fn version(&self) -> SemVer {
+        self.version
+    }
+    fn publish(&self) -> bool {
+        self.publish
+    }
     fn updated(&self) -> u64 {
         self.updated
     }

@@ -9,6 +9,14 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Now, or just after `previous` if the clock has not passed it: write stamps strictly increase.
+pub fn after(previous: Option<u64>) -> u64 {
+    match previous {
+        Some(p) => now_ms().max(p + 1),
+        None => now_ms(),
+    }
+}
+
 /// Formats a time as `2024-03-01T10:20:30.123456789Z` (UTC, nanoseconds), the timestamp of an
 /// OpenWhisk log line.
 pub fn rfc3339_nanos(time: SystemTime) -> String {

@@ -74,6 +74,12 @@ impl Entity for Trigger {
     fn path(&self) -> &EntityPath {
         &self.path
     }
+    fn version(&self) -> SemVer {
+        self.version
+    }
+    fn publish(&self) -> bool {
+        self.publish
+    }
     fn updated(&self) -> u64 {
         self.updated
     }
@@ -83,6 +89,12 @@ impl Entity for Rule {
     const COLLECTION: Collection = Collection::Rules;
     fn path(&self) -> &EntityPath {
         &self.path
+    }
+    fn version(&self) -> SemVer {
+        self.version
+    }
+    fn publish(&self) -> bool {
+        self.publish
     }
     fn updated(&self) -> u64 {
         self.updated

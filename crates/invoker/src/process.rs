@@ -159,21 +159,16 @@ impl RuntimeProcess {
         }
     }
 
-    /// Has the kernel enforce a memory limit on the process (and its children); false when
-    /// there is no cgroup to do it, and the caller must watch memory itself.
-    pub fn limit_memory(&self, bytes: u64) -> bool {
-        match &self.memory_cgroup {
-            Some(cgroup) => match cgroup.limit(bytes) {
-                Ok(()) => {
-                    self.kernel_limited.store(true, Ordering::Release);
-                    true
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "memory cgroup limit not set; polling instead");
-                    false
-                }
-            },
-            None => false,
+    /// Has the kernel enforce a memory limit on the process (and its children) where it has a
+    /// cgroup; [`kernel_limited`](Self::kernel_limited) says whether that worked, or whether
+    /// the caller must watch memory itself.
+    pub fn limit_memory(&self, bytes: u64) {
+        let Some(cgroup) = &self.memory_cgroup else {
+            return;
+        };
+        match cgroup.limit(bytes) {
+            Ok(()) => self.kernel_limited.store(true, Ordering::Release),
+            Err(e) => tracing::warn!(error = %e, "memory cgroup limit not set; polling instead"),
         }
     }
 
@@ -293,8 +288,9 @@ async fn drive(
 ) {
     let mut demux: Demux<Token> = Demux::default();
     let mut exited = false;
+    let mut drained = false;
+    // The process has exited and its pipes are drained: every exchange left is finished.
     let mut gone = false;
-    let mut reported = false;
     let mut owner_dropped = false;
     // After the process exits, its pipes get a moment to drain (a grandchild may hold them
     // open, so the wait is bounded).
@@ -333,17 +329,14 @@ async fn drive(
                 drain.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(50));
                 Vec::new()
             }
-            _ = &mut drain, if exited && !gone => {
-                gone = true;
+            _ = &mut drain, if exited && !drained => {
+                drained = true;
                 Vec::new()
             }
         };
         deliver(finished);
-        if exited && !gone && pipes.all_closed() {
+        if !gone && exited && (drained || pipes.all_closed()) {
             gone = true;
-        }
-        if gone && !reported {
-            reported = true;
             alive.store(false, Ordering::Release);
             deliver(demux.exited());
         }

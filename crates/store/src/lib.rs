@@ -44,6 +44,14 @@ pub struct Page {
     pub limit: u64,
 }
 
+impl Page {
+    /// Everything (the limit stays within SQLite's signed 64-bit range).
+    pub const ALL: Page = Page {
+        skip: 0,
+        limit: i64::MAX as u64,
+    };
+}
+
 /// A stored API key: the key itself is kept only as a SHA-256 digest.
 #[derive(Debug, Clone)]
 pub struct KeyRecord {
@@ -95,6 +103,13 @@ pub enum Expect {
     Any,
     /// The version last read, by its `updated` (`Modified` otherwise): a read-modify-write.
     Updated(u64),
+}
+
+impl Expect {
+    /// For a write that replaces `old` (the version last read), or creates when there is none.
+    pub fn replacing<T: Entity>(old: Option<&T>) -> Expect {
+        old.map_or(Expect::Absent, |o| Expect::Updated(o.updated()))
+    }
 }
 
 /// One write of an atomic batch.

@@ -27,7 +27,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-use crate::routes::entity_name as name;
+use crate::routes::{entity_name as name, payload_too_large};
 
 /// What the path after `/actions/` names.
 enum Target {
@@ -226,13 +226,6 @@ async fn invoke(
         .invoke(&caller.0, &path, payload, options)
         .await?;
     Ok(invoke_response(invoked, result_only))
-}
-
-fn payload_too_large(size: usize, max: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("Request larger than allowed: {size} > {max} bytes."),
-    )
 }
 
 fn invoke_response(invoked: Invoked, result_only: bool) -> Response {

@@ -5,12 +5,11 @@ use axum::extract::{Path, Query as QueryParams, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use wisp_controller::Page;
 use wisp_core::EntityPath;
 
 use crate::auth::Caller;
 use crate::query::{flag, list_params, Query};
-use crate::routes::entity_name;
+use crate::routes::{entity_name, own_entity};
 use crate::{wire, ApiError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -36,11 +35,9 @@ async fn list(
         let n = controller.count_packages(&caller.0, namespace).await?;
         return Ok(Json(json!({"packages": n})));
     }
-    let page = Page {
-        skip: params.skip,
-        limit: params.limit,
-    };
-    let packages = controller.list_packages(&caller.0, namespace, page).await?;
+    let packages = controller
+        .list_packages(&caller.0, namespace, params.page())
+        .await?;
     Ok(Json(Value::Array(
         packages.iter().map(wire::package_summary).collect(),
     )))
@@ -71,8 +68,7 @@ async fn put(
     QueryParams(query): QueryParams<Query>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let namespace = caller.entitled_namespace(&state, &ns, &format!("packages/{name}"))?;
-    let path = EntityPath::new(namespace, None, entity_name(&name)?);
+    let path = own_entity(&caller, &state, &ns, "packages", &name)?;
     let body = wire::object_body(&body, true)?.unwrap_or_default();
     let put = wire::package_put(body, &caller.0.namespace)?;
     let package = state
@@ -88,8 +84,7 @@ async fn delete(
     Path((ns, name)): Path<(String, String)>,
     QueryParams(query): QueryParams<Query>,
 ) -> Result<Json<Value>, ApiError> {
-    let namespace = caller.entitled_namespace(&state, &ns, &format!("packages/{name}"))?;
-    let path = EntityPath::new(namespace, None, entity_name(&name)?);
+    let path = own_entity(&caller, &state, &ns, "packages", &name)?;
     let package = state
         .controller
         .delete_package(path, flag(&query, "force"))

@@ -5,13 +5,12 @@ use axum::extract::{Path, Query as QueryParams, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use wisp_controller::Page;
 use wisp_controller::RuleView;
 use wisp_core::{EntityPath, RuleStatus};
 
 use crate::auth::Caller;
 use crate::query::{flag, list_params, Query};
-use crate::routes::entity_name;
+use crate::routes::own_entity;
 use crate::{wire, ApiError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -29,8 +28,7 @@ fn rule_path(
     ns: &str,
     name: &str,
 ) -> Result<EntityPath, ApiError> {
-    let namespace = caller.entitled_namespace(state, ns, &format!("rules/{name}"))?;
-    Ok(EntityPath::new(namespace, None, entity_name(name)?))
+    own_entity(caller, state, ns, "rules", name)
 }
 
 async fn list(
@@ -45,11 +43,10 @@ async fn list(
         let n = state.controller.count_rules(&caller.0).await?;
         return Ok(Json(json!({"rules": n})));
     }
-    let page = Page {
-        skip: params.skip,
-        limit: params.limit,
-    };
-    let rules = state.controller.list_rules(&caller.0, page).await?;
+    let rules = state
+        .controller
+        .list_rules(&caller.0, params.page())
+        .await?;
     Ok(Json(Value::Array(
         rules
             .into_iter()

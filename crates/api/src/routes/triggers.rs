@@ -7,13 +7,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
-use wisp_controller::Page;
 use wisp_core::EntityPath;
 
 use crate::auth::Caller;
 use crate::middleware::transaction_id;
 use crate::query::{flag, list_params, Query};
-use crate::routes::entity_name;
+use crate::routes::{own_entity, payload_too_large};
 use crate::{wire, ApiError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -31,8 +30,7 @@ fn trigger_path(
     ns: &str,
     name: &str,
 ) -> Result<EntityPath, ApiError> {
-    let namespace = caller.entitled_namespace(state, ns, &format!("triggers/{name}"))?;
-    Ok(EntityPath::new(namespace, None, entity_name(name)?))
+    own_entity(caller, state, ns, "triggers", name)
 }
 
 async fn list(
@@ -47,11 +45,10 @@ async fn list(
         let n = state.controller.count_triggers(&caller.0).await?;
         return Ok(Json(json!({"triggers": n})));
     }
-    let page = Page {
-        skip: params.skip,
-        limit: params.limit,
-    };
-    let triggers = state.controller.list_triggers(&caller.0, page).await?;
+    let triggers = state
+        .controller
+        .list_triggers(&caller.0, params.page())
+        .await?;
     Ok(Json(Value::Array(
         triggers.iter().map(wire::trigger_summary).collect(),
     )))
@@ -104,10 +101,7 @@ async fn fire(
     let path = trigger_path(&caller, &state, &ns, &name)?;
     let max = state.controller.limits().max_payload_bytes;
     if body.len() > max {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Request larger than allowed: {} > {max} bytes.", body.len()),
-        ));
+        return Err(payload_too_large(body.len(), max));
     }
     let event = wire::object_body(&body, true)?.unwrap_or_default();
     let headers: Map<String, Value> = headers
