@@ -1,5 +1,5 @@
 //! Packages, triggers and rules beyond what the npm client suite covers: sharing across
-//! namespaces, the REST-only listing form, and surviving `kill -9`.
+//! namespaces, the REST-only listing form, web actions in packages, and surviving `kill -9`.
 
 use serde_json::{json, Value};
 
@@ -159,4 +159,41 @@ async fn triggers_rules_and_acknowledged_fires_survive_kill_9() {
         .post("namespaces/_/triggers/t", json!({"n": 8}))
         .await;
     assert_eq!(status, 202, "{fired}");
+}
+
+#[tokio::test]
+async fn web_actions_in_packages_inherit_package_parameters() {
+    let server = Server::start();
+    let (status, _) = server
+        .put(
+            "namespaces/_/packages/site",
+            json!({"parameters": [{"key": "who", "value": "package"}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    server
+        .action(
+            "site/hi",
+            "nodejs:20",
+            "function main(p){ return {who: p.who, name: p.name} }",
+            json!({"annotations": [{"key": "web-export", "value": true}]}),
+        )
+        .await;
+    let response = reqwest::get(format!(
+        "{}/api/v1/web/guest/site/hi.json?name=Ada",
+        server.api_host
+    ))
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"who": "package", "name": "Ada"}));
+
+    let missing = reqwest::get(format!(
+        "{}/api/v1/web/guest/site/nope.json",
+        server.api_host
+    ))
+    .await
+    .unwrap();
+    assert_eq!(missing.status(), 404);
 }
