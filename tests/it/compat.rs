@@ -42,6 +42,7 @@ fn openwhisk_npm_client_suite() {
             "--test-reporter=spec",
             "tests/compat/suite.js",
             "tests/compat/model.js",
+            "tests/compat/feeds.js",
         ])
         .env("WISP_APIHOST", &server.api_host)
         .env("WISP_AUTH", &server.auth)

@@ -5,7 +5,7 @@
 use serde_json::{json, Map, Value};
 use wisp_controller::{ActionPut, ExecPut};
 use wisp_core::limits::LimitsPatch;
-use wisp_core::{Action, Activation, Annotations, Parameter, SemVer};
+use wisp_core::{Action, Activation, Annotations, Exec, Parameter, SemVer};
 
 use crate::ApiError;
 
@@ -49,13 +49,19 @@ fn limits(action: &Action) -> Value {
 
 /// The full action document; `code` false drops the code.
 pub fn action(a: &Action, code: bool) -> Value {
-    let mut exec = json!({"kind": a.exec.kind.as_str(), "binary": a.exec.binary});
-    if code {
-        exec["code"] = Value::from(a.exec.code.as_str());
-    }
-    if let Some(main) = &a.exec.main {
-        exec["main"] = Value::from(main.as_str());
-    }
+    let exec = match &a.exec {
+        Exec::Code(c) => {
+            let mut exec = json!({"kind": c.kind.as_str(), "binary": c.binary});
+            if code {
+                exec["code"] = Value::from(c.code.as_str());
+            }
+            if let Some(main) = &c.main {
+                exec["main"] = Value::from(main.as_str());
+            }
+            exec
+        }
+        Exec::Builtin(b) => json!({"kind": "builtin", "builtin": b.builtin, "binary": false}),
+    };
     json!({
         "namespace": a.path.parent(),
         "name": a.path.name.as_str(),
@@ -78,7 +84,7 @@ pub fn action_summary(a: &Action) -> Value {
         "publish": a.publish,
         "annotations": annotations(&a.annotations),
         "limits": limits(a),
-        "exec": {"binary": a.exec.binary},
+        "exec": {"binary": a.exec.code().is_some_and(|c| c.binary)},
         "updated": a.updated,
     })
 }

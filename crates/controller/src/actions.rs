@@ -5,7 +5,8 @@ use std::sync::Arc;
 use serde_json::Value;
 use wisp_core::limits::LimitsPatch;
 use wisp_core::{
-    Action, Annotations, EntityName, EntityPath, Exec, Identity, Kind, Parameter, Revision, SemVer,
+    Action, Annotations, CodeExec, EntityName, EntityPath, Exec, Identity, Kind, Parameter,
+    Revision, SemVer,
 };
 use wisp_store::{Expect, Page};
 
@@ -85,7 +86,7 @@ impl Controller {
         for (key, value) in put.annotations.clone().unwrap_or_default() {
             annotations.set(&key, value);
         }
-        annotations.set("exec", Value::from(exec.kind.as_str()));
+        annotations.set("exec", Value::from(exec.kind_name()));
         if existing.is_none() && annotations.get("provide-api-key").is_none() {
             annotations.set("provide-api-key", Value::Bool(false));
         }
@@ -228,7 +229,7 @@ fn build_exec(put: &ExecPut) -> Result<Exec> {
             kind
         ))
     })?;
-    Ok(Exec::new(kind, code, put.main.clone()))
+    Ok(Exec::Code(CodeExec::new(kind, code, put.main.clone())))
 }
 
 fn too_big(field: &str, size: usize, allowed: usize) -> Result<()> {

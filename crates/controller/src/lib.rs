@@ -8,11 +8,13 @@
 mod actions;
 mod activations;
 mod cache;
+mod feeds;
 mod identity;
 mod invoke;
 mod names;
 mod packages;
 mod rules;
+mod system;
 mod throttle;
 mod triggers;
 
@@ -128,6 +130,7 @@ struct Inner {
     owners: identity::OwnerCache,
     throttle: throttle::Throttle,
     running: invoke::Running,
+    scheduler: feeds::Scheduler,
 }
 
 impl Controller {
@@ -154,6 +157,7 @@ impl Controller {
                 owners: identity::OwnerCache::bounded(identity::KEY_CACHE_BOUND),
                 throttle,
                 running: invoke::Running::default(),
+                scheduler: feeds::Scheduler::default(),
             }),
         }
     }
@@ -167,11 +171,14 @@ impl Controller {
         self.inner.config.max_blocking_wait
     }
 
-    /// Starts background work: records for activations a previous run left unfinished, and
-    /// pruning of old records.
+    /// Installs the `whisk.system` packages and starts background work: records for
+    /// activations a previous run left unfinished, pruning of old records, and the alarm
+    /// scheduler.
     pub async fn start(&self) -> Result<()> {
+        self.install_system_packages().await?;
         self.recover_orphans().await?;
         self.spawn_retention();
+        self.spawn_scheduler().await?;
         Ok(())
     }
 

@@ -71,8 +71,11 @@ impl Controller {
             .ok_or(ControllerError::NotFound)
     }
 
-    /// Deletes a trigger; rules that pointed at it stay and report `inactive`.
+    /// Deletes a trigger; rules that pointed at it stay and report `inactive`. An alarm on it
+    /// stops first, so no fire lands on a trigger of the same name created later.
     pub async fn delete_trigger(&self, path: &EntityPath) -> Result<Trigger> {
+        self.get_trigger(path).await?;
+        self.forget_alarm(path).await?;
         self.inner
             .entities
             .delete_entity::<Trigger>(path)

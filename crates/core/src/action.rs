@@ -17,9 +17,26 @@ pub struct Action {
     pub updated: u64,
 }
 
-/// What runs: the kind and the code.
+/// What runs when the action is invoked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Exec {
+#[serde(untagged)]
+pub enum Exec {
+    /// Code a runtime process loads and runs.
+    Code(CodeExec),
+    /// Work the platform itself does, such as a system feed: never reaches a runtime process
+    /// and cannot be created through the API.
+    Builtin(BuiltinExec),
+}
+
+/// A builtin's name, such as `alarms/alarm`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuiltinExec {
+    pub builtin: String,
+}
+
+/// Code in one of the runtime kinds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeExec {
     pub kind: Kind,
     /// Source text, or the base64 of a zip archive when `binary`.
     pub code: String,
@@ -30,9 +47,26 @@ pub struct Exec {
 }
 
 impl Exec {
-    pub fn new(kind: Kind, code: String, main: Option<String>) -> Exec {
+    /// The kind as clients see it: a runtime kind, or `builtin`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Exec::Code(code) => code.kind.as_str(),
+            Exec::Builtin(_) => "builtin",
+        }
+    }
+
+    pub fn code(&self) -> Option<&CodeExec> {
+        match self {
+            Exec::Code(code) => Some(code),
+            Exec::Builtin(_) => None,
+        }
+    }
+}
+
+impl CodeExec {
+    pub fn new(kind: Kind, code: String, main: Option<String>) -> CodeExec {
         let binary = looks_like_base64(&code);
-        Exec {
+        CodeExec {
             kind,
             code,
             binary,
@@ -73,8 +107,8 @@ mod tests {
 
     #[test]
     fn binary_is_computed_from_the_code() {
-        assert!(!Exec::new(Kind::Nodejs20, "function main(){}".into(), None).binary);
-        assert!(Exec::new(Kind::Nodejs20, "UEsDBA==".into(), None).binary);
+        assert!(!CodeExec::new(Kind::Nodejs20, "function main(){}".into(), None).binary);
+        assert!(CodeExec::new(Kind::Nodejs20, "UEsDBA==".into(), None).binary);
         assert!(!looks_like_base64("abc"));
         assert!(!looks_like_base64("ab=c"));
         assert!(!looks_like_base64(""));

@@ -6,6 +6,7 @@
 
 pub mod action;
 pub mod activation;
+pub mod cron;
 pub mod entity;
 pub mod identity;
 pub mod kind;
@@ -17,7 +18,7 @@ pub mod time;
 pub mod trigger;
 pub mod version;
 
-pub use action::{Action, Exec};
+pub use action::{Action, BuiltinExec, CodeExec, Exec};
 pub use activation::{Activation, ActivationId, ActivationResponse, Outcome};
 pub use entity::{Collection, Entity, Revision};
 pub use identity::Identity;

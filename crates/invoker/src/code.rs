@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use wisp_core::Exec;
+use wisp_core::CodeExec;
 
 pub enum Loadable {
     Text,
@@ -14,7 +14,7 @@ pub enum Loadable {
 }
 
 /// Prepares `exec` under `root`; errors are messages for the activation's developer error.
-pub fn prepare(exec: &Exec, root: &Path) -> Result<Loadable, String> {
+pub fn prepare(exec: &CodeExec, root: &Path) -> Result<Loadable, String> {
     if !exec.binary {
         return Ok(Loadable::Text);
     }

@@ -97,4 +97,6 @@ pub enum InvokerError {
     Timeout,
     #[error("the invoker is shutting down")]
     ShuttingDown,
+    #[error("the action has no code a runtime can run")]
+    NotRunnable,
 }

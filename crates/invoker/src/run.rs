@@ -25,7 +25,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
     let action = req.action.clone();
     let limits = action.limits;
     let key = action.revision_key();
-    let kind = action.exec.kind;
+    let kind = action.exec.code().ok_or(InvokerError::NotRunnable)?.kind;
     // Waiting for room counts against the activation's time, as it would for a caller.
     let queue_deadline = Instant::now() + Duration::from_millis(limits.timeout);
     let lease = inner
@@ -99,7 +99,16 @@ async fn initialize(
     let action = &req.action;
     let timeout = Duration::from_millis(action.limits.timeout);
     let code_root = inner.config.runtime_dir.join("code");
-    let exec = action.exec.clone();
+    let code = action.exec.code().ok_or_else(|| {
+        failed(
+            Outcome::InternalError,
+            InvokerError::NotRunnable.to_string(),
+            now_ms(),
+            None,
+            StartKind::Cold,
+        )
+    })?;
+    let exec = code.clone();
     let loadable = tokio::task::spawn_blocking(move || prepare(&exec, &code_root))
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
@@ -114,14 +123,14 @@ async fn initialize(
     })?;
     let dir;
     let source = match &loadable {
-        Loadable::Text => Source::Text(&action.exec.code),
+        Loadable::Text => Source::Text(&code.code),
         Loadable::Directory(path) => {
             dir = path.display().to_string();
             Source::Directory(&dir)
         }
     };
     let line = init_line(
-        action.exec.entry_point(),
+        code.entry_point(),
         source,
         &req.init_env,
         action.limits.concurrency > 1,

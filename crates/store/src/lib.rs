@@ -92,6 +92,22 @@ pub trait EntityStore: Send + Sync {
     ) -> BoxFuture<'_, Result<u64>>;
     /// Applies every write or none, durably; returns, per write, the document a delete removed.
     fn apply(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<Vec<Option<String>>>>;
+
+    /// Stores what a feed provider hosted by the server keeps for one trigger, replacing it.
+    fn put_feed(&self, feed: FeedRecord) -> BoxFuture<'_, Result<()>>;
+    /// Removes a trigger's record from every provider; returns whether there was one.
+    fn delete_feed(&self, trigger: EntityPath) -> BoxFuture<'_, Result<bool>>;
+    /// Every record of a provider.
+    fn list_feeds(&self, provider: String) -> BoxFuture<'_, Result<Vec<FeedRecord>>>;
+}
+
+/// A feed provider's document for one trigger (an alarm's schedule, say). A namespace's
+/// records go with the namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedRecord {
+    pub provider: String,
+    pub trigger: EntityPath,
+    pub doc: String,
 }
 
 /// What a put expects to find where it writes.

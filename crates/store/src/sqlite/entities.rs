@@ -4,7 +4,9 @@ use rusqlite::{params, OptionalExtension};
 use wisp_core::{Collection, EntityName, EntityPath};
 
 use super::SqliteStore;
-use crate::{BoxFuture, EntityStore, Expect, KeyRecord, Page, Result, StoreError, Write};
+use crate::{
+    BoxFuture, EntityStore, Expect, FeedRecord, KeyRecord, Page, Result, StoreError, Write,
+};
 
 impl EntityStore for SqliteStore {
     fn find_key(&self, uuid: String) -> BoxFuture<'_, Result<Option<KeyRecord>>> {
@@ -54,6 +56,10 @@ impl EntityStore for SqliteStore {
             )?;
             tx.execute(
                 "DELETE FROM entities WHERE namespace = ?1",
+                [namespace.as_str()],
+            )?;
+            tx.execute(
+                "DELETE FROM feeds WHERE namespace = ?1",
                 [namespace.as_str()],
             )?;
             tx.commit()?;
@@ -136,6 +142,60 @@ impl EntityStore for SqliteStore {
             }
             tx.commit()?;
             Ok(deleted)
+        }))
+    }
+
+    fn put_feed(&self, feed: FeedRecord) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.with_conn(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO feeds (provider, namespace, trigger, doc)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    feed.provider,
+                    feed.trigger.namespace.as_str(),
+                    feed.trigger.name.as_str(),
+                    feed.doc
+                ],
+            )?;
+            Ok(())
+        }))
+    }
+
+    fn delete_feed(&self, trigger: EntityPath) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(self.with_conn(move |conn| {
+            let deleted = conn.execute(
+                "DELETE FROM feeds WHERE namespace = ?1 AND trigger = ?2",
+                params![trigger.namespace.as_str(), trigger.name.as_str()],
+            )?;
+            Ok(deleted > 0)
+        }))
+    }
+
+    fn list_feeds(&self, provider: String) -> BoxFuture<'_, Result<Vec<FeedRecord>>> {
+        Box::pin(self.with_conn(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT namespace, trigger, doc FROM feeds WHERE provider = ?1
+                 ORDER BY namespace, trigger",
+            )?;
+            let rows = stmt.query_map([&provider], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (namespace, trigger, doc) = row?;
+                let parse = |raw: &str| {
+                    EntityName::parse(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
+                };
+                Ok(FeedRecord {
+                    provider: provider.clone(),
+                    trigger: EntityPath::new(parse(&namespace)?, None, parse(&trigger)?),
+                    doc,
+                })
+            })
+            .collect()
         }))
     }
 }

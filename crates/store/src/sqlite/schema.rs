@@ -24,6 +24,14 @@ pub const ENTITY_MIGRATIONS: &[&str] = &[
         PRIMARY KEY (namespace, name)
     );
     CREATE INDEX entities_by_updated ON entities(namespace, collection, updated DESC);",
+    // 2: what feed providers hosted by the server keep per trigger (alarm schedules).
+    "CREATE TABLE feeds (
+        provider TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (provider, namespace, trigger)
+    );",
 ];
 
 pub const ACTIVATION_MIGRATIONS: &[&str] = &[
