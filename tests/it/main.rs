@@ -7,6 +7,7 @@ mod actions_api;
 mod activations_api;
 mod bad_input;
 mod cli;
+mod cli_model;
 mod compat;
 mod crash_safety;
 mod misbehaving;

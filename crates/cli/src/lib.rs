@@ -1,4 +1,4 @@
-//! The `wisp` command-line client: `wisp action|activation|namespace|property ...`.
+//! The `wisp` command-line client: `wisp action|activation|package|trigger|rule|namespace|property ...`.
 //!
 //! It talks to a Wisp (or any OpenWhisk) server over the REST API at `/api/v1` and nothing else:
 //! it knows no server internals, so it works the same against a remote server as a local one.
@@ -26,7 +26,7 @@ mod test_support;
 
 use std::path::PathBuf;
 
-use commands::{action, activation, namespace, property};
+use commands::{action, activation, namespace, package, property, rule, trigger};
 pub use config::ClientOpts;
 use config::Config;
 use output::Printer;
@@ -40,6 +40,12 @@ pub enum ClientCommand {
     Action(Box<action::ActionArgs>),
     /// List activations and read their records, results and logs
     Activation(Box<activation::ActivationArgs>),
+    /// Create, update, bind, get, list and delete packages
+    Package(Box<package::PackageArgs>),
+    /// Create, update, fire, get, list and delete triggers (with feeds)
+    Trigger(Box<trigger::TriggerArgs>),
+    /// Create, update, enable, disable, get, list and delete rules
+    Rule(Box<rule::RuleArgs>),
     /// List the namespaces your key gives access to
     Namespace(namespace::NamespaceArgs),
     /// Show or change the client settings in ~/.wskprops (or $WSK_CONFIG_FILE)
@@ -69,6 +75,18 @@ async fn execute(
         ClientCommand::Activation(args) => {
             let config = load_config(&args.opts, props_path)?;
             activation::run(args.command, &config, printer).await
+        }
+        ClientCommand::Package(args) => {
+            let config = load_config(&args.opts, props_path)?;
+            package::run(args.command, &config, printer).await
+        }
+        ClientCommand::Trigger(args) => {
+            let config = load_config(&args.opts, props_path)?;
+            trigger::run(args.command, &config, printer).await
+        }
+        ClientCommand::Rule(args) => {
+            let config = load_config(&args.opts, props_path)?;
+            rule::run(args.command, &config, printer).await
         }
         ClientCommand::Namespace(args) => {
             let config = load_config(&args.opts, props_path)?;

@@ -31,12 +31,25 @@ impl QualifiedName {
 
     /// Parses a package name (`pkg` or `/ns/pkg`): packages do not nest.
     pub fn parse_package(raw: &str, default_namespace: &str) -> anyhow::Result<Self> {
+        Self::parse_unpackaged(raw, default_namespace, "package")
+    }
+
+    /// Parses the name of an entity that cannot be in a package (a package, trigger or rule):
+    /// `name` or `/ns/name`. `what` names the kind in the error message.
+    pub fn parse_unpackaged(
+        raw: &str,
+        default_namespace: &str,
+        what: &str,
+    ) -> anyhow::Result<Self> {
         match split(raw)? {
             (false, parts) if parts.len() == 1 => Ok(Self::new(default_namespace, None, parts[0])),
             (true, parts) if parts.len() == 2 => Ok(Self::new(parts[0], None, parts[1])),
-            _ => Err(usage(format!(
-                "'{raw}' is not a package name; use PACKAGE or /NAMESPACE/PACKAGE"
-            ))),
+            _ => {
+                let upper = what.to_ascii_uppercase();
+                Err(usage(format!(
+                    "'{raw}' is not a {what} name; use {upper} or /NAMESPACE/{upper}"
+                )))
+            }
         }
     }
 
@@ -167,5 +180,10 @@ mod tests {
         assert_eq!((pkg.namespace.as_str(), pkg.name.as_str()), ("ns", "utils"));
         assert!(QualifiedName::parse_package("a/b", "_").is_err());
         assert!(QualifiedName::parse_package("/ns", "_").is_err());
+        let err = QualifiedName::parse_unpackaged("a/b", "_", "trigger").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "'a/b' is not a trigger name; use TRIGGER or /NAMESPACE/TRIGGER"
+        );
     }
 }

@@ -58,6 +58,29 @@ impl AnnotationFlags {
     }
 }
 
+/// `-p`/`-P` and `-a`/`-A` together, for commands that set both.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PutFlags {
+    #[command(flatten)]
+    pub params: ParamFlags,
+
+    #[command(flatten)]
+    pub annotations: AnnotationFlags,
+}
+
+/// The `parameters` and `annotations` of a PUT body. Only what was given is sent, because an
+/// update replaces each field sent: `None` leaves the parameters as they are.
+pub fn put_fields(params: Option<&KeyValues>, annotations: &KeyValues) -> Value {
+    let mut body = Map::new();
+    if let Some(params) = params {
+        body.insert("parameters".into(), params.to_key_value_array());
+    }
+    if !annotations.is_empty() {
+        body.insert("annotations".into(), annotations.to_key_value_array());
+    }
+    Value::Object(body)
+}
+
 /// An ordered set of keys with JSON values; setting a key again replaces its value in place.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KeyValues(Vec<(String, Value)>);
@@ -87,6 +110,16 @@ impl KeyValues {
             Some(slot) => slot.1 = value,
             None => self.0.push((key, value)),
         }
+    }
+
+    /// Built from literal pairs, for tests.
+    #[cfg(test)]
+    pub fn of(pairs: &[(&str, Value)]) -> Self {
+        let mut values = Self::default();
+        for (key, value) in pairs {
+            values.set(key.to_string(), value.clone());
+        }
+        values
     }
 
     pub fn is_empty(&self) -> bool {
@@ -173,6 +206,25 @@ mod tests {
         let err = KeyValues::from_flags(Some(&path), &[]).unwrap_err();
         assert!(err.to_string().contains("JSON object"));
         assert!(KeyValues::from_flags(Some(Path::new("/nonexistent/x.json")), &[]).is_err());
+    }
+
+    #[test]
+    fn put_fields_send_only_what_was_given() {
+        assert_eq!(put_fields(None, &KeyValues::default()), json!({}));
+        assert_eq!(
+            put_fields(
+                Some(&KeyValues::default()),
+                &KeyValues::of(&[("feed", json!("/g/p/f"))])
+            ),
+            json!({"parameters": [], "annotations": [{"key": "feed", "value": "/g/p/f"}]})
+        );
+        assert_eq!(
+            put_fields(
+                Some(&KeyValues::of(&[("n", json!(1))])),
+                &KeyValues::default()
+            ),
+            json!({"parameters": [{"key": "n", "value": 1}]})
+        );
     }
 
     #[test]

@@ -485,3 +485,89 @@ async fn get_url_prints_the_web_address() {
     );
     assert!(only_request(&server).target.ends_with("?code=false"));
 }
+
+#[tokio::test]
+async fn trigger_create_with_a_failing_feed_deletes_the_trigger_again() {
+    let server = FakeServer::start(|req| match req.method.as_str() {
+        "GET" => Answer::json(200, json!(["guest"])),
+        "PUT" => Answer::json(
+            200,
+            json!({"namespace": "guest", "name": "t", "annotations": []}),
+        ),
+        "POST" => Answer::json(
+            502,
+            json!({"activationId": ID, "response": {"status": "application error",
+                   "success": false, "result": {"error": "bad cron"}}}),
+        ),
+        _ => Answer::json(200, json!({"namespace": "guest", "name": "t"})),
+    })
+    .await;
+    let out = run_against(
+        &server,
+        &[
+            "trigger",
+            "create",
+            "t",
+            "--feed",
+            "alarms/alarm",
+            "-p",
+            "cron",
+            "x",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: the feed /guest/alarms/alarm could not create trigger /guest/t: \
+             activation {ID} of /guest/alarms/alarm failed: application error: bad cron\n"
+        )
+    );
+    let requests: Vec<(String, String, String)> = server
+        .requests()
+        .into_iter()
+        .map(|r| (r.method, r.target, r.body))
+        .collect();
+    let body = |r: &(String, String, String)| serde_json::from_str::<Value>(&r.2).unwrap();
+    assert_eq!(requests.len(), 4, "{requests:?}");
+    assert_eq!(requests[0].1, "/api/v1/namespaces");
+    assert_eq!(
+        (requests[1].0.as_str(), requests[1].1.as_str()),
+        ("PUT", "/api/v1/namespaces/_/triggers/t")
+    );
+    assert_eq!(
+        body(&requests[1]),
+        json!({"annotations": [{"key": "feed", "value": "/guest/alarms/alarm"}]})
+    );
+    assert_eq!(
+        requests[2].1,
+        "/api/v1/namespaces/guest/actions/alarms/alarm?blocking=true"
+    );
+    assert_eq!(
+        body(&requests[2]),
+        json!({"cron": "x", "lifecycleEvent": "CREATE", "triggerName": "/guest/t",
+               "authKey": AUTH})
+    );
+    assert_eq!(
+        (requests[3].0.as_str(), requests[3].1.as_str()),
+        ("DELETE", "/api/v1/namespaces/_/triggers/t")
+    );
+}
+
+#[tokio::test]
+async fn firing_with_no_active_rule_says_so() {
+    let server = FakeServer::start(|_| Answer {
+        status: 204,
+        headers: vec![],
+        body: String::new(),
+    })
+    .await;
+    let out = run_against(&server, &["trigger", "fire", "t", "-p", "n", "1"]).await;
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    assert_eq!(out.stdout, "ok: triggered /_/t, but no active rule fired\n");
+    let request = only_request(&server);
+    assert_eq!(request.target, "/api/v1/namespaces/_/triggers/t");
+    assert_eq!(request.body, r#"{"n":1}"#);
+}

@@ -2,12 +2,12 @@
 
 use serde_json::Value;
 
+use super::entity::{self, annotation, full_name, parameter_keys, updated, Kind, PageFlags};
 use super::{action_put, invoke};
 use crate::client::Client;
 use crate::config::{ClientOpts, Config};
 use crate::names::{encode_segment, QualifiedName};
 use crate::output::{self, cell, Printer};
-use crate::time::format_millis;
 
 #[derive(clap::Args, Debug)]
 pub struct ActionArgs {
@@ -57,17 +57,8 @@ pub struct ListArgs {
     /// Only the actions of this package (PACKAGE or /NAMESPACE/PACKAGE)
     pub package: Option<String>,
 
-    /// How many to show (the server's default is 30, at most 200)
-    #[arg(short = 'l', long, value_name = "N")]
-    pub limit: Option<u32>,
-
-    /// How many of the newest to skip
-    #[arg(short = 's', long, value_name = "N")]
-    pub skip: Option<u32>,
-
-    /// Print only how many actions there are
-    #[arg(long)]
-    pub count: bool,
+    #[command(flatten)]
+    pub page: PageFlags,
 }
 
 #[derive(clap::Args, Debug)]
@@ -140,47 +131,22 @@ async fn list(args: &ListArgs, config: &Config, printer: &mut Printer) -> anyhow
                 encode_segment(&package.name)
             )
         }
-        None => format!("namespaces/{}/actions", encode_segment(&config.namespace)),
+        None => Kind::Action.collection_path(&config.namespace),
     };
-    let mut query = vec![];
-    if let Some(limit) = args.limit {
-        query.push(("limit", limit.to_string()));
-    }
-    if let Some(skip) = args.skip {
-        query.push(("skip", skip.to_string()));
-    }
-    if args.count {
-        query.push(("count", "true".to_string()));
-    }
-    let client = Client::new(config)?;
-    let body = client.get(&path, &query).await?;
-    if config.json {
-        printer.json(&body)
-    } else if args.count {
-        printer.line(cell(body.get("actions")))
-    } else {
-        printer.text(&action_table(&body))
-    }
+    entity::list(
+        Kind::Action,
+        &path,
+        &args.page,
+        config,
+        printer,
+        action_table,
+    )
+    .await
 }
 
 async fn delete(args: &DeleteArgs, config: &Config, printer: &mut Printer) -> anyhow::Result<()> {
     let name = QualifiedName::parse(&args.name, &config.namespace)?;
-    let client = Client::new(config)?;
-    let deleted = client.delete(&name.path("actions")).await?;
-    if config.json {
-        printer.json(&deleted)
-    } else {
-        printer.line(format!("ok: deleted action {}", args.name))
-    }
-}
-
-/// `/namespace[/package]/name` of an action document (its `namespace` holds the package).
-fn full_name(action: &Value) -> String {
-    format!(
-        "/{}/{}",
-        cell(action.get("namespace")),
-        cell(action.get("name"))
-    )
+    entity::delete(Kind::Action, &name, &args.name, &[], config, printer).await
 }
 
 /// `<apihost>/api/v1/web/<namespace>/<package|default>/<name>` of an action document.
@@ -195,42 +161,17 @@ pub fn web_url(base_url: &str, action: &Value) -> String {
     )
 }
 
-/// The value of annotation `key`.
-pub fn annotation<'a>(entity: &'a Value, key: &str) -> Option<&'a Value> {
-    entity
-        .get("annotations")?
-        .as_array()?
-        .iter()
-        .rev()
-        .find(|a| a.get("key").and_then(Value::as_str) == Some(key))?
-        .get("value")
-}
-
 pub fn action_table(list: &Value) -> String {
-    let rows: Vec<Vec<String>> = list
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|action| {
-            let kind = annotation(action, "exec").or_else(|| action.pointer("/exec/kind"));
-            vec![
-                full_name(action),
-                cell(kind),
-                cell(action.get("version")),
-                updated(action),
-            ]
-        })
-        .collect();
+    let rows = entity::rows(list, |action| {
+        let kind = annotation(action, "exec").or_else(|| action.pointer("/exec/kind"));
+        vec![
+            full_name(action),
+            cell(kind),
+            cell(action.get("version")),
+            updated(action),
+        ]
+    });
     output::table(&["Name", "Kind", "Version", "Updated"], &rows)
-}
-
-fn updated(entity: &Value) -> String {
-    entity
-        .get("updated")
-        .and_then(Value::as_i64)
-        .map(format_millis)
-        .unwrap_or_else(|| "-".into())
 }
 
 /// A few lines a person can read at a glance.
@@ -254,22 +195,7 @@ pub fn summary(action: &Value) -> String {
         _ => "no",
     };
     items.push(("web", web.into()));
-    let keys: Vec<String> = action
-        .get("parameters")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|p| cell(p.get("key")))
-        .collect();
-    items.push((
-        "parameters",
-        if keys.is_empty() {
-            "none".into()
-        } else {
-            keys.join(", ")
-        },
-    ));
+    items.push(("parameters", parameter_keys(action)));
     if let Some(limits) = action.get("limits") {
         let limit = |key, unit| {
             limits
@@ -354,12 +280,5 @@ mod tests {
             web_url("http://h:1", &packaged),
             "http://h:1/api/v1/web/guest/my%20utils/date"
         );
-    }
-
-    #[test]
-    fn later_annotations_win() {
-        let a = json!({"annotations": [{"key": "k", "value": 1}, {"key": "k", "value": 2}]});
-        assert_eq!(annotation(&a, "k"), Some(&json!(2)));
-        assert_eq!(annotation(&a, "x"), None);
     }
 }

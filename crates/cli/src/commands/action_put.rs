@@ -268,7 +268,7 @@ pub fn web_secure(
     web: Option<&str>,
     existing: Option<&Value>,
 ) -> anyhow::Result<WebSecure> {
-    let current = |key| existing.and_then(|action| super::action::annotation(action, key));
+    let current = |key| existing.and_then(|action| super::entity::annotation(action, key));
     let web_action = match web {
         Some(web) => matches!(web, "true" | "yes" | "raw"),
         None => current("web-export") == Some(&json!(true)),
@@ -319,14 +319,6 @@ mod tests {
     use crate::params::KeyValues;
     use crate::test_support::TempDir;
 
-    fn kv(pairs: &[(&str, Value)]) -> KeyValues {
-        let mut values = KeyValues::default();
-        for (k, v) in pairs {
-            values.set(k.to_string(), v.clone());
-        }
-        values
-    }
-
     #[test]
     fn kind_comes_from_the_extension() {
         assert_eq!(
@@ -365,7 +357,7 @@ mod tests {
             body,
             json!({
                 "exec": {"kind": "nodejs:default", "code": "function main(p) { return p }", "main": "hi"},
-                "parameters": kv(&[("name", json!("World")), ("n", json!(3))]).to_key_value_array(),
+                "parameters": KeyValues::of(&[("name", json!("World")), ("n", json!(3))]).to_key_value_array(),
                 "annotations": [
                     {"key": "description", "value": "greets"},
                     {"key": "web-export", "value": true},

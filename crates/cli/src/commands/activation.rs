@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::action::annotation;
+use super::entity::annotation;
 use super::poll;
 use crate::client::Client;
 use crate::config::{ClientOpts, Config};

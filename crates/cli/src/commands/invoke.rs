@@ -123,7 +123,7 @@ pub fn render(
     Ok(out)
 }
 
-fn activation_id(reply: &Reply) -> Option<String> {
+pub(super) fn activation_id(reply: &Reply) -> Option<String> {
     reply.activation_id.clone().or_else(|| {
         reply
             .body
@@ -135,7 +135,7 @@ fn activation_id(reply: &Reply) -> Option<String> {
 
 /// 502 (application or developer error) and 500 with an activation (whisk error) carry the
 /// activation record or the failed result rather than an error object.
-fn is_failed_activation(reply: &Reply) -> bool {
+pub(super) fn is_failed_activation(reply: &Reply) -> bool {
     let structured = reply.body.is_object() || reply.body.is_array();
     match reply.status {
         502 => structured,
@@ -149,7 +149,7 @@ fn is_failed_activation(reply: &Reply) -> bool {
     }
 }
 
-fn failure_message(body: &Value, id: Option<&str>, name: &QualifiedName) -> String {
+pub(super) fn failure_message(body: &Value, id: Option<&str>, name: &QualifiedName) -> String {
     let subject = match id {
         Some(id) => format!("activation {id} of {name} failed"),
         None => format!("{name} failed"),

@@ -3,7 +3,12 @@
 pub mod action;
 mod action_put;
 pub mod activation;
+mod entity;
+mod feed;
 mod invoke;
 pub mod namespace;
+pub mod package;
 mod poll;
 pub mod property;
+pub mod rule;
+pub mod trigger;

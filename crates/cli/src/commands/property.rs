@@ -174,15 +174,9 @@ fn show(value: &Value) -> String {
 
 /// The configured namespace, else the key's own as the server reports it, else `_`.
 async fn namespace(config: &Config) -> String {
-    if config.namespace != "_" {
-        return config.namespace.clone();
-    }
-    let Ok(client) = Client::new(config) else {
-        return config.namespace.clone();
-    };
-    match client.get("namespaces", &[]).await {
-        Ok(Value::Array(list)) if list.len() == 1 => output::cell(list.first()),
-        _ => config.namespace.clone(),
+    match Client::new(config) {
+        Ok(client) => super::entity::own_namespace(config, &client).await,
+        Err(_) => config.namespace.clone(),
     }
 }
 

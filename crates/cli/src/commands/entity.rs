@@ -1,0 +1,376 @@
+//! What the entity families (actions, packages, triggers, rules) share: list pages, deletes,
+//! the "ok: ..." lines, the columns every table has, and the caller's real namespace.
+
+use serde_json::{json, Value};
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::names::{encode_segment, QualifiedName};
+use crate::output::{cell, Printer};
+use crate::time::format_millis;
+
+/// The entity collections of the REST API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Action,
+    Package,
+    Trigger,
+    Rule,
+}
+
+impl Kind {
+    /// The word used in messages: "ok: created trigger t".
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Action => "action",
+            Kind::Package => "package",
+            Kind::Trigger => "trigger",
+            Kind::Rule => "rule",
+        }
+    }
+
+    /// The collection in URLs, which is also the key of a `?count=true` answer.
+    pub fn collection(self) -> &'static str {
+        match self {
+            Kind::Action => "actions",
+            Kind::Package => "packages",
+            Kind::Trigger => "triggers",
+            Kind::Rule => "rules",
+        }
+    }
+
+    /// Parses the name of an entity that lives directly in a namespace (`NAME` or `/NS/NAME`).
+    pub fn name(self, raw: &str, config: &Config) -> anyhow::Result<QualifiedName> {
+        QualifiedName::parse_unpackaged(raw, &config.namespace, self.word())
+    }
+
+    /// `namespaces/{ns}/{collection}`.
+    pub fn collection_path(self, namespace: &str) -> String {
+        format!(
+            "namespaces/{}/{}",
+            encode_segment(namespace),
+            self.collection()
+        )
+    }
+}
+
+/// `--limit`, `--skip` and `--count` of every list command.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PageFlags {
+    /// How many to show (the server's default is 30, at most 200)
+    #[arg(short = 'l', long, value_name = "N")]
+    pub limit: Option<u32>,
+
+    /// How many of the newest to skip
+    #[arg(short = 's', long, value_name = "N")]
+    pub skip: Option<u32>,
+
+    /// Print only how many there are
+    #[arg(long)]
+    pub count: bool,
+}
+
+impl PageFlags {
+    pub fn query(&self) -> Vec<(&'static str, String)> {
+        let mut query = vec![];
+        if let Some(limit) = self.limit {
+            query.push(("limit", limit.to_string()));
+        }
+        if let Some(skip) = self.skip {
+            query.push(("skip", skip.to_string()));
+        }
+        if self.count {
+            query.push(("count", "true".to_string()));
+        }
+        query
+    }
+}
+
+/// The arguments of `package|trigger|rule list`.
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// List this namespace's instead of your own
+    pub namespace: Option<String>,
+
+    #[command(flatten)]
+    pub page: PageFlags,
+}
+
+impl ListArgs {
+    pub fn namespace<'a>(&'a self, config: &'a Config) -> &'a str {
+        self.namespace
+            .as_deref()
+            .map(|ns| ns.trim_matches('/'))
+            .unwrap_or(&config.namespace)
+    }
+}
+
+/// One entity named on the command line.
+#[derive(clap::Args, Debug)]
+pub struct NameArg {
+    /// Name: NAME or /NAMESPACE/NAME
+    pub name: String,
+}
+
+/// GETs one entity named on the command line.
+pub async fn get(kind: Kind, raw: &str, config: &Config) -> anyhow::Result<Value> {
+    let name = kind.name(raw, config)?;
+    Client::new(config)?
+        .get(&name.path(kind.collection()), &[])
+        .await
+}
+
+/// GETs a list page and prints it as `table` renders it (or its JSON, or the count).
+pub async fn list(
+    kind: Kind,
+    path: &str,
+    page: &PageFlags,
+    config: &Config,
+    printer: &mut Printer,
+    table: fn(&Value) -> String,
+) -> anyhow::Result<()> {
+    let client = Client::new(config)?;
+    let body = client.get(path, &page.query()).await?;
+    if config.json {
+        printer.json(&body)
+    } else if page.count {
+        printer.line(cell(body.get(kind.collection())))
+    } else {
+        printer.text(&table(&body))
+    }
+}
+
+/// The query of a PUT: an update overwrites, a create fails on an existing name.
+pub fn put_query(overwrite: bool) -> Vec<(&'static str, String)> {
+    if overwrite {
+        vec![("overwrite", "true".to_string())]
+    } else {
+        vec![]
+    }
+}
+
+/// "ok: created rule r" or "ok: updated rule r".
+pub fn saved(kind: Kind, raw: &str, overwrite: bool) -> String {
+    let verb = if overwrite { "updated" } else { "created" };
+    format!("ok: {verb} {} {raw}", kind.word())
+}
+
+/// PUTs one entity (creating it, or updating it with `overwrite`) and says so.
+pub async fn put(
+    kind: Kind,
+    raw: &str,
+    body: &Value,
+    overwrite: bool,
+    config: &Config,
+    printer: &mut Printer,
+) -> anyhow::Result<()> {
+    let name = kind.name(raw, config)?;
+    let saved_entity = Client::new(config)?
+        .put(&name.path(kind.collection()), &put_query(overwrite), body)
+        .await?;
+    done(config, printer, &saved_entity, saved(kind, raw, overwrite))
+}
+
+/// `package|trigger|rule list [NAMESPACE]`.
+pub async fn list_in_namespace(
+    kind: Kind,
+    args: &ListArgs,
+    config: &Config,
+    printer: &mut Printer,
+    table: fn(&Value) -> String,
+) -> anyhow::Result<()> {
+    let path = kind.collection_path(args.namespace(config));
+    list(kind, &path, &args.page, config, printer, table).await
+}
+
+/// DELETEs one entity and says so.
+pub async fn delete(
+    kind: Kind,
+    name: &QualifiedName,
+    raw: &str,
+    query: &[(&str, String)],
+    config: &Config,
+    printer: &mut Printer,
+) -> anyhow::Result<()> {
+    let client = Client::new(config)?;
+    let deleted = client
+        .send(
+            reqwest::Method::DELETE,
+            &name.path(kind.collection()),
+            query,
+            None,
+        )
+        .await?
+        .into_result()?;
+    done(
+        config,
+        printer,
+        &deleted,
+        format!("ok: deleted {} {raw}", kind.word()),
+    )
+}
+
+/// The end of a command that changed something: the server's JSON with `--json` (`{}` when it
+/// answered with no body), else the "ok: ..." line.
+pub fn done(
+    config: &Config,
+    printer: &mut Printer,
+    body: &Value,
+    message: String,
+) -> anyhow::Result<()> {
+    if !config.json {
+        printer.line(message)
+    } else if body.is_null() {
+        printer.json(&json!({}))
+    } else {
+        printer.json(body)
+    }
+}
+
+/// The rows of a list answer.
+pub fn rows(list: &Value, row: impl Fn(&Value) -> Vec<String>) -> Vec<Vec<String>> {
+    list.as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(row)
+        .collect()
+}
+
+/// `/namespace/name` of an entity document (an action's `namespace` holds its package).
+pub fn full_name(entity: &Value) -> String {
+    format!(
+        "/{}/{}",
+        cell(entity.get("namespace")),
+        cell(entity.get("name"))
+    )
+}
+
+/// `/path/name` of a `{"path": ..., "name": ...}` reference (a rule's trigger and action).
+pub fn reference(value: Option<&Value>) -> String {
+    match value {
+        Some(r) => format!("/{}/{}", cell(r.get("path")), cell(r.get("name"))),
+        None => "-".into(),
+    }
+}
+
+/// The `updated` time of an entity, for people.
+pub fn updated(entity: &Value) -> String {
+    entity
+        .get("updated")
+        .and_then(Value::as_i64)
+        .map(format_millis)
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The value of annotation `key`.
+pub fn annotation<'a>(entity: &'a Value, key: &str) -> Option<&'a Value> {
+    entity
+        .get("annotations")?
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|a| a.get("key").and_then(Value::as_str) == Some(key))?
+        .get("value")
+}
+
+/// The keys of `parameters`, comma-separated, or `none`.
+pub fn parameter_keys(entity: &Value) -> String {
+    field_list(entity, "parameters", "key")
+}
+
+/// `field` of each item of the array `list`, comma-separated, or `none`.
+pub fn field_list(entity: &Value, list: &str, field: &str) -> String {
+    let items: Vec<String> = entity
+        .get(list)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|item| cell(item.get(field)))
+        .collect();
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The configured namespace, else the key's own as the server reports it, else `_`.
+pub async fn own_namespace(config: &Config, client: &Client) -> String {
+    if config.namespace != "_" {
+        return config.namespace.clone();
+    }
+    match client.get("namespaces", &[]).await {
+        Ok(Value::Array(list)) if list.len() == 1 => cell(list.first()),
+        _ => config.namespace.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_query_has_only_what_was_given() {
+        assert!(PageFlags::default().query().is_empty());
+        let page = PageFlags {
+            limit: Some(5),
+            skip: Some(10),
+            count: true,
+        };
+        assert_eq!(
+            page.query(),
+            [
+                ("limit", "5".to_string()),
+                ("skip", "10".to_string()),
+                ("count", "true".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn later_annotations_win() {
+        let a = json!({"annotations": [{"key": "k", "value": 1}, {"key": "k", "value": 2}]});
+        assert_eq!(annotation(&a, "k"), Some(&json!(2)));
+        assert_eq!(annotation(&a, "x"), None);
+    }
+
+    #[test]
+    fn names_and_references() {
+        let rule = json!({"namespace": "guest", "name": "r",
+                          "trigger": {"path": "guest", "name": "t"}});
+        assert_eq!(full_name(&rule), "/guest/r");
+        assert_eq!(reference(rule.get("trigger")), "/guest/t");
+        assert_eq!(reference(rule.get("action")), "-");
+    }
+
+    #[test]
+    fn parameter_keys_or_none() {
+        let p = json!({"parameters": [{"key": "a", "value": 1}, {"key": "b", "value": 2}]});
+        assert_eq!(parameter_keys(&p), "a, b");
+        assert_eq!(parameter_keys(&json!({"parameters": []})), "none");
+        assert_eq!(parameter_keys(&json!({})), "none");
+    }
+
+    #[test]
+    fn list_namespace_defaults_to_the_configured_one() {
+        let config = Config {
+            apihost: None,
+            auth: None,
+            namespace: "_".into(),
+            json: false,
+            props_path: None,
+        };
+        let args = |ns: Option<&str>| ListArgs {
+            namespace: ns.map(str::to_string),
+            page: PageFlags::default(),
+        };
+        assert_eq!(args(None).namespace(&config), "_");
+        assert_eq!(args(Some("/other")).namespace(&config), "other");
+        assert_eq!(
+            Kind::Trigger.collection_path("my ns"),
+            "namespaces/my%20ns/triggers"
+        );
+    }
+}
