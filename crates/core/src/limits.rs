@@ -36,6 +36,30 @@ pub struct SystemLimits {
     pub concurrent_invocations: u64,
 }
 
+/// An administrator's overrides of the system throttles for one namespace (OpenWhisk's user
+/// limits); `None` keeps the system value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NamespaceLimits {
+    pub invocations_per_minute: Option<u64>,
+    pub concurrent_invocations: Option<u64>,
+    pub fires_per_minute: Option<u64>,
+}
+
+impl NamespaceLimits {
+    pub fn is_empty(&self) -> bool {
+        *self == NamespaceLimits::default()
+    }
+
+    /// These overrides with those set in `newer` replacing them.
+    pub fn updated(self, newer: NamespaceLimits) -> NamespaceLimits {
+        NamespaceLimits {
+            invocations_per_minute: newer.invocations_per_minute.or(self.invocations_per_minute),
+            concurrent_invocations: newer.concurrent_invocations.or(self.concurrent_invocations),
+            fires_per_minute: newer.fires_per_minute.or(self.fires_per_minute),
+        }
+    }
+}
+
 impl Default for SystemLimits {
     fn default() -> Self {
         const MB: usize = 1024 * 1024;
@@ -174,5 +198,23 @@ mod tests {
             err.0,
             "timeout 50 milliseconds below allowed threshold of 100 milliseconds"
         );
+    }
+
+    #[test]
+    fn namespace_overrides_replace_only_what_they_set() {
+        let overrides = NamespaceLimits {
+            fires_per_minute: Some(5),
+            ..Default::default()
+        };
+        let newer = NamespaceLimits {
+            invocations_per_minute: Some(10),
+            fires_per_minute: Some(7),
+            ..Default::default()
+        };
+        let merged = overrides.updated(newer);
+        assert_eq!(merged.invocations_per_minute, Some(10));
+        assert_eq!(merged.fires_per_minute, Some(7));
+        assert_eq!(merged.concurrent_invocations, None);
+        assert!(NamespaceLimits::default().is_empty() && !merged.is_empty());
     }
 }
