@@ -1,10 +1,13 @@
-//! `wisp admin`: namespaces and keys, straight on the data directory (like `wskadmin`).
+//! `wisp admin`: namespaces, keys and namespace limits, straight on the data directory (like
+//! `wskadmin`), also while a server runs on it: the server sees a change within its identity
+//! cache time (`wisp serve --identity-cache-ttl`, 5 s by default).
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use wisp_core::EntityName;
+use serde_json::{Map, Value};
+use wisp_core::{EntityName, NamespaceLimits};
 use wisp_store::{EntityStore, SqliteStore};
 
 #[derive(Args)]
@@ -21,6 +24,9 @@ enum AdminCommand {
     /// Namespaces and their keys.
     #[command(subcommand)]
     Namespace(NamespaceCommand),
+    /// A namespace's own throttles, overriding the server's defaults.
+    #[command(subcommand)]
+    Limits(LimitsCommand),
 }
 
 #[derive(Subcommand)]
@@ -34,8 +40,44 @@ enum NamespaceCommand {
     },
     /// List namespaces and the uuids of their keys.
     List,
-    /// Delete a namespace with its keys and entities.
+    /// Delete a namespace with its keys, limits and entities.
     Delete { namespace: String },
+}
+
+#[derive(Subcommand)]
+enum LimitsCommand {
+    /// Set some of a namespace's limits (the others are kept) and print them all.
+    Set {
+        namespace: String,
+        #[command(flatten)]
+        limits: LimitFlags,
+        /// Print the limits as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the limits a namespace has of its own.
+    Get {
+        namespace: String,
+        /// Print them as JSON: only the limits set, as OpenWhisk names them.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a namespace's limits: the server's defaults apply again.
+    Delete { namespace: String },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = true)]
+struct LimitFlags {
+    /// Invocations per minute (0 refuses every invocation).
+    #[arg(long)]
+    invocations_per_minute: Option<u64>,
+    /// Activations in flight at once.
+    #[arg(long)]
+    concurrent_invocations: Option<u64>,
+    /// Trigger fires per minute.
+    #[arg(long)]
+    fires_per_minute: Option<u64>,
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
@@ -62,8 +104,66 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             }
             println!("ok: deleted namespace {namespace}");
         }
+        AdminCommand::Limits(LimitsCommand::Set {
+            namespace,
+            limits,
+            json,
+        }) => {
+            let namespace = EntityName::parse(&namespace).context("invalid namespace name")?;
+            let patch = NamespaceLimits {
+                invocations_per_minute: limits.invocations_per_minute,
+                concurrent_invocations: limits.concurrent_invocations,
+                fires_per_minute: limits.fires_per_minute,
+            };
+            let keys = store.list_keys().await?;
+            if !keys.iter().any(|k| k.namespace == namespace) {
+                bail!(
+                    "namespace {namespace} has no keys: create it first with \
+                     `wisp admin namespace create {namespace}`"
+                );
+            }
+            let limits = store.get_limits(namespace.clone()).await?.updated(patch);
+            store.put_limits(namespace, limits).await?;
+            print_limits(&limits, json);
+        }
+        AdminCommand::Limits(LimitsCommand::Get { namespace, json }) => {
+            let namespace = EntityName::parse(&namespace).context("invalid namespace name")?;
+            print_limits(&store.get_limits(namespace).await?, json);
+        }
+        AdminCommand::Limits(LimitsCommand::Delete { namespace }) => {
+            let namespace = EntityName::parse(&namespace).context("invalid namespace name")?;
+            if store.get_limits(namespace.clone()).await?.is_empty() {
+                bail!("namespace {namespace} has no limits of its own");
+            }
+            store
+                .put_limits(namespace.clone(), NamespaceLimits::default())
+                .await?;
+            println!("ok: deleted the limits of namespace {namespace}");
+        }
     }
     Ok(())
+}
+
+/// One line a limit (`default` where the server's applies), or with `json` an object of the
+/// limits set, in OpenWhisk's names.
+fn print_limits(limits: &NamespaceLimits, json: bool) {
+    let fields = [
+        ("invocationsPerMinute", limits.invocations_per_minute),
+        ("concurrentInvocations", limits.concurrent_invocations),
+        ("firesPerMinute", limits.fires_per_minute),
+    ];
+    if json {
+        let set: Map<String, Value> = fields
+            .iter()
+            .filter_map(|(name, value)| Some((name.to_string(), Value::from((*value)?))))
+            .collect();
+        println!("{}", Value::Object(set));
+        return;
+    }
+    for (name, value) in fields {
+        let value = value.map_or_else(|| "default".to_string(), |v| v.to_string());
+        println!("{name:<24}{value}");
+    }
 }
 
 /// Splits `uuid:key`, checking the shape OpenWhisk clients expect.

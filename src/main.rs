@@ -21,7 +21,7 @@ struct Cli {
 enum Command {
     /// Run the platform on this machine (API, controller and invoker in one process).
     Serve(serve::ServeArgs),
-    /// Manage namespaces and keys directly on a data directory.
+    /// Manage namespaces, keys and namespace limits directly on a data directory.
     Admin(admin::AdminArgs),
     #[command(flatten)]
     Client(wisp_cli::ClientCommand),

@@ -53,6 +53,13 @@ pub struct ServeArgs {
     /// Activations each namespace may have in flight at once.
     #[arg(long, env = "WISP_CONCURRENT_INVOCATIONS", default_value_t = 1_000)]
     concurrent_invocations: u64,
+    /// Trigger fires per minute allowed to each namespace.
+    #[arg(long, env = "WISP_FIRES_PER_MINUTE", default_value_t = 1_000_000)]
+    fires_per_minute: u64,
+    /// Seconds a looked-up key, with its namespace's limits, is trusted: how soon changes made
+    /// by `wisp admin` on a running server take effect.
+    #[arg(long, env = "WISP_IDENTITY_CACHE_TTL", default_value_t = 5)]
+    identity_cache_ttl: u64,
     /// Longest a blocking invoke or a web action call waits for its activation before
     /// answering 202 (seconds).
     #[arg(long, env = "WISP_MAX_BLOCKING_WAIT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=60))]
@@ -112,14 +119,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let controller = Controller::new(
         ControllerConfig {
             limits: wisp_core::SystemLimits {
-                invocations_per_minute: args.invocations_per_minute,
-                concurrent_invocations: args.concurrent_invocations,
+                throttles: wisp_core::Throttles {
+                    invocations_per_minute: args.invocations_per_minute,
+                    concurrent_invocations: args.concurrent_invocations,
+                    fires_per_minute: args.fires_per_minute,
+                },
                 ..wisp_core::SystemLimits::default()
             },
             activation_retention: Duration::from_secs(
                 args.activation_retention_days.max(1) * 86_400,
             ),
             max_blocking_wait: Duration::from_secs(args.max_blocking_wait),
+            identity_ttl: Duration::from_secs(args.identity_cache_ttl),
         },
         Arc::new(entities),
         Arc::new(activations),

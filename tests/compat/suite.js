@@ -12,6 +12,7 @@ const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
 const zlib = require('node:zlib')
 const openwhisk = require('openwhisk')
+const support = require('./support')
 
 const apihost = process.env.WISP_APIHOST
 const apiKey = process.env.WISP_AUTH
@@ -26,7 +27,7 @@ let NS // the guest's namespace name, from namespaces.list()
 
 const ID = /^[0-9a-f]{32}$/
 const DEFAULT_LIMITS = { timeout: 60000, memory: 256, logs: 10, concurrency: 1 }
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
+const { sleep } = support
 
 function uniqueName (base) {
   return `compat-${base}-${RUN}`
@@ -75,16 +76,8 @@ async function rejectsWithError (promise, statusCode, messagePattern) {
 }
 
 /** Polls activations.get until the record is stored (404 until then). */
-async function waitForActivation (id, timeoutMs = 20000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await ow.activations.get(id)
-    } catch (err) {
-      if (err.statusCode !== 404 || Date.now() > deadline) throw err
-      await sleep(50)
-    }
-  }
+function waitForActivation (id, timeoutMs) {
+  return support.waitForActivation(ow, id, timeoutMs)
 }
 
 /** Checks the shape of a successful activation record as returned by a blocking invoke or get. */

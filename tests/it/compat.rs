@@ -1,5 +1,6 @@
-//! The compatibility suite: `tests/compat/suite.js`, driven by the official `openwhisk` npm client
-//! (pinned in `tests/compat/package.json`), run by `node --test` against a fresh server.
+//! The compatibility suite: `tests/compat/{suite,model,quotas}.js`, driven by the official
+//! `openwhisk` npm client (pinned in `tests/compat/package.json`), run by `node --test` against a
+//! fresh server. `quotas.js` also runs `wisp admin` on the server's data directory.
 //!
 //! The client is installed by `scripts/test.sh`; without it this test fails (never skips).
 
@@ -8,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::Server;
+use crate::support::{wisp_binary, Server};
 
 /// Far above the suite's normal runtime (a few seconds); only a hang gets here.
 const SUITE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -34,7 +35,9 @@ fn openwhisk_npm_client_suite() {
         "tests/compat/node_modules holds another openwhisk version than package.json pins: run scripts/test.sh"
     );
 
-    let server = Server::start();
+    // A one-second identity cache lets quotas.js see its `wisp admin limits` changes soon; a
+    // fire default of its own tells it apart from the invocation default.
+    let server = Server::start_with(&["--identity-cache-ttl", "1", "--fires-per-minute", "600000"]);
     let mut node = Command::new("node");
     node.current_dir(root)
         .args([
@@ -43,9 +46,12 @@ fn openwhisk_npm_client_suite() {
             "tests/compat/suite.js",
             "tests/compat/model.js",
             "tests/compat/feeds.js",
+            "tests/compat/quotas.js",
         ])
         .env("WISP_APIHOST", &server.api_host)
         .env("WISP_AUTH", &server.auth)
+        .env("WISP_BIN", wisp_binary())
+        .env("WISP_DATA_DIR", server.data_dir())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -2,21 +2,21 @@
 //!
 //! Keys are stored as SHA-256 digests. A key is 64 random alphanumerics, so a fast digest is
 //! enough: there is nothing to brute-force that a slow hash would protect.
+//!
+//! An identity carries its namespace's throttle overrides, read with the key and cached with
+//! it (`ControllerConfig::identity_ttl`, 5 s by default), so keys and limits changed by
+//! `wisp admin` on a running server take effect within that time, and an invoke reads neither.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand::distr::{Alphanumeric, SampleString};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use wisp_core::{EntityName, Identity};
+use wisp_core::{EntityName, Identity, NamespaceLimits};
 use wisp_store::{EntityStore, KeyRecord};
 
 use crate::cache::SharedMap;
 use crate::{Controller, ControllerError, Result};
-
-/// How long a looked-up key is trusted before the store is asked again, so keys added or
-/// removed by `wisp admin` on a running server take effect soon.
-const KEY_TTL: Duration = Duration::from_secs(5);
 
 /// A namespace's credentials, as shown to the administrator once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,8 +59,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Looked-up keys by uuid (unknown ones too, as `None`) with the time of the lookup.
-pub type KeyCache = SharedMap<String, (Option<KeyRecord>, Instant)>;
+/// Looked-up keys by uuid (unknown ones too, as `None`), with their namespace's limits and the
+/// time of the lookup.
+pub type KeyCache = SharedMap<String, (Option<(KeyRecord, NamespaceLimits)>, Instant)>;
 
 /// Most uuids remembered; beyond it the cache starts over.
 pub const KEY_CACHE_BOUND: usize = 10_000;
@@ -71,13 +72,14 @@ pub type OwnerCache = SharedMap<EntityName, (Option<Identity>, Instant)>;
 impl Controller {
     /// The identity behind `uuid:key`, or `None` when the pair is unknown.
     pub async fn authenticate(&self, uuid: &str, key: &str) -> Result<Option<Identity>> {
-        let record = self.lookup_key(uuid).await?;
-        Ok(record.and_then(|r| {
+        let found = self.lookup_key(uuid).await?;
+        Ok(found.and_then(|(r, limits)| {
             constant_time_eq(&r.key_sha256, &hash_key(key)).then(|| Identity {
-                subject: r.subject.clone(),
-                namespace: r.namespace.clone(),
-                uuid: r.uuid.clone(),
+                subject: r.subject,
+                namespace: r.namespace,
+                uuid: r.uuid,
                 api_key: format!("{uuid}:{key}"),
+                limits,
             })
         }))
     }
@@ -87,39 +89,52 @@ impl Controller {
     /// digests, so the owner's key cannot be handed to an action.
     pub async fn identity_of_namespace(&self, namespace: &EntityName) -> Result<Option<Identity>> {
         if let Some((identity, at)) = self.inner.owners.get(namespace) {
-            if at.elapsed() < KEY_TTL {
+            if at.elapsed() < self.inner.config.identity_ttl {
                 return Ok(identity);
             }
         }
         // The store has no lookup by namespace; a scan is fine while keys are few and the
         // result is cached like a key.
-        let keys = self.inner.entities.list_keys().await?;
-        let identity = keys
+        let store = &self.inner.entities;
+        let owner = store
+            .list_keys()
+            .await?
             .into_iter()
-            .find(|k| &k.namespace == namespace)
-            .map(|k| Identity {
+            .find(|k| &k.namespace == namespace);
+        let identity = match owner {
+            Some(k) => Some(Identity {
+                limits: store.get_limits(k.namespace.clone()).await?,
                 subject: k.subject,
                 namespace: k.namespace,
                 uuid: k.uuid,
                 api_key: String::new(),
-            });
+            }),
+            None => None,
+        };
         self.inner
             .owners
             .insert(namespace.clone(), (identity.clone(), Instant::now()));
         Ok(identity)
     }
 
-    async fn lookup_key(&self, uuid: &str) -> Result<Option<KeyRecord>> {
-        if let Some((record, at)) = self.inner.keys.get(uuid) {
-            if at.elapsed() < KEY_TTL {
-                return Ok(record);
+    async fn lookup_key(&self, uuid: &str) -> Result<Option<(KeyRecord, NamespaceLimits)>> {
+        if let Some((found, at)) = self.inner.keys.get(uuid) {
+            if at.elapsed() < self.inner.config.identity_ttl {
+                return Ok(found);
             }
         }
-        let record = self.inner.entities.find_key(uuid.to_string()).await?;
+        let store = &self.inner.entities;
+        let found = match store.find_key(uuid.to_string()).await? {
+            Some(record) => {
+                let limits = store.get_limits(record.namespace.clone()).await?;
+                Some((record, limits))
+            }
+            None => None,
+        };
         self.inner
             .keys
-            .insert(uuid.to_string(), (record.clone(), Instant::now()));
-        Ok(record)
+            .insert(uuid.to_string(), (found.clone(), Instant::now()));
+        Ok(found)
     }
 }
 

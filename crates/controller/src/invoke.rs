@@ -21,7 +21,6 @@ use wisp_core::{
 use wisp_invoker::{InvokerError, RunOutcome, RunRequest};
 
 use crate::packages::ResolvedAction;
-use crate::throttle::Refused;
 use crate::{Controller, ControllerError, Result};
 
 const INTERRUPTED: &str =
@@ -91,17 +90,7 @@ impl Controller {
         let permit = self
             .inner
             .throttle
-            .admit(identity.namespace.as_str())
-            .map_err(|refused| {
-                ControllerError::TooManyRequests(match refused {
-                    Refused::Concurrent { count, allowed } => format!(
-                        "Too many concurrent requests in flight (count: {count}, allowed: {allowed})."
-                    ),
-                    Refused::PerMinute { count, allowed } => format!(
-                        "Too many requests in the last minute (count: {count}, allowed: {allowed})."
-                    ),
-                })
-            })?;
+            .admit(identity.namespace.as_str(), &self.throttles(identity))?;
         if let Exec::Builtin(builtin) = &action.exec {
             let record = self
                 .run_builtin_activation(identity, &resolved, &builtin.builtin, &args, received)

@@ -21,7 +21,9 @@ mod triggers;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wisp_core::{Action, Activation, ActivationId, EntityPath, Package, SystemLimits};
+use wisp_core::{
+    Action, Activation, ActivationId, EntityPath, Identity, Package, SystemLimits, Throttles,
+};
 use wisp_invoker::Invoker;
 use wisp_store::{ActivationStore, EntityStore, StoreError};
 
@@ -43,6 +45,9 @@ pub struct ControllerConfig {
     pub max_blocking_wait: Duration,
     /// Activation records older than this are pruned.
     pub activation_retention: Duration,
+    /// How long a looked-up key, with its namespace's limits, is trusted before the store is
+    /// asked again: what `wisp admin` changes on a running server take to be seen.
+    pub identity_ttl: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -51,6 +56,7 @@ impl Default for ControllerConfig {
             limits: SystemLimits::default(),
             max_blocking_wait: Duration::from_secs(60),
             activation_retention: Duration::from_secs(30 * 24 * 3600),
+            identity_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -140,10 +146,6 @@ impl Controller {
         activations: Arc<dyn ActivationStore>,
         invoker: Invoker,
     ) -> Controller {
-        let throttle = throttle::Throttle::new(
-            config.limits.concurrent_invocations,
-            config.limits.invocations_per_minute,
-        );
         Controller {
             inner: Arc::new(Inner {
                 config,
@@ -155,7 +157,7 @@ impl Controller {
                 unflushed: cache::SharedMap::default(),
                 keys: identity::KeyCache::bounded(identity::KEY_CACHE_BOUND),
                 owners: identity::OwnerCache::bounded(identity::KEY_CACHE_BOUND),
-                throttle,
+                throttle: throttle::Throttle::default(),
                 running: invoke::Running::default(),
                 scheduler: feeds::Scheduler::default(),
             }),
@@ -164,6 +166,11 @@ impl Controller {
 
     pub fn limits(&self) -> &SystemLimits {
         &self.inner.config.limits
+    }
+
+    /// The throttles that apply to `identity`'s namespace: the system's with its overrides.
+    pub fn throttles(&self, identity: &Identity) -> Throttles {
+        self.inner.config.limits.throttles.with(&identity.limits)
     }
 
     /// Longest a blocking caller waits before getting a 202.

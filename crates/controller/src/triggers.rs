@@ -105,6 +105,10 @@ impl Controller {
     ///
     /// The rule activations are accepted and the trigger's record is stored before this
     /// returns, so an acknowledged fire keeps its activations through a crash.
+    ///
+    /// Every fire counts against the namespace's fires per minute, as in OpenWhisk, where the
+    /// throttle is part of the entitlement check made before the trigger is read; each rule's
+    /// invocation counts against the invocation throttles as well.
     pub async fn fire_trigger(
         &self,
         identity: &Identity,
@@ -113,6 +117,9 @@ impl Controller {
         headers: Map<String, Value>,
         transaction_id: String,
     ) -> Result<Option<ActivationId>> {
+        self.inner
+            .throttle
+            .fire(identity.namespace.as_str(), &self.throttles(identity))?;
         let trigger = self.get_trigger(path).await?;
         let active: Vec<_> = trigger
             .rules

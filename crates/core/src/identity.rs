@@ -1,5 +1,6 @@
 //! Who is calling: the identity behind an API key.
 
+use crate::limits::NamespaceLimits;
 use crate::names::EntityName;
 
 /// The identity a `uuid:key` pair authenticates as.
@@ -12,4 +13,6 @@ pub struct Identity {
     pub uuid: String,
     /// The caller's `uuid:key`, handed to actions that ask for it (`provide-api-key`).
     pub api_key: String,
+    /// The namespace's throttle overrides, read with the key.
+    pub limits: NamespaceLimits,
 }

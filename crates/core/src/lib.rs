@@ -23,7 +23,7 @@ pub use activation::{Activation, ActivationId, ActivationResponse, Outcome};
 pub use entity::{Collection, Entity, Revision};
 pub use identity::Identity;
 pub use kind::Kind;
-pub use limits::{ActionLimits, LimitError, SystemLimits};
+pub use limits::{ActionLimits, LimitError, NamespaceLimits, SystemLimits, Throttles};
 pub use names::{EntityName, EntityPath, NameError};
 pub use package::{Package, PackageRef};
 pub use params::{Annotations, Parameter};

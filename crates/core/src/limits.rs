@@ -32,8 +32,56 @@ pub struct SystemLimits {
     pub max_payload_bytes: usize,
     /// Largest action result kept whole, in bytes.
     pub max_result_bytes: usize,
+    /// The throttles of a namespace that has no overrides of its own.
+    pub throttles: Throttles,
+}
+
+/// What one namespace may do: invocations and trigger fires per minute (fixed one-minute
+/// windows, as OpenWhisk counts), and activations in flight at once. Beyond any of them, 429.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttles {
     pub invocations_per_minute: u64,
     pub concurrent_invocations: u64,
+    pub fires_per_minute: u64,
+}
+
+impl Throttles {
+    /// These values with a namespace's overrides applied.
+    pub fn with(self, overrides: &NamespaceLimits) -> Throttles {
+        Throttles {
+            invocations_per_minute: overrides
+                .invocations_per_minute
+                .unwrap_or(self.invocations_per_minute),
+            concurrent_invocations: overrides
+                .concurrent_invocations
+                .unwrap_or(self.concurrent_invocations),
+            fires_per_minute: overrides.fires_per_minute.unwrap_or(self.fires_per_minute),
+        }
+    }
+}
+
+/// An administrator's overrides of the system throttles for one namespace (OpenWhisk's user
+/// limits); `None` keeps the system value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NamespaceLimits {
+    pub invocations_per_minute: Option<u64>,
+    pub concurrent_invocations: Option<u64>,
+    pub fires_per_minute: Option<u64>,
+}
+
+impl NamespaceLimits {
+    pub fn is_empty(&self) -> bool {
+        *self == NamespaceLimits::default()
+    }
+
+    /// These overrides with those set in `newer` replacing them.
+    pub fn updated(self, newer: NamespaceLimits) -> NamespaceLimits {
+        NamespaceLimits {
+            invocations_per_minute: newer.invocations_per_minute.or(self.invocations_per_minute),
+            concurrent_invocations: newer.concurrent_invocations.or(self.concurrent_invocations),
+            fires_per_minute: newer.fires_per_minute.or(self.fires_per_minute),
+        }
+    }
 }
 
 impl Default for SystemLimits {
@@ -58,10 +106,13 @@ impl Default for SystemLimits {
             max_parameter_bytes: MB,
             max_payload_bytes: MB,
             max_result_bytes: MB,
-            // High enough that one machine never reaches it by default (about 16,000/s); operators
-            // of shared installations lower it.
-            invocations_per_minute: 1_000_000,
-            concurrent_invocations: 1_000,
+            // High enough that one machine never reaches them by default (about 16,000/s);
+            // operators of shared installations lower them, or set them per namespace.
+            throttles: Throttles {
+                invocations_per_minute: 1_000_000,
+                concurrent_invocations: 1_000,
+                fires_per_minute: 1_000_000,
+            },
         }
     }
 }
@@ -174,5 +225,32 @@ mod tests {
             err.0,
             "timeout 50 milliseconds below allowed threshold of 100 milliseconds"
         );
+    }
+
+    #[test]
+    fn namespace_overrides_replace_only_what_they_set() {
+        let system = SystemLimits::default().throttles;
+        let overrides = NamespaceLimits {
+            fires_per_minute: Some(5),
+            ..Default::default()
+        };
+        let applied = system.with(&overrides);
+        assert_eq!(applied.fires_per_minute, 5);
+        assert_eq!(
+            applied.invocations_per_minute,
+            system.invocations_per_minute
+        );
+        assert_eq!(system.with(&NamespaceLimits::default()), system);
+
+        let newer = NamespaceLimits {
+            invocations_per_minute: Some(10),
+            fires_per_minute: Some(7),
+            ..Default::default()
+        };
+        let merged = overrides.updated(newer);
+        assert_eq!(merged.invocations_per_minute, Some(10));
+        assert_eq!(merged.fires_per_minute, Some(7));
+        assert_eq!(merged.concurrent_invocations, None);
+        assert!(NamespaceLimits::default().is_empty() && !merged.is_empty());
     }
 }

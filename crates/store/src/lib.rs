@@ -7,7 +7,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use wisp_core::{Activation, ActivationId, Collection, Entity, EntityName, EntityPath};
+use wisp_core::{
+    Activation, ActivationId, Collection, Entity, EntityName, EntityPath, NamespaceLimits,
+};
 
 pub mod sqlite;
 
@@ -66,8 +68,17 @@ pub trait EntityStore: Send + Sync {
     fn find_key(&self, uuid: String) -> BoxFuture<'_, Result<Option<KeyRecord>>>;
     fn put_key(&self, key: KeyRecord) -> BoxFuture<'_, Result<()>>;
     fn list_keys(&self) -> BoxFuture<'_, Result<Vec<KeyRecord>>>;
-    /// Deletes a namespace's keys and entities; returns how many keys went.
+    /// Deletes a namespace's keys, limits and entities; returns how many keys went.
     fn delete_namespace(&self, namespace: EntityName) -> BoxFuture<'_, Result<usize>>;
+
+    /// A namespace's throttle overrides (empty when it has none).
+    fn get_limits(&self, namespace: EntityName) -> BoxFuture<'_, Result<NamespaceLimits>>;
+    /// Replaces a namespace's throttle overrides; empty ones remove them.
+    fn put_limits(
+        &self,
+        namespace: EntityName,
+        limits: NamespaceLimits,
+    ) -> BoxFuture<'_, Result<()>>;
 
     /// The stored document of an entity.
     fn get(

@@ -1,29 +1,12 @@
 //! The embedded activation store against real SQLite files: what survives a reopen, what a
 //! listing returns, what retention removes.
 
-use std::path::PathBuf;
+mod support;
 
 use wisp_core::{Activation, ActivationId, ActivationResponse, Annotations, Outcome, SemVer};
 use wisp_store::{ActivationQuery, ActivationStore, SqliteStore};
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(label: &str) -> Dir {
-        let path = std::env::temp_dir().join(format!(
-            "wisp-store-{label}-{}-{}",
-            std::process::id(),
-            ActivationId::generate()
-        ));
-        Dir(path)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use support::Dir;
 
 fn record(name: &str, start: u64) -> Activation {
     Activation {

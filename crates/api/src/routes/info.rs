@@ -32,9 +32,9 @@ fn runtimes() -> Value {
 fn system_limits(l: &SystemLimits) -> Value {
     const MB: u64 = 1024 * 1024;
     json!({
-        "actions_per_minute": l.invocations_per_minute,
-        "triggers_per_minute": l.invocations_per_minute,
-        "concurrent_actions": l.concurrent_invocations,
+        "actions_per_minute": l.throttles.invocations_per_minute,
+        "triggers_per_minute": l.throttles.fires_per_minute,
+        "concurrent_actions": l.throttles.concurrent_invocations,
         "sequence_length": 50,
         "min_action_duration": l.min_timeout,
         "max_action_duration": l.max_timeout,
@@ -81,7 +81,8 @@ pub async fn namespaces(caller: Caller) -> Json<Value> {
     Json(json!([caller.0.namespace.as_str()]))
 }
 
-/// `GET /api/v1/namespaces/{ns}/limits`.
+/// `GET /api/v1/namespaces/{ns}/limits`: the caller's effective limits, the system's with its
+/// namespace's overrides applied.
 pub async fn limits(
     State(state): State<AppState>,
     caller: Caller,
@@ -89,10 +90,11 @@ pub async fn limits(
 ) -> Result<Json<Value>, ApiError> {
     caller.entitled_namespace(&state, &ns, "limits")?;
     let l = state.controller.limits();
+    let t = state.controller.throttles(&caller.0);
     Ok(Json(json!({
-        "invocationsPerMinute": l.invocations_per_minute,
-        "concurrentInvocations": l.concurrent_invocations,
-        "firesPerMinute": l.invocations_per_minute,
+        "invocationsPerMinute": t.invocations_per_minute,
+        "concurrentInvocations": t.concurrent_invocations,
+        "firesPerMinute": t.fires_per_minute,
         "minActionMemory": l.min_memory,
         "maxActionMemory": l.max_memory,
         "minActionLogs": l.min_logs,
@@ -102,6 +104,6 @@ pub async fn limits(
         "minActionConcurrency": l.min_concurrency,
         "maxActionConcurrency": l.max_concurrency,
         "maxParameterSize": "1 MB",
-        "maxActionInstances": l.concurrent_invocations,
+        "maxActionInstances": t.concurrent_invocations,
     })))
 }

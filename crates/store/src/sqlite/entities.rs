@@ -1,7 +1,7 @@
 //! `EntityStore` on `entities.db`.
 
 use rusqlite::{params, OptionalExtension};
-use wisp_core::{Collection, EntityName, EntityPath};
+use wisp_core::{Collection, EntityName, EntityPath, NamespaceLimits};
 
 use super::SqliteStore;
 use crate::{
@@ -59,11 +59,62 @@ impl EntityStore for SqliteStore {
                 [namespace.as_str()],
             )?;
             tx.execute(
+                "DELETE FROM namespace_limits WHERE namespace = ?1",
+                [namespace.as_str()],
+            )?;
+            tx.execute(
                 "DELETE FROM feeds WHERE namespace = ?1",
                 [namespace.as_str()],
             )?;
             tx.commit()?;
             Ok(keys)
+        }))
+    }
+
+    fn get_limits(&self, namespace: EntityName) -> BoxFuture<'_, Result<NamespaceLimits>> {
+        Box::pin(self.with_conn(move |conn| {
+            let limits = conn
+                .prepare_cached(
+                    "SELECT invocations_per_minute, concurrent_invocations, fires_per_minute
+                     FROM namespace_limits WHERE namespace = ?1",
+                )?
+                .query_row([namespace.as_str()], |row| {
+                    Ok(NamespaceLimits {
+                        invocations_per_minute: count(row.get(0)?),
+                        concurrent_invocations: count(row.get(1)?),
+                        fires_per_minute: count(row.get(2)?),
+                    })
+                })
+                .optional()?;
+            Ok(limits.unwrap_or_default())
+        }))
+    }
+
+    fn put_limits(
+        &self,
+        namespace: EntityName,
+        limits: NamespaceLimits,
+    ) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.with_conn(move |conn| {
+            if limits.is_empty() {
+                conn.execute(
+                    "DELETE FROM namespace_limits WHERE namespace = ?1",
+                    [namespace.as_str()],
+                )?;
+                return Ok(());
+            }
+            conn.execute(
+                "INSERT OR REPLACE INTO namespace_limits
+                 (namespace, invocations_per_minute, concurrent_invocations, fires_per_minute)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    namespace.as_str(),
+                    limits.invocations_per_minute.map(column),
+                    limits.concurrent_invocations.map(column),
+                    limits.fires_per_minute.map(column)
+                ],
+            )?;
+            Ok(())
         }))
     }
 
@@ -269,4 +320,13 @@ fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<KeyRecord>> 
                 subject: row.get(3)?,
             })
         }))
+}
+
+/// A count as SQLite stores it (signed); counts past `i64::MAX` mean "no limit" anyway.
+fn column(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+fn count(column: Option<i64>) -> Option<u64> {
+    column.map(|c| u64::try_from(c).unwrap_or(0))
 }

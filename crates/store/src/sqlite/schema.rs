@@ -24,7 +24,14 @@ pub const ENTITY_MIGRATIONS: &[&str] = &[
         PRIMARY KEY (namespace, name)
     );
     CREATE INDEX entities_by_updated ON entities(namespace, collection, updated DESC);",
-    // 2: what feed providers hosted by the server keep per trigger (alarm schedules).
+    // 2: an administrator's throttle overrides per namespace; NULL keeps the system value.
+    "CREATE TABLE namespace_limits (
+        namespace TEXT PRIMARY KEY,
+        invocations_per_minute INTEGER,
+        concurrent_invocations INTEGER,
+        fires_per_minute INTEGER
+    );",
+    // 3: what feed providers hosted by the server keep per trigger (alarm schedules).
     "CREATE TABLE feeds (
         provider TEXT NOT NULL,
         namespace TEXT NOT NULL,
