@@ -107,6 +107,9 @@ describe('packages and bindings', { timeout: 30000 }, () => {
       400, /Binding references a package that does not exist/)
     await rejects(ow.packages.create({ name: name('chain'), package: { binding: { namespace: NS, name: binding } } }),
       400, /Cannot bind to another package binding/)
+    // A binding pointed at itself would be a cycle: refused the same way.
+    await rejects(ow.packages.update({ name: binding, package: { binding: { namespace: NS, name: binding } } }),
+      400, /Cannot bind to another package binding/)
     await rejects(ow.actions.create({ name: `${binding}/nope`, action: ECHO }), 400, /Operation not permitted on package binding/)
     await rejects(ow.packages.update({ name: pkg, package: { binding: { namespace: NS, name: binding } } }),
       409, /cannot be converted into a binding/)

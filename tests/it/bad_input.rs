@@ -92,6 +92,21 @@ async fn names_credentials_and_sizes() {
         error_message(&err),
         "Name segement longer than allowed: 257 > 256."
     );
+    for collection in ["packages", "triggers", "rules"] {
+        let body = json!({"trigger": "/_/t", "action": "/_/a"});
+        let (status, err) = server
+            .put(&format!("namespaces/_/{collection}/{long}"), body.clone())
+            .await;
+        assert_eq!(status, 400, "{collection}");
+        assert_eq!(
+            error_message(&err),
+            "Name segement longer than allowed: 257 > 256."
+        );
+        let (status, _) = server
+            .put(&format!("namespaces/_/{collection}/bad$name"), body)
+            .await;
+        assert_eq!(status, 400, "{collection}");
+    }
     let (status, _) = server.get("namespaces/bad$ns/actions").await;
     assert_eq!(status, 400);
 

@@ -5,6 +5,7 @@ mod support;
 
 mod actions_api;
 mod activations_api;
+mod alarms;
 mod bad_input;
 mod cli;
 mod cli_model;
