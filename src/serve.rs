@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// Trigger fires per minute allowed to each namespace.
     #[arg(long, env = "WISP_FIRES_PER_MINUTE", default_value_t = 1_000_000)]
     fires_per_minute: u64,
+    /// Most actions in a sequence (nested ones inlined) and components in a conductor
+    /// composition (which may run its conductor 2n + 1 times).
+    #[arg(long, env = "WISP_SEQUENCE_MAX_LENGTH", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    sequence_max_length: u64,
     /// Seconds a looked-up key, with its namespace's limits, is trusted: how soon changes made
     /// by `wisp admin` on a running server take effect.
     #[arg(long, env = "WISP_IDENTITY_CACHE_TTL", default_value_t = 5)]
@@ -124,6 +128,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                     concurrent_invocations: args.concurrent_invocations,
                     fires_per_minute: args.fires_per_minute,
                 },
+                max_sequence_length: args.sequence_max_length as usize,
                 ..wisp_core::SystemLimits::default()
             },
             activation_retention: Duration::from_secs(

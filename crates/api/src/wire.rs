@@ -61,6 +61,11 @@ pub fn action(a: &Action, code: bool) -> Value {
             exec
         }
         Exec::Builtin(b) => json!({"kind": "builtin", "builtin": b.builtin, "binary": false}),
+        Exec::Sequence(s) => {
+            let components: Vec<String> =
+                s.components.iter().map(|c| c.fully_qualified()).collect();
+            json!({"kind": "sequence", "components": components, "binary": false})
+        }
     };
     json!({
         "namespace": a.path.parent(),
@@ -197,10 +202,29 @@ fn exec_put(value: Value) -> Result<ExecPut, ApiError> {
         }
     };
     let kind = string("kind")?.ok_or_else(|| malformed("'kind' is required in 'exec'"))?;
+    let components = match map.get("components") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|c| {
+                    c.as_str().map(str::to_string).ok_or_else(|| {
+                        malformed("'components' in 'exec' must be an array of names")
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(_) => {
+            return Err(malformed(
+                "'components' in 'exec' must be an array of names",
+            ))
+        }
+    };
     Ok(ExecPut {
         kind,
         code: string("code")?,
         main: string("main")?,
+        components,
     })
 }
 

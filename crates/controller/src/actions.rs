@@ -18,6 +18,8 @@ pub struct ExecPut {
     pub kind: String,
     pub code: Option<String>,
     pub main: Option<String>,
+    /// A sequence's component names, as given.
+    pub components: Option<Vec<String>>,
 }
 
 /// The body of `PUT /actions/{name}`: every field optional, merged over the existing action.
@@ -49,6 +51,7 @@ impl Controller {
 
     pub async fn put_action(
         &self,
+        identity: &Identity,
         path: EntityPath,
         put: ActionPut,
         overwrite: bool,
@@ -64,6 +67,10 @@ impl Controller {
         }
         let limits = self.limits();
         let exec = match (&put.exec, &existing) {
+            (Some(exec), _) if exec.kind == "sequence" => {
+                let components = exec.components.as_deref().unwrap_or_default();
+                Exec::Sequence(self.check_sequence(identity, &path, components).await?)
+            }
             (Some(exec), _) => build_exec(exec)?,
             (None, Some(old)) => old.exec.clone(),
             (None, None) => return Err(ControllerError::BadRequest("exec undefined".into())),
@@ -96,11 +103,15 @@ impl Controller {
         let action = Action {
             version: revision.version,
             publish: revision.publish,
-            parameters: put.parameters.clone().unwrap_or_else(|| {
-                existing
-                    .as_ref()
-                    .map_or_else(Vec::new, |old| old.parameters.clone())
-            }),
+            // A sequence's components get their own defaults; it has none.
+            parameters: match exec {
+                Exec::Sequence(_) => Vec::new(),
+                _ => put.parameters.clone().unwrap_or_else(|| {
+                    existing
+                        .as_ref()
+                        .map_or_else(Vec::new, |old| old.parameters.clone())
+                }),
+            },
             path,
             exec,
             annotations,

@@ -53,6 +53,14 @@ pub struct Running {
 
 pub(crate) struct RunningGuard(Arc<crate::Inner>);
 
+impl RunningGuard {
+    /// Counts one more activation or composition in flight until dropped.
+    pub(crate) fn enter(inner: Arc<crate::Inner>) -> RunningGuard {
+        inner.running.count.fetch_add(1, Ordering::AcqRel);
+        RunningGuard(inner)
+    }
+}
+
 impl Drop for RunningGuard {
     fn drop(&mut self) {
         if self.0.running.count.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -91,6 +99,12 @@ impl Controller {
             .inner
             .throttle
             .admit(identity.namespace.as_str(), &self.throttles(identity))?;
+        if action.is_conductor() || matches!(action.exec, Exec::Sequence(_)) {
+            drop(permit);
+            return self
+                .invoke_composition(identity, path, &resolved, args, options, received)
+                .await;
+        }
         if let Exec::Builtin(builtin) = &action.exec {
             let record = self
                 .run_builtin_activation(identity, &resolved, &builtin.builtin, &args, received)
@@ -103,24 +117,90 @@ impl Controller {
             });
         }
         let activation_id = ActivationId::generate();
-        let request = RunRequest {
-            activation_id: activation_id.clone(),
-            init_env: init_environment(&action),
-            api_key: provides_api_key(&action).then(|| identity.api_key.clone()),
-            namespace: identity.namespace.to_string(),
-            transaction_id: options.transaction_id.clone(),
-            args: Value::Object(args),
-            action: action.clone(),
-        };
-        let pending = self.record(identity, &resolved, &activation_id, received);
-
-        self.inner.running.count.fetch_add(1, Ordering::AcqRel);
-        let guard = RunningGuard(self.inner.clone());
+        let pending = self.record(identity, &resolved, &activation_id, received, None);
         if !options.blocking {
             self.inner.activations.accept(pending.clone()).await?;
         }
+        let done = self.launch(
+            identity,
+            &resolved,
+            Value::Object(args),
+            pending,
+            Some(permit),
+            options.blocking,
+            options.transaction_id.clone(),
+        );
+        if !options.blocking {
+            return Ok(Invoked::Accepted(activation_id));
+        }
+        match tokio::time::timeout(options.wait, done).await {
+            Ok(Ok(Ok(record))) => Ok(Invoked::Completed(Box::new(record))),
+            Ok(Ok(Err(refused))) => Err(ControllerError::Unavailable(format!(
+                "The server cannot take more work now: {refused}."
+            ))),
+            _ => {
+                // The caller stops waiting and gets a 202: from here the activation must end
+                // in a record even if the server dies. A marker that lands after the record
+                // is harmless: recovery keeps an existing record.
+                let marker = self.record(identity, &resolved, &activation_id, received, None);
+                self.inner.activations.accept(marker).await?;
+                Ok(Invoked::Accepted(activation_id))
+            }
+        }
+    }
+
+    /// Runs one step of a composition: the action's code (a conductor's too) on `args`, with
+    /// `cause` as its parent, waiting for its end however long it takes (its own time limit
+    /// bounds it). Its record is stored like any other.
+    pub(crate) async fn run_child(
+        &self,
+        identity: &Identity,
+        resolved: &ResolvedAction,
+        args: Value,
+        id: ActivationId,
+        cause: &ActivationId,
+        transaction_id: String,
+    ) -> std::result::Result<Activation, InvokerError> {
+        let received = now_ms();
+        let pending = self.record(identity, resolved, &id, received, Some(cause));
+        let done = self.launch(
+            identity,
+            resolved,
+            args,
+            pending,
+            None,
+            true,
+            transaction_id,
+        );
+        done.await.unwrap_or(Err(InvokerError::ShuttingDown))
+    }
+
+    /// Hands an activation to the invoker in a task of its own; the receiver gets the finished
+    /// record (already on its way to the store), or why it never ran.
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        &self,
+        identity: &Identity,
+        resolved: &ResolvedAction,
+        args: Value,
+        pending: Activation,
+        permit: Option<crate::throttle::Permit>,
+        blocking: bool,
+        transaction_id: String,
+    ) -> oneshot::Receiver<std::result::Result<Activation, InvokerError>> {
+        let action = resolved.action.clone();
+        let received = pending.start;
+        let request = RunRequest {
+            activation_id: pending.activation_id.clone(),
+            init_env: init_environment(&action),
+            api_key: provides_api_key(&action).then(|| identity.api_key.clone()),
+            namespace: identity.namespace.to_string(),
+            transaction_id,
+            args,
+            action,
+        };
+        let guard = RunningGuard::enter(self.inner.clone());
         let (done_tx, done_rx) = oneshot::channel();
-        let blocking = options.blocking;
         let controller = self.clone();
         tokio::spawn(async move {
             let mut done_tx = Some(done_tx);
@@ -152,24 +232,7 @@ impl Controller {
             controller.inner.unflushed.remove(&id);
             drop(guard);
         });
-
-        if !blocking {
-            return Ok(Invoked::Accepted(activation_id));
-        }
-        match tokio::time::timeout(options.wait, done_rx).await {
-            Ok(Ok(Ok(record))) => Ok(Invoked::Completed(Box::new(record))),
-            Ok(Ok(Err(refused))) => Err(ControllerError::Unavailable(format!(
-                "The server cannot take more work now: {refused}."
-            ))),
-            _ => {
-                // The caller stops waiting and gets a 202: from here the activation must end
-                // in a record even if the server dies. A marker that lands after the record
-                // is harmless: recovery keeps an existing record.
-                let marker = self.record(identity, &resolved, &activation_id, received);
-                self.inner.activations.accept(marker).await?;
-                Ok(Invoked::Accepted(activation_id))
-            }
-        }
+        done_rx
     }
 
     /// Runs a builtin in the controller itself: its refusals are answered as errors with no
@@ -183,7 +246,13 @@ impl Controller {
         received: u64,
     ) -> Result<Activation> {
         let result = self.run_builtin(identity, builtin, args).await?;
-        let mut record = self.record(identity, resolved, &ActivationId::generate(), received);
+        let mut record = self.record(
+            identity,
+            resolved,
+            &ActivationId::generate(),
+            received,
+            None,
+        );
         let end = now_ms();
         record.end = Some(end);
         record.duration = Some(end.saturating_sub(received));
@@ -203,6 +272,7 @@ impl Controller {
         resolved: &ResolvedAction,
         id: &ActivationId,
         received: u64,
+        cause: Option<&ActivationId>,
     ) -> Activation {
         let action = &resolved.action;
         let mut annotations = Annotations::default();
@@ -211,6 +281,9 @@ impl Controller {
         annotations.set("kind", Value::from(action.exec.kind_name()));
         if let Some(binding) = &resolved.binding {
             annotations.set("binding", Value::from(binding.relative()));
+        }
+        if cause.is_some() {
+            annotations.set("causedBy", Value::from("sequence"));
         }
         Activation {
             activation_id: id.clone(),
@@ -222,7 +295,7 @@ impl Controller {
             start: received,
             end: Some(received),
             duration: Some(0),
-            cause: None,
+            cause: cause.map(|c| c.to_string()),
             response: ActivationResponse::failure(Outcome::InternalError, INTERRUPTED),
             logs: Vec::new(),
             annotations,

@@ -8,6 +8,7 @@
 mod actions;
 mod activations;
 mod cache;
+mod compose;
 mod feeds;
 mod identity;
 mod invoke;
@@ -137,6 +138,8 @@ struct Inner {
     throttle: throttle::Throttle,
     running: invoke::Running,
     scheduler: feeds::Scheduler,
+    /// Compositions loaded at start that their resumed parents pick up.
+    resumable: compose::Resumable,
 }
 
 impl Controller {
@@ -160,6 +163,7 @@ impl Controller {
                 throttle: throttle::Throttle::default(),
                 running: invoke::Running::default(),
                 scheduler: feeds::Scheduler::default(),
+                resumable: compose::Resumable::default(),
             }),
         }
     }
@@ -184,6 +188,7 @@ impl Controller {
     pub async fn start(&self) -> Result<()> {
         self.install_system_packages().await?;
         self.recover_orphans().await?;
+        self.resume_sessions().await?;
         self.spawn_retention();
         self.spawn_scheduler().await?;
         Ok(())

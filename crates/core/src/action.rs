@@ -26,6 +26,15 @@ pub enum Exec {
     /// Work the platform itself does, such as a system feed: never reaches a runtime process
     /// and cannot be created through the API.
     Builtin(BuiltinExec),
+    /// Other actions run one after another by the controller, each one's result the next
+    /// one's input.
+    Sequence(SequenceExec),
+}
+
+/// The components of a sequence, fully qualified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequenceExec {
+    pub components: Vec<EntityPath>,
 }
 
 /// A builtin's name, such as `alarms/alarm`.
@@ -52,13 +61,14 @@ impl Exec {
         match self {
             Exec::Code(code) => code.kind.as_str(),
             Exec::Builtin(_) => "builtin",
+            Exec::Sequence(_) => "sequence",
         }
     }
 
     pub fn code(&self) -> Option<&CodeExec> {
         match self {
             Exec::Code(code) => Some(code),
-            Exec::Builtin(_) => None,
+            _ => None,
         }
     }
 }
@@ -94,6 +104,16 @@ pub fn looks_like_base64(code: &str) -> bool {
 }
 
 impl Action {
+    /// Whether invoking it runs a conductor composition: code with a truthy `conductor`
+    /// annotation (the annotation means nothing on a sequence).
+    pub fn is_conductor(&self) -> bool {
+        matches!(self.exec, Exec::Code(_))
+            && self
+                .annotations
+                .get("conductor")
+                .is_some_and(crate::params::is_truthy)
+    }
+
     /// A key that changes whenever anything a running process depends on changes: processes
     /// are warm for exactly one such key.
     pub fn revision_key(&self) -> String {

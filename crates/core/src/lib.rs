@@ -18,7 +18,7 @@ pub mod time;
 pub mod trigger;
 pub mod version;
 
-pub use action::{Action, BuiltinExec, CodeExec, Exec};
+pub use action::{Action, BuiltinExec, CodeExec, Exec, SequenceExec};
 pub use activation::{Activation, ActivationId, ActivationResponse, Outcome};
 pub use entity::{Collection, Entity, Revision};
 pub use identity::Identity;

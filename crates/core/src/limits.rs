@@ -32,6 +32,9 @@ pub struct SystemLimits {
     pub max_payload_bytes: usize,
     /// Largest action result kept whole, in bytes.
     pub max_result_bytes: usize,
+    /// n: most actions in a sequence (after inlining nested ones), most components per
+    /// conductor composition tree (with at most 2n + 1 conductor runs).
+    pub max_sequence_length: usize,
     /// The throttles of a namespace that has no overrides of its own.
     pub throttles: Throttles,
 }
@@ -106,6 +109,7 @@ impl Default for SystemLimits {
             max_parameter_bytes: MB,
             max_payload_bytes: MB,
             max_result_bytes: MB,
+            max_sequence_length: 50,
             // High enough that one machine never reaches them by default (about 16,000/s);
             // operators of shared installations lower them, or set them per namespace.
             throttles: Throttles {

@@ -238,6 +238,13 @@ pub trait ActivationStore: Send + Sync {
     /// Records that an activation was accepted, so that it ends in a record even if the
     /// server dies before it completes.
     fn accept(&self, pending: Activation) -> BoxFuture<'_, Result<()>>;
+    /// Stores the progress of a running composition (its primary activation `id`), replacing
+    /// the last. The write is queued when this is called, so saves of one session land in
+    /// call order whether or not their futures are awaited. Completing the record `id`
+    /// removes it in the same commit.
+    fn save_session(&self, id: ActivationId, doc: String) -> BoxFuture<'_, Result<()>>;
+    /// Every stored session: compositions a previous run left unfinished.
+    fn sessions(&self) -> BoxFuture<'_, Result<Vec<String>>>;
     /// Stores a finished activation (replacing its pending marker).
     fn complete(&self, activation: Activation) -> BoxFuture<'_, Result<()>>;
     fn get(&self, namespace: String, id: ActivationId)

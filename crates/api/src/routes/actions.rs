@@ -159,7 +159,7 @@ async fn put(
     let put = wire::action_put(wire::object_body(&body, false)?.unwrap_or_default())?;
     let action = state
         .controller
-        .put_action(path, put, flag(&query, "overwrite"))
+        .put_action(&caller.0, path, put, flag(&query, "overwrite"))
         .await?;
     Ok(Json(wire::action(&action, true)))
 }

@@ -35,7 +35,7 @@ fn system_limits(l: &SystemLimits) -> Value {
         "actions_per_minute": l.throttles.invocations_per_minute,
         "triggers_per_minute": l.throttles.fires_per_minute,
         "concurrent_actions": l.throttles.concurrent_invocations,
-        "sequence_length": 50,
+        "sequence_length": l.max_sequence_length,
         "min_action_duration": l.min_timeout,
         "max_action_duration": l.max_timeout,
         "min_action_memory": l.min_memory * MB,

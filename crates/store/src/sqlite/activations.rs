@@ -20,6 +20,7 @@ const MAX_BATCH: usize = 1024;
 
 enum WriteOp {
     Accept(Activation),
+    Session(ActivationId, String),
     Complete(Activation),
     Prune(u64),
     Flush,
@@ -104,6 +105,11 @@ fn apply_batch(conn: &mut Connection, batch: &[(WriteOp, Ack)]) -> Result<Vec<u6
                     .execute(params![a.activation_id.as_str(), to_json(a)?])?;
                 1
             }
+            WriteOp::Session(id, doc) => {
+                tx.prepare_cached("INSERT OR REPLACE INTO sessions (id, doc) VALUES (?1, ?2)")?
+                    .execute(params![id.as_str(), doc])?;
+                1
+            }
             WriteOp::Complete(a) => {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO activations (id, namespace, name, start, doc)
@@ -118,6 +124,8 @@ fn apply_batch(conn: &mut Connection, batch: &[(WriteOp, Ack)]) -> Result<Vec<u6
                 ])?;
                 // Statements are cached: this runs for every activation.
                 tx.prepare_cached("DELETE FROM pending WHERE id = ?1")?
+                    .execute([a.activation_id.as_str()])?;
+                tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
                     .execute([a.activation_id.as_str()])?;
                 1
             }
@@ -135,6 +143,26 @@ fn apply_batch(conn: &mut Connection, batch: &[(WriteOp, Ack)]) -> Result<Vec<u6
 impl ActivationStore for SqliteActivations {
     fn accept(&self, pending: Activation) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move { self.write(WriteOp::Accept(pending)).await.map(drop) })
+    }
+
+    fn save_session(&self, id: ActivationId, doc: String) -> BoxFuture<'_, Result<()>> {
+        // Sent now, not on first poll: the order of saves is the order of calls.
+        let (ack, done) = oneshot::channel();
+        let sent = self.writer.send((WriteOp::Session(id, doc), ack));
+        Box::pin(async move {
+            sent.map_err(|_| StoreError::Backend("activation writer stopped".into()))?;
+            done.await
+                .map_err(|_| StoreError::Backend("activation writer stopped".into()))?
+                .map(drop)
+        })
+    }
+
+    fn sessions(&self) -> BoxFuture<'_, Result<Vec<String>>> {
+        Box::pin(self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT doc FROM sessions")?;
+            let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+            rows.map(|doc| Ok(doc?)).collect()
+        }))
     }
 
     fn complete(&self, activation: Activation) -> BoxFuture<'_, Result<()>> {

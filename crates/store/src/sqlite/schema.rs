@@ -56,6 +56,11 @@ pub const ACTIVATION_MIGRATIONS: &[&str] = &[
         id TEXT PRIMARY KEY,
         doc TEXT NOT NULL
     );",
+    // 2: the progress of compositions (sequences, conductors) still running.
+    "CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        doc TEXT NOT NULL
+    );",
 ];
 
 pub fn migrate(conn: &Connection, migrations: &[&str]) -> Result<()> {

@@ -1,0 +1,196 @@
+//! Sequences: create-time checks, and one step of a running sequence.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+use wisp_core::{EntityPath, Exec, Identity, SequenceExec};
+
+use super::session::{application_error, Program, Session};
+use super::{Next, Step};
+use crate::names::parse_fully_qualified;
+use crate::{Controller, ControllerError, Result};
+
+const TOO_MANY: &str = "Too many actions in the sequence.";
+const MISSING: &str = "Sequence component does not exist.";
+
+impl Controller {
+    /// Checks the components of a sequence about to be stored at `path`: there are some, not
+    /// too many once nested sequences are inlined, each exists and may be read by `identity`,
+    /// and none leads back to the sequence itself.
+    pub(crate) async fn check_sequence(
+        &self,
+        identity: &Identity,
+        path: &EntityPath,
+        names: &[String],
+    ) -> Result<SequenceExec> {
+        let bad = |m: &str| ControllerError::BadRequest(m.to_string());
+        let max = self.limits().max_sequence_length;
+        if names.is_empty() {
+            return Err(bad("No component specified for the sequence."));
+        }
+        if names.len() > max {
+            return Err(bad(TOO_MANY));
+        }
+        let components = names
+            .iter()
+            .map(|name| {
+                parse_fully_qualified(name, &identity.namespace)
+                    .map_err(|e| ControllerError::BadRequest(e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut atoms = 0;
+        let mut walking = HashSet::new();
+        for component in &components {
+            self.count_atoms(identity, path, component, &mut atoms, &mut walking)
+                .await?;
+            if atoms > max {
+                return Err(bad(TOO_MANY));
+            }
+        }
+        Ok(SequenceExec { components })
+    }
+
+    /// Adds the atomic actions `component` stands for to `atoms`, following nested sequences.
+    async fn count_atoms(
+        &self,
+        identity: &Identity,
+        sequence: &EntityPath,
+        component: &EntityPath,
+        atoms: &mut usize,
+        walking: &mut HashSet<EntityPath>,
+    ) -> Result<()> {
+        let self_reference =
+            || ControllerError::BadRequest("Sequence may not refer to itself.".into());
+        if component == sequence {
+            return Err(self_reference());
+        }
+        let resolved = match self.resolve_action(identity, component).await {
+            Ok(resolved) => resolved,
+            Err(ControllerError::NotFound | ControllerError::Missing(_)) => {
+                return Err(ControllerError::BadRequest(MISSING.into()))
+            }
+            Err(e) => return Err(e),
+        };
+        if &resolved.action.path == sequence {
+            return Err(self_reference());
+        }
+        match &resolved.action.exec {
+            Exec::Sequence(inner) => {
+                // A cycle stored before (it cannot be made through the API) stops the walk.
+                let inner_path = resolved.action.path.clone();
+                if !walking.insert(inner_path.clone()) {
+                    return Err(self_reference());
+                }
+                for c in &inner.components {
+                    Box::pin(self.count_atoms(identity, sequence, c, atoms, walking)).await?;
+                    if *atoms > self.limits().max_sequence_length {
+                        break;
+                    }
+                }
+                walking.remove(&inner_path);
+                Ok(())
+            }
+            _ => {
+                *atoms += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs the next component: its input is the previous result; a result with `error`
+    /// ends the sequence with that response.
+    pub(crate) async fn sequence_step(&self, session: &mut Session) -> Next {
+        let Program::Sequence {
+            components,
+            next,
+            atoms,
+        } = &session.program
+        else {
+            unreachable!("a sequence session")
+        };
+        let (index, inlined) = (*next, *atoms);
+        let Some(component) = components.get(index).cloned() else {
+            return Next::Finish(
+                session
+                    .last
+                    .clone()
+                    .unwrap_or_else(|| application_error(MISSING)),
+            );
+        };
+        let count = components.len();
+        let max = self.limits().max_sequence_length;
+        let Some(identity) = session.caller.identity() else {
+            return Next::Finish(application_error(MISSING));
+        };
+        let resolved = match self.resolve_action(&identity, &component).await {
+            Ok(resolved) => resolved,
+            Err(ControllerError::NotFound | ControllerError::Missing(_)) => {
+                return Next::Finish(application_error(MISSING))
+            }
+            Err(e) => return Next::Finish(application_error(&e.to_string())),
+        };
+        let action = &resolved.action;
+        let is_sequence = matches!(action.exec, Exec::Sequence(_));
+        // Nested sequences count their own atoms against the same n; anything else is one.
+        let mut after = inlined;
+        if !is_sequence {
+            after += 1;
+            if after > max {
+                return Next::Finish(application_error(TOO_MANY));
+            }
+        }
+        let input = session.input.take();
+        let mut inner_atoms = None;
+        let step = self
+            .run_step(
+                session,
+                Step {
+                    path: &component,
+                    resolved: &resolved,
+                    input,
+                    code_only: false,
+                },
+                |program| match program {
+                    Program::Sequence { components, .. } => Program::Sequence {
+                        components,
+                        next: 0,
+                        atoms: inlined,
+                    },
+                    conductor => conductor,
+                },
+                |ended| {
+                    if let Program::Sequence { atoms, .. } = ended {
+                        inner_atoms = Some(*atoms);
+                    }
+                },
+            )
+            .await;
+        let record = match step {
+            Ok(record) => record,
+            Err(response) => return Next::Finish(response),
+        };
+        session.record_step(&record);
+        let response = record.response.clone();
+        let failed = is_error(&response.result);
+        session.input = response.result.clone();
+        session.last = Some(response.clone());
+        session.program = Program::Sequence {
+            components: std::mem::take(match &mut session.program {
+                Program::Sequence { components, .. } => components,
+                Program::Conductor { .. } => unreachable!("a sequence session"),
+            }),
+            next: index + 1,
+            atoms: inner_atoms.unwrap_or(after),
+        };
+        if failed || index + 1 == count {
+            Next::Finish(response)
+        } else {
+            Next::Continue
+        }
+    }
+}
+
+/// Whether a value is a JSON object with an `error` field.
+fn is_error(value: &Value) -> bool {
+    value.as_object().is_some_and(|o| o.contains_key("error"))
+}
