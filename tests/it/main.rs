@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod cli_model;
 mod compat;
+mod compositions;
 mod crash_safety;
 mod misbehaving;
 mod model;

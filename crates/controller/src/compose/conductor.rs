@@ -40,9 +40,12 @@ impl Controller {
         if accounting.conductors > 2 * max {
             return Next::Finish(application_error(TOO_MANY));
         }
-        let input = match session.input.take() {
-            Value::Object(mut params) => {
-                params.extend(state.unwrap_or_default());
+        // Built from copies: the session saved while the conductor runs keeps what a re-run
+        // after a restart needs.
+        let input = match &session.input {
+            Value::Object(params) => {
+                let mut params = params.clone();
+                params.extend(state.clone().unwrap_or_default());
                 Value::Object(params)
             }
             _ => Value::Null,
@@ -56,7 +59,7 @@ impl Controller {
         };
         accounting.conductors += 1;
         session.program = Program::Conductor {
-            state: None,
+            state,
             component: None,
             accounting,
         };
@@ -163,7 +166,7 @@ impl Controller {
             component: Some(path.clone()),
             accounting,
         };
-        let input = session.input.take();
+        let input = session.input.clone();
         let mut returned = None;
         let step = self
             .run_step(

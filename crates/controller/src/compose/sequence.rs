@@ -139,7 +139,8 @@ impl Controller {
                 return Next::Finish(application_error(TOO_MANY));
             }
         }
-        let input = session.input.take();
+        // Cloned, not taken: the session saved while the step runs must still hold its input.
+        let input = session.input.clone();
         let mut inner_atoms = None;
         let step = self
             .run_step(
