@@ -108,3 +108,126 @@ async fn compositions_resume_after_kill_9_and_store_one_record() {
         assert_eq!(child["cause"], seq["activationId"]);
     }
 }
+
+/// The conductor runs of a composition record, oldest first: (start, end) of each.
+async fn conductor_runs(server: &Server, record: &Value) -> Vec<(u64, u64)> {
+    let mut runs = Vec::new();
+    for id in record["logs"].as_array().unwrap() {
+        let child = server.wait_for_activation(id.as_str().unwrap()).await;
+        if child["name"] == record["name"] {
+            runs.push((
+                child["start"].as_u64().unwrap(),
+                child["end"].as_u64().unwrap(),
+            ));
+        }
+    }
+    runs
+}
+
+#[tokio::test]
+async fn no_process_waits_while_a_component_runs() {
+    // Concurrency 1 on the conductor: if its process were held while a component ran, the
+    // second composition could only start its conductor after the first one ended.
+    let server = Server::start();
+    server
+        .action(
+            "nap",
+            "nodejs:20",
+            "function main(p) { return new Promise(r => setTimeout(() => r(p), 1000)) }",
+            json!({}),
+        )
+        .await;
+    server
+        .action(
+            "pipeline",
+            "nodejs:20",
+            PIPELINE,
+            json!({"annotations": [{"key": "conductor", "value": true}], "limits": {"concurrency": 1}}),
+        )
+        .await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (status, body) = server
+            .post(
+                "namespaces/_/actions/pipeline",
+                json!({"n": 0, "steps": ["nap", "nap"]}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        ids.push(body["activationId"].as_str().unwrap().to_string());
+    }
+    let a = server.wait_for_activation(&ids[0]).await;
+    let b = server.wait_for_activation(&ids[1]).await;
+    let (a, b) = (
+        conductor_runs(&server, &a).await,
+        conductor_runs(&server, &b).await,
+    );
+    assert_eq!((a.len(), b.len()), (3, 3));
+    // Each started its first conductor run before the other's last one: they interleaved.
+    assert!(b[0].0 < a[2].0, "a: {a:?}, b: {b:?}");
+    assert!(a[0].0 < b[2].0, "a: {a:?}, b: {b:?}");
+}
+
+#[tokio::test]
+async fn garbage_and_endless_conductors_end_with_clear_results() {
+    // n = 3: at most 3 components and 7 conductor runs per composition.
+    let server = Server::start_with(&["--sequence-max-length", "3"]);
+    server
+        .action(
+            "inc",
+            "nodejs:20",
+            "function main(p) { return { n: (p.n || 0) + 1 } }",
+            json!({}),
+        )
+        .await;
+    let conductor = |code: &str| json!({"annotations": [{"key": "conductor", "value": true}], "exec": {"kind": "nodejs:20", "code": code}});
+    for (name, code) in [
+        // Ignores every error and asks for another step, forever.
+        (
+            "endless",
+            "function main(p) { return { action: 'inc', params: p } }",
+        ),
+        ("array", "function main() { return [1, 2] }"),
+        (
+            "throws",
+            "function main() { throw new Error('conductor broke') }",
+        ),
+        ("number", "function main() { return { action: 7 } }"),
+    ] {
+        let (status, body) = server
+            .put(&format!("namespaces/_/actions/{name}"), conductor(code))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let (status, endless) = server.invoke("endless", json!({})).await;
+    assert_eq!(status, 502, "{endless}");
+    assert_eq!(
+        endless["response"]["result"],
+        json!({"error": "Too many actions in the composition."})
+    );
+    // 2n + 1 conductor runs and n components.
+    assert_eq!(endless["logs"].as_array().unwrap().len(), 7 + 3);
+
+    let (status, array) = server.invoke("array", json!({})).await;
+    assert_eq!(status, 200, "{array}");
+    // An array result is the whole body of a blocking invoke, as in OpenWhisk.
+    assert_eq!(array, json!([1, 2]));
+
+    let (status, thrown) = server.invoke("throws", json!({})).await;
+    assert_eq!(status, 502, "{thrown}");
+    assert_ne!(thrown["response"]["status"], "success");
+    assert!(
+        thrown["response"]["result"]["error"].is_string(),
+        "{thrown}"
+    );
+    assert_eq!(thrown["logs"].as_array().unwrap().len(), 1);
+
+    // A name that is not a string is fed back until the conductor gives up at the limit.
+    let (status, number) = server.invoke("number", json!({})).await;
+    assert_eq!(status, 502, "{number}");
+    assert_eq!(
+        number["response"]["result"],
+        json!({"error": "Too many actions in the composition."})
+    );
+}
