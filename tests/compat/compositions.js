@@ -7,6 +7,7 @@ const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
 const openwhisk = require('openwhisk')
+const { rejects } = require('./support')
 
 const ow = openwhisk({ apihost: process.env.WISP_APIHOST, api_key: process.env.WISP_AUTH })
 const RUN = crypto.randomBytes(4).toString('hex')
@@ -38,17 +39,6 @@ async function invokeFailing (n, params = {}) {
   } catch (err) {
     assert.equal(err.statusCode, 502, err.message)
     return err.error
-  }
-}
-
-async function rejects (promise, statusCode, pattern) {
-  try {
-    const result = await promise
-    assert.fail(`expected HTTP ${statusCode}, got ${JSON.stringify(result)}`)
-  } catch (err) {
-    assert.equal(err.statusCode, statusCode, err.message)
-    if (pattern) assert.match(err.error.error, pattern)
-    return err
   }
 }
 

@@ -6,24 +6,13 @@ const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
 const openwhisk = require('openwhisk')
+const { rejects, sleep } = require('./support')
 
 const ow = openwhisk({ apihost: process.env.WISP_APIHOST, api_key: process.env.WISP_AUTH })
 const RUN = crypto.randomBytes(4).toString('hex')
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 const name = base => `model-${base}-${RUN}`
 const ECHO = 'function main(params) { return params }'
 let NS
-
-async function rejects (promise, statusCode, pattern) {
-  try {
-    const result = await promise
-    assert.fail(`expected HTTP ${statusCode}, got ${JSON.stringify(result)}`)
-  } catch (err) {
-    assert.equal(err.statusCode, statusCode, err.message)
-    if (pattern) assert.match(err.error.error, pattern)
-    return err
-  }
-}
 
 /** Polls until an activation of `action` newer than `since` appears, and returns its record. */
 async function nextActivation (action, since, timeoutMs = 15000) {

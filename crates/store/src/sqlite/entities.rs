@@ -54,18 +54,13 @@ impl EntityStore for SqliteStore {
                 "DELETE FROM keys WHERE namespace = ?1",
                 [namespace.as_str()],
             )?;
-            tx.execute(
-                "DELETE FROM entities WHERE namespace = ?1",
-                [namespace.as_str()],
-            )?;
-            tx.execute(
-                "DELETE FROM namespace_limits WHERE namespace = ?1",
-                [namespace.as_str()],
-            )?;
-            tx.execute(
-                "DELETE FROM feeds WHERE namespace = ?1",
-                [namespace.as_str()],
-            )?;
+            // Everything else a namespace owns goes with its keys.
+            for table in ["entities", "namespace_limits", "feeds"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE namespace = ?1"),
+                    [namespace.as_str()],
+                )?;
+            }
             tx.commit()?;
             Ok(keys)
         }))
