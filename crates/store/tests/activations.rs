@@ -115,3 +115,33 @@ async fn listings_are_newest_first_and_filter_by_name_and_time() {
     };
     assert_eq!(starts(store.list(page).await.unwrap()), [2_000]);
 }
+
+#[tokio::test]
+async fn sessions_keep_their_last_save_across_a_reopen_and_go_with_their_record() {
+    let dir = Dir::new("sessions");
+    let done = record("seq", 1_000);
+    let running = record("seq", 2_000);
+    {
+        let (_, store) = SqliteStore::open(&dir.0).unwrap();
+        // Saves land in call order even when only the last one is awaited.
+        drop(store.save_session(done.activation_id.clone(), "{\"step\":1}".into()));
+        drop(store.save_session(running.activation_id.clone(), "{\"step\":1}".into()));
+        store
+            .save_session(running.activation_id.clone(), "{\"step\":2}".into())
+            .await
+            .unwrap();
+        store.complete(done.clone()).await.unwrap();
+    }
+    let (_, store) = SqliteStore::open(&dir.0).unwrap();
+    assert_eq!(
+        store.sessions().await.unwrap(),
+        vec!["{\"step\":2}".to_string()]
+    );
+    assert_eq!(
+        store
+            .get("guest".into(), done.activation_id.clone())
+            .await
+            .unwrap(),
+        Some(done)
+    );
+}
