@@ -5,18 +5,20 @@
 //! loopback HTTP round trip through the same client. Prints a table and writes JSON.
 
 mod floor;
+mod model;
+mod report;
 mod server;
 mod stats;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use server::Wisp;
-use stats::Samples;
+use report::Report;
+use server::{Via, Wisp};
 
 #[derive(Parser)]
 struct Args {
@@ -32,28 +34,22 @@ struct Args {
     /// Cold starts measured per kind and mode.
     #[arg(long, default_value_t = 20)]
     cold: usize,
+    /// Trigger fires measured (each paired with a direct non-blocking invoke, the floor).
+    #[arg(long, default_value_t = 200)]
+    fires: usize,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/latest.json")]
     json: PathBuf,
 }
 
-const NOOP_NODE: &str = "function main(){ return {} }";
+pub const NOOP_NODE: &str = "function main(){ return {} }";
 const NOOP_PYTHON: &str = "def main(args):\n    return {}";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let binary = args.wisp.clone().unwrap_or_else(server::default_binary);
-    let mut rows: Vec<(String, String, String)> = Vec::new();
-    let mut results = serde_json::Map::new();
-    let mut record = |rows: &mut Vec<(String, String, String)>,
-                      key: &str,
-                      label: &str,
-                      value: Value,
-                      shown: String| {
-        results.insert(key.to_string(), value);
-        rows.push((label.to_string(), shown, String::new()));
-    };
+    let mut report = Report::default();
 
     let wisp = Wisp::start(&binary, 2).await.context("starting wisp")?;
     let launchers = wisp.data_dir.join("runtime/launchers");
@@ -61,15 +57,13 @@ async fn main() -> anyhow::Result<()> {
     // Floors first, on a quiet machine.
     let http_floor = floor::http_round_trip(args.iterations).await?;
     let http_floor_tput = floor::http_throughput(32, Duration::from_secs(args.seconds)).await?;
-    record(
-        &mut rows,
+    report.record(
         "http_floor",
         "floor: bare loopback HTTP round trip",
         http_floor.json(),
         http_floor.summary(),
     );
-    record(
-        &mut rows,
+    report.record(
         "http_floor_c32",
         "floor: bare loopback HTTP, c=32",
         json!(http_floor_tput),
@@ -92,8 +86,7 @@ async fn main() -> anyhow::Result<()> {
     ] {
         let family = kind.split(':').next().unwrap();
         let pipe_floor = floor::launcher_pipes(program, &launcher, code, args.iterations)?;
-        record(
-            &mut rows,
+        report.record(
             &format!("{family}_pipe_floor"),
             &format!("floor: {kind} launcher over pipes"),
             pipe_floor.json(),
@@ -102,23 +95,15 @@ async fn main() -> anyhow::Result<()> {
 
         let name = format!("noop-{family}");
         wisp.create(&name, kind, code).await?;
-        wisp.invoke(&name).await?; // warm it
-        let mut warm = Samples::default();
-        for _ in 0..args.iterations {
-            let t = Instant::now();
-            wisp.invoke(&name).await?;
-            warm.push(t.elapsed());
-        }
-        record(
-            &mut rows,
+        let warm = wisp.latencies(&name, Via::Api, args.iterations).await?;
+        report.record(
             &format!("{family}_warm_c1"),
             &format!("wisp: {kind} warm invoke, c=1"),
             warm.json(),
             warm.summary(),
         );
         let overhead = warm.p50_us() - pipe_floor.p50_us();
-        record(
-            &mut rows,
+        report.record(
             &format!("{family}_overhead_p50_us"),
             &format!("wisp: {kind} platform overhead p50"),
             json!(overhead),
@@ -126,10 +111,9 @@ async fn main() -> anyhow::Result<()> {
         );
 
         let tput = wisp
-            .throughput(&name, 32, Duration::from_secs(args.seconds))
+            .throughput(&name, Via::Api, 32, Duration::from_secs(args.seconds))
             .await?;
-        record(
-            &mut rows,
+        report.record(
             &format!("{family}_warm_c32"),
             &format!("wisp: {kind} warm throughput, c=32"),
             json!(tput),
@@ -137,22 +121,23 @@ async fn main() -> anyhow::Result<()> {
         );
 
         let cold = wisp.cold_starts(kind, code, args.cold).await?;
-        record(
-            &mut rows,
+        report.record(
             &format!("{family}_cold_stem_cell"),
             &format!("wisp: {kind} cold start, stem cell"),
             cold.json(),
             cold.summary(),
         );
         let rss = wisp.idle_stem_cell_rss(program);
-        record(
-            &mut rows,
+        report.record(
             &format!("{family}_stem_cell_rss_kb"),
             &format!("wisp: {kind} idle stem cell RSS"),
             json!(rss),
             rss.map_or("n/a".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0)),
         );
     }
+    let seconds = Duration::from_secs(args.seconds);
+    model::web_vs_api(&wisp, &mut report, args.iterations, seconds).await?;
+    model::trigger_to_start(&wisp, &mut report, args.fires, Duration::from_secs(30)).await?;
     drop(wisp);
 
     let no_stem = Wisp::start(&binary, 0)
@@ -161,8 +146,7 @@ async fn main() -> anyhow::Result<()> {
     for (kind, code) in [("nodejs:20", NOOP_NODE), ("python:3", NOOP_PYTHON)] {
         let family = kind.split(':').next().unwrap();
         let cold = no_stem.cold_starts(kind, code, args.cold.min(10)).await?;
-        record(
-            &mut rows,
+        report.record(
             &format!("{family}_cold_no_stem_cell"),
             &format!("wisp: {kind} cold start, no stem cell"),
             cold.json(),
@@ -172,34 +156,19 @@ async fn main() -> anyhow::Result<()> {
     drop(no_stem);
 
     let extra_ca = std::env::var("NODE_EXTRA_CA_CERTS").ok();
-    results.insert("node_extra_ca_certs".into(), json!(extra_ca));
-    results.insert(
-        "cpus".into(),
+    report.note("node_extra_ca_certs", json!(extra_ca));
+    report.note(
+        "cpus",
         json!(std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(0)),
     );
-    print_table(&rows);
+    report.print_table();
     println!(
         "\nNODE_EXTRA_CA_CERTS: {}",
         extra_ca.as_deref().unwrap_or("not set")
     );
-    if let Some(dir) = args.json.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(
-        &args.json,
-        serde_json::to_string_pretty(&Value::Object(results))?,
-    )?;
+    report.write_json(&args.json)?;
     println!("results written to {}", args.json.display());
     Ok(())
-}
-
-fn print_table(rows: &[(String, String, String)]) {
-    let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
-    println!("\n{:<width$}  result", "measurement");
-    println!("{}  {}", "-".repeat(width), "-".repeat(50));
-    for (label, value, _) in rows {
-        println!("{label:<width$}  {value}");
-    }
 }

@@ -7,10 +7,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use base64::Engine;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::floor::load;
 use crate::stats::Samples;
+
+/// Which door an invocation goes through.
+#[derive(Clone, Copy)]
+pub enum Via {
+    /// `POST /api/v1/namespaces/_/actions/NAME?blocking=true&result=true`, with the guest key.
+    Api,
+    /// `POST /api/v1/web/guest/default/NAME.json`, no credentials (the action is web-exported).
+    Web,
+}
 
 pub struct Wisp {
     child: Child,
@@ -81,42 +90,161 @@ impl Wisp {
     }
 
     pub async fn create(&self, name: &str, kind: &str, code: &str) -> anyhow::Result<()> {
+        self.put(
+            "actions",
+            name,
+            json!({"exec": {"kind": kind, "code": code}}),
+        )
+        .await
+    }
+
+    /// An action with `web-export: true`, reachable through [`Via::Web`] as well.
+    pub async fn create_web(&self, name: &str, kind: &str, code: &str) -> anyhow::Result<()> {
+        let annotations = json!([{"key": "web-export", "value": true}]);
+        let body = json!({"exec": {"kind": kind, "code": code}, "annotations": annotations});
+        self.put("actions", name, body).await
+    }
+
+    pub async fn create_trigger(&self, name: &str) -> anyhow::Result<()> {
+        self.put("triggers", name, json!({})).await
+    }
+
+    pub async fn create_rule(&self, name: &str, trigger: &str, action: &str) -> anyhow::Result<()> {
+        let body = json!({"trigger": format!("/_/{trigger}"), "action": format!("/_/{action}")});
+        self.put("rules", name, body).await
+    }
+
+    /// Creates or replaces an entity of the guest namespace.
+    async fn put(&self, collection: &str, name: &str, body: Value) -> anyhow::Result<()> {
         let response = self
             .client
-            .put(format!("{}?overwrite=true", self.url(name)))
+            .put(format!(
+                "{}/api/v1/namespaces/_/{collection}/{name}?overwrite=true",
+                self.base
+            ))
             .header("authorization", &self.auth)
-            .json(&json!({"exec": {"kind": kind, "code": code}}))
+            .json(&body)
             .send()
             .await?;
         if !response.status().is_success() {
-            bail!("create {name}: {}", response.text().await?);
+            bail!("create {collection}/{name}: {}", response.text().await?);
         }
         Ok(())
     }
 
+    /// The URL and credentials of a blocking invoke of `name` through `via`.
+    fn door(&self, name: &str, via: Via) -> (String, Option<String>) {
+        match via {
+            Via::Api => (
+                format!("{}?blocking=true&result=true", self.url(name)),
+                Some(self.auth.clone()),
+            ),
+            Via::Web => (
+                format!("{}/api/v1/web/guest/default/{name}.json", self.base),
+                None,
+            ),
+        }
+    }
+
     pub async fn invoke(&self, name: &str) -> anyhow::Result<()> {
-        invoke(
-            &self.client,
-            &format!("{}?blocking=true&result=true", self.url(name)),
-            &self.auth,
-        )
-        .await
+        let (url, auth) = self.door(name, Via::Api);
+        invoke(&self.client, &url, auth.as_deref()).await
+    }
+
+    /// One warm-up call, then `iterations` sequential calls through `via`.
+    pub async fn latencies(
+        &self,
+        name: &str,
+        via: Via,
+        iterations: usize,
+    ) -> anyhow::Result<Samples> {
+        let (url, auth) = self.door(name, via);
+        invoke(&self.client, &url, auth.as_deref()).await?;
+        let mut samples = Samples::default();
+        for _ in 0..iterations {
+            let t = Instant::now();
+            invoke(&self.client, &url, auth.as_deref()).await?;
+            samples.push(t.elapsed());
+        }
+        Ok(samples)
     }
 
     pub async fn throughput(
         &self,
         name: &str,
+        via: Via,
         concurrency: usize,
         duration: Duration,
     ) -> anyhow::Result<f64> {
         let client = self.client.clone();
-        let url = format!("{}?blocking=true&result=true", self.url(name));
-        let auth = self.auth.clone();
+        let (url, auth) = self.door(name, via);
         load(concurrency, duration, move || {
             let (client, url, auth) = (client.clone(), url.clone(), auth.clone());
-            async move { invoke(&client, &url, &auth).await }
+            async move { invoke(&client, &url, auth.as_deref()).await }
         })
         .await
+    }
+
+    /// µs from sending a fire of `trigger` to the start of the action its (one) rule ran: the
+    /// trigger's record names that activation in its first log line.
+    pub async fn fire_to_start(&self, trigger: &str) -> anyhow::Result<f64> {
+        let url = format!("{}/api/v1/namespaces/_/triggers/{trigger}", self.base);
+        let (sent, id) = self.accepted(&url).await?;
+        let fired = self.record(&id).await?;
+        let line = fired["logs"][0]
+            .as_str()
+            .context("the trigger's record has no rule log line")?;
+        let line: Value = serde_json::from_str(line)?;
+        let action = line["activationId"]
+            .as_str()
+            .with_context(|| format!("the rule did not run its action: {line}"))?;
+        since(sent, &self.record(action).await?)
+    }
+
+    /// µs from sending a non-blocking invoke of `name` to the start of its activation.
+    pub async fn invoke_to_start(&self, name: &str) -> anyhow::Result<f64> {
+        let (sent, id) = self.accepted(&self.url(name)).await?;
+        since(sent, &self.record(&id).await?)
+    }
+
+    /// POSTs `{}` to `url`, expecting a 202 `{activationId}`; returns the send time too.
+    async fn accepted(&self, url: &str) -> anyhow::Result<(f64, String)> {
+        let sent = epoch_ms();
+        let response = self
+            .client
+            .post(url)
+            .header("authorization", &self.auth)
+            .json(&json!({}))
+            .send()
+            .await?;
+        if response.status() != reqwest::StatusCode::ACCEPTED {
+            bail!("{url}: {} {}", response.status(), response.text().await?);
+        }
+        let body: Value = response.json().await?;
+        let id = body["activationId"].as_str().context("no activationId")?;
+        Ok((sent, id.to_string()))
+    }
+
+    /// The record of activation `id`, polled for every millisecond until it is stored (at most
+    /// 10 s).
+    async fn record(&self, id: &str) -> anyhow::Result<Value> {
+        let url = format!("{}/api/v1/namespaces/_/activations/{id}", self.base);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let response = self
+                .client
+                .get(&url)
+                .header("authorization", &self.auth)
+                .send()
+                .await?;
+            match response.status() {
+                s if s.is_success() => return Ok(response.json().await?),
+                reqwest::StatusCode::NOT_FOUND if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(1)).await
+                }
+                s => bail!("activation {id}: {s} {}", response.text().await?),
+            }
+        }
     }
 
     /// Each sample is a new action's first invoke, so it needs a process and an init.
@@ -178,14 +306,15 @@ fn all_children(parent: u32) -> Vec<u32> {
         .collect()
 }
 
-async fn invoke(client: &reqwest::Client, url: &str, auth: &str) -> anyhow::Result<()> {
-    let response = client
+async fn invoke(client: &reqwest::Client, url: &str, auth: Option<&str>) -> anyhow::Result<()> {
+    let mut request = client
         .post(url)
-        .header("authorization", auth)
         .body("{}")
-        .header("content-type", "application/json")
-        .send()
-        .await?;
+        .header("content-type", "application/json");
+    if let Some(auth) = auth {
+        request = request.header("authorization", auth);
+    }
+    let response = request.send().await?;
     let status = response.status();
     let body = response.bytes().await?;
     if !status.is_success() {
@@ -195,6 +324,24 @@ async fn invoke(client: &reqwest::Client, url: &str, auth: &str) -> anyhow::Resu
         );
     }
     Ok(())
+}
+
+/// Milliseconds since the epoch on this machine's wall clock, the clock records' `start` is
+/// read from.
+fn epoch_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+/// µs from `sent` (ms, as [`epoch_ms`]) to a record's `start`. The server truncates `start` to
+/// whole milliseconds, so the true start lies in `[start, start + 1)`: its middle, `start +
+/// 0.5`, is the unbiased reading (each sample is off by at most ±0.5 ms).
+fn since(sent: f64, record: &Value) -> anyhow::Result<f64> {
+    let start = record["start"]
+        .as_u64()
+        .context("a record without a start")? as f64;
+    Ok((start + 0.5 - sent) * 1e3)
 }
 
 impl Drop for Wisp {
