@@ -4,6 +4,7 @@
 //! the same work without the platform: the launcher driven directly over its pipes, and a bare
 //! loopback HTTP round trip through the same client. Prints a table and writes JSON.
 
+mod compose;
 mod floor;
 mod model;
 mod report;
@@ -37,6 +38,10 @@ struct Args {
     /// Trigger fires measured (each paired with a direct non-blocking invoke, the floor).
     #[arg(long, default_value_t = 200)]
     fires: usize,
+    /// Rounds of the composition rows (10 single invokes, a sequence of 10, a Composer
+    /// sequence of 10).
+    #[arg(long, default_value_t = 100)]
+    compositions: usize,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/latest.json")]
     json: PathBuf,
@@ -138,6 +143,7 @@ async fn main() -> anyhow::Result<()> {
     let seconds = Duration::from_secs(args.seconds);
     model::web_vs_api(&wisp, &mut report, args.iterations, seconds).await?;
     model::trigger_to_start(&wisp, &mut report, args.fires, Duration::from_secs(30)).await?;
+    compose::per_step(&wisp, &mut report, args.compositions).await?;
     drop(wisp);
 
     let no_stem = Wisp::start(&binary, 0)

@@ -105,6 +105,11 @@ impl Wisp {
         self.put("actions", name, body).await
     }
 
+    /// An action from a whole PUT body (a sequence, a conductor with its annotations).
+    pub async fn create_from(&self, name: &str, body: Value) -> anyhow::Result<()> {
+        self.put("actions", name, body).await
+    }
+
     pub async fn create_trigger(&self, name: &str) -> anyhow::Result<()> {
         self.put("triggers", name, json!({})).await
     }
