@@ -13,6 +13,7 @@ mod compat;
 mod crash_safety;
 mod misbehaving;
 mod model;
+mod node_sdk;
 mod pool;
 mod runtimes;
 mod web_actions;
