@@ -123,3 +123,45 @@ async fn an_actions_own_node_modules_come_first() {
     let bundle = server.data_dir().join("runtime").join("nodejs");
     assert!(from.starts_with(bundle.to_str().unwrap()), "{from}");
 }
+
+#[tokio::test]
+async fn concurrent_activations_each_see_their_own_environment() {
+    let server = std::sync::Arc::new(Server::start());
+    // Read after an await, when other activations have started in the same process since.
+    let code = r#"
+const { execSync } = require('child_process');
+async function main() {
+  const before = process.env.__OW_ACTIVATION_ID;
+  await new Promise(r => setTimeout(r, 300));
+  const after = process.env.__OW_ACTIVATION_ID;
+  const child = execSync('printf %s "$__OW_ACTIVATION_ID"').toString();
+  return { pid: process.pid, before, after, child };
+}"#;
+    server
+        .action(
+            "envs",
+            "nodejs:20",
+            code,
+            json!({"limits": {"concurrency": 5}}),
+        )
+        .await;
+    let (status, _) = server.invoke("envs", json!({})).await;
+    assert_eq!(status, 200);
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..5 {
+        let server = server.clone();
+        calls.spawn(async move { server.invoke("envs", json!({})).await });
+    }
+    let mut pids = std::collections::HashSet::new();
+    while let Some(done) = calls.join_next().await {
+        let (status, record) = done.unwrap();
+        assert_eq!(status, 200, "{record}");
+        let result = &record["response"]["result"];
+        let id = &record["activationId"];
+        assert_eq!(&result["before"], id, "{result}");
+        assert_eq!(&result["after"], id, "{result}");
+        assert_eq!(&result["child"], id, "{result}");
+        pids.insert(result["pid"].as_u64().unwrap());
+    }
+    assert_eq!(pids.len(), 1, "the activations overlapped in one process");
+}
