@@ -14,6 +14,7 @@ mod compositions;
 mod crash_safety;
 mod misbehaving;
 mod model;
+mod node_sdk;
 mod pool;
 mod runtimes;
 mod web_actions;

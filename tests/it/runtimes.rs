@@ -1,34 +1,8 @@
 //! What each runtime gives a function: entry points, promises, zips, concurrency, init params.
 
-use std::io::Write;
+use serde_json::json;
 
-use base64::Engine;
-use serde_json::{json, Value};
-
-use crate::support::Server;
-
-fn zip(files: &[(&str, &str)]) -> String {
-    let mut buffer = std::io::Cursor::new(Vec::new());
-    let mut writer = zip::ZipWriter::new(&mut buffer);
-    let options = zip::write::SimpleFileOptions::default();
-    for (name, contents) in files {
-        writer.start_file(*name, options).unwrap();
-        writer.write_all(contents.as_bytes()).unwrap();
-    }
-    writer.finish().unwrap();
-    base64::engine::general_purpose::STANDARD.encode(buffer.into_inner())
-}
-
-async fn result(server: &Server, name: &str, params: Value) -> Value {
-    let (status, body) = server
-        .post(
-            &format!("namespaces/_/actions/{name}?blocking=true&result=true"),
-            params,
-        )
-        .await;
-    assert_eq!(status, 200, "{name}: {body}");
-    body
-}
+use crate::support::{zip, Server};
 
 #[tokio::test]
 async fn node_entry_points_and_promises() {
@@ -42,7 +16,7 @@ async fn node_entry_points_and_promises() {
         )
         .await;
     assert_eq!(
-        result(&server, "exported", json!({"v": 1})).await,
+        server.result("exported", json!({"v": 1})).await,
         json!({"how": "exports", "v": 1})
     );
     server
@@ -54,7 +28,7 @@ async fn node_entry_points_and_promises() {
         )
         .await;
     assert_eq!(
-        result(&server, "module", json!({})).await,
+        server.result("module", json!({})).await,
         json!({"how": "module"})
     );
     server
@@ -70,38 +44,32 @@ async fn node_entry_points_and_promises() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(
-        result(&server, "custom", json!({})).await,
+        server.result("custom", json!({})).await,
         json!({"how": "custom main"})
     );
     server
         .action("undef", "nodejs:20", "function main(){ }", json!({}))
         .await;
-    assert_eq!(result(&server, "undef", json!({})).await, json!({}));
+    assert_eq!(server.result("undef", json!({})).await, json!({}));
     server.action("req", "nodejs:20", "const os = require('os'); function main(){ return {ok: typeof os.cpus === 'function'} }", json!({})).await;
-    assert_eq!(result(&server, "req", json!({})).await, json!({"ok": true}));
+    assert_eq!(server.result("req", json!({})).await, json!({"ok": true}));
 }
 
 #[tokio::test]
 async fn zip_actions_for_node_and_python() {
     let server = Server::start();
-    let node = zip(&[
+    let node = [
         ("package.json", r#"{"name": "z", "main": "lib/entry.js"}"#),
         (
             "lib/entry.js",
             "const h = require('./helper'); exports.main = p => ({said: h.say(p.who)})",
         ),
         ("lib/helper.js", "exports.say = who => 'hi ' + who"),
-    ]);
-    let (status, action) = server
-        .put(
-            "namespaces/_/actions/nodezip",
-            json!({"exec": {"kind": "nodejs:20", "code": node, "binary": true}}),
-        )
-        .await;
-    assert_eq!(status, 200, "{action}");
+    ];
+    let action = server.zip_action("nodezip", "nodejs:20", &node).await;
     assert_eq!(action["exec"]["binary"], true);
     assert_eq!(
-        result(&server, "nodezip", json!({"who": "zip"})).await,
+        server.result("nodezip", json!({"who": "zip"})).await,
         json!({"said": "hi zip"})
     );
 
@@ -123,7 +91,7 @@ async fn zip_actions_for_node_and_python() {
         )
         .await;
     assert_eq!(
-        result(&server, "pyzip", json!({"v": 4})).await,
+        server.result("pyzip", json!({"v": 4})).await,
         json!({"v": 8})
     );
 }
@@ -140,7 +108,7 @@ async fn init_parameters_arrive_as_environment_only() {
         )
         .await;
     assert_eq!(
-        result(&server, "initenv", json!({})).await,
+        server.result("initenv", json!({})).await,
         json!({"env": "s3", "args": ["plain"]})
     );
 }
@@ -152,9 +120,9 @@ async fn warm_processes_keep_state_and_updates_get_a_fresh_process() {
     server
         .action("counter", "nodejs:20", counter, json!({}))
         .await;
-    assert_eq!(result(&server, "counter", json!({})).await, json!({"n": 1}));
+    assert_eq!(server.result("counter", json!({})).await, json!({"n": 1}));
     assert_eq!(
-        result(&server, "counter", json!({})).await,
+        server.result("counter", json!({})).await,
         json!({"n": 2}),
         "the warm process is reused"
     );
@@ -162,7 +130,7 @@ async fn warm_processes_keep_state_and_updates_get_a_fresh_process() {
         .action("counter", "nodejs:20", counter, json!({}))
         .await;
     assert_eq!(
-        result(&server, "counter", json!({})).await,
+        server.result("counter", json!({})).await,
         json!({"n": 1}),
         "a new revision starts fresh"
     );

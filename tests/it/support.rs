@@ -194,6 +194,16 @@ impl Server {
         action
     }
 
+    /// Creates (or replaces) an action from a zip archive of `files` (path, contents).
+    pub async fn zip_action(&self, name: &str, kind: &str, files: &[(&str, &str)]) -> Value {
+        let body = json!({"exec": {"kind": kind, "code": zip(files), "binary": true}});
+        let (status, action) = self
+            .put(&format!("namespaces/_/actions/{name}?overwrite=true"), body)
+            .await;
+        assert_eq!(status, 200, "creating {name}: {action}");
+        action
+    }
+
     /// Blocking invoke; returns (status, body).
     pub async fn invoke(&self, name: &str, params: Value) -> (u16, Value) {
         self.post(
@@ -201,6 +211,18 @@ impl Server {
             params,
         )
         .await
+    }
+
+    /// Blocking invoke of an action that must succeed; returns its result.
+    pub async fn result(&self, name: &str, params: Value) -> Value {
+        let (status, body) = self
+            .post(
+                &format!("namespaces/_/actions/{name}?blocking=true&result=true"),
+                params,
+            )
+            .await;
+        assert_eq!(status, 200, "{name}: {body}");
+        body
     }
 
     /// Polls until the activation's record is stored.
@@ -247,6 +269,21 @@ pub fn admin_namespace(server: &Server, name: &str) -> String {
         String::from_utf8_lossy(&admin.stderr)
     );
     String::from_utf8(admin.stdout).unwrap().trim().to_string()
+}
+
+/// A zip archive of `files` (path, contents), base64-encoded as action code.
+pub fn zip(files: &[(&str, &str)]) -> String {
+    use base64::Engine;
+    use std::io::Write;
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    let mut writer = zip::ZipWriter::new(&mut buffer);
+    let options = zip::write::SimpleFileOptions::default();
+    for (name, contents) in files {
+        writer.start_file(*name, options).unwrap();
+        writer.write_all(contents.as_bytes()).unwrap();
+    }
+    writer.finish().unwrap();
+    base64::engine::general_purpose::STANDARD.encode(buffer.into_inner())
 }
 
 /// The value of an annotation of an entity or activation record.

@@ -1,8 +1,11 @@
-//! The launchers Wisp ships for each kind, embedded in the binary and written to disk at start.
+//! The launchers Wisp ships for each kind, embedded in the binary and written to disk at start,
+//! with the npm modules bundled for Node.js (`bundle.rs`).
 
 use std::path::{Path, PathBuf};
 
 use wisp_core::Kind;
+
+use crate::bundle;
 
 const NODE_LAUNCHER: &str = include_str!("launchers/launcher.js");
 const PYTHON_LAUNCHER: &str = include_str!("launchers/launcher.py");
@@ -25,18 +28,30 @@ pub struct Launchers {
     pub node: PathBuf,
     pub python: PathBuf,
     dir: PathBuf,
+    /// The bundled `node_modules`, Node's `NODE_PATH`.
+    node_modules: PathBuf,
 }
 
 impl Launchers {
-    /// Writes the embedded launchers under `dir`.
-    pub fn install(dir: &Path, node: PathBuf, python: PathBuf) -> std::io::Result<Launchers> {
-        std::fs::create_dir_all(dir)?;
+    /// Writes the embedded launchers to `<runtime_dir>/launchers` and the bundled npm modules
+    /// under `<runtime_dir>/nodejs`.
+    pub fn install(
+        runtime_dir: &Path,
+        node: PathBuf,
+        python: PathBuf,
+    ) -> std::io::Result<Launchers> {
+        let dir = runtime_dir.join("launchers");
+        std::fs::create_dir_all(&dir)?;
         write_if_changed(&dir.join("launcher.js"), NODE_LAUNCHER)?;
         write_if_changed(&dir.join("launcher.py"), PYTHON_LAUNCHER)?;
+        let bundle_dir = runtime_dir.join("nodejs");
+        std::fs::create_dir_all(&bundle_dir)?;
+        let node_modules = bundle::install(&bundle_dir)?;
         Ok(Launchers {
             node,
             python,
-            dir: dir.to_path_buf(),
+            dir,
+            node_modules,
         })
     }
 
@@ -61,10 +76,17 @@ impl Launchers {
             .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
             .collect();
         env.push(("__OW_API_HOST".into(), api_host.into()));
-        if kind == Kind::Python3 {
-            // Logs written just before a timeout kill must not be lost in a buffer.
-            env.push(("PYTHONUNBUFFERED".into(), "1".into()));
-            env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
+        match kind {
+            Kind::Nodejs20 => {
+                // Searched after the action's own node_modules, so its copies win.
+                let modules = self.node_modules.display().to_string();
+                env.push(("NODE_PATH".into(), modules));
+            }
+            Kind::Python3 => {
+                // Logs written just before a timeout kill must not be lost in a buffer.
+                env.push(("PYTHONUNBUFFERED".into(), "1".into()));
+                env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
+            }
         }
         env
     }

@@ -8,6 +8,7 @@
 //! What a function did (success, application or developer error, timeout) is an outcome in the
 //! returned [`RunOutcome`], never an `Err`. This crate knows nothing of HTTP or storage.
 
+mod bundle;
 mod cgroup;
 mod code;
 mod demux;
@@ -30,7 +31,8 @@ pub use pool::Invoker;
 /// Operator settings of the invoker.
 #[derive(Debug, Clone)]
 pub struct InvokerConfig {
-    /// Where launchers are written, zip actions unpacked and processes run.
+    /// Where launchers and the bundled npm modules are written, zip actions unpacked and
+    /// processes run.
     pub runtime_dir: PathBuf,
     pub node: PathBuf,
     pub python: PathBuf,

@@ -59,7 +59,7 @@ pub(crate) enum Lease {
 impl Invoker {
     pub fn new(config: InvokerConfig) -> std::io::Result<Invoker> {
         let launchers = Launchers::install(
-            &config.runtime_dir.join("launchers"),
+            &config.runtime_dir,
             config.node.clone(),
             config.python.clone(),
         )?;

@@ -18,6 +18,7 @@ const TAG_START = '\x1e';
 const TAG_END = '\x1f';
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
+// The activation a piece of code runs for: `{ id, env }`, env being its `__OW_*` variables.
 const activation = new AsyncLocalStorage();
 let entryPoint = null;
 let concurrent = false;
@@ -49,13 +50,53 @@ function tagWrites(stream) {
     const current = activation.getStore();
     if (!current) return write(chunk, encoding, callback);
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    const prefix = tag(current);
+    const prefix = tag(current.id);
     const lines = text.split('\n');
     const tagged = lines
       .map((line, i) => (i === lines.length - 1 && line === '' ? line : prefix + line))
       .join('\n');
     return write(tagged, typeof encoding === 'function' ? encoding : callback);
   };
+}
+
+// Concurrent runs share one process.env, where each run's `__OW_*` variables overwrite the
+// last's (as in OpenWhisk). Reads made inside an activation, after an await too, see that
+// activation's own values instead: process.env becomes a view that puts them first. Child
+// processes started inside an activation inherit them the same way.
+function perActivationEnv() {
+  const shared = process.env;
+  // The running activation's variables, when `key` is one of them.
+  const mine = (key) => {
+    const current = activation.getStore();
+    return current && typeof key === 'string' && Object.hasOwn(current.env, key) ? current.env : undefined;
+  };
+  const own = (key) => mine(key)?.[key];
+  process.env = new Proxy(shared, {
+    // Writes reach the shared environment (process.env keeps only strings) and, for the
+    // activation's own variables, its view too.
+    set: (target, key, value) => {
+      const env = mine(key);
+      if (env) env[key] = String(value);
+      return Reflect.set(target, key, value);
+    },
+    deleteProperty: (target, key) => {
+      const env = mine(key);
+      if (env) delete env[key];
+      return Reflect.deleteProperty(target, key);
+    },
+    get: (target, key) => own(key) ?? Reflect.get(target, key),
+    has: (target, key) => own(key) !== undefined || Reflect.has(target, key),
+    getOwnPropertyDescriptor: (target, key) => {
+      const value = own(key);
+      if (value === undefined) return Reflect.getOwnPropertyDescriptor(target, key);
+      return { value, writable: true, enumerable: true, configurable: true };
+    },
+    ownKeys: (target) => {
+      const current = activation.getStore();
+      const keys = Reflect.ownKeys(target);
+      return current ? [...new Set([...keys, ...Object.keys(current.env)])] : keys;
+    },
+  });
 }
 
 function loadSource(code, name) {
@@ -111,6 +152,7 @@ function init(message) {
   if (concurrent) {
     tagWrites(process.stdout);
     tagWrites(process.stderr);
+    perActivationEnv();
   }
   const name = message.main || 'main';
   try {
@@ -151,11 +193,7 @@ function serializeObject(from, seen) {
   return to;
 }
 
-async function run(message) {
-  const id = message.activation_id;
-  for (const [key, value] of Object.entries(message)) {
-    if (key !== 'value' && typeof value === 'string') process.env['__OW_' + key.toUpperCase()] = value;
-  }
+async function run(message, id) {
   let result;
   try {
     result = entryPoint(message.value);
@@ -192,7 +230,12 @@ function handle(line) {
     return;
   }
   const id = message.activation_id;
-  activation.run(id, () => run(message).finally(() => endOfActivation(id)));
+  const env = {};
+  for (const [key, value] of Object.entries(message)) {
+    if (key !== 'value' && typeof value === 'string') env['__OW_' + key.toUpperCase()] = value;
+  }
+  Object.assign(process.env, env);
+  activation.run({ id, env }, () => run(message, id).finally(() => endOfActivation(id)));
 }
 
 reply({ ready: true });
