@@ -47,6 +47,7 @@ fn openwhisk_npm_client_suite() {
             "tests/compat/model.js",
             "tests/compat/feeds.js",
             "tests/compat/compositions.js",
+            "tests/compat/composer.js",
             "tests/compat/quotas.js",
         ])
         .env("WISP_APIHOST", &server.api_host)
