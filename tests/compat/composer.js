@@ -48,7 +48,7 @@ before(async () => {
 })
 
 after(async () => {
-  for (const name of [...Object.keys(COMPONENTS), 'tripleInc', 'branchy', 'counted', 'guarded', 'scoped', 'outer']) {
+  for (const name of [...Object.keys(COMPONENTS), 'tripleInc', 'branchy', 'counted', 'guarded', 'scoped', 'outer', 'missing']) {
     await ow.actions.delete({ name }).catch(() => {})
   }
   fs.rmSync(scratch, { recursive: true, force: true })
@@ -97,6 +97,14 @@ describe('openwhisk-composer 0.12.0', { timeout: 120000 }, () => {
     const { result, steps } = await run('scoped', { value: 4 })
     assert.deepEqual(result, { params: { value: 4 }, result: { value: 8 } })
     assert.equal(steps, 1)
+  })
+
+  it('a missing component is an error the composition can handle', async () => {
+    deploy('missing')
+    const namespace = (await ow.namespaces.list())[0]
+    const { result, steps } = await run('missing', { x: 1 })
+    assert.deepEqual(result, { caught: `Failed to resolve action with name '${namespace}/doesNotExist' during composition.` })
+    assert.equal(steps, 2)
   })
 
   it('a deployed composition nested in another', async () => {
