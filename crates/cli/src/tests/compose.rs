@@ -1,8 +1,8 @@
-//! Sequences and conductor annotations, against a fake server.
+//! Sequences, conductor annotations and `activation get --tree`, against a fake server.
 
 use serde_json::{json, Value};
 
-use super::{only_request, run_against, Cli};
+use super::{only_request, run_against, Cli, ID};
 use crate::test_support::{Answer, FakeServer};
 use clap::Parser;
 
@@ -68,4 +68,54 @@ async fn a_conductor_annotation_is_sent_as_a_boolean() {
         body["annotations"],
         json!([{"key": "conductor", "value": true}])
     );
+}
+
+#[tokio::test]
+async fn get_tree_reads_each_child_once_and_names_the_missing() {
+    let record = |id: &str, path: &str, kind: &str, logs: Value| {
+        json!({"activationId": id, "namespace": "guest", "name": "s", "duration": 4,
+               "response": {"status": "success"},
+               "annotations": [{"key": "path", "value": path}, {"key": "kind", "value": kind}],
+               "logs": logs})
+    };
+    let root = record(ID, "guest/s", "sequence", json!(["a", "gone"]));
+    let log = json!(["2024-03-01T10:20:30.1Z stdout: hi"]);
+    let child = record("a", "guest/a", "nodejs:20", log);
+    let server = FakeServer::start(move |req| match req.target.rsplit('/').next() {
+        Some(ID) => Answer::json(200, root.clone()),
+        Some("a") => Answer::json(200, child.clone()),
+        _ => Answer::json(
+            404,
+            json!({"error": "The requested resource does not exist."}),
+        ),
+    })
+    .await;
+    let out = run_against(&server, &["activation", "get", ID, "--tree"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let pad = |n| " ".repeat(n);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{ID}  guest/s      sequence   success  4ms\n\
+             ├─ a{}guest/a      nodejs:20  success  4ms\n\
+             └─ gone{}(not found)\n",
+            pad(30),
+            pad(27)
+        )
+    );
+    let targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(
+        targets,
+        [ID, "a", "gone"].map(|id| format!("/api/v1/namespaces/_/activations/{id}"))
+    );
+
+    let out = run_against(&server, &["activation", "get", ID, "--tree", "--json"]).await;
+    let records: Value = serde_json::from_str(&out.stdout).unwrap();
+    let ids: Vec<&str> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["activationId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [ID, "a"]);
 }
