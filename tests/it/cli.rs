@@ -2,11 +2,7 @@
 
 use serde_json::Value;
 
-use crate::support::Server;
-
-fn stdout(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use crate::support::{stdout, Server};
 
 #[tokio::test]
 async fn create_invoke_and_read_activations_from_the_command_line() {

@@ -1,43 +1,11 @@
 //! `wisp package|trigger|rule` against a real server, as a user types them, including the
 //! client-side feed lifecycle.
 
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{annotation, Server};
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Runs the CLI, asserts it succeeded and returns its stdout.
-fn ok(server: &Server, args: &[&str]) -> String {
-    let out = server.cli(args);
-    assert!(
-        out.status.success(),
-        "wisp {}: {}",
-        args.join(" "),
-        stderr(&out)
-    );
-    stdout(&out)
-}
-
-fn json_of(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
-/// Writes `code` to a file in the server's scratch home and returns its path.
-fn source(server: &Server, file: &str, code: &str) -> String {
-    let path = server.home().join(file);
-    std::fs::write(&path, code).unwrap();
-    path.to_str().unwrap().to_string()
-}
+use crate::support::{annotation, json_of, ok, source, stderr, stdout, Server};
 
 /// Polls the API until `name` has at least `n` activation records; returns them, oldest first.
 async fn activations_of(server: &Server, name: &str, n: usize) -> Vec<Value> {

@@ -8,6 +8,7 @@ mod activations_api;
 mod alarms;
 mod bad_input;
 mod cli;
+mod cli_compose;
 mod cli_model;
 mod compat;
 mod compositions;

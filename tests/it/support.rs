@@ -303,3 +303,37 @@ pub fn error_message(body: &Value) -> &str {
         .as_str()
         .expect("error bodies carry a message")
 }
+
+/// What a CLI run printed on stdout.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// What a CLI run printed on stderr.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs the CLI, asserts it succeeded and returns its stdout.
+pub fn ok(server: &Server, args: &[&str]) -> String {
+    let out = server.cli(args);
+    assert!(
+        out.status.success(),
+        "wisp {}: {}",
+        args.join(" "),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Parses CLI output as JSON, showing it when it is not.
+pub fn json_of(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Writes `code` to a file in the server's scratch home and returns its path.
+pub fn source(server: &Server, file: &str, code: &str) -> String {
+    let path = server.home().join(file);
+    std::fs::write(&path, code).unwrap();
+    path.to_str().unwrap().to_string()
+}

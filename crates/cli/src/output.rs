@@ -56,19 +56,27 @@ pub fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-/// Left-aligned columns two spaces apart; the last column is not padded.
+/// A header line over left-aligned columns two spaces apart; the last column is not padded.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    columns(&[&[header], rows].concat())
+}
+
+/// Left-aligned columns two spaces apart; the last column of each row is not padded, and a row
+/// may have fewer cells than others.
+pub fn columns(rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = vec![];
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
-            if i < widths.len() {
-                widths[i] = widths[i].max(cell.chars().count());
+            let width = cell.chars().count();
+            match widths.get_mut(i) {
+                Some(w) => *w = (*w).max(width),
+                None => widths.push(width),
             }
         }
     }
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
     let mut text = String::new();
-    for row in std::iter::once(&header).chain(rows) {
+    for row in rows {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
             if i > 0 {

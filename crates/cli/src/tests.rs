@@ -571,3 +571,5 @@ async fn firing_with_no_active_rule_says_so() {
     assert_eq!(request.target, "/api/v1/namespaces/_/triggers/t");
     assert_eq!(request.body, r#"{"n":1}"#);
 }
+
+mod compose;

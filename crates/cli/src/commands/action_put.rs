@@ -17,8 +17,8 @@ pub struct CreateArgs {
     /// Action name: NAME, PACKAGE/NAME or /NAMESPACE/[PACKAGE/]NAME
     pub name: String,
 
-    /// Source file (.js, .py) or a .zip archive (needs --kind)
-    #[arg(required_unless_present = "sequence")]
+    /// Source file (.js, .py) or a .zip archive (needs --kind); none with --sequence
+    #[arg(required_unless_present = "sequence", conflicts_with = "sequence")]
     pub file: Option<PathBuf>,
 
     #[command(flatten)]
@@ -30,7 +30,8 @@ pub struct UpdateArgs {
     /// Action name: NAME, PACKAGE/NAME or /NAMESPACE/[PACKAGE/]NAME
     pub name: String,
 
-    /// New source file; without it the code stays as it is
+    /// New source file; without it the code stays as it is (none with --sequence)
+    #[arg(conflicts_with = "sequence")]
     pub file: Option<PathBuf>,
 
     #[command(flatten)]
@@ -48,7 +49,8 @@ pub struct SpecFlags {
     #[arg(long = "main", value_name = "NAME")]
     pub main: Option<String>,
 
-    /// Make the action a sequence of these actions (comma-separated names) instead of code
+    /// Make the action a sequence of these actions, run in order (comma-separated names, each
+    /// NAME, PACKAGE/NAME or /NAMESPACE/[PACKAGE/]NAME; a name without a namespace is in yours)
     #[arg(long, value_delimiter = ',', value_name = "ACTIONS", conflicts_with_all = ["kind", "main"])]
     pub sequence: Option<Vec<String>>,
 

@@ -1,9 +1,11 @@
-//! `wisp activation ...`: list, get, logs and result here; poll in `poll`.
+//! `wisp activation ...`: list, get, logs and result here; poll in `poll`, the tree of a
+//! composition's activations in `tree`.
 
+use reqwest::Method;
 use serde_json::Value;
 
 use super::entity::annotation;
-use super::poll;
+use super::{poll, tree};
 use crate::client::Client;
 use crate::config::{ClientOpts, Config};
 use crate::error::usage;
@@ -24,8 +26,8 @@ pub struct ActivationArgs {
 pub enum ActivationCommand {
     /// List activations, newest first
     List(ListArgs),
-    /// Show an activation record
-    Get(WhichArgs),
+    /// Show an activation record (--tree: a composition's activations)
+    Get(GetArgs),
     /// Show an activation's logs
     Logs(LogsArgs),
     /// Show an activation's result
@@ -72,6 +74,17 @@ pub struct WhichArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub which: WhichArgs,
+
+    /// Show the activation and, for a sequence or conductor action, the activations it ran, in
+    /// order and nested (with --json: their records in that order)
+    #[arg(long)]
+    pub tree: bool,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct LogsArgs {
     #[command(flatten)]
     pub which: WhichArgs,
@@ -88,11 +101,22 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     match command {
         ActivationCommand::List(args) => list(&args, config, printer).await,
-        ActivationCommand::Get(which) => {
+        ActivationCommand::Get(args) => {
             let client = Client::new(config)?;
-            let id = resolve_id(&which, &client, config).await?;
+            let id = resolve_id(&args.which, &client, config).await?;
             let record = client.get(&activation_path(config, &id, ""), &[]).await?;
-            printer.json(&record)
+            if !args.tree {
+                return printer.json(&record);
+            }
+            let records =
+                tree::collect(&record, async |id| find(&client, config, id).await).await?;
+            let entries = tree::walk(&record, &records);
+            if config.json {
+                let found: Vec<Value> = entries.iter().filter_map(|e| e.record.cloned()).collect();
+                printer.json(&Value::Array(found))
+            } else {
+                printer.text(&tree::render(&entries))
+            }
         }
         ActivationCommand::Logs(args) => {
             let client = Client::new(config)?;
@@ -129,6 +153,16 @@ fn activation_path(config: &Config, id: &str, suffix: &str) -> String {
         encode_segment(&config.namespace),
         encode_segment(id)
     )
+}
+
+/// One activation record; `None` when the server has none under `id` (yet).
+async fn find(client: &Client, config: &Config, id: &str) -> anyhow::Result<Option<Value>> {
+    let path = activation_path(config, id, "");
+    let reply = client.send(Method::GET, &path, &[], None).await?;
+    if reply.status == 404 {
+        return Ok(None);
+    }
+    reply.into_result().map(Some)
 }
 
 fn collection_path(namespace: &str) -> String {
@@ -224,24 +258,23 @@ pub fn activation_row(activation: &Value) -> Vec<String> {
         cell(activation.get("activationId")),
         cell(annotation(activation, "kind")),
         start_kind(activation).into(),
-        activation
-            .get("duration")
-            .and_then(Value::as_i64)
-            .map(|ms| format!("{ms}ms"))
-            .unwrap_or_else(|| "-".into()),
+        duration(activation),
         status(activation).into(),
         entity(activation),
     ]
 }
 
 /// Cold when the runtime had to be initialised (`initTime`), warm when the record says how it
-/// ran but without init, unknown when the server sent no annotations.
+/// ran but without init, unknown when the server sent no annotations or the record is a
+/// composition's (which ran no code itself).
 fn start_kind(activation: &Value) -> &'static str {
     let annotated = activation
         .get("annotations")
         .and_then(Value::as_array)
         .is_some_and(|a| !a.is_empty());
-    if annotation(activation, "initTime").is_some() {
+    if tree::is_composition(activation) {
+        "-"
+    } else if annotation(activation, "initTime").is_some() {
         "cold"
     } else if annotated {
         "warm"
@@ -267,9 +300,17 @@ pub fn status(activation: &Value) -> &'static str {
     }
 }
 
-/// `path:version`, where path is the action that ran (`ns/pkg/action`) when the record says so.
-fn entity(activation: &Value) -> String {
-    let path = annotation(activation, "path")
+pub fn duration(activation: &Value) -> String {
+    activation
+        .get("duration")
+        .and_then(Value::as_i64)
+        .map(|ms| format!("{ms}ms"))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The action that ran (`ns/pkg/action`) when the record says so, else `namespace/name`.
+pub fn path(activation: &Value) -> String {
+    annotation(activation, "path")
         .and_then(Value::as_str)
         .map(str::to_string)
         .unwrap_or_else(|| {
@@ -278,7 +319,12 @@ fn entity(activation: &Value) -> String {
                 cell(activation.get("namespace")),
                 cell(activation.get("name"))
             )
-        });
+        })
+}
+
+/// `path:version`.
+fn entity(activation: &Value) -> String {
+    let path = path(activation);
     match activation.get("version").and_then(Value::as_str) {
         Some(version) => format!("{path}:{version}"),
         None => path,
@@ -334,12 +380,17 @@ mod tests {
         });
         let trigger = json!({"activationId": "a", "name": "t", "namespace": "guest",
                              "version": "0.0.1", "start": 0, "statusCode": 0});
+        let sequence = json!({"activationId": "s", "name": "seq", "namespace": "guest",
+                              "version": "0.0.1", "start": 0, "duration": 15, "statusCode": 0,
+                              "annotations": [{"key": "kind", "value": "sequence"},
+                                              {"key": "conductor", "value": true}]});
         assert_eq!(
-            activation_table(&json!([summary, full, trigger])),
+            activation_table(&json!([summary, full, trigger, sequence])),
             "Datetime             Activation ID                     Kind       Start  Duration  Status           Entity\n\
              2024-04-05 19:34:38  8690bc9904794c9290bc9904794c925e  nodejs:20  cold   12ms      success          guest/pkg/hello:0.0.1\n\
              2024-04-05 19:34:39  f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0  nodejs:20  warm   3ms       developer error  guest/hello:0.0.2\n\
-             1970-01-01 00:00:00  a                                 -          -      -         success          guest/t:0.0.1\n"
+             1970-01-01 00:00:00  a                                 -          -      -         success          guest/t:0.0.1\n\
+             1970-01-01 00:00:00  s                                 sequence   -      15ms      success          guest/seq:0.0.1\n"
         );
     }
 

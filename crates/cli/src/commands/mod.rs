@@ -11,4 +11,5 @@ pub mod package;
 mod poll;
 pub mod property;
 pub mod rule;
+mod tree;
 pub mod trigger;
