@@ -26,12 +26,11 @@ pub fn matches(pattern: &[u8], text: &[u8]) -> bool {
                     continue;
                 }
                 b'[' => {
-                    if let Some((matched, next)) = class(pattern, p, text[t]) {
-                        if matched {
-                            p = next;
-                            t += 1;
-                            continue;
-                        }
+                    let (matched, next) = class(pattern, p, text[t]);
+                    if matched {
+                        p = next;
+                        t += 1;
+                        continue;
                     }
                 }
                 b'\\' if p + 1 < pattern.len() && pattern[p + 1] == text[t] => {
@@ -64,7 +63,7 @@ pub fn matches(pattern: &[u8], text: &[u8]) -> bool {
 
 /// Matches `c` against the class opening at `pattern[open]`; returns whether it matched and
 /// where the pattern continues. An unterminated class runs to the end, as in Redis.
-fn class(pattern: &[u8], open: usize, c: u8) -> Option<(bool, usize)> {
+fn class(pattern: &[u8], open: usize, c: u8) -> (bool, usize) {
     let mut i = open + 1;
     let negate = pattern.get(i) == Some(&b'^');
     if negate {
@@ -88,7 +87,7 @@ fn class(pattern: &[u8], open: usize, c: u8) -> Option<(bool, usize)> {
         }
     }
     let next = (i + 1).min(pattern.len());
-    Some((matched != negate, next))
+    (matched != negate, next)
 }
 
 #[cfg(test)]

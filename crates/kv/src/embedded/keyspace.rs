@@ -79,6 +79,8 @@ pub struct Keyspace {
     order: BTreeMap<u64, Bytes>,
     next_id: u64,
     used: usize,
+    /// Keys with an expiry: the sweep passes over a keyspace that has none.
+    expiring: usize,
 }
 
 impl Keyspace {
@@ -92,6 +94,7 @@ impl Keyspace {
         entry.id = self.next_id;
         self.order.insert(entry.id, key.clone());
         self.used += size(&key, &entry);
+        self.expiring += entry.expires_at.is_some() as usize;
         self.entries.insert(key, entry);
     }
 
@@ -118,6 +121,9 @@ impl Keyspace {
 
     /// Keys whose expiry has passed.
     pub fn expired_keys(&self, now: u64) -> Vec<Bytes> {
+        if self.expiring == 0 {
+            return Vec::new();
+        }
         self.entries
             .iter()
             .filter(|(_, e)| e.expired(now))
@@ -238,6 +244,9 @@ impl<'a> Tx<'a> {
         ks.used = used;
         let mut changes = Vec::with_capacity(before.len());
         for (key, old) in before {
+            let had_expiry = old.as_ref().is_some_and(|e| e.expires_at.is_some());
+            let has_expiry = ks.entries.get(&key).is_some_and(|e| e.expires_at.is_some());
+            ks.expiring = ks.expiring + has_expiry as usize - had_expiry as usize;
             let id = old.as_ref().map(|e| e.id);
             match (id, ks.entries.get_mut(&key)) {
                 (None, None) => {}

@@ -88,12 +88,7 @@ impl EmbeddedKv {
     /// returns the replies and the batch number to wait for.
     fn apply(&self, namespace: &str, commands: Vec<Command>, now: u64) -> (Vec<Reply>, u64) {
         let mut state = self.lock();
-        let State {
-            spaces,
-            writer,
-            seq,
-        } = &mut *state;
-        let ks = spaces.entry(namespace.to_owned()).or_default();
+        let ks = state.spaces.entry(namespace.to_owned()).or_default();
         let mut rows = Vec::new();
         let replies = commands
             .into_iter()
@@ -121,18 +116,10 @@ impl EmbeddedKv {
                 }
             })
             .collect();
-        if !rows.is_empty() {
-            *seq += 1;
-            // A closed channel means the writer is gone; the wait below reports it.
-            let _ = writer.send(Batch {
-                seq: *seq,
-                changes: rows,
-            });
-        }
         if ks.len() == 0 {
-            spaces.remove(namespace);
+            state.spaces.remove(namespace);
         }
-        (replies, *seq)
+        (replies, state.queue(rows))
     }
 
     /// Waits until batch `seq` is on disk.
@@ -151,13 +138,8 @@ impl EmbeddedKv {
     /// Deletes every expired key, durably (queued like any command's changes).
     fn sweep(&self, now: u64) {
         let mut state = self.lock();
-        let State {
-            spaces,
-            writer,
-            seq,
-        } = &mut *state;
         let mut rows = Vec::new();
-        for (namespace, ks) in spaces.iter_mut() {
+        for (namespace, ks) in state.spaces.iter_mut() {
             let mut tx = Tx::new(ks, now);
             for key in tx.keyspace().expired_keys(now) {
                 tx.remove(&key);
@@ -169,19 +151,30 @@ impl EmbeddedKv {
                     .map(|(k, _)| RowChange::Delete(namespace.clone(), k)),
             );
         }
-        spaces.retain(|_, ks| ks.len() > 0);
-        if !rows.is_empty() {
-            *seq += 1;
-            let _ = writer.send(Batch {
-                seq: *seq,
-                changes: rows,
-            });
-        }
+        state.spaces.retain(|_, ks| ks.len() > 0);
+        state.queue(rows);
     }
 
     /// Bytes of keys and values the namespace holds (what the quota counts).
     pub fn used_bytes(&self, namespace: &str) -> usize {
         self.lock().spaces.get(namespace).map_or(0, Keyspace::used)
+    }
+}
+
+impl State {
+    /// Numbers `rows` as the next batch and queues it to the writer; returns the number a
+    /// reply must wait for (with no rows, the last one queued: a read waits for what it may
+    /// have seen).
+    fn queue(&mut self, rows: Vec<RowChange>) -> u64 {
+        if !rows.is_empty() {
+            self.seq += 1;
+            // A closed channel means the writer is gone; `durable` reports it.
+            let _ = self.writer.send(Batch {
+                seq: self.seq,
+                changes: rows,
+            });
+        }
+        self.seq
     }
 }
 
