@@ -22,11 +22,18 @@ use crate::{KvStore, Passwords};
 pub struct ServerConfig {
     /// Connections served at once; the next one is told so and closed.
     pub max_clients: usize,
+    /// A connection silent this long is closed, so clients that never QUIT (Nimbella's SDK
+    /// opens a connection per `redis()` call and keeps it) do not hold slots forever. Redis
+    /// clients reconnect on their own.
+    pub idle_timeout: Duration,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { max_clients: 1024 }
+        ServerConfig {
+            max_clients: 1024,
+            idle_timeout: Duration::from_secs(300),
+        }
     }
 }
 
@@ -59,6 +66,7 @@ pub async fn serve(
         match slots.clone().try_acquire_owned() {
             Ok(slot) => {
                 let session = Session {
+                    idle_timeout: config.idle_timeout,
                     store: store.clone(),
                     passwords: passwords.clone(),
                     namespace: None,
@@ -85,6 +93,7 @@ async fn refuse(mut stream: TcpStream) {
 }
 
 struct Session {
+    idle_timeout: Duration,
     store: Arc<dyn KvStore>,
     passwords: Arc<Passwords>,
     /// Set by a successful AUTH.
@@ -107,9 +116,13 @@ impl Session {
         let mut out = Vec::new();
         let mut chunk = vec![0u8; 16 << 10];
         loop {
-            let n = match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
+            let n = match tokio::time::timeout(self.idle_timeout, stream.read(&mut chunk)).await {
+                Ok(Ok(0) | Err(_)) => return,
+                Ok(Ok(n)) => n,
+                Err(_) => {
+                    let _ = stream.shutdown().await;
+                    return;
+                }
             };
             buf.extend_from_slice(&chunk[..n]);
             let mut used = 0;
@@ -166,13 +179,11 @@ impl Session {
                 return (e, Then::Continue);
             }
         };
-        let Some(namespace) = self.namespace.clone().filter(|_| !is_auth) else {
-            return match request {
-                Request::Connection(Connection::Auth { user, password }) => {
-                    (self.auth(user, password), Then::Continue)
-                }
-                _ => (Reply::ok(), Then::Close),
-            };
+        // Unauthenticated, only AUTH and QUIT get here.
+        let namespace = match (&request, &self.namespace) {
+            (Request::Connection(Connection::Auth { .. }), _) => String::new(),
+            (_, Some(namespace)) => namespace.clone(),
+            (_, None) => return (Reply::ok(), Then::Close),
         };
         match request {
             Request::Data(command) => match &mut self.multi {
@@ -208,7 +219,7 @@ impl Session {
 
     async fn connection(&mut self, namespace: &str, command: Connection) -> (Reply, Then) {
         let reply = match command {
-            Connection::Auth { .. } => unreachable!("AUTH is answered before"),
+            Connection::Auth { user, password } => self.auth(user, password),
             Connection::Quit => return (Reply::ok(), Then::Close),
             Connection::Ping(None) => Reply::Simple("PONG".into()),
             Connection::Ping(Some(message)) | Connection::Echo(message) => Reply::bulk(message),

@@ -362,7 +362,10 @@ async fn inline_commands_transactions_and_bad_protocol() {
 
 #[tokio::test]
 async fn connections_past_the_limit_are_refused_and_the_server_keeps_serving() {
-    let config = ServerConfig { max_clients: 5 };
+    let config = ServerConfig {
+        max_clients: 5,
+        ..ServerConfig::default()
+    };
     let server = Server::start(&dir("flood"), KvConfig::default(), config).await;
     let password = server.password("alice");
     let mut held = Vec::new();
@@ -391,4 +394,17 @@ async fn connections_past_the_limit_are_refused_and_the_server_keeps_serving() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(served);
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_and_frees_its_slot() {
+    let config = ServerConfig {
+        max_clients: 1,
+        idle_timeout: Duration::from_millis(300),
+    };
+    let server = Server::start(&dir("idle"), KvConfig::default(), config).await;
+    let mut idle = server.connect().await;
+    idle.auth(&server.password("alice")).await;
+    assert!(idle.closed().await);
+    assert_eq!(server.cli("alice", &["PING"]).await, "PONG");
 }
