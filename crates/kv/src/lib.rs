@@ -59,16 +59,16 @@ impl From<rusqlite::Error> for KvError {
 /// keeps a per-namespace byte counter beside the data.
 pub trait KvStore: Send + Sync {
     /// Runs one command on `namespace`'s keyspace.
-    fn execute<'a>(&'a self, namespace: &'a str, command: Command) -> BoxFuture<'a, Reply>;
+    ///
+    /// Commands take their place in line when this is called, not when the future is first
+    /// polled (as `ActivationStore::save_session` does): the server calls it for each command
+    /// of a pipelined burst in order, then awaits the replies, so one commit can carry them.
+    fn execute(&self, namespace: &str, command: Command) -> BoxFuture<'_, Reply>;
 
     /// Runs commands as one atomic unit (MULTI/EXEC): no other command sees a state between
     /// them. As in Redis, a command that fails does not undo the others; the reply is the
-    /// array of their replies.
-    fn transaction<'a>(
-        &'a self,
-        namespace: &'a str,
-        commands: Vec<Command>,
-    ) -> BoxFuture<'a, Reply>;
+    /// array of their replies. Ordered at the call, as [`KvStore::execute`].
+    fn transaction(&self, namespace: &str, commands: Vec<Command>) -> BoxFuture<'_, Reply>;
 }
 
 /// A fresh directory under the system's temporary directory, for tests.

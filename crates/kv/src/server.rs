@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 
 use crate::command::{Command, Connection, Request};
 use crate::resp::{parse_request, Bytes, Parsed, Reply, MAX_BULK};
-use crate::{KvStore, Passwords};
+use crate::{BoxFuture, KvStore, Passwords};
 
 /// The server's settings.
 #[derive(Debug, Clone)]
@@ -110,24 +110,35 @@ enum Then {
     Close,
 }
 
+/// Replies awaited before the next read: a burst of pipelined commands is applied in order
+/// as it is parsed, and their replies wait for the same commit.
+const MAX_IN_FLIGHT: usize = 1024;
+
 impl Session {
     async fn run(mut self, mut stream: TcpStream) {
+        let store = self.store.clone();
         let mut buf = Vec::with_capacity(16 << 10);
         let mut out = Vec::new();
         let mut chunk = vec![0u8; 16 << 10];
+        // Whether the buffer may hold complete requests a round left (past MAX_IN_FLIGHT).
+        let mut more = false;
         loop {
-            let n = match tokio::time::timeout(self.idle_timeout, stream.read(&mut chunk)).await {
-                Ok(Ok(0) | Err(_)) => return,
-                Ok(Ok(n)) => n,
-                Err(_) => {
-                    let _ = stream.shutdown().await;
-                    return;
-                }
-            };
-            buf.extend_from_slice(&chunk[..n]);
+            if !more {
+                let read = tokio::time::timeout(self.idle_timeout, stream.read(&mut chunk));
+                let n = match read.await {
+                    Ok(Ok(0) | Err(_)) => return,
+                    Ok(Ok(n)) => n,
+                    Err(_) => {
+                        let _ = stream.shutdown().await;
+                        return;
+                    }
+                };
+                buf.extend_from_slice(&chunk[..n]);
+            }
             let mut used = 0;
             let mut then = Then::Continue;
-            while then == Then::Continue {
+            let mut replies: Vec<BoxFuture<'_, Reply>> = Vec::new();
+            while then == Then::Continue && replies.len() < MAX_IN_FLIGHT {
                 match parse_request(&buf[used..]) {
                     Ok(Parsed::Incomplete) => break,
                     Ok(Parsed::Request(args, len)) => {
@@ -135,15 +146,28 @@ impl Session {
                         if args.is_empty() {
                             continue;
                         }
-                        let reply;
-                        (reply, then) = self.handle(args).await;
-                        reply.encode(&mut out);
+                        // A backend takes a command's place in line when it is called, so
+                        // calling in order is enough; the futures only wait for durability.
+                        replies.push(match self.step(args) {
+                            Step::Reply(reply, next) => {
+                                then = next;
+                                Box::pin(std::future::ready(reply))
+                            }
+                            Step::Execute(namespace, command) => store.execute(&namespace, command),
+                            Step::Transaction(namespace, commands) => {
+                                store.transaction(&namespace, commands)
+                            }
+                        });
                     }
                     Err(e) => {
-                        e.reply().encode(&mut out);
+                        replies.push(Box::pin(std::future::ready(e.reply())));
                         then = Then::Close;
                     }
                 }
+            }
+            more = replies.len() >= MAX_IN_FLIGHT;
+            for reply in replies {
+                reply.await.encode(&mut out);
             }
             buf.drain(..used);
             if then == Then::Continue && buf.len() > MAX_BUFFERED {
@@ -161,14 +185,13 @@ impl Session {
         }
     }
 
-    async fn handle(&mut self, args: Vec<Bytes>) -> (Reply, Then) {
+    /// What a request needs: a reply the connection gives itself (AUTH, MULTI, errors ...),
+    /// or a call to the store.
+    fn step(&mut self, args: Vec<Bytes>) -> Step {
         let is_auth = args[0].eq_ignore_ascii_case(b"auth");
         let is_quit = args[0].eq_ignore_ascii_case(b"quit");
         if self.namespace.is_none() && !is_auth && !is_quit {
-            return (
-                Reply::Error("NOAUTH Authentication required.".into()),
-                Then::Continue,
-            );
+            return Step::reply(Reply::Error("NOAUTH Authentication required.".into()));
         }
         let request = match Request::parse(args) {
             Ok(request) => request,
@@ -176,28 +199,25 @@ impl Session {
                 if let Some(queue) = &mut self.multi {
                     *queue = None;
                 }
-                return (e, Then::Continue);
+                return Step::reply(e);
             }
         };
         // Unauthenticated, only AUTH and QUIT get here.
         let namespace = match (&request, &self.namespace) {
             (Request::Connection(Connection::Auth { .. }), _) => String::new(),
             (_, Some(namespace)) => namespace.clone(),
-            (_, None) => return (Reply::ok(), Then::Close),
+            (_, None) => return Step::Reply(Reply::ok(), Then::Close),
         };
         match request {
             Request::Data(command) => match &mut self.multi {
                 Some(Some(queue)) => {
                     queue.push(command);
-                    (Reply::Simple("QUEUED".into()), Then::Continue)
+                    Step::reply(Reply::Simple("QUEUED".into()))
                 }
-                Some(None) => (Reply::Simple("QUEUED".into()), Then::Continue),
-                None => (
-                    self.store.execute(&namespace, command).await,
-                    Then::Continue,
-                ),
+                Some(None) => Step::reply(Reply::Simple("QUEUED".into())),
+                None => Step::Execute(namespace, command),
             },
-            Request::Connection(c) => self.connection(&namespace, c).await,
+            Request::Connection(c) => self.connection(namespace, c),
         }
     }
 
@@ -217,10 +237,10 @@ impl Session {
         }
     }
 
-    async fn connection(&mut self, namespace: &str, command: Connection) -> (Reply, Then) {
-        let reply = match command {
+    fn connection(&mut self, namespace: String, command: Connection) -> Step {
+        Step::reply(match command {
             Connection::Auth { user, password } => self.auth(user, password),
-            Connection::Quit => return (Reply::ok(), Then::Close),
+            Connection::Quit => return Step::Reply(Reply::ok(), Then::Close),
             Connection::Ping(None) => Reply::Simple("PONG".into()),
             Connection::Ping(Some(message)) | Connection::Echo(message) => Reply::bulk(message),
             Connection::Select(0) => Reply::ok(),
@@ -249,9 +269,20 @@ impl Session {
                 Some(None) => Reply::Error(
                     "EXECABORT Transaction discarded because of previous errors.".into(),
                 ),
-                Some(Some(commands)) => self.store.transaction(namespace, commands).await,
+                Some(Some(commands)) => return Step::Transaction(namespace, commands),
             },
-        };
-        (reply, Then::Continue)
+        })
+    }
+}
+
+enum Step {
+    Reply(Reply, Then),
+    Execute(String, Command),
+    Transaction(String, Vec<Command>),
+}
+
+impl Step {
+    fn reply(reply: Reply) -> Step {
+        Step::Reply(reply, Then::Continue)
     }
 }

@@ -292,7 +292,7 @@ async fn pipelined_commands_are_answered_in_order() {
     let mut raw = server.connect().await;
     let mut request = format!("AUTH {}\r\n", server.password("alice")).into_bytes();
     let mut expected = b"+OK\r\n".to_vec();
-    for i in 0..200 {
+    for i in 0..1500 {
         let value = i.to_string();
         request.extend(
             format!(

@@ -195,9 +195,10 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 impl KvStore for EmbeddedKv {
-    fn execute<'a>(&'a self, namespace: &'a str, command: Command) -> BoxFuture<'a, Reply> {
+    fn execute(&self, namespace: &str, command: Command) -> BoxFuture<'_, Reply> {
+        // Applied now, under the lock; the future only waits for the commit.
+        let (mut replies, seq) = self.apply(namespace, vec![command], now_ms());
         Box::pin(async move {
-            let (mut replies, seq) = self.apply(namespace, vec![command], now_ms());
             match self.durable(seq).await {
                 Ok(()) => replies.pop().unwrap_or_else(Reply::nil),
                 Err(e) => e,
@@ -205,13 +206,9 @@ impl KvStore for EmbeddedKv {
         })
     }
 
-    fn transaction<'a>(
-        &'a self,
-        namespace: &'a str,
-        commands: Vec<Command>,
-    ) -> BoxFuture<'a, Reply> {
+    fn transaction(&self, namespace: &str, commands: Vec<Command>) -> BoxFuture<'_, Reply> {
+        let (replies, seq) = self.apply(namespace, commands, now_ms());
         Box::pin(async move {
-            let (replies, seq) = self.apply(namespace, commands, now_ms());
             match self.durable(seq).await {
                 Ok(()) => Reply::array(replies),
                 Err(e) => e,
