@@ -1,0 +1,86 @@
+//! Wisp's key-value store: one keyspace per namespace, spoken to over RESP2 so that functions
+//! using Nimbella's SDK (`__NIM_REDIS_IP`, `__NIM_REDIS_PASSWORD`, port 6379) or any Redis
+//! client work unchanged.
+//!
+//! - [`resp`] parses requests and encodes replies; [`command`] turns a request into a typed
+//!   [`Command`] (pure, with Redis's error texts).
+//! - [`KvStore`] is what a backend implements, at the level of parsed commands;
+//!   [`EmbeddedKv`] keeps the data in memory and in SQLite (`<dir>/kv.db`).
+//! - [`server`] is the TCP endpoint: AUTH with a namespace's password ([`Passwords`]) selects
+//!   the keyspace; connection commands (AUTH, SELECT, MULTI ...) are answered there.
+//!
+//! This crate knows nothing of the platform's entities or HTTP; the binary wires it in.
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub mod command;
+mod db;
+pub mod embedded;
+pub mod glob;
+mod passwords;
+pub mod resp;
+pub mod server;
+
+pub use command::Command;
+pub use embedded::{EmbeddedKv, KvConfig};
+pub use passwords::Passwords;
+pub use resp::Reply;
+pub use server::{serve, ServerConfig};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    #[error("kv storage failure: {0}")]
+    Backend(String),
+    #[error("corrupt kv row: {0}")]
+    Corrupt(String),
+}
+
+impl From<rusqlite::Error> for KvError {
+    fn from(e: rusqlite::Error) -> Self {
+        KvError::Backend(e.to_string())
+    }
+}
+
+/// A key-value backend: one keyspace per namespace, driven by parsed data commands.
+///
+/// Every command is atomic, and its reply is sent only once its effect is durable. Errors a
+/// client should see (WRONGTYPE, quota ...) are [`Reply::Error`]s, not Rust errors: a backend
+/// failure is also reported to the client as a reply.
+///
+/// A Redis backend maps onto this trait by prefixing every key with its namespace
+/// (`wisp:{<namespace>}:<key>`, the braces keep a namespace on one cluster slot): single-key
+/// commands rewrite the key; MGET/MSET/DEL/EXISTS rewrite each; KEYS and SCAN become
+/// `SCAN ... MATCH <escaped prefix><pattern>` with the prefix stripped from the results;
+/// DBSIZE counts that scan; FLUSHDB/FLUSHALL unlink what it finds; [`KvStore::transaction`]
+/// is MULTI/EXEC on one upstream connection; and the quota is checked by a Lua script that
+/// keeps a per-namespace byte counter beside the data.
+pub trait KvStore: Send + Sync {
+    /// Runs one command on `namespace`'s keyspace.
+    ///
+    /// Commands take their place in line when this is called, not when the future is first
+    /// polled (as `ActivationStore::save_session` does): the server calls it for each command
+    /// of a pipelined burst in order, then awaits the replies, so one commit can carry them.
+    fn execute(&self, namespace: &str, command: Command) -> BoxFuture<'_, Reply>;
+
+    /// Runs commands as one atomic unit (MULTI/EXEC): no other command sees a state between
+    /// them. As in Redis, a command that fails does not undo the others; the reply is the
+    /// array of their replies. Ordered at the call, as [`KvStore::execute`].
+    fn transaction(&self, namespace: &str, commands: Vec<Command>) -> BoxFuture<'_, Reply>;
+}
+
+/// A fresh directory under the system's temporary directory, for tests.
+#[cfg(test)]
+pub(crate) fn test_dir(name: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "wisp-kv-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
