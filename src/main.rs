@@ -6,6 +6,7 @@
 mod admin;
 mod paths;
 mod serve;
+mod state;
 
 use clap::{Parser, Subcommand};
 

@@ -56,6 +56,13 @@ pub struct ServeArgs {
     /// Trigger fires per minute allowed to each namespace.
     #[arg(long, env = "WISP_FIRES_PER_MINUTE", default_value_t = 1_000_000)]
     fires_per_minute: u64,
+    /// Where the key-value store serves RESP2. Nimbella's SDKs always dial port 6379, so the
+    /// default is a loopback address of its own, clear of a local Redis.
+    #[arg(long, env = "WISP_KV_LISTEN", default_value = "127.0.0.2:6379")]
+    kv_listen: SocketAddr,
+    /// Bytes (in MB) of keys and values each namespace may keep in the key-value store.
+    #[arg(long, env = "WISP_KV_QUOTA_MB", default_value_t = 32)]
+    kv_quota_mb: usize,
     /// Most actions in a sequence (nested ones inlined) and components in a conductor
     /// composition (which may run its conductor 2n + 1 times).
     #[arg(long, env = "WISP_SEQUENCE_MAX_LENGTH", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
@@ -120,6 +127,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         api_host: api_host.clone(),
     })
     .context("cannot prepare the runtime directory")?;
+    let kv = crate::state::start_kv(&data_dir.join("kv"), args.kv_listen, args.kv_quota_mb).await?;
     let controller = Controller::new(
         ControllerConfig {
             limits: wisp_core::SystemLimits {
@@ -141,6 +149,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(activations),
         invoker,
     );
+    let (controller, kv_address) = match kv {
+        Some((address, env)) => (controller.with_activation_env(Arc::new(env)), Some(address)),
+        None => (controller, None),
+    };
     controller.start().await?;
 
     let app = wisp_api::router(AppState {
@@ -156,6 +168,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("wisp: listening on {api_host}");
     println!("wisp: guest credentials {guest}");
     println!("wisp: data directory {}", data_dir.display());
+    if let Some(address) = kv_address {
+        println!("wisp: key-value store (RESP) on {address}");
+    }
 
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -13,6 +13,7 @@ mod cli_model;
 mod compat;
 mod compositions;
 mod crash_safety;
+mod kv;
 mod misbehaving;
 mod model;
 mod node_sdk;

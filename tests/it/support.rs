@@ -39,6 +39,23 @@ pub struct Server {
     pub auth: String,
     pub scratch: Scratch,
     pub http: reqwest::Client,
+    /// The key-value store's RESP address: port 6379 as Nimbella's SDKs expect, on a loopback
+    /// address of this server's own so parallel tests never share one.
+    pub kv_address: String,
+}
+
+static NEXT_KV: AtomicUsize = AtomicUsize::new(0);
+
+/// A loopback address no other server of this run (or of another test process) uses.
+fn kv_address() -> String {
+    let pid = std::process::id() as usize;
+    let n = NEXT_KV.fetch_add(1, Ordering::SeqCst);
+    format!(
+        "127.{}.{}.{}:6379",
+        (pid >> 8) % 256,
+        pid % 256,
+        n % 250 + 2
+    )
 }
 
 pub fn wisp_binary() -> &'static str {
@@ -58,6 +75,7 @@ impl Server {
             auth: String::new(),
             scratch,
             http: reqwest::Client::new(),
+            kv_address: kv_address(),
         };
         server.launch(extra);
         server
@@ -78,6 +96,7 @@ impl Server {
             .args(["serve", "--listen", "127.0.0.1:0", "--stem-cells", "1"])
             .arg("--data-dir")
             .arg(self.data_dir())
+            .args(["--kv-listen", &self.kv_address])
             .args(extra)
             .env("HOME", self.home())
             .env_remove("WSK_CONFIG_FILE")

@@ -26,6 +26,13 @@ use crate::{Controller, ControllerError, Result};
 const INTERRUPTED: &str =
     "The activation was interrupted because the server stopped before it completed.";
 
+/// What a run carries besides its action and arguments: the request's transaction id and the
+/// extra environment of the activation's namespace.
+struct RunContext {
+    transaction_id: String,
+    env: Vec<(String, String)>,
+}
+
 /// How a caller wants to invoke.
 #[derive(Debug, Clone)]
 pub struct InvokeOptions {
@@ -121,6 +128,7 @@ impl Controller {
         if !options.blocking {
             self.inner.activations.accept(pending.clone()).await?;
         }
+        let env = self.activation_env(&identity.namespace).await;
         let done = self.launch(
             identity,
             &resolved,
@@ -128,7 +136,10 @@ impl Controller {
             pending,
             Some(permit),
             options.blocking,
-            options.transaction_id.clone(),
+            RunContext {
+                transaction_id: options.transaction_id.clone(),
+                env,
+            },
         );
         if !options.blocking {
             return Ok(Invoked::Accepted(activation_id));
@@ -163,6 +174,7 @@ impl Controller {
     ) -> std::result::Result<Activation, InvokerError> {
         let received = now_ms();
         let pending = self.record(identity, resolved, &id, received, Some(cause));
+        let env = self.activation_env(&identity.namespace).await;
         let done = self.launch(
             identity,
             resolved,
@@ -170,7 +182,10 @@ impl Controller {
             pending,
             None,
             true,
-            transaction_id,
+            RunContext {
+                transaction_id,
+                env,
+            },
         );
         done.await.unwrap_or(Err(InvokerError::ShuttingDown))
     }
@@ -186,7 +201,10 @@ impl Controller {
         pending: Activation,
         permit: Option<crate::throttle::Permit>,
         blocking: bool,
-        transaction_id: String,
+        RunContext {
+            transaction_id,
+            env,
+        }: RunContext,
     ) -> oneshot::Receiver<std::result::Result<Activation, InvokerError>> {
         let action = resolved.action.clone();
         let received = pending.start;
@@ -196,6 +214,7 @@ impl Controller {
             api_key: provides_api_key(&action).then(|| identity.api_key.clone()),
             namespace: identity.namespace.to_string(),
             transaction_id,
+            env,
             args,
             action,
         };

@@ -23,7 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wisp_core::{
-    Action, Activation, ActivationId, EntityPath, Identity, Package, SystemLimits, Throttles,
+    Action, Activation, ActivationId, EntityName, EntityPath, Identity, Package, SystemLimits,
+    Throttles,
 };
 use wisp_invoker::Invoker;
 use wisp_store::{ActivationStore, EntityStore, StoreError};
@@ -114,6 +115,15 @@ impl From<StoreError> for ControllerError {
 
 pub type Result<T> = std::result::Result<T, ControllerError>;
 
+/// Services an activation reaches besides the API (the key-value store: its address and the
+/// namespace's secret for it), as environment variables of each activation of a namespace.
+pub trait ActivationEnv: Send + Sync {
+    fn variables<'a>(
+        &'a self,
+        namespace: &'a EntityName,
+    ) -> wisp_store::BoxFuture<'a, Vec<(String, String)>>;
+}
+
 /// The controller; cheap to clone.
 #[derive(Clone)]
 pub struct Controller {
@@ -138,6 +148,7 @@ struct Inner {
     throttle: throttle::Throttle,
     running: invoke::Running,
     scheduler: feeds::Scheduler,
+    activation_env: Option<Arc<dyn ActivationEnv>>,
     /// Compositions loaded at start that their resumed parents pick up.
     resumable: compose::Resumable,
 }
@@ -163,8 +174,26 @@ impl Controller {
                 throttle: throttle::Throttle::default(),
                 running: invoke::Running::default(),
                 scheduler: feeds::Scheduler::default(),
+                activation_env: None,
                 resumable: compose::Resumable::default(),
             }),
+        }
+    }
+
+    /// Gives every activation the variables `env` provides for its namespace. Call before the
+    /// controller is shared.
+    pub fn with_activation_env(mut self, env: Arc<dyn ActivationEnv>) -> Controller {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_activation_env before the controller is shared")
+            .activation_env = Some(env);
+        self
+    }
+
+    /// The extra environment of an activation in `namespace`.
+    pub(crate) async fn activation_env(&self, namespace: &EntityName) -> Vec<(String, String)> {
+        match &self.inner.activation_env {
+            Some(env) => env.variables(namespace).await,
+            None => Vec::new(),
         }
     }
 

@@ -66,6 +66,8 @@ pub struct RunRequest {
     pub namespace: String,
     /// The caller's key, when the action asks for it (`provide-api-key`).
     pub api_key: Option<String>,
+    /// More environment for this activation (the state services' endpoints and secrets).
+    pub env: Vec<(String, String)>,
     pub transaction_id: String,
 }
 

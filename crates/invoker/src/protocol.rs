@@ -7,7 +7,8 @@
 //!   `{"ok":true}` or `{"error":"..."}`; then a sentinel line on stdout and on stderr.
 //! * run: stdin gets `{"value":{...},"activation_id","namespace","action_name",
 //!   "action_version","deadline","transaction_id","api_key"?}` (every field but `value` a
-//!   string, exported as `__OW_<FIELD>`); fd 3 answers `{"activation_id","result":...}` or, for a
+//!   string, exported as `__OW_<FIELD>`, plus `"env":{NAME: value}` exported as is: the state
+//!   services' endpoints and secrets); fd 3 answers `{"activation_id","result":...}` or, for a
 //!   developer error the launcher detected, `{"activation_id","error":"..."}`; then sentinels.
 //!
 //! With `concurrent` set, several runs may be in flight and every log line written inside an
@@ -53,6 +54,8 @@ pub struct RunContext<'a> {
     pub deadline: u64,
     pub transaction_id: &'a str,
     pub api_key: Option<&'a str>,
+    /// More variables for this activation, exported under their own names.
+    pub env: &'a [(String, String)],
 }
 
 pub fn run_line(value: &Value, ctx: &RunContext<'_>) -> String {
@@ -67,6 +70,14 @@ pub fn run_line(value: &Value, ctx: &RunContext<'_>) -> String {
     });
     if let Some(key) = ctx.api_key {
         message["api_key"] = Value::from(key);
+    }
+    if !ctx.env.is_empty() {
+        let env: serde_json::Map<String, Value> = ctx
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect();
+        message["env"] = Value::Object(env);
     }
     let mut line = message.to_string();
     line.push('\n');
@@ -109,12 +120,31 @@ mod tests {
             deadline: 42,
             transaction_id: "t",
             api_key: None,
+            env: &[],
         };
         let line = run_line(&json!({"x": 1}), &ctx);
         assert!(line.ends_with('\n'));
         let parsed: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["deadline"], json!("42"));
         assert!(parsed.get("api_key").is_none());
+        assert!(parsed.get("env").is_none());
+    }
+
+    #[test]
+    fn extra_variables_travel_under_env() {
+        let env = [("__NIM_REDIS_IP".to_string(), "127.0.0.2".to_string())];
+        let ctx = RunContext {
+            activation_id: "a",
+            namespace: "guest",
+            action_name: "/guest/x",
+            action_version: "0.0.1",
+            deadline: 42,
+            transaction_id: "t",
+            api_key: None,
+            env: &env,
+        };
+        let parsed: Value = serde_json::from_str(&run_line(&json!({}), &ctx)).unwrap();
+        assert_eq!(parsed["env"], json!({"__NIM_REDIS_IP": "127.0.0.2"}));
     }
 
     #[test]

@@ -179,6 +179,7 @@ async fn execute(inner: &Inner, process: &RuntimeProcess, req: &RunRequest) -> R
         deadline: now_ms() + action.limits.timeout,
         transaction_id: &req.transaction_id,
         api_key: req.api_key.as_deref(),
+        env: &req.env,
     };
     let line = run_line(&req.args, &ctx);
     let log_limit = (action.limits.logs * MB) as usize;

@@ -234,6 +234,7 @@ function handle(line) {
   for (const [key, value] of Object.entries(message)) {
     if (key !== 'value' && typeof value === 'string') env['__OW_' + key.toUpperCase()] = value;
   }
+  for (const [key, value] of Object.entries(message.env || {})) env[key] = String(value);
   Object.assign(process.env, env);
   activation.run({ id, env }, () => run(message, id).finally(() => endOfActivation(id)));
 }

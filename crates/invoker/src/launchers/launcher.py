@@ -77,6 +77,8 @@ def run(message):
     for key, value in message.items():
         if key != "value" and isinstance(value, str):
             os.environ["__OW_" + key.upper()] = value
+    for key, value in (message.get("env") or {}).items():
+        os.environ[key] = str(value)
     try:
         result = entry_point(message.get("value"))
     except Exception as ex:

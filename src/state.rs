@@ -1,0 +1,89 @@
+//! The state services `wisp serve` runs beside the API: the key-value store and its RESP2
+//! endpoint, and what each activation is told about them (`__NIM_REDIS_IP`,
+//! `__NIM_REDIS_PASSWORD`, the variables Nimbella's SDKs read).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use wisp_controller::ActivationEnv;
+use wisp_core::EntityName;
+use wisp_kv::{EmbeddedKv, KvConfig, Passwords, ServerConfig};
+
+/// The key-value store as activations see it: where its endpoint is, and each namespace's
+/// password there (the password is the namespace's identity on that endpoint).
+pub struct KvEnv {
+    host: String,
+    passwords: Arc<Passwords>,
+}
+
+impl ActivationEnv for KvEnv {
+    fn variables<'a>(
+        &'a self,
+        namespace: &'a EntityName,
+    ) -> wisp_store::BoxFuture<'a, Vec<(String, String)>> {
+        Box::pin(async move {
+            let passwords = self.passwords.clone();
+            let ns = namespace.to_string();
+            // The first call for a namespace stores its password: a short blocking write.
+            let password = tokio::task::spawn_blocking(move || passwords.password_for(&ns)).await;
+            match password {
+                Ok(Ok(password)) => vec![
+                    ("__NIM_REDIS_IP".to_string(), self.host.clone()),
+                    ("__NIM_REDIS_PASSWORD".to_string(), password),
+                ],
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, %namespace, "no key-value password for the namespace");
+                    Vec::new()
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "key-value password lookup failed");
+                    Vec::new()
+                }
+            }
+        })
+    }
+}
+
+/// Opens the store under `dir` and serves RESP2 on `listen`. `None` (with a warning) when the
+/// address cannot be had: the platform runs on without a key-value store.
+pub async fn start_kv(
+    dir: &Path,
+    listen: SocketAddr,
+    quota_mb: usize,
+) -> anyhow::Result<Option<(SocketAddr, KvEnv)>> {
+    let store = EmbeddedKv::open(
+        dir,
+        KvConfig {
+            quota_bytes: quota_mb << 20,
+            ..KvConfig::default()
+        },
+    )
+    .with_context(|| format!("cannot open the key-value store in {}", dir.display()))?;
+    let passwords =
+        Arc::new(Passwords::open(dir).with_context(|| {
+            format!("cannot open the key-value passwords in {}", dir.display())
+        })?);
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            println!(
+                "wisp: the key-value store cannot listen on {listen} ({e}); running without it (see --kv-listen)"
+            );
+            return Ok(None);
+        }
+    };
+    let local = listener.local_addr()?;
+    let served = passwords.clone();
+    tokio::spawn(async move {
+        if let Err(e) = wisp_kv::serve(listener, store, served, ServerConfig::default()).await {
+            tracing::error!(error = %e, "the key-value endpoint stopped");
+        }
+    });
+    let env = KvEnv {
+        host: local.ip().to_string(),
+        passwords,
+    };
+    Ok(Some((local, env)))
+}

@@ -1,0 +1,222 @@
+//! The key-value store from inside functions: every activation gets `__NIM_REDIS_IP` and
+//! `__NIM_REDIS_PASSWORD`, and a Redis client speaking RESP2 to port 6379 of that address (here
+//! a small one written with Node's `net`) finds its namespace's keyspace, durable across
+//! `kill -9`. The machine's `redis-cli` checks the same data from outside.
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::support::{admin_namespace, Server};
+
+/// Sends each command (an array of strings) over RESP2 and answers the replies, after
+/// authenticating with the namespace's password.
+const RESP_CLIENT: &str = r#"
+const net = require('net')
+function encode (args) {
+  return '*' + args.length + '\r\n' + args.map(a => '$' + Buffer.byteLength(String(a)) + '\r\n' + a + '\r\n').join('')
+}
+function parse (buf, at) {
+  const line = buf.indexOf('\r\n', at)
+  if (line < 0) return null
+  const head = buf.slice(at, line).toString()
+  const rest = line + 2
+  switch (head[0]) {
+    case '+': return [head.slice(1), rest]
+    case '-': return [{ error: head.slice(1) }, rest]
+    case ':': return [Number(head.slice(1)), rest]
+    case '$': {
+      const n = Number(head.slice(1))
+      if (n < 0) return [null, rest]
+      if (buf.length < rest + n + 2) return null
+      return [buf.slice(rest, rest + n).toString(), rest + n + 2]
+    }
+    case '*': {
+      const n = Number(head.slice(1)); const items = []; let pos = rest
+      for (let i = 0; i < n; i++) { const r = parse(buf, pos); if (!r) return null; items.push(r[0]); pos = r[1] }
+      return [items, pos]
+    }
+  }
+  throw new Error('bad reply ' + head)
+}
+function main ({ commands }) {
+  const all = [['AUTH', process.env.__NIM_REDIS_PASSWORD], ...commands]
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(6379, process.env.__NIM_REDIS_IP)
+    let buf = Buffer.alloc(0); const replies = []
+    socket.on('error', reject)
+    socket.on('data', data => {
+      buf = Buffer.concat([buf, data]); let at = 0; let r
+      while ((r = parse(buf, at))) { replies.push(r[0]); at = r[1] }
+      buf = buf.slice(at)
+      if (replies.length === all.length) { socket.end(); resolve({ replies: replies.slice(1), auth: replies[0], ip: process.env.__NIM_REDIS_IP }) }
+    })
+    socket.write(all.map(encode).join(''))
+  })
+}
+"#;
+
+async fn run(server: &Server, auth: Option<&str>, commands: Value) -> Value {
+    let request = match auth {
+        Some(auth) => server.request_as(
+            auth,
+            reqwest::Method::POST,
+            "namespaces/_/actions/kv?blocking=true&result=true",
+        ),
+        None => server.request(
+            reqwest::Method::POST,
+            "namespaces/_/actions/kv?blocking=true&result=true",
+        ),
+    };
+    let (status, body) = server
+        .send(request.json(&json!({ "commands": commands })))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["auth"], "OK", "{body}");
+    body["replies"].clone()
+}
+
+async fn create_client(server: &Server, auth: Option<&str>) {
+    let body = json!({"exec": {"kind": "nodejs:20", "code": RESP_CLIENT}});
+    let request = match auth {
+        Some(auth) => server.request_as(
+            auth,
+            reqwest::Method::PUT,
+            "namespaces/_/actions/kv?overwrite=true",
+        ),
+        None => server.request(
+            reqwest::Method::PUT,
+            "namespaces/_/actions/kv?overwrite=true",
+        ),
+    };
+    let (status, body) = server.send(request.json(&body)).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn functions_reach_their_namespace_keyspace_over_resp() {
+    let mut server = Server::start();
+    let other = admin_namespace(&server, "tenant");
+    create_client(&server, None).await;
+    create_client(&server, Some(&other)).await;
+
+    // Concurrent activations incrementing one counter end at the exact count.
+    let mut runs = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let request = server
+            .request(
+                reqwest::Method::POST,
+                "namespaces/_/actions/kv?blocking=true&result=true",
+            )
+            .json(&json!({"commands": [["INCR", "counter"]]}));
+        runs.spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() });
+    }
+    while let Some(body) = runs.join_next().await {
+        let body = body.unwrap();
+        assert!(body["replies"][0].as_u64().is_some(), "{body}");
+    }
+    let replies = run(
+        &server,
+        None,
+        json!([
+            ["GET", "counter"],
+            ["SADD", "tags", "a", "b"],
+            ["KEYS", "*"],
+            ["NOSUCH"]
+        ]),
+    )
+    .await;
+    assert_eq!(replies[0], "10");
+    assert_eq!(replies[1], 2);
+    let mut keys: Vec<String> = serde_json::from_value(replies[2].clone()).unwrap();
+    keys.sort();
+    assert_eq!(keys, ["counter", "tags"]);
+    assert!(replies[3]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("ERR unknown command"));
+
+    // Another namespace: same key names, its own data; its FLUSHALL leaves ours alone.
+    let theirs = run(
+        &server,
+        Some(&other),
+        json!([
+            ["GET", "counter"],
+            ["SET", "counter", "99"],
+            ["KEYS", "*"],
+            ["FLUSHALL"]
+        ]),
+    )
+    .await;
+    assert_eq!(theirs[0], Value::Null);
+    assert_eq!(theirs[2], json!(["counter"]));
+
+    // From outside, with the machine's redis-cli and the password the function was given.
+    let password = password_of(&server).await;
+    let (host, port) = server.kv_address.split_once(':').unwrap();
+    let cli = |args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .args(["-h", host, "-p", port, "--no-auth-warning", "-a", &password])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(cli(&["GET", "counter"]), "10");
+    let wrong = Command::new("redis-cli")
+        .args([
+            "-h",
+            host,
+            "-p",
+            port,
+            "--no-auth-warning",
+            "-a",
+            "not-the-password",
+            "GET",
+            "counter",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&wrong.stdout).to_string()
+        + &String::from_utf8_lossy(&wrong.stderr);
+    assert!(said.contains("WRONGPASS"), "{said}");
+
+    // Python activations get the same variables.
+    let code = "import os\ndef main(args):\n    return {'ip': os.environ.get('__NIM_REDIS_IP'), 'password': os.environ.get('__NIM_REDIS_PASSWORD')}";
+    server.action("envpy", "python:3", code, json!({})).await;
+    let (status, body) = server
+        .post(
+            "namespaces/_/actions/envpy?blocking=true&result=true",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"ip": host, "password": password}));
+
+    // Acknowledged writes survive kill -9.
+    server.kill9();
+    server.launch(&[]);
+    let replies = run(
+        &server,
+        None,
+        json!([["INCR", "counter"], ["SCARD", "tags"]]),
+    )
+    .await;
+    assert_eq!(replies, json!([11, 2]));
+}
+
+/// The guest namespace's key-value password, as an activation sees it.
+async fn password_of(server: &Server) -> String {
+    let code = "function main() { return { password: process.env.__NIM_REDIS_PASSWORD } }";
+    server
+        .action("password", "nodejs:20", code, json!({}))
+        .await;
+    let (status, body) = server
+        .post(
+            "namespaces/_/actions/password?blocking=true&result=true",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["password"].as_str().unwrap().to_string()
+}
