@@ -6,6 +6,7 @@
 
 mod compose;
 mod floor;
+mod kv;
 mod model;
 mod report;
 mod server;
@@ -42,6 +43,10 @@ struct Args {
     /// sequence of 10).
     #[arg(long, default_value_t = 100)]
     compositions: usize,
+    /// Requests per key-value test (SET, GET) and concurrency, for Wisp's RESP endpoint and
+    /// the machine's Redis alike.
+    #[arg(long, default_value_t = 50_000)]
+    kv_requests: usize,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/latest.json")]
     json: PathBuf,
@@ -144,6 +149,7 @@ async fn main() -> anyhow::Result<()> {
     model::web_vs_api(&wisp, &mut report, args.iterations, seconds).await?;
     model::trigger_to_start(&wisp, &mut report, args.fires, Duration::from_secs(30)).await?;
     compose::per_step(&wisp, &mut report, args.compositions).await?;
+    kv::resp_vs_redis(&wisp, &mut report, args.kv_requests).await?;
     drop(wisp);
 
     let no_stem = Wisp::start(&binary, 0)

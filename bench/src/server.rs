@@ -21,6 +21,10 @@ pub enum Via {
     Web,
 }
 
+/// Where the server under measurement serves RESP (the SDKs' port, a loopback address of its
+/// own).
+pub const KV_ADDRESS: &str = "127.0.0.2:6379";
+
 pub struct Wisp {
     child: Child,
     pub data_dir: PathBuf,
@@ -54,6 +58,7 @@ impl Wisp {
             ])
             .arg("--data-dir")
             .arg(&data_dir)
+            .args(["--kv-listen", KV_ADDRESS])
             .env("WSK_CONFIG_FILE", data_dir.join("wskprops"))
             .stdout(Stdio::piped())
             .spawn()
@@ -108,6 +113,25 @@ impl Wisp {
     /// An action from a whole PUT body (a sequence, a conductor with its annotations).
     pub async fn create_from(&self, name: &str, body: Value) -> anyhow::Result<()> {
         self.put("actions", name, body).await
+    }
+
+    /// The guest namespace's key-value password, as an activation is given it.
+    pub async fn kv_password(&self) -> anyhow::Result<String> {
+        let code = "function main() { return { password: process.env.__NIM_REDIS_PASSWORD } }";
+        self.create("kv-password", "nodejs:20", code).await?;
+        let (url, auth) = self.door("kv-password", Via::Api);
+        let response = self
+            .client
+            .post(url)
+            .header("authorization", auth.unwrap_or_default())
+            .json(&json!({}))
+            .send()
+            .await?;
+        let body: Value = response.json().await?;
+        body["password"]
+            .as_str()
+            .map(str::to_string)
+            .with_context(|| format!("no key-value password: {body}"))
     }
 
     pub async fn create_trigger(&self, name: &str) -> anyhow::Result<()> {
