@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The project's single test command: installs the compat suite's npm packages (the official
-# `openwhisk` client, pinned in tests/compat/package-lock.json), then runs every Rust test,
+# The project's single test command: installs the npm packages the tests use (the official
+# `openwhisk` client and openwhisk-composer in tests/compat, Nimbella's SDK in
+# tests/fixtures/nimbella-sdk; each pinned by its package-lock.json), then runs every Rust test,
 # including tests/it/compat.rs which drives a real server with that client.
 #
 #   scripts/test.sh                  # everything
@@ -9,13 +10,18 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# npm ci only when node_modules was not installed from the current lock file.
-compat=tests/compat
-stamp="$compat/node_modules/.package-lock.sha256"
-want="$(sha256sum "$compat/package-lock.json" | cut -d' ' -f1)"
-if [[ ! -d "$compat/node_modules/openwhisk" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
-    npm ci --prefix "$compat" --no-audit --no-fund
-    echo "$want" > "$stamp"
-fi
+# npm ci only where node_modules was not installed from the current lock file.
+install() {
+    local dir=$1
+    local stamp="$dir/node_modules/.package-lock.sha256"
+    local want
+    want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+    if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+        npm ci --prefix "$dir" --no-audit --no-fund
+        echo "$want" > "$stamp"
+    fi
+}
+install tests/compat                 # the openwhisk client and openwhisk-composer
+install tests/fixtures/nimbella-sdk  # Nimbella's SDK, zipped into test actions
 
 cargo test --workspace "$@"

@@ -220,3 +220,71 @@ async fn password_of(server: &Server) -> String {
     assert_eq!(status, 200, "{body}");
     body["password"].as_str().unwrap().to_string()
 }
+
+/// Nimbella's Node.js SDK, unchanged, zipped into the action with its `node_modules` (installed
+/// by scripts/test.sh from tests/fixtures/nimbella-sdk).
+const SDK_ACTION: &str = r#"
+const nim = require('@nimbella/sdk')
+exports.main = async function (params) {
+  const kv = nim.redis()
+  try {
+    if (params.op === 'count') return { n: await kv.incrAsync('visits') }
+    await kv.msetAsync('address:1', 'Ada', 'address:2', 'Bob', 'other', 'x')
+    const keys = (await kv.keysAsync('address:*')).sort()
+    const names = await kv.mgetAsync(keys)
+    await kv.saddAsync('room', 'ada', 'bob', 'ada')
+    const members = (await kv.smembersAsync('room')).sort()
+    await kv.rpushAsync('log', 'joined', 'left')
+    const log = await kv.lrangeAsync('log', 0, -1)
+    await kv.expireAsync('other', 100)
+    return { keys, names, members, log, ttl: await kv.ttlAsync('other'), visits: await kv.getAsync('visits') }
+  } finally {
+    kv.quit()
+  }
+}
+"#;
+
+#[tokio::test]
+async fn nimbellas_node_sdk_works_unchanged() {
+    let server = Server::start();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/nimbella-sdk/node_modules");
+    assert!(
+        fixture.join("@nimbella/sdk").is_dir(),
+        "Nimbella's SDK is not installed in {}: run scripts/test.sh, which installs it",
+        fixture.display()
+    );
+    let code =
+        crate::support::zip_with_tree(&[("index.js", SDK_ACTION)], ("node_modules", &fixture));
+    let body = json!({"exec": {"kind": "nodejs:20", "code": code}, "limits": {"concurrency": 20}});
+    let (status, created) = server.put("namespaces/_/actions/sdk", body).await;
+    assert_eq!(status, 200, "{created}");
+
+    // 20 concurrent visits: the counter ends at exactly 20.
+    let mut runs = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let request = server
+            .request(
+                reqwest::Method::POST,
+                "namespaces/_/actions/sdk?blocking=true&result=true",
+            )
+            .json(&json!({"op": "count"}));
+        runs.spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() });
+    }
+    let mut seen = Vec::new();
+    while let Some(body) = runs.join_next().await {
+        let body = body.unwrap();
+        seen.push(body["n"].as_u64().unwrap_or_else(|| panic!("{body}")));
+    }
+    seen.sort();
+    assert_eq!(seen, (1..=20).collect::<Vec<u64>>());
+
+    let result = server.result("sdk", json!({})).await;
+    assert_eq!(result["keys"], json!(["address:1", "address:2"]));
+    assert_eq!(result["names"], json!(["Ada", "Bob"]));
+    assert_eq!(result["members"], json!(["ada", "bob"]));
+    assert_eq!(result["log"], json!(["joined", "left"]));
+    assert_eq!(result["visits"], "20");
+    let ttl = result["ttl"].as_i64().unwrap();
+    assert!((1..=100).contains(&ttl), "{result}");
+}

@@ -305,6 +305,43 @@ pub fn zip(files: &[(&str, &str)]) -> String {
     base64::engine::general_purpose::STANDARD.encode(buffer.into_inner())
 }
 
+/// A base64 zip of `files` plus every regular file under `tree`, stored below `prefix` (for
+/// actions that bring a `node_modules/` or a `virtualenv/`).
+pub fn zip_with_tree(files: &[(&str, &str)], (prefix, tree): (&str, &Path)) -> String {
+    use base64::Engine;
+    use std::io::Write;
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                walk(&entry.path(), out);
+            } else if kind.is_file() {
+                out.push(entry.path());
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    walk(tree, &mut paths);
+    paths.sort();
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    let mut writer = zip::ZipWriter::new(&mut buffer);
+    let options = zip::write::SimpleFileOptions::default();
+    for (name, contents) in files {
+        writer.start_file(*name, options).unwrap();
+        writer.write_all(contents.as_bytes()).unwrap();
+    }
+    for path in paths {
+        let relative = path.strip_prefix(tree).unwrap().to_string_lossy();
+        writer
+            .start_file(format!("{prefix}/{relative}"), options)
+            .unwrap();
+        writer.write_all(&std::fs::read(&path).unwrap()).unwrap();
+    }
+    writer.finish().unwrap();
+    base64::engine::general_purpose::STANDARD.encode(buffer.into_inner())
+}
+
 /// The value of an annotation of an entity or activation record.
 pub fn annotation<'a>(record: &'a Value, key: &str) -> Option<&'a Value> {
     record["annotations"]

@@ -3,6 +3,7 @@
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -29,7 +30,14 @@ pub fn prepare(exec: &CodeExec, root: &Path) -> Result<Loadable, String> {
     if !bytes.starts_with(b"PK") {
         return Err("the action code is binary but not a zip archive".into());
     }
-    let staging = root.join(format!("{digest}.{}.partial", std::process::id()));
+    // Concurrent cold starts of one action unpack side by side, each in a staging directory
+    // of its own; the first rename wins.
+    static STAGING: AtomicU64 = AtomicU64::new(0);
+    let staging = root.join(format!(
+        "{digest}.{}.{}.partial",
+        std::process::id(),
+        STAGING.fetch_add(1, Ordering::Relaxed)
+    ));
     let _ = std::fs::remove_dir_all(&staging);
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| format!("the action's zip archive cannot be read: {e}"))?;
