@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query as QueryParams, State};
+use axum::extract::{FromRequestParts, Path, Query as QueryParams, State};
+use axum::http::request::Parts;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -42,6 +43,27 @@ fn store(
     let namespace = caller.entitled_namespace(state, ns, resource)?;
     let kv = state.kv.clone().ok_or_else(ApiError::kv_unavailable)?;
     Ok((kv, namespace.to_string()))
+}
+
+/// The key routes' request: the authenticated caller's entitled namespace in the store, and
+/// the key (the rest of the path, percent-decoded).
+struct KeyRequest {
+    kv: Arc<dyn KvStore>,
+    namespace: String,
+    key: String,
+}
+
+impl FromRequestParts<AppState> for KeyRequest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let Path((ns, key)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let (kv, namespace) = store(state, &caller, &ns, &format!("kv/{key}"))?;
+        Ok(KeyRequest { kv, namespace, key })
+    }
 }
 
 /// A reply that is not an error.
@@ -128,12 +150,9 @@ async fn flush(
 
 /// `{"key", "type", "value", "ttl"}`; with `?op=ttl` only `{"key", "ttl"}`.
 async fn read(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, key)): Path<(String, String)>,
+    KeyRequest { kv, namespace, key }: KeyRequest,
     QueryParams(query): QueryParams<Query>,
 ) -> Result<Json<Value>, ApiError> {
-    let (kv, namespace) = store(&state, &caller, &ns, &format!("kv/{key}"))?;
     match query.get("op").map(String::as_str) {
         None => read_entry(kv.as_ref(), &namespace, &key).await.map(Json),
         Some("ttl") => {
@@ -222,12 +241,9 @@ async fn read_entry(kv: &dyn KvStore, namespace: &str, key: &str) -> Result<Valu
 
 /// `{"value": "<string>", "ttl": <seconds>?}` → SET: `{"key", "ttl"}`.
 async fn put(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, key)): Path<(String, String)>,
+    KeyRequest { kv, namespace, key }: KeyRequest,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let (kv, namespace) = store(&state, &caller, &ns, &format!("kv/{key}"))?;
     let put = kv_wire::kv_put(wire::object_body(&body, false)?.unwrap_or_default())?;
     let command = Command::set(key.clone().into_bytes(), put.value.into_bytes(), put.ttl)
         .ok_or_else(|| ApiError::bad_request("'ttl' is too large."))?;
@@ -237,12 +253,7 @@ async fn put(
 }
 
 /// DEL: `{"key"}`, or 404 when there was no such key.
-async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, key)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let (kv, namespace) = store(&state, &caller, &ns, &format!("kv/{key}"))?;
+async fn delete(KeyRequest { kv, namespace, key }: KeyRequest) -> Result<Json<Value>, ApiError> {
     let reply = kv
         .execute(&namespace, Command::Del(vec![key.clone().into_bytes()]))
         .await;
@@ -256,12 +267,9 @@ async fn delete(
 /// `?op=incr[&by=N]` → `{"key", "value": <new number>}`;
 /// `?op=expire&seconds=N` → `{"key", "ttl": N}` (404 when there is no such key).
 async fn update(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, key)): Path<(String, String)>,
+    KeyRequest { kv, namespace, key }: KeyRequest,
     QueryParams(query): QueryParams<Query>,
 ) -> Result<Json<Value>, ApiError> {
-    let (kv, namespace) = store(&state, &caller, &ns, &format!("kv/{key}"))?;
     let k = key.clone().into_bytes();
     match query.get("op").map(String::as_str) {
         Some("incr") => {
