@@ -149,9 +149,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(activations),
         invoker,
     );
-    let (controller, kv_address) = match kv {
-        Some((address, env)) => (controller.with_activation_env(Arc::new(env)), Some(address)),
-        None => (controller, None),
+    let (controller, kv_address, kv_store) = match kv {
+        Some(kv) => (
+            controller.with_activation_env(Arc::new(kv.env)),
+            Some(kv.address),
+            Some(kv.store),
+        ),
+        None => (controller, None, None),
     };
     controller.start().await?;
 
@@ -161,6 +165,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             version: env!("CARGO_PKG_VERSION"),
             build: format!("wisp {}", env!("CARGO_PKG_VERSION")),
         },
+        kv: kv_store,
     });
     // The properties file is in place before the address is announced, so whoever waits for
     // the announcement (a script, a test) finds it.

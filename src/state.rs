@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use wisp_controller::ActivationEnv;
 use wisp_core::EntityName;
-use wisp_kv::{EmbeddedKv, KvConfig, Passwords, ServerConfig};
+use wisp_kv::{EmbeddedKv, KvConfig, KvStore, Passwords, ServerConfig};
 
 /// The key-value store as activations see it: where its endpoint is, and each namespace's
 /// password there (the password is the namespace's identity on that endpoint).
@@ -46,13 +46,23 @@ impl ActivationEnv for KvEnv {
     }
 }
 
+/// The key-value store as `wisp serve` runs it.
+pub struct Kv {
+    /// Where RESP2 is served.
+    pub address: SocketAddr,
+    /// What activations are told about it.
+    pub env: KvEnv,
+    /// The store itself, for the REST API.
+    pub store: Arc<dyn KvStore>,
+}
+
 /// Opens the store under `dir` and serves RESP2 on `listen`. `None` (with a warning) when the
 /// address cannot be had: the platform runs on without a key-value store.
 pub async fn start_kv(
     dir: &Path,
     listen: SocketAddr,
     quota_mb: usize,
-) -> anyhow::Result<Option<(SocketAddr, KvEnv)>> {
+) -> anyhow::Result<Option<Kv>> {
     let store = EmbeddedKv::open(
         dir,
         KvConfig {
@@ -76,6 +86,7 @@ pub async fn start_kv(
     };
     let local = listener.local_addr()?;
     let served = passwords.clone();
+    let api_store: Arc<dyn KvStore> = store.clone();
     tokio::spawn(async move {
         if let Err(e) = wisp_kv::serve(listener, store, served, ServerConfig::default()).await {
             tracing::error!(error = %e, "the key-value endpoint stopped");
@@ -85,5 +96,9 @@ pub async fn start_kv(
         host: local.ip().to_string(),
         passwords,
     };
-    Ok(Some((local, env)))
+    Ok(Some(Kv {
+        address: local,
+        env,
+        store: api_store,
+    }))
 }

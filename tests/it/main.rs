@@ -14,6 +14,7 @@ mod compat;
 mod compositions;
 mod crash_safety;
 mod kv;
+mod kv_api;
 mod misbehaving;
 mod model;
 mod node_sdk;

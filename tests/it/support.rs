@@ -393,3 +393,90 @@ pub fn source(server: &Server, file: &str, code: &str) -> String {
     std::fs::write(&path, code).unwrap();
     path.to_str().unwrap().to_string()
 }
+
+/// Sends each command (an array of strings) over RESP2 and answers the replies, after
+/// authenticating with the namespace's password.
+pub const RESP_CLIENT: &str = r#"
+const net = require('net')
+function encode (args) {
+  return '*' + args.length + '\r\n' + args.map(a => '$' + Buffer.byteLength(String(a)) + '\r\n' + a + '\r\n').join('')
+}
+function parse (buf, at) {
+  const line = buf.indexOf('\r\n', at)
+  if (line < 0) return null
+  const head = buf.slice(at, line).toString()
+  const rest = line + 2
+  switch (head[0]) {
+    case '+': return [head.slice(1), rest]
+    case '-': return [{ error: head.slice(1) }, rest]
+    case ':': return [Number(head.slice(1)), rest]
+    case '$': {
+      const n = Number(head.slice(1))
+      if (n < 0) return [null, rest]
+      if (buf.length < rest + n + 2) return null
+      return [buf.slice(rest, rest + n).toString(), rest + n + 2]
+    }
+    case '*': {
+      const n = Number(head.slice(1)); const items = []; let pos = rest
+      for (let i = 0; i < n; i++) { const r = parse(buf, pos); if (!r) return null; items.push(r[0]); pos = r[1] }
+      return [items, pos]
+    }
+  }
+  throw new Error('bad reply ' + head)
+}
+function main ({ commands }) {
+  const all = [['AUTH', process.env.__NIM_REDIS_PASSWORD], ...commands]
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(6379, process.env.__NIM_REDIS_IP)
+    let buf = Buffer.alloc(0); const replies = []
+    socket.on('error', reject)
+    socket.on('data', data => {
+      buf = Buffer.concat([buf, data]); let at = 0; let r
+      while ((r = parse(buf, at))) { replies.push(r[0]); at = r[1] }
+      buf = buf.slice(at)
+      if (replies.length === all.length) { socket.end(); resolve({ replies: replies.slice(1), auth: replies[0], ip: process.env.__NIM_REDIS_IP }) }
+    })
+    socket.write(all.map(encode).join(''))
+  })
+}
+"#;
+
+/// Runs RESP commands in the `kv` action (see [`create_resp_client`]) as `auth` (the guest
+/// when `None`); returns the replies.
+pub async fn resp(server: &Server, auth: Option<&str>, commands: Value) -> Value {
+    let request = match auth {
+        Some(auth) => server.request_as(
+            auth,
+            reqwest::Method::POST,
+            "namespaces/_/actions/kv?blocking=true&result=true",
+        ),
+        None => server.request(
+            reqwest::Method::POST,
+            "namespaces/_/actions/kv?blocking=true&result=true",
+        ),
+    };
+    let (status, body) = server
+        .send(request.json(&json!({ "commands": commands })))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["auth"], "OK", "{body}");
+    body["replies"].clone()
+}
+
+/// Creates the `kv` action, a RESP2 client of the namespace's key-value store.
+pub async fn create_resp_client(server: &Server, auth: Option<&str>) {
+    let body = json!({"exec": {"kind": "nodejs:20", "code": RESP_CLIENT}});
+    let request = match auth {
+        Some(auth) => server.request_as(
+            auth,
+            reqwest::Method::PUT,
+            "namespaces/_/actions/kv?overwrite=true",
+        ),
+        None => server.request(
+            reqwest::Method::PUT,
+            "namespaces/_/actions/kv?overwrite=true",
+        ),
+    };
+    let (status, body) = server.send(request.json(&body)).await;
+    assert_eq!(status, 200, "{body}");
+}

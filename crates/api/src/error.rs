@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use wisp_controller::ControllerError;
+use wisp_kv::Refusal;
 
 use crate::middleware::transaction_id;
 
@@ -55,6 +56,31 @@ impl From<ControllerError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// An error reply of the key-value store; each kind of refusal has one status code.
+    pub fn kv_refusal(error: &str) -> ApiError {
+        let status = match Refusal::of(error) {
+            Refusal::WrongType | Refusal::NotANumber => StatusCode::CONFLICT,
+            Refusal::Quota => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::Invalid => StatusCode::BAD_REQUEST,
+            Refusal::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        // The code word (`ERR`, `WRONGTYPE`) is Redis's business, not an HTTP client's.
+        let message = error
+            .split_once(' ')
+            .filter(|(word, _)| word.chars().all(|c| c.is_ascii_uppercase()))
+            .map_or(error, |(_, rest)| rest);
+        ApiError::new(status, message)
+    }
+
+    pub fn kv_unavailable() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the key-value store is not running",
+        )
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": self.message, "code": transaction_id()});
@@ -78,4 +104,34 @@ pub async fn method_not_allowed() -> ApiError {
         StatusCode::METHOD_NOT_ALLOWED,
         "HTTP method not allowed, supported methods: GET, PUT, POST, DELETE",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_refusals_map_to_one_status_each_without_the_code_word() {
+        let wrong = ApiError::kv_refusal(
+            "WRONGTYPE Operation against a key holding the wrong kind of value",
+        );
+        assert_eq!(wrong.status, StatusCode::CONFLICT);
+        assert_eq!(
+            wrong.message,
+            "Operation against a key holding the wrong kind of value"
+        );
+        let quota = ApiError::kv_refusal("ERR quota exceeded: namespace 'a' would hold 9 bytes");
+        assert_eq!(quota.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(quota.message.starts_with("quota exceeded"));
+        let nan = ApiError::kv_refusal("ERR value is not an integer or out of range");
+        assert_eq!(nan.status, StatusCode::CONFLICT);
+        assert_eq!(
+            ApiError::kv_refusal("ERR syntax error").status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            ApiError::kv_refusal("ERR kv persistence stopped").status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
 }

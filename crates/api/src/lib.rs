@@ -11,6 +11,8 @@ mod routes;
 mod web;
 mod wire;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
@@ -23,6 +25,8 @@ pub use error::ApiError;
 pub struct AppState {
     pub controller: Controller,
     pub build: BuildInfo,
+    /// The namespaces' key-value store; `None` when the server runs without one (503).
+    pub kv: Option<Arc<dyn wisp_kv::KvStore>>,
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::packages::routes())
         .merge(routes::triggers::routes())
         .merge(routes::rules::routes())
+        .merge(routes::kv::routes())
         .merge(routes::web::routes());
     Router::new()
         .route("/", get(routes::info::server_info))

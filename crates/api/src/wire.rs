@@ -9,6 +9,7 @@ use wisp_core::{Action, Activation, Annotations, Exec, Parameter, SemVer};
 
 use crate::ApiError;
 
+pub mod kv;
 mod packages;
 mod triggers;
 

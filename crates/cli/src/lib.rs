@@ -1,4 +1,4 @@
-//! The `wisp` command-line client: `wisp action|activation|package|trigger|rule|namespace|property ...`.
+//! The `wisp` command-line client: `wisp action|activation|package|trigger|rule|kv|namespace|property ...`.
 //!
 //! It talks to a Wisp (or any OpenWhisk) server over the REST API at `/api/v1` and nothing else:
 //! it knows no server internals, so it works the same against a remote server as a local one.
@@ -26,7 +26,7 @@ mod test_support;
 
 use std::path::PathBuf;
 
-use commands::{action, activation, namespace, package, property, rule, trigger};
+use commands::{action, activation, kv, namespace, package, property, rule, trigger};
 pub use config::ClientOpts;
 use config::Config;
 use output::Printer;
@@ -46,6 +46,8 @@ pub enum ClientCommand {
     Trigger(Box<trigger::TriggerArgs>),
     /// Create, update, enable, disable, get, list and delete rules
     Rule(Box<rule::RuleArgs>),
+    /// Get, set, list, count, expire and delete keys of your namespace's key-value store
+    Kv(Box<kv::KvArgs>),
     /// List the namespaces your key gives access to
     Namespace(namespace::NamespaceArgs),
     /// Show or change the client settings in ~/.wskprops (or $WSK_CONFIG_FILE)
@@ -87,6 +89,10 @@ async fn execute(
         ClientCommand::Rule(args) => {
             let config = load_config(&args.opts, props_path)?;
             rule::run(args.command, &config, printer).await
+        }
+        ClientCommand::Kv(args) => {
+            let config = load_config(&args.opts, props_path)?;
+            kv::run(args.command, &config, printer).await
         }
         ClientCommand::Namespace(args) => {
             let config = load_config(&args.opts, props_path)?;

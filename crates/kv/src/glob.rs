@@ -61,6 +61,25 @@ pub fn matches(pattern: &[u8], text: &[u8]) -> bool {
     pattern[p..].iter().all(|&c| c == b'*')
 }
 
+/// `literal` as a pattern that matches exactly it: `*`, `?`, `[`, `]` and `\` escaped.
+pub fn escape(literal: &[u8]) -> Vec<u8> {
+    let mut pattern = Vec::with_capacity(literal.len());
+    for &c in literal {
+        if matches!(c, b'*' | b'?' | b'[' | b']' | b'\\') {
+            pattern.push(b'\\');
+        }
+        pattern.push(c);
+    }
+    pattern
+}
+
+/// The pattern of every key that starts with `prefix` (taken literally).
+pub fn prefix_pattern(prefix: &[u8]) -> Vec<u8> {
+    let mut pattern = escape(prefix);
+    pattern.push(b'*');
+    pattern
+}
+
 /// Matches `c` against the class opening at `pattern[open]`; returns whether it matched and
 /// where the pattern continues. An unterminated class runs to the end, as in Redis.
 fn class(pattern: &[u8], open: usize, c: u8) -> (bool, usize) {
@@ -92,7 +111,7 @@ fn class(pattern: &[u8], open: usize, c: u8) -> (bool, usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::{escape, matches, prefix_pattern};
 
     fn m(pattern: &str, text: &str) -> bool {
         matches(pattern.as_bytes(), text.as_bytes())
@@ -132,5 +151,37 @@ mod tests {
     fn a_pathological_pattern_is_fast() {
         let text = "a".repeat(10_000);
         assert!(!m(&format!("{}b", "*a".repeat(50)), &text));
+    }
+
+    #[test]
+    fn escaped_literals_match_only_themselves() {
+        for literal in [
+            "plain",
+            "a*b",
+            "what?",
+            "[x]",
+            "back\\slash",
+            "*?[]\\",
+            "",
+            "a/b:c",
+        ] {
+            let pattern = escape(literal.as_bytes());
+            assert!(matches(&pattern, literal.as_bytes()), "{literal}");
+        }
+        assert!(!matches(&escape(b"a*"), b"abc"));
+        assert!(!matches(&escape(b"a?"), b"ab"));
+        assert!(!matches(&escape(b"[ab]"), b"a"));
+        assert_eq!(escape(b"a*b"), b"a\\*b");
+    }
+
+    #[test]
+    fn prefix_patterns_take_the_prefix_literally() {
+        let p = prefix_pattern(b"user:*");
+        assert!(matches(&p, b"user:*"));
+        assert!(matches(&p, b"user:*/1"));
+        assert!(!matches(&p, b"user:1"));
+        assert!(matches(&prefix_pattern(b""), b"anything"));
+        assert!(matches(&prefix_pattern(b"a/b"), b"a/b/c"));
+        assert!(!matches(&prefix_pattern(b"a/b"), b"a/c"));
     }
 }

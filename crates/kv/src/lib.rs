@@ -22,7 +22,7 @@ mod passwords;
 pub mod resp;
 pub mod server;
 
-pub use command::Command;
+pub use command::{Command, Refusal};
 pub use embedded::{EmbeddedKv, KvConfig};
 pub use passwords::Passwords;
 pub use resp::Reply;

@@ -6,6 +6,7 @@ pub mod activation;
 mod entity;
 mod feed;
 mod invoke;
+pub mod kv;
 pub mod namespace;
 pub mod package;
 mod poll;

@@ -81,6 +81,81 @@ pub enum Command {
     HIncrBy(Bytes, Bytes, i64),
 }
 
+impl Command {
+    /// SET `key` to `value`, expiring after `ttl_seconds` when given; `None` when that is 0 or
+    /// too large to be a time (Redis's "invalid expire time").
+    pub fn set(key: Bytes, value: Bytes, ttl_seconds: Option<u64>) -> Option<Command> {
+        let expire_ms = match ttl_seconds {
+            None => None,
+            Some(s) => Some(seconds_to_ms(s).filter(|&ms| ms > 0)?),
+        };
+        Some(Command::Set(Set {
+            key,
+            value,
+            expire_ms,
+            if_absent: None,
+            keep_ttl: false,
+            get: false,
+        }))
+    }
+
+    /// EXPIRE `key` `seconds`; `None` when the seconds are too large to be a time.
+    pub fn expire(key: Bytes, seconds: u64) -> Option<Command> {
+        Some(Command::Expire(key, seconds_to_ms(seconds)?, "expire"))
+    }
+
+    /// KEYS of every key that starts with `prefix`, taken literally (glob characters escaped).
+    pub fn keys_with_prefix(prefix: &[u8]) -> Command {
+        Command::Keys(crate::glob::prefix_pattern(prefix))
+    }
+}
+
+fn seconds_to_ms(seconds: u64) -> Option<i64> {
+    i64::try_from(seconds).ok()?.checked_mul(1000)
+}
+
+/// What an error reply means to a client that is not a Redis client (the REST API); decided
+/// here, next to the texts it is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// WRONGTYPE: the key holds another type of value.
+    WrongType,
+    /// A write that would take the namespace past its quota.
+    Quota,
+    /// INCR on a value that is not an integer, or a result that would overflow.
+    NotANumber,
+    /// The store could not make the change durable.
+    Failed,
+    /// Anything else: the command's arguments were refused.
+    Invalid,
+}
+
+/// The start of the quota error's text (after `ERR `).
+pub const QUOTA_EXCEEDED: &str = "quota exceeded";
+/// The start of a persistence failure's text (after `ERR `).
+pub const PERSISTENCE_FAILED: &str = "kv persistence";
+
+impl Refusal {
+    /// The refusal an error reply's text (`WRONGTYPE ...`, `ERR ...`) stands for.
+    pub fn of(error: &str) -> Refusal {
+        let text = error.strip_prefix("ERR ").unwrap_or(error);
+        if error.starts_with("WRONGTYPE") {
+            Refusal::WrongType
+        } else if text.starts_with(QUOTA_EXCEEDED) {
+            Refusal::Quota
+        } else if text.starts_with(PERSISTENCE_FAILED) {
+            Refusal::Failed
+        } else if text.starts_with("value is not an integer")
+            || text.starts_with("value is not a valid float")
+            || text.ends_with("would overflow")
+        {
+            Refusal::NotANumber
+        } else {
+            Refusal::Invalid
+        }
+    }
+}
+
 /// SET and its options (SETEX is a SET with an expiry).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Set {
@@ -160,4 +235,65 @@ pub fn parse_float(arg: &[u8]) -> Option<f64> {
         return None;
     }
     text.parse::<f64>().ok().filter(|v| !v.is_nan())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_build_what_the_parser_would() {
+        let parsed = |args: &[&str]| {
+            let args: Vec<Bytes> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+            match Request::parse(args) {
+                Ok(Request::Data(command)) => command,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            Command::set(b"k".to_vec(), b"v".to_vec(), None),
+            Some(parsed(&["SET", "k", "v"]))
+        );
+        assert_eq!(
+            Command::set(b"k".to_vec(), b"v".to_vec(), Some(10)),
+            Some(parsed(&["SET", "k", "v", "EX", "10"]))
+        );
+        assert_eq!(Command::set(b"k".to_vec(), b"v".to_vec(), Some(0)), None);
+        assert_eq!(
+            Command::set(b"k".to_vec(), b"v".to_vec(), Some(u64::MAX)),
+            None
+        );
+        assert_eq!(
+            Command::expire(b"k".to_vec(), 5),
+            Some(parsed(&["EXPIRE", "k", "5"]))
+        );
+        assert_eq!(Command::expire(b"k".to_vec(), u64::MAX), None);
+        assert_eq!(Command::keys_with_prefix(b"a*"), parsed(&["KEYS", "a\\**"]));
+    }
+
+    #[test]
+    fn refusals_are_read_from_the_error_texts() {
+        let of = |reply: Reply| match reply {
+            Reply::Error(text) => Refusal::of(&text),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            Refusal::of("WRONGTYPE Operation against a key holding the wrong kind of value"),
+            Refusal::WrongType
+        );
+        assert_eq!(
+            of(Reply::err(format!("{QUOTA_EXCEEDED}: namespace 'a' ..."))),
+            Refusal::Quota
+        );
+        assert_eq!(
+            of(Reply::err(format!("{PERSISTENCE_FAILED} stopped"))),
+            Refusal::Failed
+        );
+        assert_eq!(of(not_an_integer()), Refusal::NotANumber);
+        assert_eq!(
+            of(Reply::err("increment or decrement would overflow")),
+            Refusal::NotANumber
+        );
+        assert_eq!(of(syntax_error()), Refusal::Invalid);
+    }
 }

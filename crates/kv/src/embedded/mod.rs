@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::command::Command;
+use crate::command::{Command, PERSISTENCE_FAILED, QUOTA_EXCEEDED};
 use crate::resp::Reply;
 use crate::{BoxFuture, KvError, KvStore};
 use keyspace::{Keyspace, Tx};
@@ -109,7 +109,7 @@ impl EmbeddedKv {
                         reply
                     }
                     Err(would_use) => Reply::err(format!(
-                        "quota exceeded: namespace '{namespace}' would hold {would_use} bytes, \
+                        "{QUOTA_EXCEEDED}: namespace '{namespace}' would hold {would_use} bytes, \
                          its limit is {}",
                         self.quota
                     )),
@@ -130,8 +130,8 @@ impl EmbeddedKv {
             Ok(Durable { failed: None, .. }) => Ok(()),
             Ok(Durable {
                 failed: Some(e), ..
-            }) => Err(Reply::err(format!("kv persistence failed: {e}"))),
-            Err(_) => Err(Reply::err("kv persistence stopped")),
+            }) => Err(Reply::err(format!("{PERSISTENCE_FAILED} failed: {e}"))),
+            Err(_) => Err(Reply::err(format!("{PERSISTENCE_FAILED} stopped"))),
         }
     }
 
