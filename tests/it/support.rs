@@ -155,6 +155,19 @@ impl Server {
     }
 
     /// A request with the guest's credentials.
+    /// A request as `auth`, or as the guest when `None`.
+    pub fn request_by(
+        &self,
+        auth: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        match auth {
+            Some(auth) => self.request_as(auth, method, path),
+            None => self.request(method, path),
+        }
+    }
+
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, self.url(path))
@@ -444,17 +457,11 @@ function main ({ commands }) {
 /// Runs RESP commands in the `kv` action (see [`create_resp_client`]) as `auth` (the guest
 /// when `None`); returns the replies.
 pub async fn resp(server: &Server, auth: Option<&str>, commands: Value) -> Value {
-    let request = match auth {
-        Some(auth) => server.request_as(
-            auth,
-            reqwest::Method::POST,
-            "namespaces/_/actions/kv?blocking=true&result=true",
-        ),
-        None => server.request(
-            reqwest::Method::POST,
-            "namespaces/_/actions/kv?blocking=true&result=true",
-        ),
-    };
+    let request = server.request_by(
+        auth,
+        reqwest::Method::POST,
+        "namespaces/_/actions/kv?blocking=true&result=true",
+    );
     let (status, body) = server
         .send(request.json(&json!({ "commands": commands })))
         .await;
@@ -466,17 +473,11 @@ pub async fn resp(server: &Server, auth: Option<&str>, commands: Value) -> Value
 /// Creates the `kv` action, a RESP2 client of the namespace's key-value store.
 pub async fn create_resp_client(server: &Server, auth: Option<&str>) {
     let body = json!({"exec": {"kind": "nodejs:20", "code": RESP_CLIENT}});
-    let request = match auth {
-        Some(auth) => server.request_as(
-            auth,
-            reqwest::Method::PUT,
-            "namespaces/_/actions/kv?overwrite=true",
-        ),
-        None => server.request(
-            reqwest::Method::PUT,
-            "namespaces/_/actions/kv?overwrite=true",
-        ),
-    };
+    let request = server.request_by(
+        auth,
+        reqwest::Method::PUT,
+        "namespaces/_/actions/kv?overwrite=true",
+    );
     let (status, body) = server.send(request.json(&body)).await;
     assert_eq!(status, 200, "{body}");
 }

@@ -110,9 +110,8 @@ pub fn split_tag(line: &str) -> (Option<&str>, &str) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn run_context_fields_are_strings() {
-        let ctx = RunContext {
+    fn context(env: &[(String, String)]) -> RunContext<'_> {
+        RunContext {
             activation_id: "a",
             namespace: "guest",
             action_name: "/guest/x",
@@ -120,8 +119,13 @@ mod tests {
             deadline: 42,
             transaction_id: "t",
             api_key: None,
-            env: &[],
-        };
+            env,
+        }
+    }
+
+    #[test]
+    fn run_context_fields_are_strings() {
+        let ctx = context(&[]);
         let line = run_line(&json!({"x": 1}), &ctx);
         assert!(line.ends_with('\n'));
         let parsed: Value = serde_json::from_str(&line).unwrap();
@@ -133,16 +137,7 @@ mod tests {
     #[test]
     fn extra_variables_travel_under_env() {
         let env = [("__NIM_REDIS_IP".to_string(), "127.0.0.2".to_string())];
-        let ctx = RunContext {
-            activation_id: "a",
-            namespace: "guest",
-            action_name: "/guest/x",
-            action_version: "0.0.1",
-            deadline: 42,
-            transaction_id: "t",
-            api_key: None,
-            env: &env,
-        };
+        let ctx = context(&env);
         let parsed: Value = serde_json::from_str(&run_line(&json!({}), &ctx)).unwrap();
         assert_eq!(parsed["env"], json!({"__NIM_REDIS_IP": "127.0.0.2"}));
     }
