@@ -99,3 +99,20 @@ async fn activations_queue_for_room_and_a_full_queue_refuses() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn a_burst_of_first_calls_shares_the_process_it_starts() {
+    // Concurrency 5 and an initialisation that takes a while: five first calls at once wait
+    // for the one process the first of them starts, instead of starting one each.
+    let server = Server::start();
+    let code = "const until = Date.now() + 800; while (Date.now() < until) {}\n\
+                function main() { return new Promise(r => setTimeout(() => r({ pid: process.pid }), 200)) }";
+    let body = json!({"exec": {"kind": "nodejs:20", "code": code}, "limits": {"concurrency": 5}});
+    let (status, created) = server.put("namespaces/_/actions/burst", body).await;
+    assert_eq!(status, 200, "{created}");
+    let results = server.invoke_concurrently("burst", json!({}), 5).await;
+    let mut pids: Vec<u64> = results.iter().map(|r| r["pid"].as_u64().unwrap()).collect();
+    pids.sort();
+    pids.dedup();
+    assert_eq!(pids.len(), 1, "{results:?}");
+}

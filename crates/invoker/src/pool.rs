@@ -36,9 +36,29 @@ struct PoolState {
     stem: HashMap<Kind, Vec<Arc<RuntimeProcess>>>,
     starting: HashMap<Kind, usize>,
     warm: HashMap<String, Vec<Warm>>,
+    /// Processes being initialised per action revision, and the slots of theirs promised to
+    /// activations waiting for them (concurrency > 1 only): a burst of first calls shares the
+    /// processes it starts instead of starting one each.
+    warming: HashMap<String, Warming>,
     reserved_mb: u64,
     queued: usize,
     shutting_down: bool,
+}
+
+#[derive(Default)]
+struct Warming {
+    processes: u64,
+    promised: u64,
+}
+
+/// Why an activation is waiting in `acquire`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    No,
+    /// For room in the memory budget (counted against `max_queued`).
+    Queued,
+    /// For a slot of a process being initialised for its action.
+    Promised,
 }
 
 struct Warm {
@@ -141,12 +161,11 @@ impl Inner {
         concurrency: u64,
         deadline: Instant,
     ) -> Result<Lease, InvokerError> {
-        let mut queued = false;
+        let mut waiting = Waiting::No;
         let result = loop {
-            let attempt = self.try_acquire(key, kind, memory_mb, concurrency, queued);
-            match attempt {
-                Ok(Some(lease)) => break Ok(lease),
-                Ok(None) => queued = true,
+            match self.try_acquire(key, kind, memory_mb, concurrency, waiting) {
+                Ok(Ok(lease)) => break Ok(lease),
+                Ok(Err(now)) => waiting = now,
                 Err(e) => break Err(e),
             }
             if Instant::now() >= deadline {
@@ -154,7 +173,7 @@ impl Inner {
             }
             let _ = tokio::time::timeout(QUEUE_RECHECK, self.released.notified()).await;
         };
-        if queued {
+        if waiting == Waiting::Queued {
             self.lock().queued -= 1;
         }
         if matches!(result, Ok(Lease::Fresh(_))) {
@@ -163,14 +182,15 @@ impl Inner {
         result
     }
 
+    /// A lease, or how the caller waits now.
     fn try_acquire(
         &self,
         key: &str,
         kind: Kind,
         memory_mb: u64,
         concurrency: u64,
-        already_queued: bool,
-    ) -> Result<Option<Lease>, InvokerError> {
+        waiting: Waiting,
+    ) -> Result<Result<Lease, Waiting>, InvokerError> {
         let mut state = self.lock();
         if state.shutting_down {
             return Err(InvokerError::ShuttingDown);
@@ -182,7 +202,23 @@ impl Inner {
             {
                 w.in_flight += 1;
                 w.last_used = Instant::now();
-                return Ok(Some(Lease::Warm(w.process.clone())));
+                return Ok(Ok(Lease::Warm(w.process.clone())));
+            }
+        }
+        if waiting == Waiting::Promised {
+            // Still initialising (or it failed and the promise went with it: try again).
+            if state.warming.contains_key(key) {
+                return Ok(Err(Waiting::Promised));
+            }
+        } else if concurrency > 1 {
+            if let Some(w) = state.warming.get_mut(key) {
+                if w.processes * (concurrency - 1) > w.promised {
+                    w.promised += 1;
+                    if waiting == Waiting::Queued {
+                        state.queued -= 1;
+                    }
+                    return Ok(Err(Waiting::Promised));
+                }
             }
         }
         let budget = self.config.memory_budget_mb;
@@ -198,15 +234,34 @@ impl Inner {
                     None => break None,
                 }
             };
-            return Ok(Some(Lease::Fresh(stem)));
+            if concurrency > 1 {
+                state.warming.entry(key.to_string()).or_default().processes += 1;
+            }
+            return Ok(Ok(Lease::Fresh(stem)));
         }
-        if !already_queued {
+        if waiting != Waiting::Queued {
             if state.queued >= self.config.max_queued {
                 return Err(InvokerError::Overloaded);
             }
             state.queued += 1;
         }
-        Ok(None)
+        Ok(Err(Waiting::Queued))
+    }
+
+    /// A process started for `key` is initialised (or failed to be): the activations promised
+    /// its slots look again, and take them if it is warm.
+    pub(crate) fn warmed(&self, key: &str, concurrency: u64) {
+        if concurrency > 1 {
+            let mut state = self.lock();
+            if let Some(w) = state.warming.get_mut(key) {
+                w.processes = w.processes.saturating_sub(1);
+                w.promised = w.promised.saturating_sub(concurrency - 1);
+                if w.processes == 0 {
+                    state.warming.remove(key);
+                }
+            }
+        }
+        self.released.notify_waiters();
     }
 
     /// Records a freshly initialised process as warm for `key`, busy with one activation.

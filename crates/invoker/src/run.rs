@@ -47,6 +47,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
                     Ok(p) => (Arc::new(p), StartKind::Cold),
                     Err(e) => {
                         inner.release_reservation(limits.memory);
+                        inner.warmed(&key, limits.concurrency);
                         tracing::error!(error = %e, "runtime process failed to start");
                         return Ok(failed(
                             Outcome::InternalError,
@@ -68,12 +69,14 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
             if let Err(mut outcome) = init {
                 process.kill();
                 inner.release_reservation(limits.memory);
+                inner.warmed(&key, limits.concurrency);
                 outcome.start = start;
                 outcome.init_time = Some(init_time);
                 outcome.start_kind = start_kind;
                 return Ok(outcome);
             }
             inner.add_warm(&key, process.clone(), limits.memory);
+            inner.warmed(&key, limits.concurrency);
             (process, start_kind, start, Some(init_time))
         }
     };
