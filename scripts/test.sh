@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's single test command: installs the npm packages the tests use (the official
 # `openwhisk` client and openwhisk-composer in tests/compat, Nimbella's SDK in
-# tests/fixtures/nimbella-sdk; each pinned by its package-lock.json), then runs every Rust test,
+# tests/fixtures/nimbella-sdk; each pinned by its package-lock.json) and Nimbella's Python SDK
+# (pinned in tests/fixtures/nimbella-sdk-python), then runs every Rust test,
 # including tests/it/compat.rs which drives a real server with that client.
 #
 #   scripts/test.sh                  # everything
@@ -23,5 +24,15 @@ install() {
 }
 install tests/compat                 # the openwhisk client and openwhisk-composer
 install tests/fixtures/nimbella-sdk  # Nimbella's SDK, zipped into test actions
+
+# Nimbella's Python SDK, likewise: pip into a directory, only when the pinned list changed.
+python_sdk=tests/fixtures/nimbella-sdk-python
+want="$(sha256sum "$python_sdk/requirements.txt" | cut -d' ' -f1)"
+if [[ "$(cat "$python_sdk/site/.requirements.sha256" 2>/dev/null)" != "$want" ]]; then
+    rm -rf "$python_sdk/site"
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+        --target "$python_sdk/site" -r "$python_sdk/requirements.txt"
+    echo "$want" > "$python_sdk/site/.requirements.sha256"
+fi
 
 cargo test --workspace "$@"

@@ -200,3 +200,73 @@ async fn nimbellas_node_sdk_works_unchanged() {
     let ttl = result["ttl"].as_i64().unwrap();
     assert!((1..=100).contains(&ttl), "{result}");
 }
+
+/// Nimbella's Python SDK, unchanged, in a zip action whose `virtualenv/` holds it and everything
+/// it imports (installed by scripts/test.sh from tests/fixtures/nimbella-sdk-python). Values come
+/// back as bytes, as from any redis-py client.
+const PYTHON_SDK_ACTION: &str = r#"
+import nimbella
+
+def main(args):
+    kv = nimbella.redis()
+    if args.get('op') == 'count':
+        return {'n': kv.incr('visits')}
+    kv.mset({'py:1': 'Ada', 'py:2': 'Bob'})
+    keys = sorted(k.decode() for k in kv.keys('py:*'))
+    names = [v.decode() for v in kv.mget(keys)]
+    kv.sadd('room', 'ada', 'bob')
+    members = sorted(m.decode() for m in kv.smembers('room'))
+    return {'keys': keys, 'names': names, 'members': members, 'visits': int(kv.get('visits'))}
+"#;
+
+#[tokio::test]
+async fn nimbellas_python_sdk_works_unchanged() {
+    let server = Server::start();
+    let site = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/nimbella-sdk-python/site");
+    assert!(
+        site.join("nimbella").is_dir(),
+        "Nimbella's Python SDK is not installed in {}: run scripts/test.sh, which installs it",
+        site.display()
+    );
+    let code = crate::support::zip_with_tree(
+        &[("__main__.py", PYTHON_SDK_ACTION)],
+        ("virtualenv/lib/python3/site-packages", &site),
+    );
+    let (status, created) = server
+        .put(
+            "namespaces/_/actions/pysdk",
+            json!({"exec": {"kind": "python:3", "code": code}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+
+    // The first call unpacks the archive; then 10 concurrent visits count exactly.
+    let (status, body) = server
+        .post(
+            "namespaces/_/actions/pysdk?blocking=true&result=true",
+            json!({"op": "count"}),
+        )
+        .await;
+    assert_eq!(server.settled(status, body).await, json!({"n": 1}));
+    let mut seen: Vec<u64> = server
+        .invoke_concurrently("pysdk", json!({"op": "count"}), 10)
+        .await
+        .iter()
+        .map(|body| body["n"].as_u64().unwrap_or_else(|| panic!("{body}")))
+        .collect();
+    seen.sort();
+    assert_eq!(seen, (2..=11).collect::<Vec<u64>>());
+
+    let (status, body) = server
+        .post(
+            "namespaces/_/actions/pysdk?blocking=true&result=true",
+            json!({}),
+        )
+        .await;
+    let result = server.settled(status, body).await;
+    assert_eq!(
+        result,
+        json!({"keys": ["py:1", "py:2"], "names": ["Ada", "Bob"], "members": ["ada", "bob"], "visits": 11})
+    );
+}

@@ -4,6 +4,7 @@
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -24,14 +25,21 @@ pub fn prepare(exec: &CodeExec, root: &Path) -> Result<Loadable, String> {
     if dir.is_dir() {
         return Ok(Loadable::Directory(dir));
     }
+    // One unpack at a time: a burst of cold starts of one big archive waits for the first
+    // instead of unpacking it once each. Unpacks are rare (once per code digest).
+    static UNPACKING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = UNPACKING.lock().unwrap_or_else(|p| p.into_inner());
+    if dir.is_dir() {
+        return Ok(Loadable::Directory(dir));
+    }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(exec.code.trim())
         .map_err(|e| format!("the action code is not valid base64: {e}"))?;
     if !bytes.starts_with(b"PK") {
         return Err("the action code is binary but not a zip archive".into());
     }
-    // Concurrent cold starts of one action unpack side by side, each in a staging directory
-    // of its own; the first rename wins.
+    // A staging directory of its own, so a crash mid-unpack leaves no half directory under
+    // the digest's name.
     static STAGING: AtomicU64 = AtomicU64::new(0);
     let staging = root.join(format!(
         "{digest}.{}.{}.partial",
