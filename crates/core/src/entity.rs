@@ -63,18 +63,28 @@ impl Revision {
     }
 }
 
-impl Entity for crate::Action {
-    const COLLECTION: Collection = Collection::Actions;
-    fn path(&self) -> &EntityPath {
-        &self.path
-    }
-    fn version(&self) -> SemVer {
-        self.version
-    }
-    fn publish(&self) -> bool {
-        self.publish
-    }
-    fn updated(&self) -> u64 {
-        self.updated
-    }
+/// Implements [`Entity`] for a document type with the common fields `path`, `version`,
+/// `publish` and `updated`.
+macro_rules! entity {
+    ($type:ty, $collection:ident) => {
+        impl $crate::Entity for $type {
+            const COLLECTION: $crate::Collection = $crate::Collection::$collection;
+            fn path(&self) -> &$crate::EntityPath {
+                &self.path
+            }
+            fn version(&self) -> $crate::SemVer {
+                self.version
+            }
+            fn publish(&self) -> bool {
+                self.publish
+            }
+            fn updated(&self) -> u64 {
+                self.updated
+            }
+        }
+    };
 }
+
+pub(crate) use entity;
+
+entity!(crate::Action, Actions);

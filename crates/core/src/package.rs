@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{Collection, Entity};
 use crate::{Annotations, EntityName, EntityPath, Parameter, SemVer};
 
 /// A package, or a binding to another one (`binding` set). A binding has no actions of its own:
@@ -32,18 +31,4 @@ impl PackageRef {
     }
 }
 
-impl Entity for Package {
-    const COLLECTION: Collection = Collection::Packages;
-    fn path(&self) -> &EntityPath {
-        &self.path
-    }
-    fn version(&self) -> SemVer {
-        self.version
-    }
-    fn publish(&self) -> bool {
-        self.publish
-    }
-    fn updated(&self) -> u64 {
-        self.updated
-    }
-}
+crate::entity::entity!(Package, Packages);

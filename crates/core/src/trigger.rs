@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::entity::{Collection, Entity};
 use crate::{Annotations, EntityPath, Parameter, SemVer};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,34 +68,6 @@ impl Rule {
     }
 }
 
-impl Entity for Trigger {
-    const COLLECTION: Collection = Collection::Triggers;
-    fn path(&self) -> &EntityPath {
-        &self.path
-    }
-    fn version(&self) -> SemVer {
-        self.version
-    }
-    fn publish(&self) -> bool {
-        self.publish
-    }
-    fn updated(&self) -> u64 {
-        self.updated
-    }
-}
+crate::entity::entity!(Trigger, Triggers);
 
-impl Entity for Rule {
-    const COLLECTION: Collection = Collection::Rules;
-    fn path(&self) -> &EntityPath {
-        &self.path
-    }
-    fn version(&self) -> SemVer {
-        self.version
-    }
-    fn publish(&self) -> bool {
-        self.publish
-    }
-    fn updated(&self) -> u64 {
-        self.updated
-    }
-}
+crate::entity::entity!(Rule, Rules);
