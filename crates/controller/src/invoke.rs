@@ -106,7 +106,7 @@ impl Controller {
             .inner
             .throttle
             .admit(identity.namespace.as_str(), &self.throttles(identity))?;
-        if action.is_conductor() || matches!(action.exec, Exec::Sequence(_)) {
+        if action.is_composition() {
             drop(permit);
             return self
                 .invoke_composition(identity, path, &resolved, args, options, received)

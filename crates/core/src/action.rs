@@ -114,6 +114,12 @@ impl Action {
                 .is_some_and(crate::params::is_truthy)
     }
 
+    /// Whether invoking it runs a composition the controller drives: a sequence or a
+    /// conductor action.
+    pub fn is_composition(&self) -> bool {
+        matches!(self.exec, Exec::Sequence(_)) || self.is_conductor()
+    }
+
     /// A key that changes whenever anything a running process depends on changes: processes
     /// are warm for exactly one such key.
     pub fn revision_key(&self) -> String {

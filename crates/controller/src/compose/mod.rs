@@ -169,7 +169,7 @@ impl Controller {
             }
         }
         let action = &resolved.action;
-        if !code_only && (action.is_conductor() || matches!(action.exec, Exec::Sequence(_))) {
+        if !code_only && action.is_composition() {
             let child = Session::new(
                 &identity,
                 path,

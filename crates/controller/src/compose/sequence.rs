@@ -175,14 +175,10 @@ impl Controller {
         let failed = is_error(&response.result);
         session.input = response.result.clone();
         session.last = Some(response.clone());
-        session.program = Program::Sequence {
-            components: std::mem::take(match &mut session.program {
-                Program::Sequence { components, .. } => components,
-                Program::Conductor { .. } => unreachable!("a sequence session"),
-            }),
-            next: index + 1,
-            atoms: inner_atoms.unwrap_or(after),
-        };
+        if let Program::Sequence { next, atoms, .. } = &mut session.program {
+            *next = index + 1;
+            *atoms = inner_atoms.unwrap_or(after);
+        }
         if failed || index + 1 == count {
             Next::Finish(response)
         } else {
