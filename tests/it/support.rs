@@ -361,22 +361,16 @@ pub fn admin_namespace(server: &Server, name: &str) -> String {
 
 /// A zip archive of `files` (path, contents), base64-encoded as action code.
 pub fn zip(files: &[(&str, &str)]) -> String {
-    use base64::Engine;
-    use std::io::Write;
-    let mut buffer = std::io::Cursor::new(Vec::new());
-    let mut writer = zip::ZipWriter::new(&mut buffer);
-    let options = zip::write::SimpleFileOptions::default();
-    for (name, contents) in files {
-        writer.start_file(*name, options).unwrap();
-        writer.write_all(contents.as_bytes()).unwrap();
-    }
-    writer.finish().unwrap();
-    base64::engine::general_purpose::STANDARD.encode(buffer.into_inner())
+    archive(files, None)
 }
 
 /// A base64 zip of `files` plus every regular file under `tree`, stored below `prefix` (for
 /// actions that bring a `node_modules/` or a `virtualenv/`).
-pub fn zip_with_tree(files: &[(&str, &str)], (prefix, tree): (&str, &Path)) -> String {
+pub fn zip_with_tree(files: &[(&str, &str)], tree: (&str, &Path)) -> String {
+    archive(files, Some(tree))
+}
+
+fn archive(files: &[(&str, &str)], tree: Option<(&str, &Path)>) -> String {
     use base64::Engine;
     use std::io::Write;
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -390,9 +384,6 @@ pub fn zip_with_tree(files: &[(&str, &str)], (prefix, tree): (&str, &Path)) -> S
             }
         }
     }
-    let mut paths = Vec::new();
-    walk(tree, &mut paths);
-    paths.sort();
     let mut buffer = std::io::Cursor::new(Vec::new());
     let mut writer = zip::ZipWriter::new(&mut buffer);
     let options = zip::write::SimpleFileOptions::default();
@@ -400,12 +391,17 @@ pub fn zip_with_tree(files: &[(&str, &str)], (prefix, tree): (&str, &Path)) -> S
         writer.start_file(*name, options).unwrap();
         writer.write_all(contents.as_bytes()).unwrap();
     }
-    for path in paths {
-        let relative = path.strip_prefix(tree).unwrap().to_string_lossy();
-        writer
-            .start_file(format!("{prefix}/{relative}"), options)
-            .unwrap();
-        writer.write_all(&std::fs::read(&path).unwrap()).unwrap();
+    if let Some((prefix, root)) = tree {
+        let mut paths = Vec::new();
+        walk(root, &mut paths);
+        paths.sort();
+        for path in paths {
+            let relative = path.strip_prefix(root).unwrap().to_string_lossy();
+            writer
+                .start_file(format!("{prefix}/{relative}"), options)
+                .unwrap();
+            writer.write_all(&std::fs::read(&path).unwrap()).unwrap();
+        }
     }
     writer.finish().unwrap();
     base64::engine::general_purpose::STANDARD.encode(buffer.into_inner())
