@@ -24,10 +24,16 @@ impl ActivationEnv for KvEnv {
         namespace: &'a EntityName,
     ) -> wisp_store::BoxFuture<'a, Vec<(String, String)>> {
         Box::pin(async move {
-            let passwords = self.passwords.clone();
-            let ns = namespace.to_string();
-            // The first call for a namespace stores its password: a short blocking write.
-            let password = tokio::task::spawn_blocking(move || passwords.password_for(&ns)).await;
+            let password = match self.passwords.known(namespace.as_str()) {
+                // Every invoke after a namespace's first: no thread hand-off on the hot path.
+                Some(password) => Ok(Ok(password)),
+                None => {
+                    // The first call for a namespace stores its password: a blocking write.
+                    let passwords = self.passwords.clone();
+                    let ns = namespace.to_string();
+                    tokio::task::spawn_blocking(move || passwords.password_for(&ns)).await
+                }
+            };
             match password {
                 Ok(Ok(password)) => vec![
                     ("__NIM_REDIS_IP".to_string(), self.host.clone()),

@@ -53,6 +53,12 @@ impl Passwords {
         })
     }
 
+    /// The namespace's password if it has one already: memory only, never blocks on disk.
+    pub fn known(&self, namespace: &str) -> Option<String> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.by_namespace.get(namespace).cloned()
+    }
+
     /// The namespace's password, created (and stored before it is returned) on first use.
     /// The first call for a namespace writes to disk: call it off the async runtime's hot path
     /// or accept one short blocking write per namespace.
@@ -90,8 +96,10 @@ mod tests {
     fn a_password_is_made_once_per_namespace_and_kept() {
         let dir = crate::test_dir("passwords");
         let passwords = Passwords::open(&dir).unwrap();
+        assert_eq!(passwords.known("alice"), None);
         let a = passwords.password_for("alice").unwrap();
         assert!(a.len() >= 32);
+        assert_eq!(passwords.known("alice"), Some(a.clone()));
         assert_eq!(passwords.password_for("alice").unwrap(), a);
         let b = passwords.password_for("bob").unwrap();
         assert_ne!(a, b);
