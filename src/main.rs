@@ -4,6 +4,7 @@
 //! it holds no platform logic of its own.
 
 mod admin;
+mod declared;
 mod paths;
 mod serve;
 mod state;

@@ -151,7 +151,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     let (controller, kv_address, kv_store) = match kv {
         Some(kv) => (
-            controller.with_activation_env(Arc::new(kv.env)),
+            controller
+                .with_activation_env(Arc::new(kv.env))
+                .with_state(Arc::new(crate::declared::DeclaredState {
+                    kv: kv.store.clone(),
+                })),
             Some(kv.address),
             Some(kv.store),
         ),

@@ -15,6 +15,7 @@ mod invoke;
 mod names;
 mod packages;
 mod rules;
+mod state;
 mod system;
 mod throttle;
 mod triggers;
@@ -36,6 +37,7 @@ pub use invoke::{InvokeOptions, Invoked};
 pub use names::parse_fully_qualified;
 pub use packages::{PackagePut, PackageView, ReadablePackage, ResolvedAction};
 pub use rules::{RulePut, RuleView};
+pub use state::{KeyValues, LocalFile, StateBackend};
 pub use triggers::TriggerPut;
 pub use wisp_store::Page;
 
@@ -149,6 +151,9 @@ struct Inner {
     running: invoke::Running,
     scheduler: feeds::Scheduler,
     activation_env: Option<Arc<dyn ActivationEnv>>,
+    /// Where declared state is loaded from and written to.
+    state: Option<Arc<dyn StateBackend>>,
+    key_locks: state::KeyLocks,
     /// Compositions loaded at start that their resumed parents pick up.
     resumable: compose::Resumable,
 }
@@ -175,6 +180,8 @@ impl Controller {
                 running: invoke::Running::default(),
                 scheduler: feeds::Scheduler::default(),
                 activation_env: None,
+                state: None,
+                key_locks: state::KeyLocks::default(),
                 resumable: compose::Resumable::default(),
             }),
         }
@@ -186,6 +193,15 @@ impl Controller {
         Arc::get_mut(&mut self.inner)
             .expect("with_activation_env before the controller is shared")
             .activation_env = Some(env);
+        self
+    }
+
+    /// Loads and stores the state actions declare through `backend`. Call before the
+    /// controller is shared.
+    pub fn with_state(mut self, backend: Arc<dyn StateBackend>) -> Controller {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_state before the controller is shared")
+            .state = Some(backend);
         self
     }
 

@@ -25,7 +25,7 @@ pub mod server;
 pub use command::{Command, Refusal};
 pub use embedded::{EmbeddedKv, KvConfig};
 pub use passwords::Passwords;
-pub use resp::Reply;
+pub use resp::{Bytes, Reply};
 pub use server::{serve, ServerConfig};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -69,6 +69,22 @@ pub trait KvStore: Send + Sync {
     /// them. As in Redis, a command that fails does not undo the others; the reply is the
     /// array of their replies. Ordered at the call, as [`KvStore::execute`].
     fn transaction(&self, namespace: &str, commands: Vec<Command>) -> BoxFuture<'_, Reply>;
+
+    /// Applies `swap.write` only if every key of `swap.expect` still holds the string given
+    /// (`None`: absent), all in one atomic step: `Ok(true)` when written, `Ok(false)` (nothing
+    /// written) when a key changed. Declared state commits through this (optimistic
+    /// concurrency). A key of another type, a write past the quota or a backend failure is an
+    /// `Err` with the reply a client would get, and nothing is written.
+    fn swap(&self, namespace: &str, swap: Swap) -> BoxFuture<'_, Result<bool, Reply>>;
+}
+
+/// A compare-and-swap over string keys (see [`KvStore::swap`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Swap {
+    /// Each key and the value it must still hold (`None`: absent).
+    pub expect: Vec<(Bytes, Option<Bytes>)>,
+    /// Each key and its new value (`None`: delete). A written key keeps its expiry.
+    pub write: Vec<(Bytes, Option<Bytes>)>,
 }
 
 /// A fresh directory under the system's temporary directory, for tests.

@@ -1,0 +1,80 @@
+//! The controller's `StateBackend` over the platform's state services: declared keys live in
+//! the key-value store (the same keyspace functions reach over RESP), declared files in the
+//! namespace's data objects.
+
+use std::sync::Arc;
+
+use wisp_controller::{KeyValues, LocalFile, StateBackend};
+use wisp_kv::{Command, KvStore, Reply, Swap};
+use wisp_store::BoxFuture;
+
+pub struct DeclaredState {
+    pub kv: Arc<dyn KvStore>,
+}
+
+impl StateBackend for DeclaredState {
+    fn load<'a>(
+        &'a self,
+        namespace: &'a str,
+        keys: Vec<String>,
+    ) -> BoxFuture<'a, Result<Vec<Option<Vec<u8>>>, String>> {
+        // One transaction: the values are one snapshot, and a key of another type is named.
+        let gets = keys
+            .iter()
+            .map(|k| Command::Get(k.as_bytes().to_vec()))
+            .collect();
+        let transaction = self.kv.transaction(namespace, gets);
+        Box::pin(async move {
+            let replies = match transaction.await {
+                Reply::Array(Some(replies)) => replies,
+                Reply::Error(e) => return Err(e),
+                other => return Err(format!("unexpected reply {other:?}")),
+            };
+            keys.iter()
+                .zip(replies)
+                .map(|(key, reply)| match reply {
+                    Reply::Bulk(value) => Ok(value),
+                    Reply::Error(e) => Err(format!("the declared key '{key}': {e}")),
+                    other => Err(format!("the declared key '{key}': unexpected {other:?}")),
+                })
+                .collect()
+        })
+    }
+
+    fn commit<'a>(
+        &'a self,
+        namespace: &'a str,
+        expect: KeyValues,
+        write: KeyValues,
+    ) -> BoxFuture<'a, Result<bool, String>> {
+        let bytes = |pairs: KeyValues| {
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into_bytes(), v))
+                .collect()
+        };
+        let swap = Swap {
+            expect: bytes(expect),
+            write: bytes(write),
+        };
+        let swapped = self.kv.swap(namespace, swap);
+        Box::pin(async move {
+            swapped.await.map_err(|reply| match reply {
+                Reply::Error(e) => e,
+                other => format!("unexpected reply {other:?}"),
+            })
+        })
+    }
+
+    fn file<'a>(
+        &'a self,
+        _namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<LocalFile, String>> {
+        Box::pin(async move {
+            Err(format!(
+                "'{name}': this server has no object storage for declared files"
+            ))
+        })
+    }
+}
