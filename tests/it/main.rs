@@ -20,4 +20,5 @@ mod model;
 mod node_sdk;
 mod pool;
 mod runtimes;
+mod state;
 mod web_actions;
