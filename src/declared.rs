@@ -2,9 +2,10 @@
 //! the key-value store (the same keyspace functions reach over RESP), declared files in the
 //! namespace's data objects.
 
+use std::path::Path;
 use std::sync::Arc;
 
-use wisp_controller::{KeyValues, LocalFile, StateBackend};
+use wisp_controller::{KeyValues, StateBackend};
 use wisp_kv::{Command, KvStore, Reply, Swap};
 use wisp_store::BoxFuture;
 
@@ -66,11 +67,24 @@ impl StateBackend for DeclaredState {
         })
     }
 
-    fn file<'a>(
+    fn object_version<'a>(
         &'a self,
         _namespace: &'a str,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<LocalFile, String>> {
+    ) -> BoxFuture<'a, Result<Option<String>, String>> {
+        Box::pin(async move {
+            Err(format!(
+                "'{name}': this server has no object storage for declared files"
+            ))
+        })
+    }
+
+    fn download<'a>(
+        &'a self,
+        _namespace: &'a str,
+        name: &'a str,
+        _dest: &'a Path,
+    ) -> BoxFuture<'a, Result<(String, u64), String>> {
         Box::pin(async move {
             Err(format!(
                 "'{name}': this server has no object storage for declared files"

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use wisp_api::{AppState, BuildInfo};
-use wisp_controller::{Controller, ControllerConfig};
+use wisp_controller::{Controller, ControllerConfig, StateConfig};
 use wisp_core::EntityName;
 use wisp_invoker::{Invoker, InvokerConfig};
 use wisp_store::SqliteStore;
@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// Bytes (in MB) of keys and values each namespace may keep in the key-value store.
     #[arg(long, env = "WISP_KV_QUOTA_MB", default_value_t = 32)]
     kv_quota_mb: usize,
+    /// Bytes (in MB) of declared files this host keeps copies of (least recently used go
+    /// first), under `<data dir>/state-cache`.
+    #[arg(long, env = "WISP_STATE_CACHE_MB", default_value_t = 1024)]
+    state_cache_mb: u64,
     /// Most actions in a sequence (nested ones inlined) and components in a conductor
     /// composition (which may run its conductor 2n + 1 times).
     #[arg(long, env = "WISP_SEQUENCE_MAX_LENGTH", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
@@ -153,9 +157,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(kv) => (
             controller
                 .with_activation_env(Arc::new(kv.env))
-                .with_state(Arc::new(crate::declared::DeclaredState {
-                    kv: kv.store.clone(),
-                })),
+                .with_state(
+                    Arc::new(crate::declared::DeclaredState {
+                        kv: kv.store.clone(),
+                    }),
+                    StateConfig {
+                        file_cache_dir: data_dir.join("state-cache"),
+                        file_cache_bytes: args.state_cache_mb << 20,
+                    },
+                )
+                .context("cannot prepare the cache of declared files")?,
             Some(kv.address),
             Some(kv.store),
         ),

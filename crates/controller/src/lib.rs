@@ -37,7 +37,7 @@ pub use invoke::{InvokeOptions, Invoked};
 pub use names::parse_fully_qualified;
 pub use packages::{PackagePut, PackageView, ReadablePackage, ResolvedAction};
 pub use rules::{RulePut, RuleView};
-pub use state::{KeyValues, LocalFile, StateBackend};
+pub use state::{KeyValues, StateBackend, StateConfig};
 pub use triggers::TriggerPut;
 pub use wisp_store::Page;
 
@@ -151,8 +151,9 @@ struct Inner {
     running: invoke::Running,
     scheduler: feeds::Scheduler,
     activation_env: Option<Arc<dyn ActivationEnv>>,
-    /// Where declared state is loaded from and written to.
-    state: Option<Arc<dyn StateBackend>>,
+    /// Where declared state is loaded from and written to, and the host's copies of
+    /// declared files.
+    state: Option<(Arc<dyn StateBackend>, state::FileCache)>,
     key_locks: state::KeyLocks,
     /// Compositions loaded at start that their resumed parents pick up.
     resumable: compose::Resumable,
@@ -198,11 +199,16 @@ impl Controller {
 
     /// Loads and stores the state actions declare through `backend`. Call before the
     /// controller is shared.
-    pub fn with_state(mut self, backend: Arc<dyn StateBackend>) -> Controller {
+    pub fn with_state(
+        mut self,
+        backend: Arc<dyn StateBackend>,
+        config: StateConfig,
+    ) -> std::io::Result<Controller> {
+        let files = state::FileCache::new(config.file_cache_dir, config.file_cache_bytes)?;
         Arc::get_mut(&mut self.inner)
             .expect("with_state before the controller is shared")
-            .state = Some(backend);
-        self
+            .state = Some((backend, files));
+        Ok(self)
     }
 
     /// The extra environment of an activation in `namespace`.

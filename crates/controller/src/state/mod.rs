@@ -4,9 +4,10 @@
 //! optimistic step (`StateBackend::commit`). A conflict is retried by running again on fresh
 //! values, or reported, as the action declares. `docs/STATE.md` describes the model.
 
+mod files;
 mod locks;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
@@ -15,6 +16,7 @@ use wisp_core::{ActivationResponse, Outcome};
 use wisp_invoker::{InvokerError, RunOutcome, RunRequest};
 
 use crate::Controller;
+pub(crate) use files::FileCache;
 pub(crate) use locks::KeyLocks;
 
 /// Attempts of an activation whose write-back keeps conflicting, when it retries.
@@ -38,12 +40,28 @@ pub trait StateBackend: Send + Sync {
         write: KeyValues,
     ) -> wisp_store::BoxFuture<'a, Result<bool, String>>;
 
-    /// A local, read-only copy of the namespace's data object `name`.
-    fn file<'a>(
+    /// The current version (ETag) of the namespace's data object `name`; `None` if absent.
+    fn object_version<'a>(
         &'a self,
         namespace: &'a str,
         name: &'a str,
-    ) -> wisp_store::BoxFuture<'a, Result<LocalFile, String>>;
+    ) -> wisp_store::BoxFuture<'a, Result<Option<String>, String>>;
+
+    /// Writes the data object `name` to the new file `dest`; returns the version and size of
+    /// what was written.
+    fn download<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+        dest: &'a Path,
+    ) -> wisp_store::BoxFuture<'a, Result<(String, u64), String>>;
+}
+
+/// Where the host keeps its copies of declared files, and how many bytes of them.
+#[derive(Debug, Clone)]
+pub struct StateConfig {
+    pub file_cache_dir: PathBuf,
+    pub file_cache_bytes: u64,
 }
 
 /// Keys with their values as stored (`None`: absent, or deleted).
@@ -51,7 +69,7 @@ pub type KeyValues = Vec<(String, Option<Vec<u8>>)>;
 
 /// A declared file as a function gets it.
 #[derive(Debug, Clone)]
-pub struct LocalFile {
+pub(crate) struct LocalFile {
     pub path: PathBuf,
     /// The object's version (its ETag).
     pub version: String,
@@ -122,7 +140,7 @@ impl Controller {
         resolved: &ResolvedState,
         note: &mut Note,
     ) -> Result<RunOutcome, InvokerError> {
-        let Some(backend) = self.inner.state.as_deref() else {
+        let Some((backend, files)) = self.inner.state.as_ref() else {
             let message = "This server has no state store, so actions cannot declare state.";
             return Ok(refused(Outcome::InternalError, message.into()));
         };
@@ -132,7 +150,7 @@ impl Controller {
         loop {
             note.attempts += 1;
             let started = Instant::now();
-            let loaded = match load(backend, &namespace, resolved, note).await {
+            let loaded = match load(backend.as_ref(), files, &namespace, resolved, note).await {
                 Ok(loaded) => loaded,
                 Err(e) => return Ok(refused(Outcome::ApplicationError, e)),
             };
@@ -195,6 +213,7 @@ impl Controller {
 /// The pre-phase: every declared key's value and every declared file's local copy.
 async fn load(
     backend: &dyn StateBackend,
+    files: &FileCache,
     namespace: &str,
     resolved: &ResolvedState,
     note: &mut Note,
@@ -212,8 +231,8 @@ async fn load(
         loaded.raw.push((key, value));
     }
     for name in &resolved.files {
-        let file = backend
-            .file(namespace, name)
+        let file = files
+            .local(backend, namespace, name)
             .await
             .map_err(|e| format!("The declared file '{name}' cannot be read: {e}"))?;
         loaded
