@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{annotation, error_message, Server};
+use crate::support::{annotation, error_message, json_of, ok, source, stderr, Server};
 
 /// A counter with no SDK code at all: it reads `__state.keys.counter`, returns the next value.
 const COUNTER: &str = r#"
@@ -231,4 +231,58 @@ async fn a_malformed_declaration_is_refused_when_the_action_is_written() {
     );
     let (status, body) = put(json!({"write": ["counter"]})).await;
     assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn the_cli_declares_state_and_shares_keys_with_redis_clients() {
+    let server = Server::start();
+    let file = source(
+        &server,
+        "visits.js",
+        r#"
+function main(args) {
+  const key = `visits:${args.page}`;
+  const count = (args.__state.keys[key] || 0) + 1;
+  return { count, __state: { keys: { [key]: count } } };
+}"#,
+    );
+    let state = r#"{"write": ["visits:{page}"]}"#;
+    ok(
+        &server,
+        &["action", "create", "visits", &file, "-a", "state", state],
+    );
+    // A value kept by INCR elsewhere reads as a number, and the function's write is one INCR
+    // can go on from.
+    ok(&server, &["kv", "incr", "visits:home", "--by", "41"]);
+    let out = ok(
+        &server,
+        &[
+            "action", "invoke", "visits", "-p", "page", "home", "--result",
+        ],
+    );
+    assert_eq!(json_of(&out)["count"], 42);
+    assert_eq!(ok(&server, &["kv", "get", "visits:home"]), "42\n");
+    assert_eq!(ok(&server, &["kv", "incr", "visits:home"]).trim(), "43");
+    let out = ok(
+        &server,
+        &[
+            "action", "invoke", "visits", "-p", "page", "home", "--result",
+        ],
+    );
+    assert_eq!(json_of(&out)["count"], 44);
+
+    let out = server.cli(&[
+        "action",
+        "update",
+        "visits",
+        "-a",
+        "state",
+        r#"{"write": "x"}"#,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("must be an array of strings"),
+        "{}",
+        stderr(&out)
+    );
 }
