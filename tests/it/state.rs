@@ -286,3 +286,15 @@ function main(args) {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn acknowledged_declared_writes_survive_kill_9() {
+    let mut server = Server::start();
+    declaring(&server, "counter", COUNTER, json!({"write": ["counter"]})).await;
+    for n in 1..=5 {
+        assert_eq!(server.result("counter", json!({})).await["count"], n);
+    }
+    server.kill9();
+    server.launch(&[]);
+    assert_eq!(server.result("counter", json!({})).await["count"], 6);
+}
