@@ -4,6 +4,7 @@
 //! it holds no platform logic of its own.
 
 mod admin;
+mod objects;
 mod paths;
 mod serve;
 mod state;
@@ -21,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the platform on this machine (API, controller and invoker in one process).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage namespaces, keys and namespace limits directly on a data directory.
     Admin(admin::AdminArgs),
     #[command(flatten)]
@@ -42,7 +43,7 @@ fn main() {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => report(serve::run(args).await),
+            Command::Serve(args) => report(serve::run(*args).await),
             Command::Admin(args) => report(admin::run(args).await),
             Command::Client(command) => wisp_cli::run(command).await,
         }
