@@ -5,6 +5,7 @@
 
 mod admin;
 mod declared;
+mod objects;
 mod paths;
 mod serve;
 mod state;
@@ -22,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the platform on this machine (API, controller and invoker in one process).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage namespaces, keys and namespace limits directly on a data directory.
     Admin(admin::AdminArgs),
     #[command(flatten)]
@@ -43,7 +44,7 @@ fn main() {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => report(serve::run(args).await),
+            Command::Serve(args) => report(serve::run(*args).await),
             Command::Admin(args) => report(admin::run(args).await),
             Command::Client(command) => wisp_cli::run(command).await,
         }

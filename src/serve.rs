@@ -67,6 +67,15 @@ pub struct ServeArgs {
     /// first), under `<data dir>/state-cache`.
     #[arg(long, env = "WISP_STATE_CACHE_MB", default_value_t = 1024)]
     state_cache_mb: u64,
+    /// Where the namespaces' objects are kept [default: <data dir>/objects].
+    #[arg(long, env = "WISP_OBJECTS_DIR")]
+    objects_dir: Option<PathBuf>,
+    /// Bytes (in MB) of objects each namespace may keep.
+    #[arg(long, env = "WISP_OBJECTS_QUOTA_MB", default_value_t = 1024)]
+    objects_quota_mb: u64,
+    /// Largest object (in MB) one upload through the REST API may carry.
+    #[arg(long, env = "WISP_OBJECTS_MAX_UPLOAD_MB", default_value_t = 1024)]
+    objects_max_upload_mb: u64,
     /// Most actions in a sequence (nested ones inlined) and components in a conductor
     /// composition (which may run its conductor 2n + 1 times).
     #[arg(long, env = "WISP_SEQUENCE_MAX_LENGTH", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
@@ -131,6 +140,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         api_host: api_host.clone(),
     })
     .context("cannot prepare the runtime directory")?;
+    let objects_dir = args
+        .objects_dir
+        .clone()
+        .unwrap_or_else(|| data_dir.join("objects"));
+    let objects = crate::objects::open_objects(
+        &objects_dir,
+        &data_dir,
+        args.objects_quota_mb,
+        args.objects_max_upload_mb,
+        &api_host,
+    )?;
     let kv = crate::state::start_kv(&data_dir.join("kv"), args.kv_listen, args.kv_quota_mb).await?;
     let controller = Controller::new(
         ControllerConfig {
@@ -181,6 +201,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             build: format!("wisp {}", env!("CARGO_PKG_VERSION")),
         },
         kv: kv_store,
+        objects: Some(objects),
     });
     // The properties file is in place before the address is announced, so whoever waits for
     // the announcement (a script, a test) finds it.

@@ -18,6 +18,7 @@ mod kv_api;
 mod misbehaving;
 mod model;
 mod node_sdk;
+mod objects;
 mod pool;
 mod runtimes;
 mod state;

@@ -6,6 +6,7 @@ use axum::Json;
 use serde_json::json;
 use wisp_controller::ControllerError;
 use wisp_kv::Refusal;
+use wisp_objects::ObjectError;
 
 use crate::middleware::transaction_id;
 
@@ -78,6 +79,45 @@ impl ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             "the key-value store is not running",
         )
+    }
+}
+
+/// Each object storage error has exactly one status code.
+impl From<ObjectError> for ApiError {
+    fn from(e: ObjectError) -> Self {
+        let status = match &e {
+            ObjectError::InvalidKey(_) => StatusCode::BAD_REQUEST,
+            ObjectError::Range { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            ObjectError::Quota { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ObjectError::Conflict(_) => StatusCode::CONFLICT,
+            // A body cut short is the client's doing; one past the upload limit is refused.
+            ObjectError::Body(io) if io.kind() == std::io::ErrorKind::FileTooLarge => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ObjectError::Body(_) => StatusCode::BAD_REQUEST,
+            ObjectError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %e, "object storage failed");
+        }
+        let message = match e {
+            ObjectError::Body(io) if status == StatusCode::PAYLOAD_TOO_LARGE => io.to_string(),
+            e => e.to_string(),
+        };
+        ApiError::new(status, message)
+    }
+}
+
+impl ApiError {
+    pub fn objects_unavailable() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "object storage is not running",
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, message)
     }
 }
 

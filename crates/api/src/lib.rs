@@ -27,6 +27,21 @@ pub struct AppState {
     pub build: BuildInfo,
     /// The namespaces' key-value store; `None` when the server runs without one (503).
     pub kv: Option<Arc<dyn wisp_kv::KvStore>>,
+    /// The namespaces' object storage; `None` when the server runs without it (503).
+    pub objects: Option<ObjectsApi>,
+}
+
+/// Object storage as the API serves it.
+#[derive(Clone)]
+pub struct ObjectsApi {
+    pub store: Arc<dyn wisp_objects::Objects>,
+    /// Signs and checks the URLs that reach one object without credentials.
+    pub signer: Arc<wisp_objects::UrlSigner>,
+    /// The server's public URL (`http://host:port`), the base of signed URLs.
+    pub public_url: String,
+    /// Largest object one PUT may upload: far more than the 1 MB an invoke may carry, since
+    /// the body streams to storage.
+    pub max_upload_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::triggers::routes())
         .merge(routes::rules::routes())
         .merge(routes::kv::routes())
+        .merge(routes::objects::routes())
         .merge(routes::web::routes());
     Router::new()
         .route("/", get(routes::info::server_info))

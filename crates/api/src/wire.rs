@@ -10,6 +10,7 @@ use wisp_core::{Action, Activation, Annotations, Exec, Parameter, SemVer};
 use crate::ApiError;
 
 pub mod kv;
+pub mod objects;
 mod packages;
 mod triggers;
 

@@ -147,6 +147,20 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> anyhow::Result<Reply> {
+        let mut request = self.request(method, path, query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        self.reply(response).await
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> reqwest::RequestBuilder {
         let url = if path.is_empty() {
             format!("{}/api/v1", self.apihost)
         } else {
@@ -162,10 +176,56 @@ impl Client {
         if let Some((user, key)) = &self.credentials {
             request = request.basic_auth(user, Some(key));
         }
-        if let Some(body) = body {
-            request = request.json(body);
+        request
+    }
+
+    /// PUTs a file as the body, streamed from disk (an object upload); the JSON answer.
+    pub async fn upload(
+        &self,
+        path: &str,
+        file: tokio::fs::File,
+        length: u64,
+        content_type: Option<&str>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .request(Method::PUT, path, &[])
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .body(reqwest::Body::from(file));
+        if let Some(content_type) = content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
         }
         let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        self.reply(response).await?.into_result()
+    }
+
+    /// GETs a body chunk by chunk into `sink` (an object download); the bytes received.
+    /// An error status is read whole and returned as the server's error.
+    pub async fn download(
+        &self,
+        path: &str,
+        mut sink: impl FnMut(&[u8]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<u64> {
+        let mut response = self
+            .request(Method::GET, path, &[])
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        if !response.status().is_success() {
+            return Err(self.reply(response).await?.into_result().unwrap_err());
+        }
+        let mut received = 0;
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(e))?
+        {
+            received += chunk.len() as u64;
+            sink(&chunk)?;
+        }
+        Ok(received)
+    }
+
+    async fn reply(&self, response: reqwest::Response) -> anyhow::Result<Reply> {
         let status = response.status().as_u16();
         let activation_id = response
             .headers()

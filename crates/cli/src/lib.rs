@@ -1,4 +1,4 @@
-//! The `wisp` command-line client: `wisp action|activation|package|trigger|rule|kv|namespace|property ...`.
+//! The `wisp` command-line client: `wisp action|activation|package|trigger|rule|kv|object|namespace|property ...`.
 //!
 //! It talks to a Wisp (or any OpenWhisk) server over the REST API at `/api/v1` and nothing else:
 //! it knows no server internals, so it works the same against a remote server as a local one.
@@ -26,7 +26,7 @@ mod test_support;
 
 use std::path::PathBuf;
 
-use commands::{action, activation, kv, namespace, package, property, rule, trigger};
+use commands::{action, activation, kv, namespace, object, package, property, rule, trigger};
 pub use config::ClientOpts;
 use config::Config;
 use output::Printer;
@@ -48,6 +48,8 @@ pub enum ClientCommand {
     Rule(Box<rule::RuleArgs>),
     /// Get, set, list, count, expire and delete keys of your namespace's key-value store
     Kv(Box<kv::KvArgs>),
+    /// Put, get, list and delete objects of your namespace's storage; signed URLs to them
+    Object(Box<object::ObjectArgs>),
     /// List the namespaces your key gives access to
     Namespace(namespace::NamespaceArgs),
     /// Show or change the client settings in ~/.wskprops (or $WSK_CONFIG_FILE)
@@ -93,6 +95,10 @@ async fn execute(
         ClientCommand::Kv(args) => {
             let config = load_config(&args.opts, props_path)?;
             kv::run(args.command, &config, printer).await
+        }
+        ClientCommand::Object(args) => {
+            let config = load_config(&args.opts, props_path)?;
+            object::run(args.command, &config, printer).await
         }
         ClientCommand::Namespace(args) => {
             let config = load_config(&args.opts, props_path)?;

@@ -42,6 +42,14 @@ impl Printer {
         self.line(pretty(value))
     }
 
+    /// Raw bytes on stdout (an object's contents).
+    pub fn bytes(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        self.out
+            .write_all(bytes)
+            .and_then(|()| self.out.flush())
+            .context("cannot write output")
+    }
+
     /// Text that already ends lines itself (a rendered table).
     pub fn text(&mut self, text: &str) -> anyhow::Result<()> {
         self.out

@@ -8,6 +8,7 @@ mod feed;
 mod invoke;
 pub mod kv;
 pub mod namespace;
+pub mod object;
 pub mod package;
 mod poll;
 pub mod property;
