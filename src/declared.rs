@@ -5,12 +5,16 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
 use wisp_controller::{KeyValues, StateBackend};
 use wisp_kv::{Command, KvStore, Reply, Swap};
+use wisp_objects::{Bucket, Objects};
 use wisp_store::BoxFuture;
 
 pub struct DeclaredState {
     pub kv: Arc<dyn KvStore>,
+    pub objects: Arc<dyn Objects>,
 }
 
 impl StateBackend for DeclaredState {
@@ -69,26 +73,46 @@ impl StateBackend for DeclaredState {
 
     fn object_version<'a>(
         &'a self,
-        _namespace: &'a str,
+        namespace: &'a str,
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, String>> {
         Box::pin(async move {
-            Err(format!(
-                "'{name}': this server has no object storage for declared files"
-            ))
+            let meta = self
+                .objects
+                .head(namespace, Bucket::Data, name)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(meta.map(|m| m.etag))
         })
     }
 
     fn download<'a>(
         &'a self,
-        _namespace: &'a str,
+        namespace: &'a str,
         name: &'a str,
-        _dest: &'a Path,
+        dest: &'a Path,
     ) -> BoxFuture<'a, Result<(String, u64), String>> {
         Box::pin(async move {
-            Err(format!(
-                "'{name}': this server has no object storage for declared files"
-            ))
+            let body = self
+                .objects
+                .get(namespace, Bucket::Data, name, None)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| "the object was deleted while it was fetched".to_string())?;
+            let mut file = tokio::fs::File::create(dest)
+                .await
+                .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+            let mut stream = body.stream;
+            let mut written = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| format!("reading the object failed: {e}"))?;
+                written += chunk.len() as u64;
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+            }
+            file.flush().await.map_err(|e| e.to_string())?;
+            Ok((body.meta.etag, written))
         })
     }
 }

@@ -180,6 +180,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .with_state(
                     Arc::new(crate::declared::DeclaredState {
                         kv: kv.store.clone(),
+                        objects: objects.store.clone(),
                     }),
                     StateConfig {
                         file_cache_dir: data_dir.join("state-cache"),

@@ -298,3 +298,95 @@ async fn acknowledged_declared_writes_survive_kill_9() {
     server.launch(&[]);
     assert_eq!(server.result("counter", json!({})).await["count"], 6);
 }
+
+/// Reads its declared model file and answers its content and where it was.
+const MODEL_READER: &str = r#"
+const fs = require('fs');
+function main(args) {
+  const path = args.__state.files['models/tiny.bin'];
+  return { path, content: fs.readFileSync(path, 'utf8') };
+}"#;
+
+async fn put_object(server: &Server, key: &str, content: &str) {
+    let request = server.request(reqwest::Method::PUT, &format!("namespaces/_/objects/{key}"));
+    let (status, body) = server.send(request.body(content.to_string())).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// `count` blocking invokes of `action`, `at_once` at a time; their full records.
+async fn records(server: &Server, action: &str, count: usize, at_once: usize) -> Vec<Value> {
+    let mut records = Vec::new();
+    while records.len() < count {
+        let mut runs = tokio::task::JoinSet::new();
+        for _ in 0..at_once.min(count - records.len()) {
+            let request = server
+                .request(
+                    reqwest::Method::POST,
+                    &format!("namespaces/_/actions/{action}?blocking=true"),
+                )
+                .json(&json!({}));
+            runs.spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() });
+        }
+        while let Some(done) = runs.join_next().await {
+            let body = done.unwrap();
+            records.push(
+                server
+                    .wait_for_activation(body["activationId"].as_str().unwrap())
+                    .await,
+            );
+        }
+    }
+    records
+}
+
+#[tokio::test]
+async fn a_declared_file_is_fetched_once_per_host_and_again_when_it_changes() {
+    let server = Server::start();
+    put_object(&server, "models/tiny.bin", "weights v1").await;
+    let state = json!({"files": ["models/tiny.bin"]});
+    declaring(&server, "classify", MODEL_READER, state.clone()).await;
+    // A second action declaring the same file shares the host's copy.
+    declaring(&server, "classify2", MODEL_READER, state).await;
+
+    let runs = records(&server, "classify", 100, 10).await;
+    let mut fetches = 0;
+    for record in &runs {
+        assert_eq!(
+            record["response"]["result"]["content"], "weights v1",
+            "{record}"
+        );
+        let note = annotation(record, "state").unwrap();
+        assert!(
+            note["files"]["models/tiny.bin"].is_string(),
+            "the version is noted: {note}"
+        );
+        fetches += note["fetched"].as_array().unwrap().len();
+    }
+    assert_eq!(fetches, 1, "100 activations fetched the object once");
+    let (_, body) = server.invoke("classify2", json!({})).await;
+    let record = record_of(&server, &body).await;
+    assert_eq!(annotation(&record, "state").unwrap()["fetched"], json!([]));
+    let first_path = record["response"]["result"]["path"].clone();
+
+    // Replaced: fetched again, at a new path, with the new content.
+    put_object(&server, "models/tiny.bin", "weights v2").await;
+    let (_, body) = server.invoke("classify", json!({})).await;
+    let record = record_of(&server, &body).await;
+    assert_eq!(record["response"]["result"]["content"], "weights v2");
+    assert_ne!(record["response"]["result"]["path"], first_path);
+    assert_eq!(
+        annotation(&record, "state").unwrap()["fetched"],
+        json!(["models/tiny.bin"])
+    );
+
+    // An object that is not there ends the activation with the reason.
+    let missing = json!({"files": ["models/absent.bin"]});
+    declaring(&server, "lost", MODEL_READER, missing).await;
+    let (status, body) = server.invoke("lost", json!({})).await;
+    assert_eq!(status, 502, "{body}");
+    let error = body["response"]["result"]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("The declared file 'models/absent.bin' cannot be read"),
+        "{error}"
+    );
+}
