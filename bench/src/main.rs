@@ -152,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
     compose::per_step(&wisp, &mut report, args.compositions).await?;
     kv::resp_vs_redis(&wisp, &mut report, args.kv_requests).await?;
     state::declared_vs_sdk(&wisp, &mut report, args.iterations / 2).await?;
+    state::declared_file(&wisp, &mut report, 99).await?;
     drop(wisp);
 
     let no_stem = Wisp::start(&binary, 0)

@@ -29,6 +29,16 @@ async function main() {
 }
 exports.main = main;"#;
 
+/// Looks at its declared file without reading it: what is measured is getting the file there.
+const FILE_USER: &str = r#"
+const fs = require('fs');
+function main(args) {
+  const path = args.__state ? args.__state.files['models/big.bin'] : __filename;
+  return { size: fs.statSync(path).size };
+}"#;
+
+const FILE_MB: usize = 50;
+
 /// The SDK as `scripts/test.sh` installs it for the tests.
 const SDK_MODULES: &str = "tests/fixtures/nimbella-sdk/node_modules";
 
@@ -122,4 +132,59 @@ fn zip_with_modules(index: &str, modules: &Path) -> anyhow::Result<String> {
     }
     writer.finish()?;
     Ok(base64::engine::general_purpose::STANDARD.encode(buffer.into_inner()))
+}
+
+/// The first and the following invocations of a function declaring a 50 MB file, against the
+/// same function declaring nothing (its first invocation is a cold start too).
+pub async fn declared_file(wisp: &Wisp, report: &mut Report, later: usize) -> anyhow::Result<()> {
+    let bytes: Vec<u8> = (0..FILE_MB << 20).map(|i| (i % 251) as u8).collect();
+    wisp.put_object("models/big.bin", bytes).await?;
+    wisp.create("file-floor", "nodejs:20", FILE_USER).await?;
+    let annotations = json!([{"key": "state", "value": {"files": ["models/big.bin"]}}]);
+    wisp.create_from(
+        "file-declared",
+        json!({"exec": {"kind": "nodejs:20", "code": FILE_USER}, "annotations": annotations}),
+    )
+    .await?;
+    let mut rows = Vec::new();
+    for name in ["file-floor", "file-declared"] {
+        let started = std::time::Instant::now();
+        wisp.invoke(name).await?;
+        let first = started.elapsed();
+        let rest = wisp.latencies(name, Via::Api, later).await?;
+        rows.push((first, rest));
+    }
+    let [(floor_first, floor_rest), (first, rest)] =
+        <[_; 2]>::try_from(rows).map_err(|_| anyhow::anyhow!("two rows"))?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    report.record(
+        "state_file_floor_first",
+        "floor: first invoke, no declared file (cold start)",
+        json!({"ms": ms(floor_first)}),
+        format!("{:.1} ms", ms(floor_first)),
+    );
+    report.record(
+        "state_file_first",
+        &format!("wisp: first invoke declaring a {FILE_MB} MB file"),
+        json!({"ms": ms(first), "over_floor_ms": ms(first) - ms(floor_first)}),
+        format!(
+            "{:.1} ms (+{:.1} ms over the floor: the fetch)",
+            ms(first),
+            ms(first) - ms(floor_first)
+        ),
+    );
+    report.record(
+        "state_file_floor_later",
+        "floor: later invokes, no declared file",
+        floor_rest.json(),
+        floor_rest.summary(),
+    );
+    let ratio = rest.p50_us() / floor_rest.p50_us();
+    report.record(
+        "state_file_later",
+        &format!("wisp: later invokes declaring a {FILE_MB} MB file"),
+        json!({"samples": rest.json(), "ratio_to_floor": ratio}),
+        format!("{} ({ratio:.2}x the floor's p50)", rest.summary()),
+    );
+    Ok(())
 }
