@@ -390,3 +390,40 @@ async fn a_declared_file_is_fetched_once_per_host_and_again_when_it_changes() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_web_action_declares_state_and_its_callers_never_see_it() {
+    let server = Server::start();
+    let code = r#"
+function main(args) {
+  const key = `visits:${args.page}`;
+  const count = (args.__state.keys[key] || 0) + 1;
+  return { body: `visit number ${count}`, __state: { keys: { [key]: count } } };
+}"#;
+    let annotations = json!([
+        {"key": "state", "value": {"write": ["visits:{page}"]}},
+        {"key": "web-export", "value": true},
+    ]);
+    server
+        .action(
+            "visits",
+            "nodejs:20",
+            code,
+            json!({"annotations": annotations}),
+        )
+        .await;
+    let url = format!(
+        "{}/api/v1/web/guest/default/visits?page=home",
+        server.api_host
+    );
+    for n in 1..=3 {
+        let response = server.http.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.unwrap(), format!("visit number {n}"));
+    }
+    // A caller's own `__state` is replaced by the loaded one, never trusted.
+    let forged = format!("{url}&__state=x");
+    let response = server.http.get(&forged).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "visit number 4");
+    assert_eq!(stored(&server, "visits:home").await, "4");
+}
