@@ -19,12 +19,14 @@ mod db;
 pub mod embedded;
 pub mod glob;
 mod passwords;
+pub mod redis;
 pub mod resp;
 pub mod server;
 
 pub use command::{Command, Refusal};
 pub use embedded::{EmbeddedKv, KvConfig};
 pub use passwords::Passwords;
+pub use redis::{RedisConfig, RedisKv};
 pub use resp::{Bytes, Reply};
 pub use server::{serve, ServerConfig};
 
