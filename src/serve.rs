@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// default is a loopback address of its own, clear of a local Redis.
     #[arg(long, env = "WISP_KV_LISTEN", default_value = "127.0.0.2:6379")]
     kv_listen: SocketAddr,
+    /// Where the key-value data lives: `embedded` (in memory and under the data directory)
+    /// or a Redis URL, `redis://[[user]:password@]host[:port][/db]`, that servers share.
+    #[arg(long, env = "WISP_KV_BACKEND", default_value = "embedded")]
+    kv_backend: crate::state::KvBackend,
     /// Bytes (in MB) of keys and values each namespace may keep in the key-value store.
     #[arg(long, env = "WISP_KV_QUOTA_MB", default_value_t = 32)]
     kv_quota_mb: usize,
@@ -151,7 +155,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.objects_max_upload_mb,
         &api_host,
     )?;
-    let kv = crate::state::start_kv(&data_dir.join("kv"), args.kv_listen, args.kv_quota_mb).await?;
+    let kv = crate::state::start_kv(
+        &data_dir.join("kv"),
+        &args.kv_backend,
+        args.kv_listen,
+        args.kv_quota_mb,
+    )
+    .await?;
     let controller = Controller::new(
         ControllerConfig {
             limits: wisp_core::SystemLimits {

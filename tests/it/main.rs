@@ -15,6 +15,7 @@ mod compositions;
 mod crash_safety;
 mod kv;
 mod kv_api;
+mod kv_redis;
 mod misbehaving;
 mod model;
 mod node_sdk;

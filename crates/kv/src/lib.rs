@@ -5,7 +5,8 @@
 //! - [`resp`] parses requests and encodes replies; [`command`] turns a request into a typed
 //!   [`Command`] (pure, with Redis's error texts).
 //! - [`KvStore`] is what a backend implements, at the level of parsed commands;
-//!   [`EmbeddedKv`] keeps the data in memory and in SQLite (`<dir>/kv.db`).
+//!   [`EmbeddedKv`] keeps the data in memory and in SQLite (`<dir>/kv.db`), [`RedisKv`] in a
+//!   Redis that several servers share.
 //! - [`server`] is the TCP endpoint: AUTH with a namespace's password ([`Passwords`]) selects
 //!   the keyspace; connection commands (AUTH, SELECT, MULTI ...) are answered there.
 //!
@@ -52,13 +53,12 @@ impl From<rusqlite::Error> for KvError {
 /// client should see (WRONGTYPE, quota ...) are [`Reply::Error`]s, not Rust errors: a backend
 /// failure is also reported to the client as a reply.
 ///
-/// A Redis backend maps onto this trait by prefixing every key with its namespace
-/// (`wisp:{<namespace>}:<key>`, the braces keep a namespace on one cluster slot): single-key
-/// commands rewrite the key; MGET/MSET/DEL/EXISTS rewrite each; KEYS and SCAN become
-/// `SCAN ... MATCH <escaped prefix><pattern>` with the prefix stripped from the results;
-/// DBSIZE counts that scan; FLUSHDB/FLUSHALL unlink what it finds; [`KvStore::transaction`]
-/// is MULTI/EXEC on one upstream connection; and the quota is checked by a Lua script that
-/// keeps a per-namespace byte counter beside the data.
+/// [`RedisKv`] maps onto this trait by prefixing every key with its namespace
+/// (`wisp:{<namespace>}:<key>`, the braces keep a namespace on one cluster slot): reads are
+/// sent as they are, and writes, KEYS, SCAN, DBSIZE and FLUSH run in one Lua script that
+/// keeps a per-namespace index of keys and their byte counts beside the data (the quota, and
+/// listings that never cross namespaces); [`KvStore::transaction`] and [`KvStore::swap`] are
+/// one script call each. See `redis/mod.rs`.
 pub trait KvStore: Send + Sync {
     /// Runs one command on `namespace`'s keyspace.
     ///

@@ -265,10 +265,16 @@ async fn read_replies(
             match parse_reply(&buf[used..]) {
                 Ok(Some((reply, len))) => {
                     used += len;
+                    // Someone ran SCRIPT FLUSH: this reply says so, and a new connection
+                    // loads the script again for the next ones.
+                    let reload = matches!(&reply, Reply::Error(e) if e.starts_with("NOSCRIPT"));
                     match waiting.recv().await {
                         // The caller may have stopped waiting: nothing to do.
                         Some(to) => drop(to.send(reply)),
                         None => return,
+                    }
+                    if reload {
+                        return;
                     }
                 }
                 Ok(None) => break,
