@@ -496,3 +496,72 @@ async fn an_unreachable_redis_is_an_error_at_connect() {
         .await
         .is_err());
 }
+
+/// A private `redis-server` on a free port, stopped when dropped.
+struct PrivateRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> PrivateRedis {
+        let child = Process::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs");
+        let redis = PrivateRedis {
+            port,
+            child: Some(child),
+        };
+        for _ in 0..100 {
+            if Ns::cli(&["-p", &port.to_string(), "PING"]) == "PONG" {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not start on {port}");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_lost_redis_is_an_error_reply_and_a_restarted_one_is_used_again() {
+    let port = free_port();
+    let mut redis = PrivateRedis::start(port);
+    let config = RedisConfig::new(format!("redis://127.0.0.1:{port}"), 1 << 20);
+    let kv = RedisKv::connect(config).await.unwrap();
+    assert_eq!(kv.execute("ns", command("SET k v")).await, Reply::ok());
+
+    redis.stop();
+    let Reply::Error(text) = kv.execute("ns", command("GET k")).await else {
+        panic!("a reply from a stopped redis")
+    };
+    assert!(text.starts_with("ERR kv persistence failed: "), "{text}");
+
+    // A new Redis (empty: it kept nothing): the lane reconnects and loads the script again.
+    let _redis = PrivateRedis::start(port);
+    assert_eq!(kv.execute("ns", command("GET k")).await, Reply::nil());
+    assert_eq!(kv.execute("ns", command("INCR n")).await, int(1));
+}
