@@ -354,6 +354,8 @@ async fn a_write_past_the_quota_is_refused_and_changes_nothing() {
     // Shrinking is always allowed, and other namespaces have their own quota.
     assert_eq!(run(&kv, &ns, "SET a x").await, Reply::ok());
     assert_eq!(ns.used(), 81);
+    assert_eq!(run(&kv, &ns, "APPEND a yz").await, int(3));
+    assert_eq!(ns.used(), 83);
     assert_eq!(
         run_owned(&kv, &other, format!("SET k {}", "v".repeat(98))).await,
         Reply::ok()
@@ -499,7 +501,6 @@ async fn an_unreachable_redis_is_an_error_at_connect() {
 
 /// A private `redis-server` on a free port, stopped when dropped.
 struct PrivateRedis {
-    port: u16,
     child: Option<std::process::Child>,
 }
 
@@ -511,10 +512,7 @@ impl PrivateRedis {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server runs");
-        let redis = PrivateRedis {
-            port,
-            child: Some(child),
-        };
+        let redis = PrivateRedis { child: Some(child) };
         for _ in 0..100 {
             if Ns::cli(&["-p", &port.to_string(), "PING"]) == "PONG" {
                 return redis;

@@ -12,6 +12,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -93,6 +94,14 @@ impl std::fmt::Display for Target {
     }
 }
 
+/// How long a connection may take to open, so that requests queued behind an unreachable
+/// Redis fail instead of waiting for the system's TCP timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a reply may take. Past it the caller gets an error; the request may still run,
+/// and its late reply is matched to it and dropped (matching is by position).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// One request and where its reply goes.
 struct Job {
     request: Vec<u8>,
@@ -134,8 +143,11 @@ impl Pool {
         let _ = lane.send(Job { request, reply: tx });
         let target = self.target.clone();
         async move {
-            rx.await
-                .unwrap_or_else(|_| failure(&target, "the connection was lost before a reply"))
+            match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
+                Ok(Ok(reply)) => reply,
+                Ok(Err(_)) => failure(&target, "the connection was lost before a reply"),
+                Err(_) => failure(&target, format!("no reply within {REPLY_TIMEOUT:?}")),
+            }
         }
     }
 }
@@ -164,8 +176,10 @@ async fn lane(target: Arc<Target>, script: &'static str, mut jobs: mpsc::Unbound
 /// Opens a connection: AUTH, SELECT and SCRIPT LOAD, one at a time; returns it with the
 /// script's SHA1 (what EVALSHA names it by).
 pub async fn connect(target: &Target, script: &str) -> Result<(TcpStream, String), String> {
-    let mut stream = TcpStream::connect((target.host.as_str(), target.port))
+    let connecting = TcpStream::connect((target.host.as_str(), target.port));
+    let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
         .await
+        .map_err(|_| format!("no answer within {CONNECT_TIMEOUT:?}"))?
         .map_err(|e| e.to_string())?;
     let _ = stream.set_nodelay(true);
     let mut hello: Vec<Vec<Bytes>> = Vec::new();
@@ -237,16 +251,17 @@ async fn serve(stream: TcpStream, first: Job, jobs: &mut mpsc::UnboundedReceiver
         out.clear();
         let mut job = Some(job);
         while let Some(Job { request, reply }) = job.take() {
-            out.extend_from_slice(&request);
-            // Registered before it is written, so the reader knows whom the reply is for.
+            // Registered before it is written, so the reader knows whom the reply is for; a
+            // reader gone means a dead connection: the job fails unsent (its sender drops).
             if waiting_tx.send(reply).is_err() {
                 break;
             }
+            out.extend_from_slice(&request);
             if out.len() < MAX_WRITE {
                 job = jobs.try_recv().ok();
             }
         }
-        if write.write_all(&out).await.is_err() {
+        if out.is_empty() || write.write_all(&out).await.is_err() {
             break;
         }
     }

@@ -129,7 +129,8 @@ local function write_strings(a, first, step)
   return reply
 end
 
--- INCRBY, INCRBYFLOAT, APPEND: the new size is known once done; undone when past the quota.
+-- INCRBY, INCRBYFLOAT: the new size is known once done; undone when past the quota (the old
+-- value is a number: cheap to keep).
 local function grow_string(a)
   local k = user(a[2])
   local old = recorded(k)
@@ -183,6 +184,26 @@ end
 local function wrong(k, want)
   local t = type_of(k)
   return t ~= 'none' and t ~= want
+end
+
+-- APPEND: grows by the value (and the key when new), checked before; it replies the length.
+local function append(a)
+  local k = user(a[2])
+  if wrong(k, 'string') then
+    return redis.pcall(unpack(a))
+  end
+  local old = recorded(k)
+  local length = 0
+  if old > 0 then
+    length = redis.call('STRLEN', a[2])
+  end
+  local growth = #k + length + #a[3] - old
+  if not fits(growth) then
+    return over(growth)
+  end
+  local reply = redis.pcall(unpack(a))
+  record(k, old, #k + reply)
+  return reply
 end
 
 local function sadd_srem(a)
@@ -390,7 +411,7 @@ local writes = {
   MSET = function(a) return write_strings(a, 2, 2) end,
   INCRBY = grow_string,
   INCRBYFLOAT = grow_string,
-  APPEND = grow_string,
+  APPEND = append,
   DEL = function(a) return shrink_keys(a, #a) end,
   PEXPIRE = function(a) return shrink_keys(a, 2) end,
   PERSIST = function(a) return shrink_keys(a, 2) end,
