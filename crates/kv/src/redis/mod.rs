@@ -9,9 +9,10 @@
 //! - Bookkeeping beside the data: `wisp:{ns}#keys`, a hash of every key the namespace wrote
 //!   to the bytes it was counted for (the embedded backend's measure: key plus value, plus
 //!   each member, field and element), and `wisp:{ns}#used`, their sum. The count is exact for
-//!   every command: a write's growth is known before it runs (SET, SADD, HSET, pushes: the
-//!   script checks members and fields first) or it is undone when past the quota (INCR*,
-//!   APPEND, HINCRBY), so nothing is ever half-written. The index also answers KEYS, SCAN,
+//!   every command: a write's growth is known before it runs (SET, APPEND, SADD, HSET,
+//!   pushes: the script checks members and fields first) or it is undone when past the quota
+//!   (INCRBY, INCRBYFLOAT, HINCRBY), so nothing is ever half-written. A conditional SET
+//!   (NX/XX) is checked as if it wrote. The index also answers KEYS, SCAN,
 //!   DBSIZE and FLUSHDB/FLUSHALL, which therefore cost the namespace's size, not the whole
 //!   Redis's, and never see another namespace. Keys written to Redis behind Wisp's back are
 //!   readable but not listed.
