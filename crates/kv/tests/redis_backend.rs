@@ -150,6 +150,16 @@ async fn strings_and_numbers_pass_through_with_redis_replies() {
     assert_eq!(r("TYPE k").await, Reply::Simple("string".into()));
     assert_eq!(r("TYPE a").await, Reply::Simple("none".into()));
 
+    // Lua's stack bounds a scripted command's arguments; past it, a clear refusal.
+    let pairs = |n: usize| (0..n).map(|i| format!(" m{i} v")).collect::<String>();
+    let most = run_owned(&kv, &ns, format!("MSET{}", pairs(3_949))).await;
+    assert_eq!(most, Reply::ok());
+    let refused = run_owned(&kv, &ns, format!("MSET{}", pairs(3_950))).await;
+    assert_eq!(
+        refused,
+        Reply::err("too many arguments for 'mset' on the redis backend (7900 at most)")
+    );
+
     // TTLs are Redis's own.
     assert_eq!(r("SET t v EX 10").await, Reply::ok());
     assert_eq!(r("TTL t").await, int(10));

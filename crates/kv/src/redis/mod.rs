@@ -26,8 +26,9 @@
 //!   atomic, as Redis runs a script, with each command's quota checked as it runs.
 //! - Ordering: a namespace's requests go down one upstream connection in the order they were
 //!   handed over (`pool.rs`). Durability is Redis's own (its AOF and fsync settings).
-//! - Limits: a command is passed to Lua as arguments, so one with more than about 7,900 of
-//!   them (MSET of ~3,900 pairs) is answered with Lua's "too many results to unpack".
+//! - Limits: the script hands a command's arguments to Redis through Lua's stack, which holds
+//!   fewer than 8,000; a write with more than [`MAX_SCRIPT_ARGS`] (an MSET of ~3,900 pairs)
+//!   is refused with an error that says so. Reads have no such limit.
 
 mod pool;
 mod rewrite;
@@ -44,6 +45,19 @@ use rewrite::Plan;
 use scripts::Call;
 
 pub use rewrite::prefix;
+
+/// Most arguments (the command's name included) of a command the script runs.
+pub const MAX_SCRIPT_ARGS: usize = 7_900;
+
+fn too_many_args(argv: &[crate::Bytes]) -> Option<Reply> {
+    (argv.len() > MAX_SCRIPT_ARGS).then(|| {
+        Reply::err(format!(
+            "too many arguments for '{}' on the redis backend ({} at most)",
+            String::from_utf8_lossy(&argv[0]).to_lowercase(),
+            MAX_SCRIPT_ARGS
+        ))
+    })
+}
 
 /// The Redis backend's settings.
 #[derive(Debug, Clone)]
@@ -121,6 +135,9 @@ impl KvStore for RedisKv {
         match rewrite::plan(&prefix(namespace), command) {
             Plan::Read(argv) => Box::pin(self.send(namespace, scripts::direct(&argv))),
             Plan::Script(argv) => {
+                if let Some(refused) = too_many_args(&argv) {
+                    return Box::pin(std::future::ready(refused));
+                }
                 let request = self.call(namespace).run(std::slice::from_ref(&argv));
                 let reply = self.send(namespace, request);
                 Box::pin(async move { rewrite::from_script(&argv, first(reply.await)) })
@@ -139,6 +156,16 @@ impl KvStore for RedisKv {
                 Plan::Read(argv) | Plan::Script(argv) => argv,
             })
             .collect();
+        if let Some(refused) = argvs.iter().find_map(|argv| too_many_args(argv)) {
+            // EXECABORT, as Redis answers a transaction it refused to start.
+            let Reply::Error(text) = refused else {
+                unreachable!("too_many_args builds an error")
+            };
+            return Box::pin(std::future::ready(Reply::Error(format!(
+                "EXECABORT Transaction discarded because of: {}",
+                text.trim_start_matches("ERR ")
+            ))));
+        }
         let reply = self.send(namespace, self.call(namespace).run(&argvs));
         Box::pin(async move {
             match reply.await {
