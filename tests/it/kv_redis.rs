@@ -1,6 +1,6 @@
 //! `wisp serve --kv-backend redis://...`: functions keep their keys in the machine's Redis
 //! (127.0.0.1:6379), under their namespace's prefix, and find them again after the server
-//! restarts. The namespace has a random name, so runs and parallel tests never share keys,
+//! restarts, and declared state commits there. The namespace has a random name, so runs and parallel tests never share keys,
 //! and its keys are deleted when the test ends.
 
 use std::process::Command;
@@ -106,5 +106,43 @@ async fn a_functions_keys_live_in_redis_under_its_namespace_and_outlast_a_restar
     )
     .await;
     assert_eq!(replies, json!(["hello", 2, 2]));
+
+    // Declared state commits through the backend's compare-and-swap: concurrent runs of a
+    // counter with no SDK code end at the exact count.
+    let counter = r#"
+function main(args) {
+  const next = (args.__state.keys.visits || 0) + 1;
+  return { count: next, __state: { keys: { visits: next } } };
+}"#;
+    let body = json!({
+        "exec": {"kind": "nodejs:20", "code": counter},
+        "annotations": [{"key": "state", "value": {"write": ["visits"]}}]
+    });
+    let put = server.request_by(
+        Some(&auth),
+        reqwest::Method::PUT,
+        "namespaces/_/actions/visits?overwrite=true",
+    );
+    let (status, created) = server.send(put.json(&body)).await;
+    assert_eq!(status, 200, "{created}");
+    let mut runs = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let invoke = server
+            .request_by(
+                Some(&auth),
+                reqwest::Method::POST,
+                "namespaces/_/actions/visits?blocking=true&result=true",
+            )
+            .json(&json!({}));
+        runs.spawn(async move {
+            let response = invoke.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        });
+    }
+    while let Some(run) = runs.join_next().await {
+        let (status, body) = run.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(redis_cli(&["GET", &format!("{prefix}visits")]), "20");
     drop(keys);
 }
