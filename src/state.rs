@@ -52,8 +52,8 @@ impl ActivationEnv for KvEnv {
     }
 }
 
-/// Where the key-value data lives (`--kv-backend`).
-#[derive(Debug, Clone, PartialEq)]
+/// Where the key-value data lives (`--kv-backend`). Not `Debug`: the URL may hold a password.
+#[derive(Clone, PartialEq)]
 pub enum KvBackend {
     /// In memory and in `<data>/kv/kv.db`.
     Embedded,
