@@ -1,0 +1,143 @@
+//! The engine end to end on the C fixtures under `examples/wasm/c` (rebuilt as its README says).
+
+use std::time::Duration;
+
+use crate::{Exit, Invocation, WasmConfig, WasmEngine, WasmError};
+
+const HELLO: &[u8] = include_bytes!("../../../examples/wasm/c/hello.wasm");
+const MISBEHAVE: &[u8] = include_bytes!("../../../examples/wasm/c/misbehave.wasm");
+const NO_START: &[u8] = include_bytes!("../../../examples/wasm/c/no_start.wasm");
+const FOREIGN: &[u8] = include_bytes!("../../../examples/wasm/c/foreign_import.wasm");
+const MB: u64 = 1024 * 1024;
+
+fn engine(dir: &std::path::Path) -> WasmEngine {
+    WasmEngine::new(WasmConfig {
+        cache_dir: dir.to_path_buf(),
+        max_instances: 8,
+        max_memory_bytes: 512 * MB,
+    })
+    .unwrap()
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wisp-wasm-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn invocation(params: &str) -> Invocation {
+    Invocation {
+        stdin: params.as_bytes().to_vec(),
+        args: vec!["test".into()],
+        env: vec![("GREETING".into(), "hi".into())],
+        timeout: Duration::from_millis(500),
+        memory_bytes: 64 * MB,
+        stdout_limit: 1 << 20,
+        stderr_limit: 1024,
+    }
+}
+
+fn run(engine: &WasmEngine, wasm: &[u8], params: &str) -> crate::Completion {
+    let program = engine.prepare(wasm).unwrap();
+    engine.run(&program, invocation(params))
+}
+
+#[test]
+fn hello_reads_stdin_and_writes_stdout_and_stderr() {
+    let e = engine(&scratch("hello"));
+    let done = run(&e, HELLO, r#"{"name":"Ada"}"#);
+    assert_eq!(done.exit, Exit::Code(0));
+    assert_eq!(
+        String::from_utf8_lossy(&done.stdout),
+        "{\"greeting\":\"Hello, Ada!\"}\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&done.stderr), "greeting Ada\n");
+}
+
+#[test]
+fn exits_and_traps_are_told_apart() {
+    let e = engine(&scratch("exits"));
+    assert_eq!(run(&e, MISBEHAVE, r#"{"mode":"exit"}"#).exit, Exit::Code(3));
+    let Exit::Trap(message) = run(&e, MISBEHAVE, r#"{"mode":"trap"}"#).exit else {
+        panic!("not a trap")
+    };
+    assert!(message.contains("unreachable"), "{message}");
+}
+
+#[test]
+fn limits_stop_a_loop_and_a_memory_hog() {
+    let e = engine(&scratch("limits"));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        run(&e, MISBEHAVE, r#"{"mode":"loop"}"#).exit,
+        Exit::TimedOut
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(
+        run(&e, MISBEHAVE, r#"{"mode":"grow"}"#).exit,
+        Exit::OutOfMemory
+    );
+}
+
+#[test]
+fn a_guest_sees_no_files_and_only_its_environment() {
+    let e = engine(&scratch("sandbox"));
+    let read = run(&e, MISBEHAVE, r#"{"mode":"read"}"#);
+    assert!(String::from_utf8_lossy(&read.stdout).contains("\"opened\":false"));
+    let env = run(&e, MISBEHAVE, r#"{"mode":"env"}"#);
+    let text = String::from_utf8_lossy(&env.stdout);
+    assert!(
+        text.contains("\"home\":\"\"") && text.contains("\"greeting\":\"hi\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_log_flood_is_cut_not_fatal() {
+    let e = engine(&scratch("flood"));
+    // Each line is a host call (stderr is unbuffered): slow in a debug build.
+    let mut flood = invocation(r#"{"mode":"flood"}"#);
+    flood.timeout = Duration::from_secs(30);
+    let done = e.run(&e.prepare(MISBEHAVE).unwrap(), flood);
+    assert_eq!(done.exit, Exit::Code(0));
+    assert_eq!(done.stderr.len(), 1024);
+    assert!(done.stderr_dropped > 400_000);
+    assert!(String::from_utf8_lossy(&done.stdout).contains("flooded"));
+}
+
+#[test]
+fn bad_binaries_are_refused_with_the_reason() {
+    let e = engine(&scratch("bad"));
+    let message = |wasm: &[u8]| match e.prepare(wasm) {
+        Err(WasmError::Invalid(m)) => m,
+        other => panic!("not refused: {:?}", other.err()),
+    };
+    assert!(message(b"not wasm at all").contains("not a WebAssembly binary"));
+    assert!(message(b"\0asm\x01\0\0\0\x01\x02").contains("not valid WebAssembly"));
+    assert!(message(NO_START).contains("no `_start`"));
+    assert!(message(FOREIGN).contains("`env::launch_missiles`"));
+}
+
+#[test]
+fn a_new_engine_loads_compiled_modules_from_disk() {
+    let dir = scratch("cache");
+    let first = engine(&dir);
+    first.prepare(HELLO).unwrap();
+    assert_eq!(first.compilations(), 1);
+    assert!(
+        !first.load(HELLO).unwrap().loaded,
+        "second load is from memory"
+    );
+    let second = engine(&dir);
+    let loaded = second.load(HELLO).unwrap();
+    assert!(loaded.loaded);
+    assert_eq!(
+        second.compilations(),
+        0,
+        "restart deserializes, never compiles"
+    );
+    assert_eq!(
+        second.run(&loaded.program, invocation("{}")).exit,
+        Exit::Code(0)
+    );
+}
