@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// Activations that may wait for room in the invoker; more are refused at once.
     #[arg(long, env = "WISP_MAX_QUEUED", default_value_t = 10_000)]
     max_queued: usize,
+    /// WebAssembly instances that may run at once (slots reserved by the wasm engine); more
+    /// activations of `wasm` actions wait.
+    #[arg(long, env = "WISP_WASM_INSTANCES", default_value_t = 100)]
+    wasm_instances: u32,
     /// Enforce memory limits by polling resident memory even where memory cgroups are available.
     #[arg(long, env = "WISP_NO_CGROUPS")]
     no_cgroups: bool,
@@ -142,6 +146,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         memory_cgroups: !args.no_cgroups,
         max_result_bytes: 1024 * 1024,
         api_host: api_host.clone(),
+        wasm_instances: args.wasm_instances,
+        wasm_max_memory_mb: wisp_core::SystemLimits::default().max_memory,
     })
     .context("cannot prepare the runtime directory")?;
     let objects_dir = args

@@ -12,6 +12,7 @@ mod report;
 mod server;
 mod state;
 mod stats;
+mod wasm;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -147,6 +148,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let seconds = Duration::from_secs(args.seconds);
+    wasm::rows(&wisp, &mut report, args.iterations, seconds, args.cold).await?;
     model::web_vs_api(&wisp, &mut report, args.iterations, seconds).await?;
     model::trigger_to_start(&wisp, &mut report, args.fires, Duration::from_secs(30)).await?;
     compose::per_step(&wisp, &mut report, args.compositions).await?;

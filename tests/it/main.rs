@@ -23,4 +23,5 @@ mod objects;
 mod pool;
 mod runtimes;
 mod state;
+mod wasm;
 mod web_actions;

@@ -9,6 +9,7 @@ use wisp_core::{
     Action, Annotations, CodeExec, EntityName, EntityPath, Exec, Identity, Kind, Parameter,
     Revision, SemVer,
 };
+use wisp_invoker::CodeError;
 use wisp_store::{Expect, Page};
 
 use crate::{Controller, ControllerError, Result};
@@ -72,7 +73,11 @@ impl Controller {
                 let components = exec.components.as_deref().unwrap_or_default();
                 Exec::Sequence(self.check_sequence(identity, &path, components).await?)
             }
-            (Some(exec), _) => build_exec(exec)?,
+            (Some(exec), _) => {
+                let exec = build_exec(exec)?;
+                self.prepare_code(&exec).await?;
+                exec
+            }
             (None, Some(old)) => old.exec.clone(),
             (None, None) => return Err(ControllerError::BadRequest("exec undefined".into())),
         };
@@ -128,6 +133,21 @@ impl Controller {
             .actions
             .insert(action.path.clone(), action.clone());
         Ok(action)
+    }
+
+    /// Compiles code that the invoker must prepare ahead of any invoke (`wasm`): a binary it
+    /// cannot run is the writer's 400, named, rather than every invoke's failure.
+    async fn prepare_code(&self, exec: &Exec) -> Result<()> {
+        let Exec::Code(code) = exec else {
+            return Ok(());
+        };
+        self.inner.invoker.prepare(code).await.map_err(|e| match e {
+            CodeError::Invalid(message) => ControllerError::BadRequest(format!(
+                "The {} code is not valid: {message}.",
+                code.kind
+            )),
+            CodeError::Engine(message) => ControllerError::Internal(message),
+        })
     }
 
     fn check_sizes(&self, put: &ActionPut) -> Result<()> {

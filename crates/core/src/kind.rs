@@ -12,16 +12,23 @@ pub enum Kind {
     Nodejs20,
     #[serde(rename = "python:3")]
     Python3,
+    /// A WebAssembly module (a WASI preview-1 command), run in-process by the wasm engine
+    /// rather than in a launcher process.
+    #[serde(rename = "wasm")]
+    Wasm,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Nodejs20, Kind::Python3];
+    pub const ALL: [Kind; 3] = [Kind::Nodejs20, Kind::Python3, Kind::Wasm];
+    /// The kinds that run in launcher processes (stem cells are kept for these).
+    pub const LAUNCHED: [Kind; 2] = [Kind::Nodejs20, Kind::Python3];
 
     /// Parses a kind as a client sends it.
     pub fn parse(raw: &str) -> Option<Kind> {
         match raw {
             "nodejs:20" | "nodejs:default" => Some(Kind::Nodejs20),
             "python:3" | "python:3.11" | "python:default" => Some(Kind::Python3),
+            "wasm" => Some(Kind::Wasm),
             _ => None,
         }
     }
@@ -30,6 +37,7 @@ impl Kind {
         match self {
             Kind::Nodejs20 => "nodejs:20",
             Kind::Python3 => "python:3",
+            Kind::Wasm => "wasm",
         }
     }
 
@@ -38,7 +46,13 @@ impl Kind {
         match self {
             Kind::Nodejs20 => "nodejs",
             Kind::Python3 => "python",
+            Kind::Wasm => "wasm",
         }
+    }
+
+    /// Whether its code must be binary (base64 of a file) rather than source text.
+    pub fn is_binary_only(self) -> bool {
+        self == Kind::Wasm
     }
 
     /// Whether this kind is the default of its family.
@@ -60,6 +74,7 @@ impl Kind {
         match ext {
             "js" | "mjs" | "cjs" => Some(Kind::Nodejs20),
             "py" => Some(Kind::Python3),
+            "wasm" => Some(Kind::Wasm),
             _ => None,
         }
     }
@@ -80,6 +95,8 @@ mod tests {
         assert_eq!(Kind::parse("nodejs:default"), Some(Kind::Nodejs20));
         assert_eq!(Kind::parse("python:default"), Some(Kind::Python3));
         assert_eq!(Kind::parse("java:8"), None);
+        assert_eq!(Kind::parse("wasm"), Some(Kind::Wasm));
+        assert_eq!(Kind::from_extension("wasm"), Some(Kind::Wasm));
         assert!(Kind::unsupported_message("java:8").contains("'nodejs:20', 'python:3'"));
     }
 }

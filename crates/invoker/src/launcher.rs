@@ -55,17 +55,19 @@ impl Launchers {
         })
     }
 
-    /// The program and arguments that start a stem cell of `kind`.
-    pub fn command(&self, kind: Kind) -> (&Path, Vec<String>) {
+    /// The program and arguments that start a stem cell of `kind`; `None` for a kind that
+    /// runs in no process (`wasm`).
+    pub fn command(&self, kind: Kind) -> Option<(&Path, Vec<String>)> {
         match kind {
-            Kind::Nodejs20 => (
+            Kind::Nodejs20 => Some((
                 &self.node,
                 vec![self.dir.join("launcher.js").display().to_string()],
-            ),
-            Kind::Python3 => (
+            )),
+            Kind::Python3 => Some((
                 &self.python,
                 vec![self.dir.join("launcher.py").display().to_string()],
-            ),
+            )),
+            Kind::Wasm => None,
         }
     }
 
@@ -87,6 +89,7 @@ impl Launchers {
                 env.push(("PYTHONUNBUFFERED".into(), "1".into()));
                 env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
             }
+            Kind::Wasm => {}
         }
         env
     }

@@ -18,6 +18,7 @@ mod pool;
 mod process;
 mod protocol;
 mod run;
+mod wasm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -51,6 +52,10 @@ pub struct InvokerConfig {
     /// Enforce `limits.memory` with memory cgroups where the host allows it (otherwise, and
     /// when false, resident memory is polled).
     pub memory_cgroups: bool,
+    /// WebAssembly instances that may exist at once; more `wasm` activations wait.
+    pub wasm_instances: u32,
+    /// The largest `limits.memory` a `wasm` action may have, in MB.
+    pub wasm_max_memory_mb: u64,
 }
 
 /// One activation to run.
@@ -91,6 +96,17 @@ pub struct RunOutcome {
     pub init_time: Option<u64>,
     pub timed_out: bool,
     pub start_kind: StartKind,
+}
+
+/// Why an action's code cannot be run, found when the action is written.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum CodeError {
+    /// The developer's code is wrong; the message says how (a 400).
+    #[error("{0}")]
+    Invalid(String),
+    /// The platform failed to prepare it.
+    #[error("{0}")]
+    Engine(String),
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

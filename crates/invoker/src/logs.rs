@@ -50,6 +50,11 @@ impl LogBuffer {
         self.lines.push(format_line(stream, time, text));
     }
 
+    /// Notes that text was lost before it reached the buffer (a producer cut it at the limit).
+    pub fn truncate(&mut self) {
+        self.truncated = true;
+    }
+
     pub fn finish(mut self) -> Vec<String> {
         if self.truncated {
             self.lines.push(format!(

@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
-use wisp_core::Kind;
+use wisp_core::{CodeExec, Kind};
 
 use crate::cgroup::MemoryCgroups;
 use crate::launcher::Launchers;
 use crate::process::{RuntimeProcess, Spawn};
-use crate::{InvokerConfig, InvokerError, RunOutcome, RunRequest};
+use crate::{CodeError, InvokerConfig, InvokerError, RunOutcome, RunRequest};
 
 /// How long a new launcher may take to say it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,6 +29,8 @@ pub(crate) struct Inner {
     memory_cgroups: Option<Arc<MemoryCgroups>>,
     state: Mutex<PoolState>,
     released: Notify,
+    /// `wasm` actions run here instead of in processes.
+    pub(crate) wasm: crate::wasm::Wasm,
 }
 
 #[derive(Default)]
@@ -101,6 +103,7 @@ impl Invoker {
         );
         let invoker = Invoker {
             inner: Arc::new(Inner {
+                wasm: crate::wasm::Wasm::new(&config),
                 config,
                 launchers,
                 memory_cgroups,
@@ -108,7 +111,7 @@ impl Invoker {
                 released: Notify::new(),
             }),
         };
-        for kind in Kind::ALL {
+        for kind in Kind::LAUNCHED {
             invoker.inner.refill(kind);
         }
         invoker.spawn_idle_reaper();
@@ -118,6 +121,12 @@ impl Invoker {
     /// Runs one activation to its outcome.
     pub async fn run(&self, request: RunRequest) -> Result<RunOutcome, InvokerError> {
         crate::run::run(&self.inner, request).await
+    }
+
+    /// Checks and prepares an action's code when the action is written, so that invokes never
+    /// pay for it: a `wasm` module is validated and compiled here. Other kinds pass as they are.
+    pub async fn prepare(&self, exec: &CodeExec) -> Result<(), CodeError> {
+        crate::wasm::prepare(&self.inner, exec).await
     }
 
     /// Stops every runtime process; later activations are refused.
@@ -131,6 +140,7 @@ impl Invoker {
             warm.process.kill();
         }
         state.reserved_mb = 0;
+        self.inner.wasm.shutdown();
     }
 
     fn spawn_idle_reaper(&self) {
@@ -366,7 +376,10 @@ impl Inner {
 
     /// Starts a launcher and waits until it says it is ready.
     pub(crate) async fn start_process(&self, kind: Kind) -> Result<RuntimeProcess, String> {
-        let (program, args) = self.launchers.command(kind);
+        let (program, args) = self
+            .launchers
+            .command(kind)
+            .ok_or_else(|| format!("the {kind} kind has no launcher"))?;
         let process = RuntimeProcess::spawn(Spawn {
             program,
             args,

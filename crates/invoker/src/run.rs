@@ -26,6 +26,10 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
     let limits = action.limits;
     let key = action.revision_key();
     let kind = action.exec.code().ok_or(InvokerError::NotRunnable)?.kind;
+    if kind == wisp_core::Kind::Wasm {
+        // No process: a fresh instance in the wasm engine.
+        return crate::wasm::run(inner, req).await;
+    }
     // Waiting for room counts against the activation's time, as it would for a caller.
     let queue_deadline = Instant::now() + Duration::from_millis(limits.timeout);
     let lease = inner

@@ -176,6 +176,8 @@ fn code_exec(path: &Path, kind: Option<&str>, main: Option<&str>) -> anyhow::Res
     let bytes =
         std::fs::read(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
     let is_zip = extension(path).as_deref() == Some("zip");
+    // A .wasm file is binary code of its own (not a zip): sent as base64 like an archive.
+    let is_binary = is_zip || extension(path).as_deref() == Some("wasm");
     let kind = match kind {
         Some(kind) => kind.to_string(),
         None if is_zip => {
@@ -187,7 +189,7 @@ fn code_exec(path: &Path, kind: Option<&str>, main: Option<&str>) -> anyhow::Res
         }
         None => kind_from_extension(path)?,
     };
-    let code = if is_zip {
+    let code = if is_binary {
         base64::engine::general_purpose::STANDARD.encode(&bytes)
     } else {
         String::from_utf8(bytes).map_err(|_| {
@@ -201,7 +203,7 @@ fn code_exec(path: &Path, kind: Option<&str>, main: Option<&str>) -> anyhow::Res
     if let Some(main) = main {
         exec["main"] = json!(main);
     }
-    if is_zip {
+    if is_binary {
         exec["binary"] = json!(true);
     }
     Ok(exec)
@@ -218,6 +220,7 @@ pub fn kind_from_extension(path: &Path) -> anyhow::Result<String> {
     match extension(path).as_deref() {
         Some("js" | "mjs" | "cjs") => Ok("nodejs:default".into()),
         Some("py") => Ok("python:default".into()),
+        Some("wasm") => Ok("wasm".into()),
         _ => Err(usage(format!(
             "cannot tell the kind of {} from its extension; pass --kind, e.g. --kind nodejs:default",
             path.display()
@@ -330,6 +333,10 @@ mod tests {
         assert_eq!(
             kind_from_extension(Path::new("HELLO.PY")).unwrap(),
             "python:default"
+        );
+        assert_eq!(
+            kind_from_extension(Path::new("hello.wasm")).unwrap(),
+            "wasm"
         );
         assert!(kind_from_extension(Path::new("hello.rb")).is_err());
         assert!(kind_from_extension(Path::new("hello")).is_err());

@@ -1,0 +1,145 @@
+//! The `wasm` kind's rows: the C hello guest through the API (warm at c=1 and c=32, first
+//! invoke after create, create with its compile) and, as its floor, the same guest run by the
+//! wasm engine in this process (a fresh instance and one request; instantiation alone). The
+//! Node.js kind's rows of the same run are the comparison.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::json;
+use wisp_wasm::{Invocation, WasmConfig, WasmEngine};
+
+use crate::report::Report;
+use crate::server::{Via, Wisp};
+use crate::stats::Samples;
+
+const HELLO: &[u8] = include_bytes!("../../examples/wasm/c/hello.wasm");
+
+pub async fn rows(
+    wisp: &Wisp,
+    report: &mut Report,
+    iterations: usize,
+    seconds: Duration,
+    cold: usize,
+) -> anyhow::Result<()> {
+    let (instantiate, request) =
+        tokio::task::spawn_blocking(move || in_process(iterations)).await??;
+    report.record(
+        "wasm_floor_instantiate",
+        "floor: wasm C hello instantiation alone (in-process)",
+        instantiate.json(),
+        instantiate.summary(),
+    );
+    report.record(
+        "wasm_floor_request",
+        "floor: wasm C hello fresh instance + request (in-process)",
+        request.json(),
+        request.summary(),
+    );
+
+    let code = base64::engine::general_purpose::STANDARD.encode(HELLO);
+    let mut creates = Samples::default();
+    for i in 0..5 {
+        // A different module each time (a custom section of its own), so each create compiles.
+        let mut bytes = HELLO.to_vec();
+        bytes.extend_from_slice(&custom_section(i));
+        let t = Instant::now();
+        wisp.create(
+            &format!("wasm-compile-{i}"),
+            "wasm",
+            &base64::engine::general_purpose::STANDARD.encode(&bytes),
+        )
+        .await?;
+        creates.push(t.elapsed());
+    }
+    report.record(
+        "wasm_create_compile",
+        "wisp: wasm C hello create (validate + compile + cache)",
+        creates.json(),
+        creates.summary(),
+    );
+
+    wisp.create("hello-wasm", "wasm", &code).await?;
+    let warm = wisp.latencies("hello-wasm", Via::Api, iterations).await?;
+    report.record(
+        "wasm_warm_c1",
+        "wisp: wasm C hello invoke, c=1",
+        warm.json(),
+        warm.summary(),
+    );
+    let overhead = warm.p50_us() - request.p50_us();
+    report.record(
+        "wasm_overhead_p50_us",
+        "wisp: wasm platform overhead p50",
+        json!(overhead),
+        format!("{overhead:.0} µs over the in-process floor"),
+    );
+    let tput = wisp.throughput("hello-wasm", Via::Api, 32, seconds).await?;
+    report.record(
+        "wasm_warm_c32",
+        "wisp: wasm C hello throughput, c=32",
+        json!(tput),
+        format!("{tput:.0}/s"),
+    );
+    let first = wisp.cold_starts("wasm", &code, cold).await?;
+    report.record(
+        "wasm_first_invoke",
+        "wisp: wasm C hello first invoke after create",
+        first.json(),
+        first.summary(),
+    );
+    Ok(())
+}
+
+/// Instantiation alone and a fresh instance with one request, `iterations` each.
+fn in_process(iterations: usize) -> anyhow::Result<(Samples, Samples)> {
+    let dir = std::env::temp_dir().join(format!("wisp-bench-wasm-{}", std::process::id()));
+    let engine = WasmEngine::new(WasmConfig {
+        cache_dir: dir.clone(),
+        max_instances: 64,
+        max_memory_bytes: 512 << 20,
+    })?;
+    let program = engine.prepare(HELLO)?;
+    let invocation = Invocation {
+        stdin: br#"{"name":"bench"}"#.to_vec(),
+        args: vec!["hello".into()],
+        env: Vec::new(),
+        timeout: Duration::from_secs(60),
+        memory_bytes: 256 << 20,
+        stdout_limit: 1 << 20,
+        stderr_limit: 10 << 20,
+    };
+    let mut instantiate = Samples::default();
+    let mut request = Samples::default();
+    for i in 0..iterations + 100 {
+        let t = Instant::now();
+        engine.instantiate(&program)?;
+        let instantiated = t.elapsed();
+        let t = Instant::now();
+        let done = engine.run(&program, invocation.clone());
+        let requested = t.elapsed();
+        anyhow::ensure!(
+            done.exit == wisp_wasm::Exit::Code(0),
+            "the guest failed: {:?}",
+            done.exit
+        );
+        // The first hundred warm the allocator's slots and caches.
+        if i >= 100 {
+            instantiate.push(instantiated);
+            request.push(requested);
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    Ok((instantiate, request))
+}
+
+/// A custom section named `wisp-bench` holding `i`.
+fn custom_section(i: u8) -> Vec<u8> {
+    let name = b"wisp-bench";
+    let mut payload = vec![name.len() as u8];
+    payload.extend_from_slice(name);
+    payload.push(i);
+    let mut section = vec![0u8, payload.len() as u8];
+    section.extend(payload);
+    section
+}
