@@ -21,4 +21,5 @@ mod node_sdk;
 mod objects;
 mod pool;
 mod runtimes;
+mod s3;
 mod web_actions;

@@ -81,6 +81,11 @@ impl Server {
         server
     }
 
+    /// The S3 endpoint's address: the key-value store's loopback address, port 9000.
+    pub fn s3_address(&self) -> String {
+        self.kv_address.replace(":6379", ":9000")
+    }
+
     pub fn home(&self) -> &Path {
         &self.scratch.0
     }
@@ -97,6 +102,7 @@ impl Server {
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(["--kv-listen", &self.kv_address])
+            .args(["--s3-listen", &self.s3_address()])
             .args(extra)
             .env("HOME", self.home())
             .env_remove("WSK_CONFIG_FILE")
