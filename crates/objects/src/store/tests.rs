@@ -338,3 +338,30 @@ async fn copies_keep_the_type_and_count_against_the_quota() {
         .unwrap_err();
     assert!(matches!(err, ObjectError::Quota { .. }), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_racing_writers_see_whole_versions_only() {
+    let o = Arc::new(objects("race"));
+    let version = |b: u8| vec![b; 256 * 1024];
+    o.put("ns", Bucket::Data, "hot", body(&[&version(b'a')]), None)
+        .await
+        .unwrap();
+    let writer = {
+        let o = o.clone();
+        tokio::spawn(async move {
+            for i in 0..20u8 {
+                let v = version(b'a' + i % 2);
+                let chunks: Vec<&[u8]> = v.chunks(10_000).collect();
+                o.put("ns", Bucket::Data, "hot", body(&chunks), None)
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    for _ in 0..40 {
+        let seen = read(&o, "ns", "hot", None).await;
+        assert_eq!(seen.len(), 256 * 1024);
+        assert!(seen.iter().all(|b| *b == seen[0]), "a mixed read");
+    }
+    writer.await.unwrap();
+}
