@@ -9,14 +9,15 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use s3s::dto::{
     Bucket as S3Bucket, CommonPrefix, CopyObjectInput, CopyObjectOutput, CopyObjectResult,
     CopySource, DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput,
-    DeletedObject, ETag, Error as S3ObjectError, GetObjectInput, GetObjectOutput, HeadBucketInput,
-    HeadBucketOutput, HeadObjectInput, HeadObjectOutput, ListBucketsInput, ListBucketsOutput,
-    ListObjectsInput, ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, Object,
-    PutBucketWebsiteInput, PutBucketWebsiteOutput, PutObjectInput, PutObjectOutput, Range,
-    StreamingBlob, Timestamp,
+    DeletedObject, ETag, EncodingType, Error as S3ObjectError, GetObjectInput, GetObjectOutput,
+    HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput, ListBucketsInput,
+    ListBucketsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input,
+    ListObjectsV2Output, Object, PutBucketWebsiteInput, PutBucketWebsiteOutput, PutObjectInput,
+    PutObjectOutput, Range, StreamingBlob, Timestamp,
 };
 use s3s::{s3_error, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, S3};
 use wisp_objects::{Bucket, ByteRange, ByteStream, ObjectError, ObjectMeta, Objects};
@@ -317,18 +318,21 @@ impl S3 for WispS3 {
             )
             .await?;
         let key_count = (page.objects.len() + page.common_prefixes.len()) as i32;
+        let encode = Encoding::of(input.encoding_type.as_ref());
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket.clone()),
-            prefix: Some(prefix),
-            delimiter: input.delimiter.clone(),
+            prefix: Some(encode.text(prefix)),
+            delimiter: input.delimiter.clone().map(|d| encode.text(d)),
             max_keys: Some(input.max_keys.unwrap_or(MAX_KEYS as i32)),
             key_count: Some(key_count),
             continuation_token: input.continuation_token.clone(),
-            start_after: input.start_after.clone(),
+            start_after: input.start_after.clone().map(|a| encode.text(a)),
             is_truncated: Some(page.truncated),
+            // Opaque to the client, so never encoded.
             next_continuation_token: page.next_marker,
-            contents: Some(page.objects.iter().map(object).collect()),
-            common_prefixes: Some(common_prefixes(page.common_prefixes)),
+            contents: Some(page.objects.iter().map(|m| object(m, encode)).collect()),
+            common_prefixes: Some(common_prefixes(page.common_prefixes, encode)),
+            encoding_type: input.encoding_type.clone(),
             ..ListObjectsV2Output::default()
         }))
     }
@@ -351,24 +355,57 @@ impl S3 for WispS3 {
                 input.max_keys,
             )
             .await?;
+        let encode = Encoding::of(input.encoding_type.as_ref());
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket.clone()),
-            prefix: Some(prefix),
-            delimiter: input.delimiter.clone(),
-            marker: input.marker.clone(),
+            prefix: Some(encode.text(prefix)),
+            delimiter: input.delimiter.clone().map(|d| encode.text(d)),
+            marker: input.marker.clone().map(|m| encode.text(m)),
             max_keys: Some(input.max_keys.unwrap_or(MAX_KEYS as i32)),
             is_truncated: Some(page.truncated),
-            next_marker: page.next_marker,
-            contents: Some(page.objects.iter().map(object).collect()),
-            common_prefixes: Some(common_prefixes(page.common_prefixes)),
+            next_marker: page.next_marker.map(|m| encode.text(m)),
+            contents: Some(page.objects.iter().map(|m| object(m, encode)).collect()),
+            common_prefixes: Some(common_prefixes(page.common_prefixes, encode)),
+            encoding_type: input.encoding_type.clone(),
             ..ListObjectsOutput::default()
         }))
     }
 }
 
-fn object(meta: &ObjectMeta) -> Object {
+/// `encoding-type=url` (boto3 asks for it by default): keys and prefixes in a listing come
+/// percent-encoded, so any character survives XML.
+#[derive(Clone, Copy)]
+struct Encoding {
+    url: bool,
+}
+
+/// What stays as it is in an encoded key: RFC 3986's unreserved characters and `/`.
+const KEY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+impl Encoding {
+    fn of(requested: Option<&EncodingType>) -> Encoding {
+        Encoding {
+            url: requested.is_some_and(|e| e.as_str() == EncodingType::URL),
+        }
+    }
+
+    fn text(self, text: String) -> String {
+        if self.url {
+            utf8_percent_encode(&text, KEY).to_string()
+        } else {
+            text
+        }
+    }
+}
+
+fn object(meta: &ObjectMeta, encode: Encoding) -> Object {
     Object {
-        key: Some(meta.key.clone()),
+        key: Some(encode.text(meta.key.clone())),
         size: Some(meta.size as i64),
         e_tag: Some(etag(meta)),
         last_modified: Some(timestamp(meta)),
@@ -376,11 +413,11 @@ fn object(meta: &ObjectMeta) -> Object {
     }
 }
 
-fn common_prefixes(prefixes: Vec<String>) -> Vec<CommonPrefix> {
+fn common_prefixes(prefixes: Vec<String>, encode: Encoding) -> Vec<CommonPrefix> {
     prefixes
         .into_iter()
         .map(|prefix| CommonPrefix {
-            prefix: Some(prefix),
+            prefix: Some(encode.text(prefix)),
         })
         .collect()
 }
@@ -422,5 +459,18 @@ impl Stream for SyncStream {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner());
         stream.as_mut().poll_next(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_encoding_keeps_slashes_and_unreserved_characters() {
+        let url = Encoding::of(Some(&EncodingType::from_static(EncodingType::URL)));
+        assert_eq!(url.text("a b/c+d%ü.txt".into()), "a%20b/c%2Bd%25%C3%BC.txt");
+        let plain = Encoding::of(None);
+        assert_eq!(plain.text("a b".into()), "a b");
     }
 }
