@@ -121,7 +121,9 @@ pub async fn start_s3(
     };
     let local = listener.local_addr()?;
     let label = wisp_s3::api_label(api_host);
-    let service = wisp_s3::service(objects, credentials.clone(), &label);
+    let uploads = data_dir.join("s3-uploads");
+    let service = wisp_s3::service(objects, credentials.clone(), &label, &uploads)
+        .with_context(|| format!("cannot stage S3 uploads in {}", uploads.display()))?;
     tokio::spawn(async move {
         if let Err(e) = wisp_s3::serve(listener, service).await {
             tracing::error!(error = %e, "the S3 endpoint stopped");

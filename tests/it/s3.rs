@@ -11,7 +11,8 @@ use crate::support::{admin_namespace, ok, Server};
 /// `config` and `bucket` parameters let a test point it at other credentials or buckets.
 const AWS_ACTION: &str = r#"
 const { S3Client, PutObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command,
-        DeleteObjectCommand, DeleteObjectsCommand, CopyObjectCommand } = require('@aws-sdk/client-s3')
+        DeleteObjectCommand, DeleteObjectsCommand, CopyObjectCommand, CreateMultipartUploadCommand,
+        UploadPartCommand, CompleteMultipartUploadCommand } = require('@aws-sdk/client-s3')
 const { getSignedUrl } = require('@aws-sdk/s3-request-presigner')
 exports.main = async function (params) {
   const config = params.config || JSON.parse(process.env.__NIM_STORAGE_KEY)
@@ -43,6 +44,19 @@ exports.main = async function (params) {
       case 'delete-many': {
         const r = await s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: params.keys.map(k => ({ Key: k })) } }))
         return { deleted: (r.Deleted || []).map(d => d.Key).sort() }
+      }
+      case 'multipart': {
+        // Parts of 5 MiB ('a', 'b') and a short last one ('c'), made here: an invoke's
+        // parameters are limited to 1 MB.
+        const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: 'application/x-parts' }))
+        const Parts = []
+        for (const [n, fill, size] of [[1, 'a', 5 << 20], [2, 'b', 5 << 20], [3, 'c', 10]]) {
+          const { ETag } = await s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: n, Body: Buffer.alloc(size, fill) }))
+          Parts.push({ ETag, PartNumber: n })
+        }
+        await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }))
+        const head = await s3.send(new HeadObjectCommand({ Bucket, Key }))
+        return { size: head.ContentLength, type: head.ContentType }
       }
       case 'presign': {
         const command = params.put ? new PutObjectCommand({ Bucket, Key }) : new GetObjectCommand({ Bucket, Key })
@@ -141,7 +155,7 @@ async fn storage_key(server: &Server, auth: &str) -> Value {
 
 #[tokio::test]
 async fn every_activation_gets_its_namespaces_storage_key() {
-    let server = Server::start();
+    let mut server = Server::start();
     let other = admin_namespace(&server, "other");
     let key = storage_key(&server, &server.auth).await;
     let endpoint = format!("http://{}", server.s3_address());
@@ -169,6 +183,10 @@ async fn every_activation_gets_its_namespaces_storage_key() {
     let others = storage_key(&server, &other).await;
     assert_eq!(others["buckets"]["data"], "data-other-127-nimbella-io");
     assert_ne!(others["credentials"]["accessKeyId"], id);
+    // Key pairs are kept: a function's configuration outlives a crash of the server.
+    server.kill9();
+    server.launch(&[]);
+    assert_eq!(storage_key(&server, &server.auth).await, key);
 
     // Without a signature the endpoint answers nothing but S3's AccessDenied.
     let response = reqwest::get(format!("{endpoint}/data-guest-127-nimbella-io/x"))
@@ -270,6 +288,26 @@ async fn the_aws_sdk_in_a_function_and_the_cli_outside_share_objects() {
     .await;
     assert_eq!(head, json!({"size": big.len()}));
 
+    // A multipart upload (how SDKs send large files) appears whole, for the CLI too.
+    let parts = run(
+        &server,
+        "s3",
+        json!({"op": "multipart", "key": "big/parts.bin"}),
+    )
+    .await;
+    let size = 10 * 1024 * 1024 + 10;
+    assert_eq!(parts, json!({"size": size, "type": "application/x-parts"}));
+    let copy = server.home().join("parts.bin");
+    ok(
+        &server,
+        &["object", "get", "big/parts.bin", copy.to_str().unwrap()],
+    );
+    let bytes = std::fs::read(&copy).unwrap();
+    assert_eq!(bytes.len(), size);
+    assert!(bytes[..5 << 20].iter().all(|b| *b == b'a'));
+    assert!(bytes[5 << 20..10 << 20].iter().all(|b| *b == b'b'));
+    assert!(bytes[10 << 20..].iter().all(|b| *b == b'c'));
+
     // A copy into the web bucket with Nimbella's `public-read` ACL is accepted.
     let copied = run(
         &server,
@@ -283,12 +321,17 @@ async fn the_aws_sdk_in_a_function_and_the_cli_outside_share_objects() {
     let deleted = run(
         &server,
         "s3",
-        json!({"op": "delete-many", "keys": ["from-function/a.txt", "big/upload.bin", "never-there"]}),
+        json!({"op": "delete-many", "keys": ["from-function/a.txt", "big/upload.bin", "big/parts.bin", "never-there"]}),
     )
     .await;
     assert_eq!(
         deleted["deleted"],
-        json!(["big/upload.bin", "from-function/a.txt", "never-there"])
+        json!([
+            "big/parts.bin",
+            "big/upload.bin",
+            "from-function/a.txt",
+            "never-there"
+        ])
     );
     let listed = ok(&server, &["object", "list"]);
     assert!(!listed.contains("from-function/a.txt"), "{listed}");

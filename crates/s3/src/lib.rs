@@ -13,8 +13,10 @@
 mod buckets;
 mod credentials;
 mod listing;
+mod multipart;
 mod service;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use hyper_util::rt::TokioIo;
@@ -36,17 +38,19 @@ pub fn service(
     objects: Arc<dyn Objects>,
     credentials: Arc<S3Credentials>,
     label: &str,
-) -> S3Service {
+    uploads_dir: &Path,
+) -> std::io::Result<S3Service> {
     let mut builder = S3ServiceBuilder::new(service::WispS3 {
         objects,
         credentials: credentials.clone(),
         label: label.to_string(),
+        uploads: multipart::Uploads::open(uploads_dir)?,
     });
     builder.set_auth(Keys(credentials));
     // Namespace names may hold characters AWS bucket names may not (`_`, capitals); the
     // buckets that exist are exactly the namespaces' own, checked in each operation.
     builder.set_validation(AnyBucketName);
-    builder.build()
+    Ok(builder.build())
 }
 
 /// Serves `service` on `listener` until the task is dropped: one task per connection.

@@ -11,13 +11,15 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use s3s::dto::{
-    Bucket as S3Bucket, CommonPrefix, CopyObjectInput, CopyObjectOutput, CopyObjectResult,
-    CopySource, DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput,
-    DeletedObject, ETag, EncodingType, Error as S3ObjectError, GetObjectInput, GetObjectOutput,
-    HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput, ListBucketsInput,
-    ListBucketsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input,
-    ListObjectsV2Output, Object, PutBucketWebsiteInput, PutBucketWebsiteOutput, PutObjectInput,
-    PutObjectOutput, Range, StreamingBlob, Timestamp,
+    AbortMultipartUploadInput, AbortMultipartUploadOutput, Bucket as S3Bucket, CommonPrefix,
+    CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CopyObjectInput, CopyObjectOutput,
+    CopyObjectResult, CopySource, CreateMultipartUploadInput, CreateMultipartUploadOutput,
+    DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput, DeletedObject,
+    ETag, EncodingType, Error as S3ObjectError, GetObjectInput, GetObjectOutput, HeadBucketInput,
+    HeadBucketOutput, HeadObjectInput, HeadObjectOutput, ListBucketsInput, ListBucketsOutput,
+    ListObjectsInput, ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, Object,
+    PutBucketWebsiteInput, PutBucketWebsiteOutput, PutObjectInput, PutObjectOutput, Range,
+    StreamingBlob, Timestamp, UploadPartInput, UploadPartOutput,
 };
 use s3s::{s3_error, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, S3};
 use wisp_objects::{Bucket, ByteRange, ByteStream, ObjectError, ObjectMeta, Objects};
@@ -25,6 +27,7 @@ use wisp_objects::{Bucket, ByteRange, ByteStream, ObjectError, ObjectMeta, Objec
 use crate::buckets::BucketNames;
 use crate::credentials::S3Credentials;
 use crate::listing;
+use crate::multipart::{Upload, UploadError, Uploads};
 
 /// S3's page size, and the most a listing answers at once.
 const MAX_KEYS: usize = 1000;
@@ -34,6 +37,7 @@ pub struct WispS3 {
     pub(crate) credentials: Arc<S3Credentials>,
     /// The API host's first label, part of every bucket name.
     pub(crate) label: String,
+    pub(crate) uploads: Uploads,
 }
 
 impl WispS3 {
@@ -201,15 +205,15 @@ impl S3 for WispS3 {
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let (namespace, bucket) = self.target(&req, &req.input.bucket)?;
         let input = req.input;
-        let body: ByteStream = match input.body {
-            Some(blob) => blob
-                .map(|chunk| chunk.map_err(std::io::Error::other))
-                .boxed(),
-            None => futures_util::stream::empty().boxed(),
-        };
         let meta = self
             .objects
-            .put(&namespace, bucket, &input.key, body, input.content_type)
+            .put(
+                &namespace,
+                bucket,
+                &input.key,
+                body_of(input.body),
+                input.content_type,
+            )
             .await
             .map_err(object_error)?;
         Ok(S3Response::new(PutObjectOutput {
@@ -247,6 +251,109 @@ impl S3 for WispS3 {
             }),
             ..CopyObjectOutput::default()
         }))
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let (namespace, bucket) = self.target(&req, &req.input.bucket)?;
+        let input = req.input;
+        wisp_objects::validate_key(&input.key).map_err(object_error)?;
+        let upload = Upload {
+            namespace,
+            bucket: bucket.as_str().to_string(),
+            key: input.key.clone(),
+            content_type: input.content_type,
+        };
+        let id = self.uploads.create(&upload).await.map_err(upload_error)?;
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(id),
+            ..CreateMultipartUploadOutput::default()
+        }))
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let (namespace, bucket) = self.target(&req, &req.input.bucket)?;
+        let input = req.input;
+        self.uploads
+            .find(&input.upload_id, &namespace, bucket, &input.key)
+            .await
+            .map_err(upload_error)?;
+        let etag = self
+            .uploads
+            .put_part(&input.upload_id, input.part_number, body_of(input.body))
+            .await
+            .map_err(upload_error)?;
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(ETag::Strong(etag)),
+            ..UploadPartOutput::default()
+        }))
+    }
+
+    /// The parts, in order, become one `Objects::put`: the object appears whole or not at all.
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let (namespace, bucket) = self.target(&req, &req.input.bucket)?;
+        let input = req.input;
+        let upload = self
+            .uploads
+            .find(&input.upload_id, &namespace, bucket, &input.key)
+            .await
+            .map_err(upload_error)?;
+        let parts: Vec<(i32, String)> = input
+            .multipart_upload
+            .and_then(|m| m.parts)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|part| {
+                let etag = part.e_tag.map(ETag::into_value).unwrap_or_default();
+                (part.part_number.unwrap_or(0), etag)
+            })
+            .collect();
+        let body = self
+            .uploads
+            .assemble(&input.upload_id, &parts)
+            .await
+            .map_err(upload_error)?;
+        let meta = self
+            .objects
+            .put(&namespace, bucket, &input.key, body, upload.content_type)
+            .await
+            .map_err(object_error)?;
+        if let Err(e) = self.uploads.remove(&input.upload_id).await {
+            tracing::warn!(error = %e, "cannot remove a completed upload's parts");
+        }
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            e_tag: Some(etag(&meta)),
+            ..CompleteMultipartUploadOutput::default()
+        }))
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let (namespace, bucket) = self.target(&req, &req.input.bucket)?;
+        let input = &req.input;
+        self.uploads
+            .find(&input.upload_id, &namespace, bucket, &input.key)
+            .await
+            .map_err(upload_error)?;
+        self.uploads
+            .remove(&input.upload_id)
+            .await
+            .map_err(|e| upload_error(e.into()))?;
+        Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }
 
     /// Deleting an absent key succeeds, as in S3.
@@ -428,6 +535,30 @@ fn etag(meta: &ObjectMeta) -> ETag {
 
 fn timestamp(meta: &ObjectMeta) -> Timestamp {
     Timestamp::from(UNIX_EPOCH + Duration::from_millis(meta.last_modified_ms))
+}
+
+/// A request body as object storage reads it.
+fn body_of(blob: Option<StreamingBlob>) -> ByteStream {
+    match blob {
+        Some(blob) => blob
+            .map(|chunk| chunk.map_err(std::io::Error::other))
+            .boxed(),
+        None => futures_util::stream::empty().boxed(),
+    }
+}
+
+fn upload_error(e: UploadError) -> S3Error {
+    let code = match &e {
+        UploadError::NoSuchUpload => S3ErrorCode::NoSuchUpload,
+        UploadError::InvalidPart(_) => S3ErrorCode::InvalidPart,
+        UploadError::TooLarge => S3ErrorCode::EntityTooLarge,
+        UploadError::Body(_) => S3ErrorCode::IncompleteBody,
+        UploadError::Io(_) => {
+            tracing::error!(error = %e, "staging a multipart upload failed");
+            S3ErrorCode::InternalError
+        }
+    };
+    S3Error::with_message(code, e.to_string())
 }
 
 /// Each object storage error as the S3 error a client expects.
