@@ -11,6 +11,7 @@
 //! entities: an access key id is all the identity it needs.
 
 mod buckets;
+mod convert;
 mod credentials;
 mod listing;
 mod multipart;
