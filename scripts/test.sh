@@ -2,7 +2,7 @@
 # The project's single test command: installs the npm packages the tests use (the official
 # `openwhisk` client and openwhisk-composer in tests/compat, Nimbella's SDK and the AWS SDK v3
 # for S3 in tests/fixtures/nimbella-sdk; each pinned by its package-lock.json) and Nimbella's Python SDK
-# (pinned in tests/fixtures/nimbella-sdk-python), then runs every Rust test,
+# (pinned in tests/fixtures/nimbella-sdk-python), starts a Redis if none answers, then runs every Rust test,
 # including tests/it/compat.rs which drives a real server with that client.
 #
 #   scripts/test.sh                  # everything
@@ -35,4 +35,15 @@ if [[ "$(cat "$python_sdk/site/.requirements.sha256" 2>/dev/null)" != "$want" ]]
     echo "$want" > "$python_sdk/site/.requirements.sha256"
 fi
 
+# The Redis backend's tests use a Redis on 127.0.0.1:6379: start one if none answers (with
+# nothing kept on disk: the tests clean up after themselves).
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    redis_dir="$(mktemp -d)"
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+        --dir "$redis_dir" --logfile "$redis_dir/redis.log"
+    for _ in $(seq 50); do
+        redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+fi
 cargo test --workspace "$@"

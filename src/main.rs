@@ -5,6 +5,7 @@
 
 mod activation_env;
 mod admin;
+mod declared;
 mod objects;
 mod paths;
 mod serve;

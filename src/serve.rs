@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use wisp_api::{AppState, BuildInfo};
-use wisp_controller::{Controller, ControllerConfig};
+use wisp_controller::{Controller, ControllerConfig, StateConfig};
 use wisp_core::EntityName;
 use wisp_invoker::{Invoker, InvokerConfig};
 use wisp_store::SqliteStore;
@@ -60,9 +60,17 @@ pub struct ServeArgs {
     /// default is a loopback address of its own, clear of a local Redis.
     #[arg(long, env = "WISP_KV_LISTEN", default_value = "127.0.0.2:6379")]
     kv_listen: SocketAddr,
+    /// Where the key-value data lives: `embedded` (in memory and under the data directory)
+    /// or a Redis URL, `redis://[[user]:password@]host[:port][/db]`, that servers share.
+    #[arg(long, env = "WISP_KV_BACKEND", default_value = "embedded")]
+    kv_backend: crate::state::KvBackend,
     /// Bytes (in MB) of keys and values each namespace may keep in the key-value store.
     #[arg(long, env = "WISP_KV_QUOTA_MB", default_value_t = 32)]
     kv_quota_mb: usize,
+    /// Bytes (in MB) of declared files this host keeps copies of (least recently used go
+    /// first), under `<data dir>/state-cache`.
+    #[arg(long, env = "WISP_STATE_CACHE_MB", default_value_t = 1024)]
+    state_cache_mb: u64,
     /// Where the namespaces' objects are kept [default: <data dir>/objects].
     #[arg(long, env = "WISP_OBJECTS_DIR")]
     objects_dir: Option<PathBuf>,
@@ -151,7 +159,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.objects_max_upload_mb,
         &api_host,
     )?;
-    let kv = crate::state::start_kv(&data_dir.join("kv"), args.kv_listen, args.kv_quota_mb).await?;
+    let kv = crate::state::start_kv(
+        &data_dir.join("kv"),
+        &args.kv_backend,
+        args.kv_listen,
+        args.kv_quota_mb,
+    )
+    .await?;
     let controller = Controller::new(
         ControllerConfig {
             limits: wisp_core::SystemLimits {
@@ -177,12 +191,27 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await?;
     // Every state service that runs tells each activation where it is.
     let mut envs: Vec<Arc<dyn wisp_controller::ActivationEnv>> = Vec::new();
-    let (kv_address, kv_store) = match kv {
+    let (controller, kv_address, kv_store) = match kv {
         Some(kv) => {
             envs.push(Arc::new(kv.env));
-            (Some(kv.address), Some(kv.store))
+            (
+                controller
+                    .with_state(
+                        Arc::new(crate::declared::DeclaredState {
+                            kv: kv.store.clone(),
+                            objects: objects.store.clone(),
+                        }),
+                        StateConfig {
+                            file_cache_dir: data_dir.join("state-cache"),
+                            file_cache_bytes: args.state_cache_mb << 20,
+                        },
+                    )
+                    .context("cannot prepare the cache of declared files")?,
+                Some(kv.address),
+                Some(kv.store),
+            )
         }
-        None => (None, None),
+        None => (controller, None, None),
     };
     let s3_address = s3.map(|(address, env)| {
         envs.push(Arc::new(env));

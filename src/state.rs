@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use wisp_controller::ActivationEnv;
 use wisp_core::EntityName;
-use wisp_kv::{EmbeddedKv, KvConfig, KvStore, Passwords, ServerConfig};
+use wisp_kv::{EmbeddedKv, KvConfig, KvStore, Passwords, RedisConfig, RedisKv, ServerConfig};
 
 /// The key-value store as activations see it: where its endpoint is, and each namespace's
 /// password there (the password is the namespace's identity on that endpoint).
@@ -52,6 +52,29 @@ impl ActivationEnv for KvEnv {
     }
 }
 
+/// Where the key-value data lives (`--kv-backend`). Not `Debug`: the URL may hold a password.
+#[derive(Clone, PartialEq)]
+pub enum KvBackend {
+    /// In memory and in `<data>/kv/kv.db`.
+    Embedded,
+    /// A Redis that several servers can share: `redis://[[user]:password@]host[:port][/db]`.
+    Redis(String),
+}
+
+impl std::str::FromStr for KvBackend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "embedded" => Ok(KvBackend::Embedded),
+            url if url.starts_with("redis://") => Ok(KvBackend::Redis(url.to_owned())),
+            other => Err(format!(
+                "'{other}' is neither `embedded` nor a redis:// URL"
+            )),
+        }
+    }
+}
+
 /// The key-value store as `wisp serve` runs it.
 pub struct Kv {
     /// Where RESP2 is served.
@@ -62,21 +85,28 @@ pub struct Kv {
     pub store: Arc<dyn KvStore>,
 }
 
-/// Opens the store under `dir` and serves RESP2 on `listen`. `None` (with a warning) when the
-/// address cannot be had: the platform runs on without a key-value store.
+/// Opens the store (`backend`; the passwords stay under `dir` whatever it is) and serves
+/// RESP2 on `listen`. `None` (with a warning) when the address cannot be had: the platform
+/// runs on without a key-value store.
 pub async fn start_kv(
     dir: &Path,
+    backend: &KvBackend,
     listen: SocketAddr,
     quota_mb: usize,
 ) -> anyhow::Result<Option<Kv>> {
-    let store = EmbeddedKv::open(
-        dir,
-        KvConfig {
-            quota_bytes: quota_mb << 20,
-            ..KvConfig::default()
-        },
-    )
-    .with_context(|| format!("cannot open the key-value store in {}", dir.display()))?;
+    let store: Arc<dyn KvStore> = match backend {
+        KvBackend::Embedded => EmbeddedKv::open(
+            dir,
+            KvConfig {
+                quota_bytes: quota_mb << 20,
+                ..KvConfig::default()
+            },
+        )
+        .with_context(|| format!("cannot open the key-value store in {}", dir.display()))?,
+        KvBackend::Redis(url) => RedisKv::connect(RedisConfig::new(url, quota_mb << 20))
+            .await
+            .context("cannot reach the key-value store's Redis (see --kv-backend)")?,
+    };
     let passwords =
         Arc::new(Passwords::open(dir).with_context(|| {
             format!("cannot open the key-value passwords in {}", dir.display())
@@ -92,7 +122,7 @@ pub async fn start_kv(
     };
     let local = listener.local_addr()?;
     let served = passwords.clone();
-    let api_store: Arc<dyn KvStore> = store.clone();
+    let api_store = store.clone();
     tokio::spawn(async move {
         if let Err(e) = wisp_kv::serve(listener, store, served, ServerConfig::default()).await {
             tracing::error!(error = %e, "the key-value endpoint stopped");

@@ -10,6 +10,7 @@ mod kv;
 mod model;
 mod report;
 mod server;
+mod state;
 mod stats;
 
 use std::path::PathBuf;
@@ -150,6 +151,8 @@ async fn main() -> anyhow::Result<()> {
     model::trigger_to_start(&wisp, &mut report, args.fires, Duration::from_secs(30)).await?;
     compose::per_step(&wisp, &mut report, args.compositions).await?;
     kv::resp_vs_redis(&wisp, &mut report, args.kv_requests).await?;
+    state::declared_vs_sdk(&wisp, &mut report, args.iterations / 2).await?;
+    state::declared_file(&wisp, &mut report, 99).await?;
     drop(wisp);
 
     let no_stem = Wisp::start(&binary, 0)

@@ -115,6 +115,21 @@ impl Wisp {
         self.put("actions", name, body).await
     }
 
+    /// Stores `bytes` as the guest's data object `key`.
+    pub async fn put_object(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        let response = self
+            .client
+            .put(format!("{}/api/v1/namespaces/_/objects/{key}", self.base))
+            .header("authorization", &self.auth)
+            .body(bytes)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("put object {key}: {}", response.text().await?);
+        }
+        Ok(())
+    }
+
     /// The guest namespace's key-value password, as an activation is given it.
     pub async fn kv_password(&self) -> anyhow::Result<String> {
         let code = "function main() { return { password: process.env.__NIM_REDIS_PASSWORD } }";

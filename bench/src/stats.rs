@@ -18,6 +18,11 @@ impl Samples {
         self.0.push(us);
     }
 
+    /// Adds another round's samples.
+    pub fn append(&mut self, mut other: Samples) {
+        self.0.append(&mut other.0);
+    }
+
     fn percentile_us(&self, p: f64) -> f64 {
         let mut sorted = self.0.clone();
         sorted.sort_by(f64::total_cmp);

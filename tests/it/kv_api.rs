@@ -234,6 +234,27 @@ async fn a_write_past_the_quota_is_refused_with_413() {
 }
 
 #[tokio::test]
+async fn the_quota_holds_across_a_crash() {
+    let mut server = Server::start_with(&["--kv-quota-mb", "1"]);
+    let kv = "namespaces/_/kv";
+    let value = json!({"value": "x".repeat(600 << 10)});
+    let (status, body) = server.put(&format!("{kv}/first"), value.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    server.kill9();
+    server.launch(&["--kv-quota-mb", "1"]);
+    let (status, body) = server.put(&format!("{kv}/second"), value).await;
+    assert_eq!(
+        status, 413,
+        "the restarted store counts what it reloaded: {body}"
+    );
+    let (status, body) = server.get(&format!("{kv}/first")).await;
+    assert_eq!(
+        (status, body["value"].as_str().map(str::len)),
+        (200, Some(600 << 10))
+    );
+}
+
+#[tokio::test]
 async fn wisp_kv_commands_from_the_command_line() {
     let server = Server::start();
 

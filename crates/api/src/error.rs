@@ -131,6 +131,13 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Basic realm=\"OpenWhisk secure realm\""),
             );
         }
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The body may be refused before it was read whole; a client that reused the
+            // connection would send its next request into the rest of it.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use wisp_core::limits::LimitsPatch;
+use wisp_core::state::StateDecl;
 use wisp_core::{
     Action, Annotations, CodeExec, EntityName, EntityPath, Exec, Identity, Kind, Parameter,
     Revision, SemVer,
@@ -94,6 +95,7 @@ impl Controller {
             annotations.set(&key, value);
         }
         annotations.set("exec", Value::from(exec.kind_name()));
+        check_state_declaration(&exec, &annotations)?;
         if existing.is_none() && annotations.get("provide-api-key").is_none() {
             annotations.set("provide-api-key", Value::Bool(false));
         }
@@ -251,4 +253,17 @@ fn too_big(field: &str, size: usize, allowed: usize) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// A `state` annotation must parse, and only an action with code of its own may have one (a
+/// sequence's or a builtin's state would be nobody's to read).
+fn check_state_declaration(exec: &Exec, annotations: &Annotations) -> Result<()> {
+    let declared = StateDecl::of(annotations.get(wisp_core::state::ANNOTATION))
+        .map_err(ControllerError::BadRequest)?;
+    if declared.is_some() && !matches!(exec, Exec::Code(_)) {
+        return Err(ControllerError::BadRequest(
+            "Only an action with code may declare state (the 'state' annotation).".into(),
+        ));
+    }
+    Ok(())
 }

@@ -223,7 +223,7 @@ impl Controller {
         let controller = self.clone();
         tokio::spawn(async move {
             let mut done_tx = Some(done_tx);
-            let outcome = controller.inner.invoker.run(request).await;
+            let (outcome, state_note) = controller.run_with_state(request).await;
             drop(permit);
             if blocking && matches!(outcome, Err(InvokerError::Overloaded)) {
                 // Refused before it ran: a caller still waiting gets a 503 and nothing was
@@ -234,7 +234,10 @@ impl Controller {
                     return;
                 }
             }
-            let record = finish(pending, received, outcome);
+            let mut record = finish(pending, received, outcome);
+            if let Some(note) = state_note {
+                record.annotations.set(wisp_core::state::ANNOTATION, note);
+            }
             // The caller gets the record now; the write is group-committed behind it. Until it
             // lands, reads of this activation are answered from `unflushed`.
             let id = record.activation_id.clone();

@@ -15,6 +15,7 @@ mod invoke;
 mod names;
 mod packages;
 mod rules;
+mod state;
 mod system;
 mod throttle;
 mod triggers;
@@ -36,6 +37,7 @@ pub use invoke::{InvokeOptions, Invoked};
 pub use names::parse_fully_qualified;
 pub use packages::{PackagePut, PackageView, ReadablePackage, ResolvedAction};
 pub use rules::{RulePut, RuleView};
+pub use state::{KeyValues, StateBackend, StateConfig};
 pub use triggers::TriggerPut;
 pub use wisp_store::Page;
 
@@ -149,6 +151,10 @@ struct Inner {
     running: invoke::Running,
     scheduler: feeds::Scheduler,
     activation_env: Option<Arc<dyn ActivationEnv>>,
+    /// Where declared state is loaded from and written to, and the host's copies of
+    /// declared files.
+    state: Option<(Arc<dyn StateBackend>, state::FileCache)>,
+    key_locks: state::KeyLocks,
     /// Compositions loaded at start that their resumed parents pick up.
     resumable: compose::Resumable,
 }
@@ -175,6 +181,8 @@ impl Controller {
                 running: invoke::Running::default(),
                 scheduler: feeds::Scheduler::default(),
                 activation_env: None,
+                state: None,
+                key_locks: state::KeyLocks::default(),
                 resumable: compose::Resumable::default(),
             }),
         }
@@ -187,6 +195,20 @@ impl Controller {
             .expect("with_activation_env before the controller is shared")
             .activation_env = Some(env);
         self
+    }
+
+    /// Loads and stores the state actions declare through `backend`. Call before the
+    /// controller is shared.
+    pub fn with_state(
+        mut self,
+        backend: Arc<dyn StateBackend>,
+        config: StateConfig,
+    ) -> std::io::Result<Controller> {
+        let files = state::FileCache::new(config.file_cache_dir, config.file_cache_bytes)?;
+        Arc::get_mut(&mut self.inner)
+            .expect("with_state before the controller is shared")
+            .state = Some((backend, files));
+        Ok(self)
     }
 
     /// The extra environment of an activation in `namespace`.

@@ -5,7 +5,8 @@
 //! - [`resp`] parses requests and encodes replies; [`command`] turns a request into a typed
 //!   [`Command`] (pure, with Redis's error texts).
 //! - [`KvStore`] is what a backend implements, at the level of parsed commands;
-//!   [`EmbeddedKv`] keeps the data in memory and in SQLite (`<dir>/kv.db`).
+//!   [`EmbeddedKv`] keeps the data in memory and in SQLite (`<dir>/kv.db`), [`RedisKv`] in a
+//!   Redis that several servers share.
 //! - [`server`] is the TCP endpoint: AUTH with a namespace's password ([`Passwords`]) selects
 //!   the keyspace; connection commands (AUTH, SELECT, MULTI ...) are answered there.
 //!
@@ -19,13 +20,15 @@ mod db;
 pub mod embedded;
 pub mod glob;
 mod passwords;
+pub mod redis;
 pub mod resp;
 pub mod server;
 
 pub use command::{Command, Refusal};
 pub use embedded::{EmbeddedKv, KvConfig};
 pub use passwords::Passwords;
-pub use resp::Reply;
+pub use redis::{RedisConfig, RedisKv};
+pub use resp::{Bytes, Reply};
 pub use server::{serve, ServerConfig};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -50,13 +53,12 @@ impl From<rusqlite::Error> for KvError {
 /// client should see (WRONGTYPE, quota ...) are [`Reply::Error`]s, not Rust errors: a backend
 /// failure is also reported to the client as a reply.
 ///
-/// A Redis backend maps onto this trait by prefixing every key with its namespace
-/// (`wisp:{<namespace>}:<key>`, the braces keep a namespace on one cluster slot): single-key
-/// commands rewrite the key; MGET/MSET/DEL/EXISTS rewrite each; KEYS and SCAN become
-/// `SCAN ... MATCH <escaped prefix><pattern>` with the prefix stripped from the results;
-/// DBSIZE counts that scan; FLUSHDB/FLUSHALL unlink what it finds; [`KvStore::transaction`]
-/// is MULTI/EXEC on one upstream connection; and the quota is checked by a Lua script that
-/// keeps a per-namespace byte counter beside the data.
+/// [`RedisKv`] maps onto this trait by prefixing every key with its namespace
+/// (`wisp:{<namespace>}:<key>`, the braces keep a namespace on one cluster slot): reads are
+/// sent as they are, and writes, KEYS, SCAN, DBSIZE and FLUSH run in one Lua script that
+/// keeps a per-namespace index of keys and their byte counts beside the data (the quota, and
+/// listings that never cross namespaces); [`KvStore::transaction`] and [`KvStore::swap`] are
+/// one script call each. See `redis/mod.rs`.
 pub trait KvStore: Send + Sync {
     /// Runs one command on `namespace`'s keyspace.
     ///
@@ -69,6 +71,22 @@ pub trait KvStore: Send + Sync {
     /// them. As in Redis, a command that fails does not undo the others; the reply is the
     /// array of their replies. Ordered at the call, as [`KvStore::execute`].
     fn transaction(&self, namespace: &str, commands: Vec<Command>) -> BoxFuture<'_, Reply>;
+
+    /// Applies `swap.write` only if every key of `swap.expect` still holds the string given
+    /// (`None`: absent), all in one atomic step: `Ok(true)` when written, `Ok(false)` (nothing
+    /// written) when a key changed. Declared state commits through this (optimistic
+    /// concurrency). A key of another type, a write past the quota or a backend failure is an
+    /// `Err` with the reply a client would get, and nothing is written.
+    fn swap(&self, namespace: &str, swap: Swap) -> BoxFuture<'_, Result<bool, Reply>>;
+}
+
+/// A compare-and-swap over string keys (see [`KvStore::swap`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Swap {
+    /// Each key and the value it must still hold (`None`: absent).
+    pub expect: Vec<(Bytes, Option<Bytes>)>,
+    /// Each key and its new value (`None`: delete). A written key keeps its expiry.
+    pub write: Vec<(Bytes, Option<Bytes>)>,
 }
 
 /// A fresh directory under the system's temporary directory, for tests.

@@ -1,5 +1,6 @@
 //! RESP2, the Redis wire protocol: an incremental request parser (arrays of bulk strings, and
-//! inline commands as telnet and some `redis-cli` modes send them) and reply encoding. Pure: no
+//! inline commands as telnet and some `redis-cli` modes send them) and reply encoding; and the
+//! client's side of both, for the Redis backend (`encode_request`, `parse_reply`). Pure: no
 //! IO, so every malformed input is a unit test.
 
 /// A request argument or value: Redis strings are bytes.
@@ -240,6 +241,79 @@ fn parse_len(digits: &[u8], max: usize) -> Option<i64> {
     (n >= -1 && n <= max as i64).then_some(n)
 }
 
+/// Appends `args` as a RESP2 request (an array of bulk strings), as a client sends it.
+pub fn encode_request(args: &[Bytes], out: &mut Vec<u8>) {
+    line(out, b'*', args.len().to_string().as_bytes());
+    for arg in args {
+        Reply::bulk(arg.as_slice()).encode(out);
+    }
+}
+
+/// Parses the reply at the front of `buf`, as a client reads one: the reply and how many
+/// bytes it took, or `None` while the buffer holds only part of it.
+pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, ProtocolError> {
+    reply_at(buf, 0)
+}
+
+fn reply_at(buf: &[u8], pos: usize) -> Result<Option<(Reply, usize)>, ProtocolError> {
+    let Some(&tag) = buf.get(pos) else {
+        return Ok(None);
+    };
+    // Error texts can be long, so the line is not limited as a request header is.
+    let Some(end) = buf[pos..].windows(2).position(|w| w == b"\r\n") else {
+        return Ok(None);
+    };
+    let body = &buf[pos + 1..pos + end];
+    let next = pos + end + 2;
+    let text = || String::from_utf8_lossy(body).into_owned();
+    let number = || {
+        std::str::from_utf8(body)
+            .ok()
+            .and_then(|n| n.parse::<i64>().ok())
+            .ok_or_else(|| ProtocolError(format!("bad reply header '{}'", text())))
+    };
+    Ok(Some(match tag {
+        b'+' => (Reply::Simple(text()), next),
+        b'-' => (Reply::Error(text()), next),
+        b':' => (Reply::Integer(number()?), next),
+        b'$' => match number()? {
+            -1 => (Reply::nil(), next),
+            len if len < 0 => return Err(ProtocolError("bad bulk length".into())),
+            len => {
+                let end = next + len as usize;
+                if buf.len() < end + 2 {
+                    return Ok(None);
+                }
+                (Reply::bulk(&buf[next..end]), end + 2)
+            }
+        },
+        b'*' => match number()? {
+            -1 => (Reply::Array(None), next),
+            n if n < 0 => return Err(ProtocolError("bad array length".into())),
+            n => {
+                let mut items = Vec::with_capacity((n as usize).min(1024));
+                let mut at = next;
+                for _ in 0..n {
+                    match reply_at(buf, at)? {
+                        Some((item, after)) => {
+                            items.push(item);
+                            at = after;
+                        }
+                        None => return Ok(None),
+                    }
+                }
+                (Reply::array(items), at)
+            }
+        },
+        other => {
+            return Err(ProtocolError(format!(
+                "unexpected reply type '{}'",
+                other as char
+            )))
+        }
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,6 +402,39 @@ mod tests {
         assert_eq!(
             out,
             b"*6\r\n+OK\r\n-ERR a  b\r\n:-3\r\n$2\r\nhi\r\n$-1\r\n*-1\r\n".to_vec()
+        );
+    }
+
+    #[test]
+    fn replies_parse_back_from_their_encoding() {
+        let reply = Reply::array([
+            Reply::ok(),
+            Reply::Error("WRONGTYPE Operation".into()),
+            Reply::Integer(-3),
+            Reply::bulk("a\r\nb"),
+            Reply::nil(),
+            Reply::Array(None),
+            Reply::array([Reply::bulk("0"), Reply::bulks([b"k".to_vec()])]),
+        ]);
+        let mut out = Vec::new();
+        reply.encode(&mut out);
+        out.extend_from_slice(b":7\r\n");
+        assert_eq!(parse_reply(&out), Ok(Some((reply, out.len() - 4))));
+        for end in 0..out.len() - 4 {
+            assert_eq!(parse_reply(&out[..end]), Ok(None), "{end}");
+        }
+        assert!(parse_reply(b"?\r\n").is_err());
+        assert!(parse_reply(b":x\r\n").is_err());
+    }
+
+    #[test]
+    fn requests_encode_as_arrays_of_bulk_strings() {
+        let mut out = Vec::new();
+        encode_request(&args(&["SET", "k", ""]), &mut out);
+        assert_eq!(out, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n".to_vec());
+        assert_eq!(
+            parse_request(&out),
+            Ok(Parsed::Request(args(&["SET", "k", ""]), out.len()))
         );
     }
 }

@@ -170,6 +170,20 @@ pub struct Set {
     pub get: bool,
 }
 
+impl Set {
+    /// SET `key` `value` KEEPTTL: a new value under the key's current expiry.
+    pub fn keeping_ttl(key: Bytes, value: Bytes) -> Set {
+        Set {
+            key,
+            value,
+            expire_ms: None,
+            if_absent: None,
+            keep_ttl: true,
+            get: false,
+        }
+    }
+}
+
 /// A command the server answers from the connection's state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Connection {

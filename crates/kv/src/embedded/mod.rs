@@ -19,9 +19,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::command::{Command, PERSISTENCE_FAILED, QUOTA_EXCEEDED};
+use crate::command::{Command, Set, PERSISTENCE_FAILED, QUOTA_EXCEEDED};
 use crate::resp::Reply;
-use crate::{BoxFuture, KvError, KvStore};
+use crate::{BoxFuture, KvError, KvStore, Swap};
 use keyspace::{Keyspace, Tx};
 use persist::{Batch, Durable, RowChange};
 
@@ -102,17 +102,10 @@ impl EmbeddedKv {
                 let reply = run(&mut tx, command);
                 match tx.finish(self.quota) {
                     Ok(changes) => {
-                        rows.extend(changes.into_iter().map(|(key, entry)| match entry {
-                            Some(e) => RowChange::Put(namespace.to_owned(), key, e),
-                            None => RowChange::Delete(namespace.to_owned(), key),
-                        }));
+                        rows.extend(rows_of(namespace, changes));
                         reply
                     }
-                    Err(would_use) => Reply::err(format!(
-                        "{QUOTA_EXCEEDED}: namespace '{namespace}' would hold {would_use} bytes, \
-                         its limit is {}",
-                        self.quota
-                    )),
+                    Err(would_use) => self.over_quota(namespace, would_use),
                 }
             })
             .collect();
@@ -120,6 +113,53 @@ impl EmbeddedKv {
             state.spaces.remove(namespace);
         }
         (replies, state.queue(rows))
+    }
+
+    /// Checks `swap.expect` and, when it holds, applies `swap.write`, in one journaled step
+    /// under the lock; returns the verdict and the batch number to wait for.
+    fn apply_swap(&self, namespace: &str, swap: Swap, now: u64) -> (Result<bool, Reply>, u64) {
+        let mut state = self.lock();
+        let ks = state.spaces.entry(namespace.to_owned()).or_default();
+        let mut tx = Tx::new(ks, now);
+        let mut verdict = Ok(true);
+        for (key, expected) in &swap.expect {
+            match tx.typed::<crate::Bytes>(key) {
+                Ok(current) if current == expected.as_ref() => {}
+                Ok(_) => verdict = Ok(false),
+                Err(e) => verdict = Err(e),
+            }
+            if verdict != Ok(true) {
+                break;
+            }
+        }
+        if verdict == Ok(true) {
+            for (key, value) in swap.write {
+                match value {
+                    // SET with KEEPTTL replaces a value of any type and cannot fail.
+                    Some(value) => drop(strings::set(&mut tx, Set::keeping_ttl(key, value))),
+                    None => drop(tx.remove(&key)),
+                }
+            }
+        }
+        let rows = match tx.finish(self.quota) {
+            Ok(changes) => rows_of(namespace, changes),
+            Err(would_use) => {
+                verdict = Err(self.over_quota(namespace, would_use));
+                Vec::new()
+            }
+        };
+        if ks.len() == 0 {
+            state.spaces.remove(namespace);
+        }
+        (verdict, state.queue(rows))
+    }
+
+    fn over_quota(&self, namespace: &str, would_use: usize) -> Reply {
+        Reply::err(format!(
+            "{QUOTA_EXCEEDED}: namespace '{namespace}' would hold {would_use} bytes, its limit \
+             is {}",
+            self.quota
+        ))
     }
 
     /// Waits until batch `seq` is on disk.
@@ -178,6 +218,17 @@ impl State {
     }
 }
 
+/// The rows to write for a command's changes.
+fn rows_of(namespace: &str, changes: keyspace::Changes) -> Vec<RowChange> {
+    changes
+        .into_iter()
+        .map(|(key, entry)| match entry {
+            Some(e) => RowChange::Put(namespace.to_owned(), key, e),
+            None => RowChange::Delete(namespace.to_owned(), key),
+        })
+        .collect()
+}
+
 fn sweep_loop(kv: Weak<EmbeddedKv>, every: Duration) {
     loop {
         std::thread::sleep(every);
@@ -213,6 +264,14 @@ impl KvStore for EmbeddedKv {
                 Ok(()) => Reply::array(replies),
                 Err(e) => e,
             }
+        })
+    }
+
+    fn swap(&self, namespace: &str, swap: Swap) -> BoxFuture<'_, Result<bool, Reply>> {
+        let (verdict, seq) = self.apply_swap(namespace, swap, now_ms());
+        Box::pin(async move {
+            self.durable(seq).await?;
+            verdict
         })
     }
 }

@@ -302,3 +302,65 @@ async fn a_transaction_applies_all_its_commands_and_replies_an_array() {
         Reply::array([int(1), int(2), Reply::nil(), Reply::Error(WRONGTYPE.into())])
     );
 }
+
+fn swap(expect: &[(&str, Option<&str>)], write: &[(&str, Option<&str>)]) -> crate::Swap {
+    let pairs = |list: &[(&str, Option<&str>)]| {
+        list.iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+            .collect()
+    };
+    crate::Swap {
+        expect: pairs(expect),
+        write: pairs(write),
+    }
+}
+
+#[test]
+fn a_swap_writes_only_while_every_expected_value_still_holds() {
+    let kv = store(1 << 20);
+    run(&kv, "SET n 1");
+    run(&kv, "EXPIRE n 100");
+    let first = swap(
+        &[("n", Some("1")), ("s", None)],
+        &[("n", Some("2")), ("s", Some("a"))],
+    );
+    assert_eq!(kv.apply_swap("ns", first, T0).0, Ok(true));
+    assert_eq!(run(&kv, "MGET n s"), Reply::array([bulk("2"), bulk("a")]));
+    assert_eq!(
+        run(&kv, "TTL n"),
+        int(100),
+        "a written key keeps its expiry"
+    );
+
+    // The same swap again: `n` no longer holds 1, so nothing is written.
+    let stale = swap(
+        &[("n", Some("1")), ("s", None)],
+        &[("n", Some("9")), ("s", None)],
+    );
+    assert_eq!(kv.apply_swap("ns", stale, T0).0, Ok(false));
+    assert_eq!(run(&kv, "MGET n s"), Reply::array([bulk("2"), bulk("a")]));
+
+    // A delete, and a key of another type is an error that writes nothing.
+    let delete = swap(&[("s", Some("a"))], &[("s", None)]);
+    assert_eq!(kv.apply_swap("ns", delete, T0).0, Ok(true));
+    assert_eq!(run(&kv, "EXISTS s"), int(0));
+    run(&kv, "SADD set x");
+    let typed = swap(&[("set", None)], &[("n", Some("3"))]);
+    assert_eq!(
+        kv.apply_swap("ns", typed, T0).0,
+        Err(Reply::Error(WRONGTYPE.into()))
+    );
+    assert_eq!(run(&kv, "GET n"), bulk("2"));
+}
+
+#[test]
+fn a_swap_past_the_quota_writes_nothing() {
+    let kv = store(40);
+    let big = "v".repeat(40);
+    let over = swap(&[], &[("a", Some("1")), ("b", Some(big.as_str()))]);
+    let (Err(Reply::Error(text)), _) = kv.apply_swap("ns", over, T0) else {
+        panic!("expected a quota error")
+    };
+    assert!(text.starts_with("ERR quota exceeded: "), "{text}");
+    assert_eq!(run(&kv, "EXISTS a b"), int(0));
+}

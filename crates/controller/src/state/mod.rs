@@ -1,0 +1,289 @@
+//! Declared state around one run: the pre-phase loads the keys and files the action declares
+//! (`wisp_core::state`) into the event's `__state`; the post-phase takes the `__state` the
+//! function returned out of its result and writes the declared keys back in one atomic,
+//! optimistic step (`StateBackend::commit`). A conflict is retried by running again on fresh
+//! values, or reported, as the action declares. `docs/STATE.md` describes the model.
+
+mod files;
+mod locks;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::{json, Map, Value};
+use wisp_core::state::{self, OnConflict, ResolvedState, StateDecl};
+use wisp_core::{ActivationResponse, Outcome};
+use wisp_invoker::{InvokerError, RunOutcome, RunRequest};
+
+use crate::Controller;
+pub(crate) use files::FileCache;
+pub(crate) use locks::KeyLocks;
+
+/// Attempts of an activation whose write-back keeps conflicting, when it retries.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Where declared state lives: the namespace's key-value store and its data objects.
+pub trait StateBackend: Send + Sync {
+    /// The string values of `keys` (`None`: absent), or why they cannot be read.
+    fn load<'a>(
+        &'a self,
+        namespace: &'a str,
+        keys: Vec<String>,
+    ) -> wisp_store::BoxFuture<'a, Result<Vec<Option<Vec<u8>>>, String>>;
+
+    /// Writes `write` (`None`: delete) only if every key of `expect` still holds the value
+    /// given, atomically: `Ok(false)` when one changed, and then nothing is written.
+    fn commit<'a>(
+        &'a self,
+        namespace: &'a str,
+        expect: KeyValues,
+        write: KeyValues,
+    ) -> wisp_store::BoxFuture<'a, Result<bool, String>>;
+
+    /// The current version (ETag) of the namespace's data object `name`; `None` if absent.
+    fn object_version<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> wisp_store::BoxFuture<'a, Result<Option<String>, String>>;
+
+    /// Writes the data object `name` to the new file `dest`; returns the version and size of
+    /// what was written.
+    fn download<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+        dest: &'a Path,
+    ) -> wisp_store::BoxFuture<'a, Result<(String, u64), String>>;
+}
+
+/// Where the host keeps its copies of declared files, and how many bytes of them.
+#[derive(Debug, Clone)]
+pub struct StateConfig {
+    pub file_cache_dir: PathBuf,
+    pub file_cache_bytes: u64,
+}
+
+/// Keys with their values as stored (`None`: absent, or deleted).
+pub type KeyValues = Vec<(String, Option<Vec<u8>>)>;
+
+/// A declared file as a function gets it.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalFile {
+    pub path: PathBuf,
+    /// The object's version (its ETag).
+    pub version: String,
+    /// Whether this call fetched it from the store (rather than finding it cached on the host).
+    pub fetched: bool,
+}
+
+/// What the record notes of declared state: names and versions, never values.
+#[derive(Default)]
+struct Note {
+    read: Vec<String>,
+    written: Vec<String>,
+    files: Map<String, Value>,
+    fetched: Vec<String>,
+    pre_ms: u64,
+    post_ms: u64,
+    attempts: u32,
+}
+
+impl Note {
+    fn to_json(&self) -> Value {
+        json!({
+            "read": self.read,
+            "written": self.written,
+            "files": self.files,
+            "fetched": self.fetched,
+            "preTime": self.pre_ms,
+            "postTime": self.post_ms,
+            "attempts": self.attempts,
+        })
+    }
+}
+
+/// One attempt's loaded values, kept to check nothing changed at the write-back.
+struct Loaded {
+    keys: Map<String, Value>,
+    raw: KeyValues,
+    files: Map<String, Value>,
+}
+
+impl Controller {
+    /// Runs `request` with the state its action declares, or plainly when it declares none.
+    /// Returns the outcome and, for a declaring action, the record's `state` annotation.
+    pub(crate) async fn run_with_state(
+        &self,
+        request: RunRequest,
+    ) -> (Result<RunOutcome, InvokerError>, Option<Value>) {
+        let declared = StateDecl::of(request.action.annotations.get(state::ANNOTATION));
+        let resolved = match declared {
+            Ok(None) => return (self.inner.invoker.run(request).await, None),
+            Ok(Some(decl)) => match request.args.as_object() {
+                Some(args) => decl.resolve(args),
+                None => Err("declared state needs the event to be an object".into()),
+            },
+            Err(e) => Err(e),
+        };
+        let mut note = Note::default();
+        let outcome = match resolved {
+            Ok(resolved) => self.run_declared(request, &resolved, &mut note).await,
+            Err(e) => Ok(refused(Outcome::ApplicationError, e)),
+        };
+        (outcome, Some(note.to_json()))
+    }
+
+    async fn run_declared(
+        &self,
+        request: RunRequest,
+        resolved: &ResolvedState,
+        note: &mut Note,
+    ) -> Result<RunOutcome, InvokerError> {
+        let Some((backend, files)) = self.inner.state.as_ref() else {
+            let message = "This server has no state store, so actions cannot declare state.";
+            return Ok(refused(Outcome::InternalError, message.into()));
+        };
+        let namespace = request.namespace.clone();
+        let _held = self.inner.key_locks.lock(&namespace, &resolved.write).await;
+        note.read = resolved.loaded_keys().cloned().collect();
+        loop {
+            note.attempts += 1;
+            let started = Instant::now();
+            let loaded = match load(backend.as_ref(), files, &namespace, resolved, note).await {
+                Ok(loaded) => loaded,
+                Err(e) => return Ok(refused(Outcome::ApplicationError, e)),
+            };
+            note.pre_ms += started.elapsed().as_millis() as u64;
+            let mut attempt = request.clone();
+            if let Value::Object(args) = &mut attempt.args {
+                let event = json!({"keys": loaded.keys, "files": loaded.files});
+                args.insert(state::FIELD.into(), event);
+            }
+            let mut run = self.inner.invoker.run(attempt).await?;
+            if !run.response.outcome.is_success() {
+                return Ok(run); // a failed activation writes nothing
+            }
+            let writes = match returned_writes(&mut run.response.result, resolved) {
+                Ok(writes) => writes,
+                Err(e) => {
+                    run.response = ActivationResponse::failure(Outcome::DeveloperError, e);
+                    return Ok(run);
+                }
+            };
+            if writes.is_empty() {
+                return Ok(run);
+            }
+            let started = Instant::now();
+            let expect = loaded
+                .raw
+                .into_iter()
+                .filter(|(k, _)| resolved.is_writable(k))
+                .collect();
+            let names: Vec<String> = writes.iter().map(|(k, _)| k.clone()).collect();
+            let committed = backend.commit(&namespace, expect, writes).await;
+            note.post_ms += started.elapsed().as_millis() as u64;
+            match committed {
+                Ok(true) => {
+                    note.written = names;
+                    return Ok(run);
+                }
+                Ok(false)
+                    if resolved.on_conflict == OnConflict::Retry
+                        && note.attempts < MAX_ATTEMPTS => {}
+                Ok(false) => {
+                    let message = format!(
+                        "A declared key changed while the activation ran ({} attempts); \
+                         nothing was written.",
+                        note.attempts
+                    );
+                    run.response = ActivationResponse::failure(Outcome::ApplicationError, message);
+                    return Ok(run);
+                }
+                Err(e) => {
+                    let message = format!("The declared state was not written: {e}");
+                    run.response = ActivationResponse::failure(Outcome::ApplicationError, message);
+                    return Ok(run);
+                }
+            }
+        }
+    }
+}
+
+/// The pre-phase: every declared key's value and every declared file's local copy.
+async fn load(
+    backend: &dyn StateBackend,
+    files: &FileCache,
+    namespace: &str,
+    resolved: &ResolvedState,
+    note: &mut Note,
+) -> Result<Loaded, String> {
+    let keys: Vec<String> = resolved.loaded_keys().cloned().collect();
+    let values = backend.load(namespace, keys.clone()).await?;
+    let mut loaded = Loaded {
+        keys: Map::new(),
+        raw: Vec::with_capacity(keys.len()),
+        files: Map::new(),
+    };
+    for (key, value) in keys.into_iter().zip(values) {
+        let shown = value.as_deref().map_or(Value::Null, state::decode_value);
+        loaded.keys.insert(key.clone(), shown);
+        loaded.raw.push((key, value));
+    }
+    for name in &resolved.files {
+        let file = files
+            .local(backend, namespace, name)
+            .await
+            .map_err(|e| format!("The declared file '{name}' cannot be read: {e}"))?;
+        loaded
+            .files
+            .insert(name.clone(), Value::from(file.path.display().to_string()));
+        note.files.insert(name.clone(), Value::from(file.version));
+        if file.fetched && !note.fetched.contains(name) {
+            note.fetched.push(name.clone());
+        }
+    }
+    Ok(loaded)
+}
+
+/// Takes `__state` out of a successful result: the keys it writes, each declared writable.
+fn returned_writes(result: &mut Value, resolved: &ResolvedState) -> Result<KeyValues, String> {
+    let Some(returned) = result.as_object_mut().and_then(|r| r.remove(state::FIELD)) else {
+        return Ok(Vec::new());
+    };
+    let keys = match returned {
+        Value::Object(mut fields) => match fields.remove("keys") {
+            None => return Ok(Vec::new()),
+            Some(Value::Object(keys)) => keys,
+            Some(_) => return Err("'__state.keys' in the result must be an object".into()),
+        },
+        _ => return Err("'__state' in the result must be an object".into()),
+    };
+    keys.into_iter()
+        .map(|(key, value)| {
+            if resolved.is_writable(&key) {
+                Ok((key.clone(), state::encode_value(&value)))
+            } else {
+                Err(format!(
+                    "The result writes the key '{key}', which the action does not declare in \
+                     'write'; nothing was written."
+                ))
+            }
+        })
+        .collect()
+}
+
+/// An activation the state phases stopped before it ran.
+fn refused(outcome: Outcome, message: String) -> RunOutcome {
+    let now = wisp_core::time::now_ms();
+    RunOutcome {
+        response: ActivationResponse::failure(outcome, message),
+        logs: Vec::new(),
+        start: now,
+        end: now,
+        init_time: None,
+        timed_out: false,
+        // No process was involved; nothing reads the kind of a run that never started.
+        start_kind: wisp_invoker::StartKind::Warm,
+    }
+}

@@ -1,0 +1,118 @@
+//! The controller's `StateBackend` over the platform's state services: declared keys live in
+//! the key-value store (the same keyspace functions reach over RESP), declared files in the
+//! namespace's data objects.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use wisp_controller::{KeyValues, StateBackend};
+use wisp_kv::{Command, KvStore, Reply, Swap};
+use wisp_objects::{Bucket, Objects};
+use wisp_store::BoxFuture;
+
+pub struct DeclaredState {
+    pub kv: Arc<dyn KvStore>,
+    pub objects: Arc<dyn Objects>,
+}
+
+impl StateBackend for DeclaredState {
+    fn load<'a>(
+        &'a self,
+        namespace: &'a str,
+        keys: Vec<String>,
+    ) -> BoxFuture<'a, Result<Vec<Option<Vec<u8>>>, String>> {
+        // One transaction: the values are one snapshot, and a key of another type is named.
+        let gets = keys
+            .iter()
+            .map(|k| Command::Get(k.as_bytes().to_vec()))
+            .collect();
+        let transaction = self.kv.transaction(namespace, gets);
+        Box::pin(async move {
+            let replies = match transaction.await {
+                Reply::Array(Some(replies)) => replies,
+                Reply::Error(e) => return Err(e),
+                other => return Err(format!("unexpected reply {other:?}")),
+            };
+            keys.iter()
+                .zip(replies)
+                .map(|(key, reply)| match reply {
+                    Reply::Bulk(value) => Ok(value),
+                    Reply::Error(e) => Err(format!("the declared key '{key}': {e}")),
+                    other => Err(format!("the declared key '{key}': unexpected {other:?}")),
+                })
+                .collect()
+        })
+    }
+
+    fn commit<'a>(
+        &'a self,
+        namespace: &'a str,
+        expect: KeyValues,
+        write: KeyValues,
+    ) -> BoxFuture<'a, Result<bool, String>> {
+        let bytes = |pairs: KeyValues| {
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into_bytes(), v))
+                .collect()
+        };
+        let swap = Swap {
+            expect: bytes(expect),
+            write: bytes(write),
+        };
+        let swapped = self.kv.swap(namespace, swap);
+        Box::pin(async move {
+            swapped.await.map_err(|reply| match reply {
+                Reply::Error(e) => e,
+                other => format!("unexpected reply {other:?}"),
+            })
+        })
+    }
+
+    fn object_version<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, String>> {
+        Box::pin(async move {
+            let meta = self
+                .objects
+                .head(namespace, Bucket::Data, name)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(meta.map(|m| m.etag))
+        })
+    }
+
+    fn download<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+        dest: &'a Path,
+    ) -> BoxFuture<'a, Result<(String, u64), String>> {
+        Box::pin(async move {
+            let body = self
+                .objects
+                .get(namespace, Bucket::Data, name, None)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| "the object was deleted while it was fetched".to_string())?;
+            let mut file = tokio::fs::File::create(dest)
+                .await
+                .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+            let mut stream = body.stream;
+            let mut written = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| format!("reading the object failed: {e}"))?;
+                written += chunk.len() as u64;
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+            }
+            file.flush().await.map_err(|e| e.to_string())?;
+            Ok((body.meta.etag, written))
+        })
+    }
+}
