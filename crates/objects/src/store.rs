@@ -313,6 +313,20 @@ impl Objects for StoreObjects {
         })
     }
 
+    fn version<'a>(
+        &'a self,
+        namespace: &'a str,
+        bucket: Bucket,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, ObjectError>> {
+        // One stat: the content type's sidecar is not needed for the version.
+        Box::pin(async move {
+            check(namespace, key)?;
+            let raw = self.raw_head(&object_path(namespace, bucket, key)).await?;
+            Ok(raw.map(|raw| convert(key.to_string(), raw).etag))
+        })
+    }
+
     fn get<'a>(
         &'a self,
         namespace: &'a str,

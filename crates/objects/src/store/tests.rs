@@ -365,3 +365,28 @@ async fn readers_racing_writers_see_whole_versions_only() {
     }
     writer.await.unwrap();
 }
+
+#[tokio::test]
+async fn the_version_alone_is_the_heads_etag_and_follows_replaces() {
+    let o = objects("version");
+    assert_eq!(o.version("ns", Bucket::Data, "m.bin").await.unwrap(), None);
+    let first = o
+        .put("ns", Bucket::Data, "m.bin", body(&[b"one"]), None)
+        .await
+        .unwrap();
+    let version = o.version("ns", Bucket::Data, "m.bin").await.unwrap();
+    assert_eq!(version.as_deref(), Some(first.etag.as_str()));
+    let head = o.head("ns", Bucket::Data, "m.bin").await.unwrap().unwrap();
+    assert_eq!(head.etag, first.etag);
+    let second = o
+        .put("ns", Bucket::Data, "m.bin", body(&[b"two!"]), None)
+        .await
+        .unwrap();
+    assert_ne!(second.etag, first.etag);
+    let version = o.version("ns", Bucket::Data, "m.bin").await.unwrap();
+    assert_eq!(version.as_deref(), Some(second.etag.as_str()));
+    assert_eq!(
+        o.version("other", Bucket::Data, "m.bin").await.unwrap(),
+        None
+    );
+}
