@@ -303,4 +303,80 @@ async fn a_declared_state_counter_deployed_from_project_yml_counts() {
     let second = ok(&server, &["action", "invoke", "count", "-r"]);
     assert!(second.contains("\"count\": 2"), "{second}");
     assert_eq!(ok(&server, &["kv", "get", "counter"]).trim(), "2");
+
+    // Dropping the key from project.yml drops the annotation (an update merges annotations).
+    write(&root, &[("project.yml", "")]);
+    let out = deploy(&server, &root, &[]);
+    assert!(out.contains("1 updated"), "{out}");
+    let (_, body) = server.get("namespaces/_/actions/count?code=false").await;
+    assert_eq!(crate::support::annotation(&body, "state"), None, "{body}");
+}
+
+#[tokio::test]
+async fn a_directory_is_one_zipped_action() {
+    let server = Server::start();
+    let root = project(
+        &server,
+        "app",
+        &[
+            (
+                "packages/tools/multi/index.js",
+                "const { twice } = require('./lib/twice');
+exports.main = (a) => ({ n: twice(a.n) });
+",
+            ),
+            (
+                "packages/tools/multi/lib/twice.js",
+                "exports.twice = (n) => 2 * n;
+",
+            ),
+            (
+                "packages/tools/multi/.ignore",
+                "*.md
+",
+            ),
+            ("packages/tools/multi/NOTES.md", "not deployed"),
+        ],
+    );
+    let out = deploy(&server, &root, &[]);
+    assert!(out.contains("create    action  tools/multi"), "{out}");
+    let result = ok(
+        &server,
+        &["action", "invoke", "tools/multi", "-p", "n", "21", "-r"],
+    );
+    assert!(result.contains("42"), "{result}");
+    let (_, body) = server
+        .get("namespaces/_/actions/tools/multi?code=false")
+        .await;
+    assert_eq!(body["exec"]["binary"], Value::Bool(true), "{body}");
+}
+
+#[tokio::test]
+async fn a_refused_write_stops_the_deploy_and_names_the_entity() {
+    let server = Server::start();
+    let root = project(
+        &server,
+        "app",
+        &[
+            ("packages/p/a.js", ECHO_JS),
+            ("packages/p/z.js", ECHO_JS),
+            (
+                "project.yml",
+                "packages:\n  - name: p\n    actions:\n      - name: z\n        limits: {timeout: 1}\n",
+            ),
+        ],
+    );
+    let out = server.cli(&["project", "deploy", root.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("deploy stopped at create action p/z (2 of 3 changes applied"),
+        "{err}"
+    );
+    assert!(err.contains("timeout"), "the server's reason: {err}");
+    assert!(
+        exists(&server, "actions", "p/a").await,
+        "what came before it is deployed"
+    );
+    assert!(!exists(&server, "actions", "p/z").await);
 }

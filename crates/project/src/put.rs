@@ -53,14 +53,24 @@ pub fn action(project: &str, action: &Action, built: Option<&Built>, namespace: 
             limits.insert(key.into(), json!(value));
         }
     }
+    // An update merges annotations into the stored ones, so those the deployer writes from
+    // `state` and `webSecure` are deleted explicitly when the project no longer sets them.
+    let dropped: Vec<&str> = MANAGED_OPTIONAL
+        .into_iter()
+        .filter(|key| !action.annotations.contains_key(*key))
+        .collect();
     let body = json!({
         "exec": exec,
         "parameters": parameters(&action.parameters),
         "annotations": key_values(&action.annotations),
+        "delAnnotations": dropped,
         "limits": limits,
     });
     stamp(body, project)
 }
+
+/// Annotations the deployer writes only when the project asks for them.
+const MANAGED_OPTIONAL: [&str; 2] = ["state", "require-whisk-auth"];
 
 /// A real package's body (`packages/default` has none).
 pub fn package(project: &str, package: &Package) -> Stamped {
@@ -187,6 +197,11 @@ mod tests {
             json!([{"key": "K", "value": "v", "init": true}])
         );
         assert_eq!(stamped.body["limits"], json!({"timeout": 3000}));
+        assert_eq!(
+            stamped.body["delAnnotations"],
+            json!(["state", "require-whisk-auth"]),
+            "what the project no longer sets is removed on update"
+        );
         assert_eq!(
             stamped.body["exec"],
             json!({"kind": "nodejs:default", "code": "x", "binary": false})
