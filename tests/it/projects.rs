@@ -104,6 +104,9 @@ async fn redeploys_send_only_what_changed_also_from_another_clone() {
         out.contains("0 created, 0 updated, 5 unchanged, 0 deleted (0 requests)"),
         "{out}"
     );
+    let json = crate::support::json_of(&deploy(&server, &root, &["--json"]));
+    assert_eq!(json["unchanged"].as_array().unwrap().len(), 5, "{json}");
+    assert_eq!(json["updated"], serde_json::json!([]), "{json}");
     // Another clone of the same project (same directory name) knows nothing locally: the
     // digests are on the server.
     let clone = server.home().join("clone").join("app");

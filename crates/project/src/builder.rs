@@ -218,6 +218,23 @@ mod tests {
     }
 
     #[test]
+    fn lib_is_built_before_the_actions_that_use_it() {
+        let dir = TempDir::new();
+        dir.file("lib/build.sh", "echo 'exports.x = 7;' > shared.js");
+        dir.file("packages/p/uses/build.sh", "cp ../../../lib/shared.js .");
+        dir.file(
+            "packages/p/uses/index.js",
+            "exports.main = () => require('./shared')",
+        );
+        let project = project(&dir);
+        assert!(project.lib_build);
+        build_lib(&project).unwrap();
+        let code = built(&dir, "uses").unwrap().unwrap();
+        assert!(code.binary, "index.js and the copied shared.js are zipped");
+        assert!(dir.path().join("packages/p/uses/shared.js").is_file());
+    }
+
+    #[test]
     fn a_failing_build_reports_its_output() {
         let dir = TempDir::new();
         dir.file(
