@@ -21,6 +21,7 @@ mod model;
 mod node_sdk;
 mod objects;
 mod pool;
+mod projects;
 mod runtimes;
 mod s3;
 mod state;

@@ -333,8 +333,14 @@ impl Server {
 
     /// Runs the `wisp` CLI against this server.
     pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with_env(args, &[])
+    }
+
+    /// Runs the `wisp` CLI against this server with extra environment variables.
+    pub fn cli_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(wisp_binary())
             .args(args)
+            .envs(env.iter().copied())
             .env("HOME", self.home())
             .env("WSK_CONFIG_FILE", self.home().join("cli.wskprops"))
             .env("WISP_APIHOST", &self.api_host)
