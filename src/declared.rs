@@ -77,12 +77,10 @@ impl StateBackend for DeclaredState {
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, String>> {
         Box::pin(async move {
-            let meta = self
-                .objects
-                .head(namespace, Bucket::Data, name)
+            self.objects
+                .version(namespace, Bucket::Data, name)
                 .await
-                .map_err(|e| e.to_string())?;
-            Ok(meta.map(|m| m.etag))
+                .map_err(|e| e.to_string())
         })
     }
 

@@ -3,6 +3,7 @@
 //! This binary is the composition root: it reads configuration and wires the crates together;
 //! it holds no platform logic of its own.
 
+mod activation_env;
 mod admin;
 mod declared;
 mod objects;

@@ -1,12 +1,18 @@
 //! Object storage as `wisp serve` runs it: two buckets per namespace under `--objects-dir`
-//! (the local filesystem), and the secret that signs URLs to single objects.
+//! (the local filesystem), the secret that signs URLs to single objects, and the S3-compatible
+//! endpoint on `--s3-listen` with what each activation is told about it (`__NIM_STORAGE_KEY`).
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use serde_json::json;
 use wisp_api::ObjectsApi;
-use wisp_objects::{ObjectsConfig, StoreObjects, UrlSigner};
+use wisp_controller::ActivationEnv;
+use wisp_core::EntityName;
+use wisp_objects::{Objects, ObjectsConfig, StoreObjects, UrlSigner};
+use wisp_s3::{BucketNames, KeyPair, S3Credentials};
 
 /// Opens the objects under `dir`; the URL signing secret is `<data dir>/objects-url.key`.
 pub fn open_objects(
@@ -30,4 +36,103 @@ pub fn open_objects(
         public_url: public_url.to_string(),
         max_upload_bytes: max_upload_mb << 20,
     })
+}
+
+/// The S3 endpoint as activations see it: where it is, the bucket names' label, and each
+/// namespace's key pair (made on its first activation, kept in `<data dir>/s3-credentials.json`).
+pub struct StorageEnv {
+    endpoint: String,
+    label: String,
+    credentials: Arc<S3Credentials>,
+}
+
+impl StorageEnv {
+    fn storage_key(&self, namespace: &str, pair: KeyPair) -> String {
+        let buckets = BucketNames::of(namespace, &self.label);
+        // The shape `@nimbella/storage-s3` passes to the AWS SDK's S3Client (reference §3.3).
+        json!({
+            "provider": "@nimbella/storage-s3",
+            "endpoint": self.endpoint,
+            "region": wisp_s3::REGION,
+            "forcePathStyle": true,
+            "credentials": pair,
+            "buckets": {"web": buckets.web, "data": buckets.data},
+            "weburl": format!("{}/{}", self.endpoint, buckets.web),
+        })
+        .to_string()
+    }
+}
+
+impl ActivationEnv for StorageEnv {
+    fn variables<'a>(
+        &'a self,
+        namespace: &'a EntityName,
+    ) -> wisp_store::BoxFuture<'a, Vec<(String, String)>> {
+        Box::pin(async move {
+            let pair = match self.credentials.known(namespace.as_str()) {
+                Some(pair) => Ok(Ok(pair)),
+                None => {
+                    // A namespace's first activation stores its pair: a blocking write.
+                    let credentials = self.credentials.clone();
+                    let ns = namespace.to_string();
+                    tokio::task::spawn_blocking(move || credentials.pair_for(&ns)).await
+                }
+            };
+            match pair {
+                Ok(Ok(pair)) => vec![(
+                    "__NIM_STORAGE_KEY".to_string(),
+                    self.storage_key(namespace.as_str(), pair),
+                )],
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, %namespace, "no S3 key pair for the namespace");
+                    Vec::new()
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "S3 key pair lookup failed");
+                    Vec::new()
+                }
+            }
+        })
+    }
+}
+
+/// Serves S3 on `listen` over `objects`; bucket names take the first label of `api_host`.
+/// `None` (with a message) when the address cannot be had: functions then run without
+/// `__NIM_STORAGE_KEY`, the REST API keeps the objects reachable.
+pub async fn start_s3(
+    objects: Arc<dyn Objects>,
+    data_dir: &Path,
+    listen: SocketAddr,
+    api_host: &str,
+) -> anyhow::Result<Option<(SocketAddr, StorageEnv)>> {
+    let file = data_dir.join("s3-credentials.json");
+    let credentials = Arc::new(
+        S3Credentials::open(&file)
+            .with_context(|| format!("cannot read the S3 key pairs in {}", file.display()))?,
+    );
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            println!(
+                "wisp: the S3 endpoint cannot listen on {listen} ({e}); running without it (see --s3-listen)"
+            );
+            return Ok(None);
+        }
+    };
+    let local = listener.local_addr()?;
+    let label = wisp_s3::api_label(api_host);
+    let uploads = data_dir.join("s3-uploads");
+    let service = wisp_s3::service(objects, credentials.clone(), &label, &uploads)
+        .with_context(|| format!("cannot stage S3 uploads in {}", uploads.display()))?;
+    tokio::spawn(async move {
+        if let Err(e) = wisp_s3::serve(listener, service).await {
+            tracing::error!(error = %e, "the S3 endpoint stopped");
+        }
+    });
+    let env = StorageEnv {
+        endpoint: format!("http://{local}"),
+        label,
+        credentials,
+    };
+    Ok(Some((local, env)))
 }

@@ -84,6 +84,10 @@ pub struct ServeArgs {
     /// Largest object (in MB) one upload through the REST API may carry.
     #[arg(long, env = "WISP_OBJECTS_MAX_UPLOAD_MB", default_value_t = 1024)]
     objects_max_upload_mb: u64,
+    /// Where the S3-compatible endpoint functions use (`__NIM_STORAGE_KEY`) listens: a
+    /// loopback address of its own by default, like the key-value store's.
+    #[arg(long, env = "WISP_S3_LISTEN", default_value = "127.0.0.2:9000")]
+    s3_listen: SocketAddr,
     /// Most actions in a sequence (nested ones inlined) and components in a conductor
     /// composition (which may run its conductor 2n + 1 times).
     #[arg(long, env = "WISP_SEQUENCE_MAX_LENGTH", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
@@ -189,26 +193,37 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(activations),
         invoker,
     );
+    let s3 = crate::objects::start_s3(objects.store.clone(), &data_dir, args.s3_listen, &api_host)
+        .await?;
+    // Every state service that runs tells each activation where it is.
+    let mut envs: Vec<Arc<dyn wisp_controller::ActivationEnv>> = Vec::new();
     let (controller, kv_address, kv_store) = match kv {
-        Some(kv) => (
-            controller
-                .with_activation_env(Arc::new(kv.env))
-                .with_state(
-                    Arc::new(crate::declared::DeclaredState {
-                        kv: kv.store.clone(),
-                        objects: objects.store.clone(),
-                    }),
-                    StateConfig {
-                        file_cache_dir: data_dir.join("state-cache"),
-                        file_cache_bytes: args.state_cache_mb << 20,
-                    },
-                )
-                .context("cannot prepare the cache of declared files")?,
-            Some(kv.address),
-            Some(kv.store),
-        ),
+        Some(kv) => {
+            envs.push(Arc::new(kv.env));
+            (
+                controller
+                    .with_state(
+                        Arc::new(crate::declared::DeclaredState {
+                            kv: kv.store.clone(),
+                            objects: objects.store.clone(),
+                        }),
+                        StateConfig {
+                            file_cache_dir: data_dir.join("state-cache"),
+                            file_cache_bytes: args.state_cache_mb << 20,
+                        },
+                    )
+                    .context("cannot prepare the cache of declared files")?,
+                Some(kv.address),
+                Some(kv.store),
+            )
+        }
         None => (controller, None, None),
     };
+    let s3_address = s3.map(|(address, env)| {
+        envs.push(Arc::new(env));
+        address
+    });
+    let controller = controller.with_activation_env(Arc::new(crate::activation_env::Envs(envs)));
     controller.start().await?;
 
     let app = wisp_api::router(AppState {
@@ -229,6 +244,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(address) = kv_address {
         println!("wisp: key-value store (RESP) on {address}");
     }
+    if let Some(address) = s3_address {
+        println!("wisp: object storage (S3) on http://{address}");
+    }
 
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
@@ -243,7 +261,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WISP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // s3s logs every refused S3 request (a bad signature, an absent key) as an error: a
+        // client's mistake, not the server's. Failures of storage itself are logged by Wisp.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,s3s=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

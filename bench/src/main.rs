@@ -49,6 +49,10 @@ struct Args {
     /// the machine's Redis alike.
     #[arg(long, default_value_t = 50_000)]
     kv_requests: usize,
+    /// Only the state rows: the key-value store against Redis, declared state against the SDK,
+    /// a declared file.
+    #[arg(long)]
+    state_only: bool,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/latest.json")]
     json: PathBuf,
@@ -64,8 +68,54 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Report::default();
 
     let wisp = Wisp::start(&binary, 2).await.context("starting wisp")?;
-    let launchers = wisp.data_dir.join("runtime/launchers");
 
+    if !args.state_only {
+        core_rows(&wisp, &mut report, &args).await?;
+    }
+    kv::resp_vs_redis(&wisp, &mut report, args.kv_requests).await?;
+    state::declared_vs_sdk(&wisp, &mut report, args.iterations / 2).await?;
+    state::declared_file(&wisp, &mut report, 400).await?;
+    drop(wisp);
+
+    if !args.state_only {
+        let no_stem = Wisp::start(&binary, 0)
+            .await
+            .context("starting wisp without stem cells")?;
+        for (kind, code) in [("nodejs:20", NOOP_NODE), ("python:3", NOOP_PYTHON)] {
+            let family = kind.split(':').next().unwrap();
+            let cold = no_stem.cold_starts(kind, code, args.cold.min(10)).await?;
+            report.record(
+                &format!("{family}_cold_no_stem_cell"),
+                &format!("wisp: {kind} cold start, no stem cell"),
+                cold.json(),
+                cold.summary(),
+            );
+        }
+        drop(no_stem);
+    }
+
+    let extra_ca = std::env::var("NODE_EXTRA_CA_CERTS").ok();
+    report.note("node_extra_ca_certs", json!(extra_ca));
+    report.note(
+        "cpus",
+        json!(std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)),
+    );
+    report.print_table();
+    println!(
+        "\nNODE_EXTRA_CA_CERTS: {}",
+        extra_ca.as_deref().unwrap_or("not set")
+    );
+    report.write_json(&args.json)?;
+    println!("results written to {}", args.json.display());
+    Ok(())
+}
+
+/// The core platform's rows: floors, warm and cold invokes per kind, web actions, triggers,
+/// compositions.
+async fn core_rows(wisp: &Wisp, report: &mut Report, args: &Args) -> anyhow::Result<()> {
+    let launchers = wisp.data_dir.join("runtime/launchers");
     // Floors first, on a quiet machine.
     let http_floor = floor::http_round_trip(args.iterations).await?;
     let http_floor_tput = floor::http_throughput(32, Duration::from_secs(args.seconds)).await?;
@@ -148,44 +198,9 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let seconds = Duration::from_secs(args.seconds);
-    wasm::rows(&wisp, &mut report, args.iterations, seconds, args.cold).await?;
-    model::web_vs_api(&wisp, &mut report, args.iterations, seconds).await?;
-    model::trigger_to_start(&wisp, &mut report, args.fires, Duration::from_secs(30)).await?;
-    compose::per_step(&wisp, &mut report, args.compositions).await?;
-    kv::resp_vs_redis(&wisp, &mut report, args.kv_requests).await?;
-    state::declared_vs_sdk(&wisp, &mut report, args.iterations / 2).await?;
-    state::declared_file(&wisp, &mut report, 99).await?;
-    drop(wisp);
-
-    let no_stem = Wisp::start(&binary, 0)
-        .await
-        .context("starting wisp without stem cells")?;
-    for (kind, code) in [("nodejs:20", NOOP_NODE), ("python:3", NOOP_PYTHON)] {
-        let family = kind.split(':').next().unwrap();
-        let cold = no_stem.cold_starts(kind, code, args.cold.min(10)).await?;
-        report.record(
-            &format!("{family}_cold_no_stem_cell"),
-            &format!("wisp: {kind} cold start, no stem cell"),
-            cold.json(),
-            cold.summary(),
-        );
-    }
-    drop(no_stem);
-
-    let extra_ca = std::env::var("NODE_EXTRA_CA_CERTS").ok();
-    report.note("node_extra_ca_certs", json!(extra_ca));
-    report.note(
-        "cpus",
-        json!(std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)),
-    );
-    report.print_table();
-    println!(
-        "\nNODE_EXTRA_CA_CERTS: {}",
-        extra_ca.as_deref().unwrap_or("not set")
-    );
-    report.write_json(&args.json)?;
-    println!("results written to {}", args.json.display());
+    wasm::rows(wisp, report, args.iterations, seconds, args.cold).await?;
+    model::web_vs_api(wisp, report, args.iterations, seconds).await?;
+    model::trigger_to_start(wisp, report, args.fires, Duration::from_secs(30)).await?;
+    compose::per_step(wisp, report, args.compositions).await?;
     Ok(())
 }

@@ -81,6 +81,11 @@ impl Server {
         server
     }
 
+    /// The S3 endpoint's address: the key-value store's loopback address, port 9000.
+    pub fn s3_address(&self) -> String {
+        self.kv_address.replace(":6379", ":9000")
+    }
+
     pub fn home(&self) -> &Path {
         &self.scratch.0
     }
@@ -97,6 +102,7 @@ impl Server {
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(["--kv-listen", &self.kv_address])
+            .args(["--s3-listen", &self.s3_address()])
             .args(extra)
             .env("HOME", self.home())
             .env_remove("WSK_CONFIG_FILE")
@@ -327,8 +333,14 @@ impl Server {
 
     /// Runs the `wisp` CLI against this server.
     pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with_env(args, &[])
+    }
+
+    /// Runs the `wisp` CLI against this server with extra environment variables.
+    pub fn cli_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(wisp_binary())
             .args(args)
+            .envs(env.iter().copied())
             .env("HOME", self.home())
             .env("WSK_CONFIG_FILE", self.home().join("cli.wskprops"))
             .env("WISP_APIHOST", &self.api_host)

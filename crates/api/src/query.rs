@@ -67,6 +67,25 @@ fn integer(raw: &str, collection: &str) -> Result<i64, ApiError> {
     })
 }
 
+/// The whole number `name` within `range`, `default` when absent; anything else is a 400 whose
+/// message `refusal` writes from the raw value.
+pub fn bounded(
+    query: &Query,
+    name: &str,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+    refusal: impl FnOnce(&str) -> String,
+) -> Result<u64, ApiError> {
+    match query.get(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| ApiError::bad_request(refusal(raw))),
+    }
+}
+
 /// A boolean query flag: only `true` is true.
 pub fn flag(query: &Query, name: &str) -> bool {
     query

@@ -1,4 +1,4 @@
-//! The `wisp` command-line client: `wisp action|activation|package|trigger|rule|kv|object|namespace|property ...`.
+//! The `wisp` command-line client: `wisp action|activation|package|trigger|rule|kv|object|project|namespace|property ...`.
 //!
 //! It talks to a Wisp (or any OpenWhisk) server over the REST API at `/api/v1` and nothing else:
 //! it knows no server internals, so it works the same against a remote server as a local one.
@@ -26,7 +26,9 @@ mod test_support;
 
 use std::path::PathBuf;
 
-use commands::{action, activation, kv, namespace, object, package, property, rule, trigger};
+use commands::{
+    action, activation, kv, namespace, object, package, project, property, rule, trigger,
+};
 pub use config::ClientOpts;
 use config::Config;
 use output::Printer;
@@ -50,6 +52,8 @@ pub enum ClientCommand {
     Kv(Box<kv::KvArgs>),
     /// Put, get, list and delete objects of your namespace's storage; signed URLs to them
     Object(Box<object::ObjectArgs>),
+    /// Create a project, deploy one (only what changed), print one as read
+    Project(Box<project::ProjectArgs>),
     /// List the namespaces your key gives access to
     Namespace(namespace::NamespaceArgs),
     /// Show or change the client settings in ~/.wskprops (or $WSK_CONFIG_FILE)
@@ -99,6 +103,13 @@ async fn execute(
         ClientCommand::Object(args) => {
             let config = load_config(&args.opts, props_path)?;
             object::run(args.command, &config, printer).await
+        }
+        ClientCommand::Project(args) => {
+            let config = match args.command.needs_server() {
+                true => Some(load_config(&args.opts, props_path)?),
+                false => None,
+            };
+            project::run(args.command, config.as_ref(), printer).await
         }
         ClientCommand::Namespace(args) => {
             let config = load_config(&args.opts, props_path)?;

@@ -120,6 +120,17 @@ pub trait Objects: Send + Sync {
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<ObjectMeta>, ObjectError>>;
 
+    /// The object's version (its ETag) alone, `None` when absent: what a cache checks on
+    /// every use, so a backend may answer it more cheaply than [`Objects::head`].
+    fn version<'a>(
+        &'a self,
+        namespace: &'a str,
+        bucket: Bucket,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, ObjectError>> {
+        Box::pin(async move { Ok(self.head(namespace, bucket, key).await?.map(|m| m.etag)) })
+    }
+
     /// The object's bytes as a stream (all of them, or `range`); `None` when absent.
     fn get<'a>(
         &'a self,

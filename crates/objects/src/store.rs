@@ -64,7 +64,10 @@ impl StoreObjects {
             .map_err(storage)?
             // Deleting the last object of a folder removes the folder, so a later key may
             // use that name for an object.
-            .with_automatic_cleanup(true);
+            .with_automatic_cleanup(true)
+            // A put that answered is on disk (the file, then its directory, before the
+            // rename is reported), as entity writes are.
+            .with_fsync(true);
         Ok(StoreObjects::new(Arc::new(fs), config))
     }
 
@@ -97,6 +100,47 @@ impl StoreObjects {
             content_type: Some(content_type),
             ..convert(key.to_string(), raw)
         }
+    }
+
+    /// One attempt at a get: the metadata, then the bytes of exactly that version.
+    async fn read(
+        &self,
+        namespace: &str,
+        bucket: Bucket,
+        key: &str,
+        range: Option<ByteRange>,
+    ) -> Result<Read, ObjectError> {
+        let path = object_path(namespace, bucket, key);
+        let Some(raw) = self.raw_head(&path).await? else {
+            return Ok(Read::Absent);
+        };
+        let options = GetOptions {
+            range: range
+                .map(|r| resolve(r, raw.size).map(GetRange::Bounded))
+                .transpose()?,
+            // The bytes read are those of the version the metadata describes.
+            if_match: raw.e_tag.clone(),
+            ..GetOptions::default()
+        };
+        let found = match self.store.get_opts(&path, options).await {
+            Ok(found) => found,
+            Err(object_store::Error::NotFound { .. })
+            | Err(object_store::Error::Precondition { .. }) => return Ok(Read::Changed),
+            Err(e) => return Err(storage(e)),
+        };
+        let range = found.range.clone();
+        let meta = self
+            .meta_of(namespace, bucket, key, found.meta.clone())
+            .await;
+        let stream = found
+            .into_stream()
+            .map(|chunk| chunk.map_err(std::io::Error::other))
+            .boxed();
+        Ok(Read::Found(ObjectBody {
+            meta,
+            range,
+            stream,
+        }))
     }
 
     async fn raw_head(&self, path: &Path) -> Result<Option<object_store::ObjectMeta>, ObjectError> {
@@ -269,6 +313,20 @@ impl Objects for StoreObjects {
         })
     }
 
+    fn version<'a>(
+        &'a self,
+        namespace: &'a str,
+        bucket: Bucket,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, ObjectError>> {
+        // One stat: the content type's sidecar is not needed for the version.
+        Box::pin(async move {
+            check(namespace, key)?;
+            let raw = self.raw_head(&object_path(namespace, bucket, key)).await?;
+            Ok(raw.map(|raw| convert(key.to_string(), raw).etag))
+        })
+    }
+
     fn get<'a>(
         &'a self,
         namespace: &'a str,
@@ -278,42 +336,17 @@ impl Objects for StoreObjects {
     ) -> BoxFuture<'a, Result<Option<ObjectBody>, ObjectError>> {
         Box::pin(async move {
             check(namespace, key)?;
-            let path = object_path(namespace, bucket, key);
-            let Some(raw) = self.raw_head(&path).await? else {
-                return Ok(None);
-            };
-            let options = GetOptions {
-                range: range
-                    .map(|r| resolve(r, raw.size).map(GetRange::Bounded))
-                    .transpose()?,
-                // The bytes read are those of the version the metadata describes.
-                if_match: raw.e_tag.clone(),
-                ..GetOptions::default()
-            };
-            let found = match self.store.get_opts(&path, options).await {
-                Ok(found) => found,
-                Err(object_store::Error::NotFound { .. })
-                | Err(object_store::Error::Precondition { .. }) => {
-                    // Deleted or replaced since the head: the caller may simply retry.
-                    return Err(ObjectError::Storage(format!(
-                        "the object '{key}' changed while it was read; try again"
-                    )));
+            // A replace between the stat and the open is rare; reading again settles it.
+            for _ in 0..3 {
+                match self.read(namespace, bucket, key, range.clone()).await? {
+                    Read::Found(body) => return Ok(Some(body)),
+                    Read::Absent => return Ok(None),
+                    Read::Changed => continue,
                 }
-                Err(e) => return Err(storage(e)),
-            };
-            let range = found.range.clone();
-            let meta = self
-                .meta_of(namespace, bucket, key, found.meta.clone())
-                .await;
-            let stream = found
-                .into_stream()
-                .map(|chunk| chunk.map_err(std::io::Error::other))
-                .boxed();
-            Ok(Some(ObjectBody {
-                meta,
-                range,
-                stream,
-            }))
+            }
+            Err(ObjectError::Storage(format!(
+                "the object '{key}' kept changing while it was read; try again"
+            )))
         })
     }
 
@@ -425,6 +458,14 @@ impl Objects for StoreObjects {
             Ok(Listing { objects, truncated })
         })
     }
+}
+
+/// What one attempt at a get found.
+enum Read {
+    Found(ObjectBody),
+    Absent,
+    /// Deleted or replaced between the stat and the read.
+    Changed,
 }
 
 /// A concrete, non-empty range within an object of `size` bytes.

@@ -15,7 +15,7 @@ use wisp_core::{EntityName, EntityPath, NameError, Outcome};
 
 use crate::auth::Caller;
 use crate::middleware::transaction_id;
-use crate::query::{flag, list_params, Query};
+use crate::query::{bounded, flag, list_params, Query};
 use crate::{wire, ApiError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -204,18 +204,9 @@ async fn invoke(
     let result_only = flag(&query, "result");
     let max_wait =
         u64::try_from(state.controller.max_blocking_wait().as_millis()).unwrap_or(60_000);
-    let wait = match query.get("timeout") {
-        None => max_wait,
-        Some(raw) => raw
-            .parse::<u64>()
-            .ok()
-            .filter(|t| (1..=max_wait).contains(t))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "Timeout must be number of milliseconds up to {max_wait}."
-                ))
-            })?,
-    };
+    let wait = bounded(&query, "timeout", 1..=max_wait, max_wait, |_| {
+        format!("Timeout must be number of milliseconds up to {max_wait}.")
+    })?;
     let options = InvokeOptions {
         blocking,
         wait: Duration::from_millis(wait),

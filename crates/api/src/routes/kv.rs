@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use wisp_kv::{Command, KvStore, Reply};
 
 use crate::auth::Caller;
-use crate::query::Query;
+use crate::query::{bounded, Query};
 use crate::wire::{self, kv as kv_wire};
 use crate::{ApiError, AppState};
 
@@ -114,18 +114,14 @@ async fn list(
 }
 
 fn list_limit(query: &Query) -> Result<usize, ApiError> {
-    match query.get("limit") {
-        None => Ok(DEFAULT_LIST_LIMIT),
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIST_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "The value '{raw}' is not in the range of 1 to {MAX_LIST_LIMIT} for kv."
-                ))
-            }),
-    }
+    let limit = bounded(
+        query,
+        "limit",
+        1..=MAX_LIST_LIMIT as u64,
+        DEFAULT_LIST_LIMIT as u64,
+        |raw| format!("The value '{raw}' is not in the range of 1 to {MAX_LIST_LIMIT} for kv."),
+    )?;
+    Ok(limit as usize)
 }
 
 /// Empties the namespace's store: `{"deleted": <keys there were>}`.

@@ -24,7 +24,7 @@ use serde_json::Value;
 use wisp_objects::{validate_key, Bucket, ByteRange, ObjectMeta, MAX_URL_SECONDS};
 
 use crate::auth::Caller;
-use crate::query::Query;
+use crate::query::{bounded, Query};
 use crate::wire::objects as objects_wire;
 use crate::{ApiError, AppState, ObjectsApi};
 
@@ -149,18 +149,16 @@ async fn list(
 }
 
 fn list_limit(query: &Query) -> Result<usize, ApiError> {
-    match query.get("limit") {
-        None => Ok(DEFAULT_LIST_LIMIT),
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIST_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "The value '{raw}' is not in the range of 1 to {MAX_LIST_LIMIT} for objects."
-                ))
-            }),
-    }
+    let limit = bounded(
+        query,
+        "limit",
+        1..=MAX_LIST_LIMIT as u64,
+        DEFAULT_LIST_LIMIT as u64,
+        |raw| {
+            format!("The value '{raw}' is not in the range of 1 to {MAX_LIST_LIMIT} for objects.")
+        },
+    )?;
+    Ok(limit as usize)
 }
 
 /// The object's bytes (206 with `Range: bytes=...`).
@@ -339,18 +337,13 @@ async fn sign(
             )))
         }
     };
-    let seconds = match query.get("expires") {
-        None => DEFAULT_URL_SECONDS,
-        Some(raw) => raw
-            .parse::<u64>()
-            .ok()
-            .filter(|s| (1..=MAX_URL_SECONDS).contains(s))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "'expires' must be a number of seconds from 1 to {MAX_URL_SECONDS} (7 days)."
-                ))
-            })?,
-    };
+    let seconds = bounded(
+        &query,
+        "expires",
+        1..=MAX_URL_SECONDS,
+        DEFAULT_URL_SECONDS,
+        |_| format!("'expires' must be a number of seconds from 1 to {MAX_URL_SECONDS} (7 days)."),
+    )?;
     let expires = unix_seconds() + seconds;
     let signature = req
         .api

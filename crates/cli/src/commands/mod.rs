@@ -11,6 +11,7 @@ pub mod namespace;
 pub mod object;
 pub mod package;
 mod poll;
+pub mod project;
 pub mod property;
 pub mod rule;
 mod tree;

@@ -338,3 +338,55 @@ async fn copies_keep_the_type_and_count_against_the_quota() {
         .unwrap_err();
     assert!(matches!(err, ObjectError::Quota { .. }), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_racing_writers_see_whole_versions_only() {
+    let o = Arc::new(objects("race"));
+    let version = |b: u8| vec![b; 256 * 1024];
+    o.put("ns", Bucket::Data, "hot", body(&[&version(b'a')]), None)
+        .await
+        .unwrap();
+    let writer = {
+        let o = o.clone();
+        tokio::spawn(async move {
+            for i in 0..20u8 {
+                let v = version(b'a' + i % 2);
+                let chunks: Vec<&[u8]> = v.chunks(10_000).collect();
+                o.put("ns", Bucket::Data, "hot", body(&chunks), None)
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    for _ in 0..40 {
+        let seen = read(&o, "ns", "hot", None).await;
+        assert_eq!(seen.len(), 256 * 1024);
+        assert!(seen.iter().all(|b| *b == seen[0]), "a mixed read");
+    }
+    writer.await.unwrap();
+}
+
+#[tokio::test]
+async fn the_version_alone_is_the_heads_etag_and_follows_replaces() {
+    let o = objects("version");
+    assert_eq!(o.version("ns", Bucket::Data, "m.bin").await.unwrap(), None);
+    let first = o
+        .put("ns", Bucket::Data, "m.bin", body(&[b"one"]), None)
+        .await
+        .unwrap();
+    let version = o.version("ns", Bucket::Data, "m.bin").await.unwrap();
+    assert_eq!(version.as_deref(), Some(first.etag.as_str()));
+    let head = o.head("ns", Bucket::Data, "m.bin").await.unwrap().unwrap();
+    assert_eq!(head.etag, first.etag);
+    let second = o
+        .put("ns", Bucket::Data, "m.bin", body(&[b"two!"]), None)
+        .await
+        .unwrap();
+    assert_ne!(second.etag, first.etag);
+    let version = o.version("ns", Bucket::Data, "m.bin").await.unwrap();
+    assert_eq!(version.as_deref(), Some(second.etag.as_str()));
+    assert_eq!(
+        o.version("other", Bucket::Data, "m.bin").await.unwrap(),
+        None
+    );
+}

@@ -1,0 +1,385 @@
+//! `wisp project`: a directory of functions and a project.yml deployed as one unit, through the
+//! real CLI against a real server. Incremental deploys are checked through the entities'
+//! versions on the server: an entity not sent keeps its version.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::{ok, stderr, stdout, Server};
+
+/// Writes `files` (path relative to the project, contents) under the server's home in `name`.
+fn project(server: &Server, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let root = server.home().join(name);
+    write(&root, files);
+    root
+}
+
+fn write(root: &Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+fn deploy(server: &Server, root: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["project", "deploy", root.to_str().unwrap()];
+    args.extend(extra);
+    ok(server, &args)
+}
+
+async fn version(server: &Server, action: &str) -> String {
+    let (status, body) = server
+        .get(&format!("namespaces/_/actions/{action}?code=false"))
+        .await;
+    assert_eq!(status, 200, "{action}: {body}");
+    body["version"].as_str().unwrap().to_string()
+}
+
+async fn exists(server: &Server, collection: &str, name: &str) -> bool {
+    let (status, _) = server
+        .get(&format!("namespaces/_/{collection}/{name}"))
+        .await;
+    status == 200
+}
+
+const ECHO_JS: &str = "function main(args) { return { from: 'a', args }; }";
+
+#[tokio::test]
+async fn a_created_project_deploys_as_it_is_and_its_action_answers() {
+    let server = Server::start();
+    let root = server.home().join("myapp");
+    let out = ok(&server, &["project", "create", root.to_str().unwrap()]);
+    assert!(out.contains("created project"), "{out}");
+    let out = deploy(&server, &root, &[]);
+    assert!(out.contains("create    action  hello"), "{out}");
+    assert!(out.contains("1 created, 0 updated, 0 unchanged"), "{out}");
+    let result = ok(
+        &server,
+        &["action", "invoke", "hello", "-p", "name", "Ada", "-r"],
+    );
+    assert!(result.contains("Hello Ada!"), "{result}");
+    // A project action is a web action unless it says otherwise.
+    let (status, body) = server.get("namespaces/_/actions/hello?code=false").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        crate::support::annotation(&body, "web-export"),
+        Some(&Value::Bool(true))
+    );
+}
+
+#[tokio::test]
+async fn redeploys_send_only_what_changed_also_from_another_clone() {
+    let server = Server::start();
+    let files = [
+        ("packages/demo/a.js", ECHO_JS),
+        (
+            "packages/demo/b.js",
+            "function main() { return { from: 'b' }; }",
+        ),
+        (
+            "packages/default/c.py",
+            "def main(args):\n    return {'from': 'c'}\n",
+        ),
+        (
+            "project.yml",
+            "packages:\n  - name: demo\n    parameters: {greeting: hi}\n    actions:\n\
+             \x20     - name: both\n        sequence: [a, b]\n",
+        ),
+    ];
+    let root = project(&server, "app", &files);
+    let out = deploy(&server, &root, &[]);
+    assert!(out.contains("5 created"), "{out}");
+    let names = ["demo/a", "demo/b", "demo/both", "c"];
+    let mut before = Vec::new();
+    for name in names {
+        before.push(version(&server, name).await);
+    }
+    let seq = ok(&server, &["action", "invoke", "demo/both", "-r"]);
+    assert!(seq.contains("\"b\""), "the sequence runs a then b: {seq}");
+
+    let out = deploy(&server, &root, &[]);
+    assert!(
+        out.contains("0 created, 0 updated, 5 unchanged, 0 deleted (0 requests)"),
+        "{out}"
+    );
+    let json = crate::support::json_of(&deploy(&server, &root, &["--json"]));
+    assert_eq!(json["unchanged"].as_array().unwrap().len(), 5, "{json}");
+    assert_eq!(json["updated"], serde_json::json!([]), "{json}");
+    // Another clone of the same project (same directory name) knows nothing locally: the
+    // digests are on the server.
+    let clone = server.home().join("clone").join("app");
+    write(&clone, &files);
+    let out = deploy(&server, &clone, &[]);
+    assert!(out.contains("5 unchanged"), "{out}");
+    for (name, v) in names.iter().zip(&before) {
+        assert_eq!(
+            &version(&server, name).await,
+            v,
+            "{name} was not written again"
+        );
+    }
+
+    write(
+        &root,
+        &[(
+            "packages/demo/b.js",
+            "function main() { return { from: 'b2' }; }",
+        )],
+    );
+    let out = deploy(&server, &root, &[]);
+    assert!(out.contains("update    action  demo/b"), "{out}");
+    assert!(out.contains("0 created, 1 updated, 4 unchanged"), "{out}");
+    for (name, v) in names.iter().zip(&before) {
+        let now = version(&server, name).await;
+        assert_eq!(now != *v, *name == "demo/b", "{name}: {v} -> {now}");
+    }
+    let result = ok(&server, &["action", "invoke", "demo/both", "-r"]);
+    assert!(result.contains("b2"), "{result}");
+}
+
+#[tokio::test]
+async fn prune_deletes_only_what_this_project_deployed_and_no_longer_has() {
+    let server = Server::start();
+    let root = project(
+        &server,
+        "shop",
+        &[
+            ("packages/demo/a.js", ECHO_JS),
+            ("packages/demo/b.js", ECHO_JS),
+            ("packages/old/x.js", ECHO_JS),
+        ],
+    );
+    deploy(&server, &root, &[]);
+    let mine = crate::support::source(&server, "mine.js", ECHO_JS);
+    ok(&server, &["action", "create", "mine", &mine]);
+
+    std::fs::remove_file(root.join("packages/demo/b.js")).unwrap();
+    std::fs::remove_dir_all(root.join("packages/old")).unwrap();
+    let out = deploy(&server, &root, &[]);
+    assert!(
+        out.contains("keep      action  demo/b  (no longer in the project; --prune deletes it)"),
+        "{out}"
+    );
+    assert!(
+        exists(&server, "actions", "demo/b").await,
+        "kept without --prune"
+    );
+
+    let out = deploy(&server, &root, &["--prune"]);
+    assert!(out.contains("3 deleted"), "{out}");
+    assert!(!exists(&server, "actions", "demo/b").await);
+    assert!(!exists(&server, "actions", "old/x").await);
+    assert!(!exists(&server, "packages", "old").await);
+    assert!(exists(&server, "actions", "demo/a").await);
+    assert!(
+        exists(&server, "actions", "mine").await,
+        "not the project's: never pruned"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_build_stops_the_deploy_before_anything_is_sent() {
+    let server = Server::start();
+    let root = project(&server, "app", &[("packages/p/good.js", ECHO_JS)]);
+    deploy(&server, &root, &[]);
+    let before = version(&server, "p/good").await;
+
+    write(
+        &root,
+        &[
+            (
+                "packages/p/good.js",
+                "function main() { return { changed: true }; }",
+            ),
+            (
+                "packages/p/bad/build.sh",
+                "echo compiling bad; echo 'bad.c:1: error' >&2; exit 2",
+            ),
+            ("packages/p/bad/index.js", ECHO_JS),
+        ],
+    );
+    let out = server.cli(&["project", "deploy", root.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("build of packages/p/bad failed: build.sh exited with status 2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("compiling bad") && err.contains("bad.c:1: error"),
+        "{err}"
+    );
+    assert_eq!(version(&server, "p/good").await, before, "nothing was sent");
+    assert!(!exists(&server, "actions", "p/bad").await);
+}
+
+#[tokio::test]
+async fn project_yml_with_an_unknown_key_is_refused_naming_it() {
+    let server = Server::start();
+    let root = project(
+        &server,
+        "app",
+        &[
+            ("packages/p/a.js", ECHO_JS),
+            (
+                "project.yml",
+                "packages:\n  - name: p\n    actoins:\n      - name: a\n",
+            ),
+        ],
+    );
+    for command in ["deploy", "get-metadata"] {
+        let out = server.cli(&["project", command, root.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.contains("project.yml: line 3: packages[0]: unknown key `actoins`"),
+            "{err}"
+        );
+    }
+    assert!(!exists(&server, "packages", "p").await);
+}
+
+#[tokio::test]
+async fn variables_come_from_the_environment_then_the_env_file() {
+    let server = Server::start();
+    let root = project(
+        &server,
+        "app",
+        &[
+            ("packages/default/greet.js", "function main(a) { return { greeting: a.greeting, token: process.env.TOKEN }; }"),
+            (
+                "project.yml",
+                "packages:\n  - name: default\n    actions:\n      - name: greet\n\
+                 \x20       parameters: {greeting: ${GREETING}}\n        environment: {TOKEN: ${TOKEN}}\n",
+            ),
+            (".env", "GREETING=from-the-file\nTOKEN=t0k3n\n"),
+        ],
+    );
+    let path = root.to_str().unwrap();
+    let meta = ok(&server, &["project", "get-metadata", path]);
+    assert!(meta.contains("from-the-file"), "{meta}");
+    deploy(&server, &root, &[]);
+    let result = ok(&server, &["action", "invoke", "greet", "-r"]);
+    assert!(
+        result.contains("from-the-file") && result.contains("t0k3n"),
+        "{result}"
+    );
+
+    let out = server.cli_with_env(
+        &["project", "deploy", path],
+        &[("GREETING", "from-the-env")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("1 updated"), "{}", stdout(&out));
+    let result = ok(&server, &["action", "invoke", "greet", "-r"]);
+    assert!(result.contains("from-the-env"), "{result}");
+
+    std::fs::remove_file(root.join(".env")).unwrap();
+    let out = server.cli(&["project", "deploy", path]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("GREETING, TOKEN"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn a_declared_state_counter_deployed_from_project_yml_counts() {
+    let server = Server::start();
+    let root = project(
+        &server,
+        "counter",
+        &[
+            (
+                "packages/default/count.js",
+                "function main(args) {\n  const next = (args.__state.keys.counter || 0) + 1;\n\
+                 \x20 return { count: next, __state: { keys: { counter: next } } };\n}\n",
+            ),
+            (
+                "project.yml",
+                "packages:\n  - name: default\n    actions:\n      - name: count\n\
+                 \x20       state:\n          write: [counter]\n",
+            ),
+        ],
+    );
+    deploy(&server, &root, &[]);
+    ok(&server, &["action", "invoke", "count", "-r"]);
+    let second = ok(&server, &["action", "invoke", "count", "-r"]);
+    assert!(second.contains("\"count\": 2"), "{second}");
+    assert_eq!(ok(&server, &["kv", "get", "counter"]).trim(), "2");
+
+    // Dropping the key from project.yml drops the annotation (an update merges annotations).
+    write(&root, &[("project.yml", "")]);
+    let out = deploy(&server, &root, &[]);
+    assert!(out.contains("1 updated"), "{out}");
+    let (_, body) = server.get("namespaces/_/actions/count?code=false").await;
+    assert_eq!(crate::support::annotation(&body, "state"), None, "{body}");
+}
+
+#[tokio::test]
+async fn a_directory_is_one_zipped_action() {
+    let server = Server::start();
+    let root = project(
+        &server,
+        "app",
+        &[
+            (
+                "packages/tools/multi/index.js",
+                "const { twice } = require('./lib/twice');
+exports.main = (a) => ({ n: twice(a.n) });
+",
+            ),
+            (
+                "packages/tools/multi/lib/twice.js",
+                "exports.twice = (n) => 2 * n;
+",
+            ),
+            (
+                "packages/tools/multi/.ignore",
+                "*.md
+",
+            ),
+            ("packages/tools/multi/NOTES.md", "not deployed"),
+        ],
+    );
+    let out = deploy(&server, &root, &[]);
+    assert!(out.contains("create    action  tools/multi"), "{out}");
+    let result = ok(
+        &server,
+        &["action", "invoke", "tools/multi", "-p", "n", "21", "-r"],
+    );
+    assert!(result.contains("42"), "{result}");
+    let (_, body) = server
+        .get("namespaces/_/actions/tools/multi?code=false")
+        .await;
+    assert_eq!(body["exec"]["binary"], Value::Bool(true), "{body}");
+}
+
+#[tokio::test]
+async fn a_refused_write_stops_the_deploy_and_names_the_entity() {
+    let server = Server::start();
+    let root = project(
+        &server,
+        "app",
+        &[
+            ("packages/p/a.js", ECHO_JS),
+            ("packages/p/z.js", ECHO_JS),
+            (
+                "project.yml",
+                "packages:\n  - name: p\n    actions:\n      - name: z\n        limits: {timeout: 1}\n",
+            ),
+        ],
+    );
+    let out = server.cli(&["project", "deploy", root.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("deploy stopped at create action p/z (2 of 3 changes applied"),
+        "{err}"
+    );
+    assert!(err.contains("timeout"), "the server's reason: {err}");
+    assert!(
+        exists(&server, "actions", "p/a").await,
+        "what came before it is deployed"
+    );
+    assert!(!exists(&server, "actions", "p/z").await);
+}
