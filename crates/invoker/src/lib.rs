@@ -98,6 +98,28 @@ pub struct RunOutcome {
     pub start_kind: StartKind,
 }
 
+impl RunOutcome {
+    /// An activation that ended in `outcome` with `message` before the function gave a result
+    /// (it could not start, or it broke), ending now.
+    pub fn failure(
+        outcome: wisp_core::Outcome,
+        message: impl Into<String>,
+        start: u64,
+        init_time: Option<u64>,
+        start_kind: StartKind,
+    ) -> RunOutcome {
+        RunOutcome {
+            response: ActivationResponse::failure(outcome, message),
+            logs: Vec::new(),
+            start,
+            end: wisp_core::time::now_ms(),
+            init_time,
+            timed_out: false,
+            start_kind,
+        }
+    }
+}
+
 /// Why an action's code cannot be run, found when the action is written.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum CodeError {

@@ -53,7 +53,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
                         inner.release_reservation(limits.memory);
                         inner.warmed(&key, limits.concurrency);
                         tracing::error!(error = %e, "runtime process failed to start");
-                        return Ok(failed(
+                        return Ok(RunOutcome::failure(
                             Outcome::InternalError,
                             "Failed to start a runtime process for the action.",
                             now_ms(),
@@ -107,7 +107,7 @@ async fn initialize(
     let timeout = Duration::from_millis(action.limits.timeout);
     let code_root = inner.config.runtime_dir.join("code");
     let code = action.exec.code().ok_or_else(|| {
-        failed(
+        RunOutcome::failure(
             Outcome::InternalError,
             InvokerError::NotRunnable.to_string(),
             now_ms(),
@@ -120,7 +120,7 @@ async fn initialize(
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
     let loadable = loadable.map_err(|message| {
-        failed(
+        RunOutcome::failure(
             Outcome::DeveloperError,
             format!("Initialization has failed due to: {message}"),
             now_ms(),
@@ -321,23 +321,5 @@ fn gone() -> Finished {
         reply: None,
         reply_size: 0,
         logs: Vec::new(),
-    }
-}
-
-fn failed(
-    outcome: Outcome,
-    message: impl Into<String>,
-    start: u64,
-    init_time: Option<u64>,
-    start_kind: StartKind,
-) -> RunOutcome {
-    RunOutcome {
-        response: ActivationResponse::failure(outcome, message),
-        logs: Vec::new(),
-        start,
-        end: now_ms(),
-        init_time,
-        timed_out: false,
-        start_kind,
     }
 }

@@ -108,7 +108,16 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
     let start = now_ms();
     let (program, init_time) = match program(inner, &req).await {
         Ok(found) => found,
-        Err(message) => return Ok(failed(Outcome::DeveloperError, message, start, None)),
+        Err(message) => {
+            let kind = StartKind::Cold;
+            return Ok(RunOutcome::failure(
+                Outcome::DeveloperError,
+                message,
+                start,
+                None,
+                kind,
+            ));
+        }
     };
     let invocation = invocation(inner, &req);
     let inner2 = inner.clone();
@@ -125,11 +134,12 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
         Ok(Ok(done)) => done,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "a wasm activation's thread failed");
-            return Ok(failed(
+            return Ok(RunOutcome::failure(
                 Outcome::InternalError,
                 "The wasm engine failed to run the action.",
                 start,
                 init_time,
+                StartKind::Cold,
             ));
         }
         Err(_) => Completion {
@@ -323,23 +333,6 @@ fn excerpt(stdout: &str) -> String {
     }
     let cut: String = text.chars().take(100).collect();
     format!(": {cut}")
-}
-
-fn failed(
-    outcome: Outcome,
-    message: impl Into<String>,
-    start: u64,
-    init_time: Option<u64>,
-) -> RunOutcome {
-    RunOutcome {
-        response: ActivationResponse::failure(outcome, message),
-        logs: Vec::new(),
-        start,
-        end: now_ms(),
-        init_time,
-        timed_out: false,
-        start_kind: StartKind::Cold,
-    }
 }
 
 #[cfg(test)]

@@ -273,17 +273,9 @@ fn returned_writes(result: &mut Value, resolved: &ResolvedState) -> Result<KeyVa
         .collect()
 }
 
-/// An activation the state phases stopped before it ran.
+/// An activation the state phases stopped before it ran (no process was involved; nothing
+/// reads the start kind of such a run).
 fn refused(outcome: Outcome, message: String) -> RunOutcome {
     let now = wisp_core::time::now_ms();
-    RunOutcome {
-        response: ActivationResponse::failure(outcome, message),
-        logs: Vec::new(),
-        start: now,
-        end: now,
-        init_time: None,
-        timed_out: false,
-        // No process was involved; nothing reads the kind of a run that never started.
-        start_kind: wisp_invoker::StartKind::Warm,
-    }
+    RunOutcome::failure(outcome, message, now, None, wisp_invoker::StartKind::Warm)
 }
