@@ -34,11 +34,14 @@ impl Controller {
             .ok_or(ControllerError::NotFound)
     }
 
+    /// Records in `namespace`, newest first. Finished records still queued for their commit
+    /// are committed first, so a listing right after an invoke's answer shows it.
     pub async fn list_activations(
         &self,
         namespace: &EntityName,
         filter: ActivationFilter,
     ) -> Result<Vec<Activation>> {
+        self.inner.activations.flush().await?;
         Ok(self
             .inner
             .activations
@@ -51,6 +54,7 @@ impl Controller {
         namespace: &EntityName,
         filter: ActivationFilter,
     ) -> Result<u64> {
+        self.inner.activations.flush().await?;
         Ok(self
             .inner
             .activations
