@@ -86,6 +86,19 @@ pub fn bounded(
     }
 }
 
+/// `limit` of a bounded listing (kv, objects): 1 to `max`, `default` when absent.
+pub fn listing_limit(
+    query: &Query,
+    default: usize,
+    max: usize,
+    collection: &str,
+) -> Result<usize, ApiError> {
+    let limit = bounded(query, "limit", 1..=max as u64, default as u64, |raw| {
+        format!("The value '{raw}' is not in the range of 1 to {max} for {collection}.")
+    })?;
+    Ok(limit as usize)
+}
+
 /// A boolean query flag: only `true` is true.
 pub fn flag(query: &Query, name: &str) -> bool {
     query

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use wisp_kv::{Command, KvStore, Reply};
 
 use crate::auth::Caller;
-use crate::query::{bounded, Query};
+use crate::query::{listing_limit, Query};
 use crate::wire::{self, kv as kv_wire};
 use crate::{ApiError, AppState};
 
@@ -114,14 +114,7 @@ async fn list(
 }
 
 fn list_limit(query: &Query) -> Result<usize, ApiError> {
-    let limit = bounded(
-        query,
-        "limit",
-        1..=MAX_LIST_LIMIT as u64,
-        DEFAULT_LIST_LIMIT as u64,
-        |raw| format!("The value '{raw}' is not in the range of 1 to {MAX_LIST_LIMIT} for kv."),
-    )?;
-    Ok(limit as usize)
+    listing_limit(query, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, "kv")
 }
 
 /// Empties the namespace's store: `{"deleted": <keys there were>}`.

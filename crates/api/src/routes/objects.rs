@@ -24,7 +24,7 @@ use serde_json::Value;
 use wisp_objects::{validate_key, Bucket, ByteRange, ObjectMeta, MAX_URL_SECONDS};
 
 use crate::auth::Caller;
-use crate::query::{bounded, Query};
+use crate::query::{bounded, listing_limit, Query};
 use crate::wire::objects as objects_wire;
 use crate::{ApiError, AppState, ObjectsApi};
 
@@ -149,16 +149,7 @@ async fn list(
 }
 
 fn list_limit(query: &Query) -> Result<usize, ApiError> {
-    let limit = bounded(
-        query,
-        "limit",
-        1..=MAX_LIST_LIMIT as u64,
-        DEFAULT_LIST_LIMIT as u64,
-        |raw| {
-            format!("The value '{raw}' is not in the range of 1 to {MAX_LIST_LIMIT} for objects.")
-        },
-    )?;
-    Ok(limit as usize)
+    listing_limit(query, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, "objects")
 }
 
 /// The object's bytes (206 with `Range: bytes=...`).
