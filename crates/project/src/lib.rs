@@ -18,6 +18,7 @@ mod model;
 mod order;
 pub mod put;
 mod substitute;
+mod web;
 
 #[cfg(test)]
 mod test_support;
@@ -29,6 +30,7 @@ pub use error::ProjectError;
 pub use model::{Action, Package, Parameter, Project, Source};
 pub use order::deploy_order;
 pub use substitute::{parse_env_file, Variables};
+pub use web::{site_settings, web_files, WebFile};
 
 /// Reads the project at `root`: the directory tree merged with `project.yml` (after `${VAR}`
 /// substitution from `vars`). Nothing is built or run.
