@@ -383,3 +383,29 @@ async fn a_refused_write_stops_the_deploy_and_names_the_entity() {
     );
     assert!(!exists(&server, "actions", "p/z").await);
 }
+
+#[tokio::test]
+async fn a_wasm_file_is_a_wasm_action() {
+    let server = Server::start();
+    let hello =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/wasm/c/hello.wasm"))
+            .unwrap();
+    let root = server.home().join("fast");
+    std::fs::create_dir_all(root.join("packages/default")).unwrap();
+    std::fs::write(root.join("packages/default/hi.wasm"), &hello).unwrap();
+    let out = deploy(&server, &root, &[]);
+    assert!(out.contains("create    action  hi"), "{out}");
+    let (status, action) = server.get("namespaces/_/actions/hi?code=false").await;
+    assert_eq!(status, 200);
+    assert_eq!(action["exec"]["kind"], "wasm");
+    assert_eq!(action["exec"]["binary"], true);
+    let result = server
+        .result("hi", serde_json::json!({"name": "Ada"}))
+        .await;
+    assert_eq!(result["greeting"], "Hello, Ada!", "{result}");
+    let again = deploy(&server, &root, &[]);
+    assert!(
+        again.contains("0 created, 0 updated, 1 unchanged"),
+        "{again}"
+    );
+}
