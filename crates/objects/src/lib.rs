@@ -128,6 +128,14 @@ pub enum ObjectError {
 
 /// A namespace's objects. Namespaces never see each other's keys.
 pub trait Objects: Send + Sync {
+    /// A count that changes whenever anything in the namespace's `bucket` changes, when the
+    /// backend can tell (it is the store's only writer): a cache of the bucket stays valid
+    /// while the count does, with no request to the store. `None` when writes may come from
+    /// elsewhere (a store shared by several servers); then ask [`Objects::version`].
+    fn generation(&self, _namespace: &str, _bucket: Bucket) -> Option<u64> {
+        None
+    }
+
     /// Metadata only: one stat (and the content type's small sidecar) on the local backend.
     fn head<'a>(
         &'a self,

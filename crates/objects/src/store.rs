@@ -53,6 +53,9 @@ pub struct StoreObjects {
     /// Bytes each namespace keeps, counted by a listing on first use and then kept up to date
     /// by puts and deletes.
     usage: Mutex<HashMap<String, u64>>,
+    /// Changes made through this value, per namespace and bucket: kept only when nothing else
+    /// writes the store (the local filesystem backend), so that readers may trust them.
+    generations: Option<Mutex<HashMap<(String, Bucket), u64>>>,
 }
 
 impl StoreObjects {
@@ -68,7 +71,11 @@ impl StoreObjects {
             // A put that answered is on disk (the file, then its directory, before the
             // rename is reported), as entity writes are.
             .with_fsync(true);
-        Ok(StoreObjects::new(Arc::new(fs), config))
+        let mut objects = StoreObjects::new(Arc::new(fs), config);
+        // This server is the only writer of its directory: its own count of changes is the
+        // whole story.
+        objects.generations = Some(Mutex::new(HashMap::new()));
+        Ok(objects)
     }
 
     /// Objects kept in any `object_store` backend (an S3-compatible store for a cluster).
@@ -77,6 +84,19 @@ impl StoreObjects {
             store,
             config,
             usage: Mutex::new(HashMap::new()),
+            generations: None,
+        }
+    }
+
+    /// Counts a change (made or attempted) to the bucket; called after the change, so a reader
+    /// that saw the old count re-reads.
+    fn changed(&self, namespace: &str, bucket: Bucket) {
+        if let Some(generations) = &self.generations {
+            *generations
+                .lock()
+                .unwrap()
+                .entry((namespace.to_string(), bucket))
+                .or_default() += 1;
         }
     }
 
@@ -298,6 +318,17 @@ impl StoreObjects {
 }
 
 impl Objects for StoreObjects {
+    fn generation(&self, namespace: &str, bucket: Bucket) -> Option<u64> {
+        let generations = self.generations.as_ref()?;
+        let generations = generations.lock().unwrap();
+        Some(
+            generations
+                .get(&(namespace.to_string(), bucket))
+                .copied()
+                .unwrap_or(0),
+        )
+    }
+
     fn head<'a>(
         &'a self,
         namespace: &'a str,
@@ -360,8 +391,13 @@ impl Objects for StoreObjects {
     ) -> BoxFuture<'a, Result<ObjectMeta, ObjectError>> {
         Box::pin(async move {
             check(namespace, key)?;
-            self.write(namespace, bucket, key, body).await?;
-            self.set_type(namespace, bucket, key, content_type).await?;
+            let written = async {
+                self.write(namespace, bucket, key, body).await?;
+                self.set_type(namespace, bucket, key, content_type).await
+            }
+            .await;
+            self.changed(namespace, bucket);
+            written?;
             self.head(namespace, bucket, key).await?.ok_or_else(|| {
                 ObjectError::Storage(format!("the object '{key}' vanished after it was put"))
             })
@@ -390,15 +426,20 @@ impl Objects for StoreObjects {
                 return Err(self.quota_error(namespace));
             }
             let source_path = object_path(namespace, from.0, from.1);
-            if let Err(e) = self.store.copy(&source_path, &target).await {
+            let copied = self.store.copy(&source_path, &target).await;
+            self.changed(namespace, to.0);
+            if let Err(e) = copied {
                 return Err(match e {
                     object_store::Error::NotFound { .. } => return Ok(None),
                     e => self.write_failed(namespace, to.0, to.1, e).await,
                 });
             }
             self.account(namespace, old, source.size);
-            self.set_type(namespace, to.0, to.1, source.content_type)
-                .await?;
+            let typed = self
+                .set_type(namespace, to.0, to.1, source.content_type)
+                .await;
+            self.changed(namespace, to.0);
+            typed?;
             self.head(namespace, to.0, to.1).await
         })
     }
@@ -415,13 +456,17 @@ impl Objects for StoreObjects {
             let Some(raw) = self.raw_head(&path).await? else {
                 return Ok(false);
             };
-            match self.store.delete(&path).await {
+            let deleted = self.store.delete(&path).await;
+            self.changed(namespace, bucket);
+            match deleted {
                 Ok(()) => {}
                 Err(object_store::Error::NotFound { .. }) => return Ok(false),
                 Err(e) => return Err(storage(e)),
             }
             self.account(namespace, raw.size, 0);
-            ignore_absent(self.store.delete(&type_path(namespace, bucket, key)).await)?;
+            let untyped = self.store.delete(&type_path(namespace, bucket, key)).await;
+            self.changed(namespace, bucket);
+            ignore_absent(untyped)?;
             Ok(true)
         })
     }

@@ -1,8 +1,10 @@
 //! The files of the sites, held in memory while they are small and current.
 //!
-//! A request costs one stat of the file (`Objects::version`) when its bytes are cached: the
-//! version in the cache is compared with the stored one, so a redeploy is served at once. A
-//! file's gzip and brotli forms are made the first time a client asks for them and kept with it,
+//! When the store counts its own changes (the local backend: `Objects::generation`), a cached
+//! file, or the absence of one, is used as long as the namespace's web bucket has not changed:
+//! a request touches no file at all, and a redeploy is served at once. On a store written by
+//! others as well, a cached file costs one stat (`Objects::version`) to check. A file's gzip
+//! and brotli forms are made the first time a client asks for them and kept with it,
 //! so compression is paid once per version, not per request. Large files are not cached; they
 //! stream from storage (with ranges).
 
@@ -98,10 +100,27 @@ pub struct SiteFiles {
 
 #[derive(Default)]
 struct Cache {
-    files: HashMap<(String, String), Arc<CachedFile>>,
+    files: HashMap<(String, String), Entry>,
     /// Insertion order, for eviction (oldest first).
     order: VecDeque<(String, String)>,
     bytes: usize,
+}
+
+/// What was found under a key, and when.
+#[derive(Clone)]
+struct Entry {
+    /// The bucket's generation when it was read (`Objects::generation`), if the store keeps one.
+    generation: Option<u64>,
+    /// `None`: no such (small) file. Kept only with a generation, which says when to look again.
+    file: Option<Arc<CachedFile>>,
+}
+
+impl Entry {
+    fn cost(&self, key: &(String, String)) -> usize {
+        // The compressed forms are at most about as large again as the body.
+        let body = self.file.as_ref().map_or(0, |f| f.body.len() * 2);
+        body + key.0.len() + key.1.len() + 64
+    }
 }
 
 impl SiteFiles {
@@ -118,19 +137,47 @@ impl SiteFiles {
     }
 
     /// The current version of `key` in the namespace's web bucket, `None` when absent.
+    ///
+    /// When the store counts its changes (`Objects::generation`), a cached answer — a file or
+    /// its absence — is current while the count is: no request to the store at all. Otherwise
+    /// a cached file is checked against the stored version (one stat).
     pub async fn file(&self, namespace: &str, key: &str) -> Result<Option<SiteFile>, ObjectError> {
-        let Some(version) = self.objects.version(namespace, Bucket::Web, key).await? else {
-            return Ok(None);
-        };
         let id = (namespace.to_string(), key.to_string());
-        if let Some(file) = self.cache.lock().unwrap().files.get(&id) {
-            if file.version == version {
-                return Ok(Some(SiteFile::Cached(file.clone())));
+        let generation = self.objects.generation(namespace, Bucket::Web);
+        let cached = self.cache.lock().unwrap().files.get(&id).cloned();
+        match (generation, cached) {
+            (Some(now), Some(entry)) if entry.generation == Some(now) => {
+                return Ok(entry.file.map(SiteFile::Cached));
             }
+            (
+                None,
+                Some(Entry {
+                    file: Some(file), ..
+                }),
+            ) => {
+                let version = self.objects.version(namespace, Bucket::Web, key).await?;
+                match version {
+                    None => return Ok(None),
+                    Some(version) if version == file.version => {
+                        return Ok(Some(SiteFile::Cached(file)));
+                    }
+                    Some(_) => {}
+                }
+            }
+            _ => {}
         }
         // The version read is the one the body carries; a large file's stream is dropped
         // unread and opened again, with its range, by the request that serves it.
         let Some(found) = self.objects.get(namespace, Bucket::Web, key, None).await? else {
+            if generation.is_some() {
+                self.keep(
+                    id,
+                    Entry {
+                        generation,
+                        file: None,
+                    },
+                );
+            }
             return Ok(None);
         };
         if found.meta.size > MAX_CACHED_FILE {
@@ -155,16 +202,21 @@ impl SiteFiles {
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
         });
-        self.keep(id, file.clone());
+        self.keep(
+            id,
+            Entry {
+                generation,
+                file: Some(file.clone()),
+            },
+        );
         Ok(Some(SiteFile::Cached(file)))
     }
 
-    fn keep(&self, id: (String, String), file: Arc<CachedFile>) {
+    fn keep(&self, id: (String, String), entry: Entry) {
         let mut cache = self.cache.lock().unwrap();
-        // The compressed forms are at most about as large again as the body.
-        let cost = file.body.len() * 2;
-        if let Some(old) = cache.files.insert(id.clone(), file) {
-            cache.bytes -= old.body.len() * 2;
+        let cost = entry.cost(&id);
+        if let Some(old) = cache.files.insert(id.clone(), entry) {
+            cache.bytes -= old.cost(&id);
         } else {
             cache.order.push_back(id);
         }
@@ -174,7 +226,7 @@ impl SiteFiles {
                 break;
             };
             if let Some(gone) = cache.files.remove(&oldest) {
-                cache.bytes -= gone.body.len() * 2;
+                cache.bytes -= gone.cost(&oldest);
             }
         }
     }

@@ -390,3 +390,63 @@ async fn the_version_alone_is_the_heads_etag_and_follows_replaces() {
         None
     );
 }
+
+#[tokio::test]
+async fn every_change_moves_the_buckets_generation_and_listings_hide_the_sites_records() {
+    let objects = objects("generation");
+    let web = |o: &StoreObjects| o.generation("ns", Bucket::Web).unwrap();
+    let start = web(&objects);
+    objects
+        .put("ns", Bucket::Web, "index.html", body(&[b"hi"]), None)
+        .await
+        .unwrap();
+    let after_put = web(&objects);
+    assert!(after_put > start);
+    assert_eq!(
+        objects.generation("ns", Bucket::Data),
+        Some(0),
+        "buckets count apart"
+    );
+    assert_eq!(
+        objects.generation("other", Bucket::Web),
+        Some(0),
+        "namespaces too"
+    );
+    objects
+        .copy(
+            "ns",
+            (Bucket::Web, "index.html"),
+            (Bucket::Web, "copy.html"),
+        )
+        .await
+        .unwrap();
+    let after_copy = web(&objects);
+    assert!(after_copy > after_put);
+    objects
+        .delete("ns", Bucket::Web, "copy.html")
+        .await
+        .unwrap();
+    assert!(web(&objects) > after_copy);
+
+    objects
+        .put("ns", Bucket::Web, ".wisp/site.json", body(&[b"{}"]), None)
+        .await
+        .unwrap();
+    let listed = objects
+        .list("ns", Bucket::Web, "", None, 100)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listed.objects.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, ["index.html"]);
+    assert!(objects
+        .head("ns", Bucket::Web, ".wisp/site.json")
+        .await
+        .unwrap()
+        .is_some());
+    // A store others may write too keeps no count.
+    let shared = StoreObjects::new(
+        Arc::new(object_store::memory::InMemory::new()),
+        ObjectsConfig::default(),
+    );
+    assert_eq!(shared.generation("ns", Bucket::Web), None);
+}
