@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's single test command: installs the npm packages the tests use (the official
 # `openwhisk` client and openwhisk-composer in tests/compat, Nimbella's SDK and the AWS SDK v3
-# for S3 in tests/fixtures/nimbella-sdk; each pinned by its package-lock.json) and Nimbella's Python SDK
+# for S3 in tests/fixtures/nimbella-sdk, Nimbella's deployer in tests/fixtures/nimbella-deployer;
+# each pinned by its package-lock.json) and Nimbella's Python SDK
 # (pinned in tests/fixtures/nimbella-sdk-python), starts a Redis if none answers, then runs every Rust test,
 # including tests/it/compat.rs which drives a real server with that client.
 #
@@ -24,6 +25,7 @@ install() {
 }
 install tests/compat                 # the openwhisk client and openwhisk-composer
 install tests/fixtures/nimbella-sdk  # Nimbella's SDK and the AWS SDK, zipped into test actions
+install tests/fixtures/nimbella-deployer  # Nimbella's deployer library, driven against the server
 
 # Nimbella's Python SDK, likewise: pip into a directory, only when the pinned list changed.
 python_sdk=tests/fixtures/nimbella-sdk-python
