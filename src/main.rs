@@ -9,6 +9,7 @@ mod declared;
 mod objects;
 mod paths;
 mod serve;
+mod sites;
 mod state;
 
 use clap::{Parser, Subcommand};

@@ -88,6 +88,13 @@ pub struct ServeArgs {
     /// loopback address of its own by default, like the key-value store's.
     #[arg(long, env = "WISP_S3_LISTEN", default_value = "127.0.0.2:9000")]
     s3_listen: SocketAddr,
+    /// A domain whose subdomains are the namespaces' sites (`<namespace>.<domain>`), beside
+    /// `localhost` and the API host's name; it needs a wildcard DNS record.
+    #[arg(long, env = "WISP_SITE_DOMAIN")]
+    site_domain: Option<String>,
+    /// Memory (MB) for the small files of the sites and their compressed forms.
+    #[arg(long, env = "WISP_SITE_CACHE_MB", default_value_t = 64)]
+    site_cache_mb: usize,
     /// Most actions in a sequence (nested ones inlined) and components in a conductor
     /// composition (which may run its conductor 2n + 1 times).
     #[arg(long, env = "WISP_SEQUENCE_MAX_LENGTH", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
@@ -226,6 +233,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let controller = controller.with_activation_env(Arc::new(crate::activation_env::Envs(envs)));
     controller.start().await?;
 
+    let site_domains = crate::sites::site_domains(&api_host, args.site_domain.as_deref());
+    let site_url = crate::sites::site_url_pattern(&api_host, &site_domains);
+    let sites = Arc::new(wisp_api::Sites::new(
+        objects.store.clone(),
+        wisp_api::SitesConfig {
+            domains: site_domains,
+            cache_bytes: args.site_cache_mb << 20,
+        },
+    ));
     let app = wisp_api::router(AppState {
         controller: controller.clone(),
         build: BuildInfo {
@@ -234,6 +250,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         kv: kv_store,
         objects: Some(objects),
+        sites: Some(sites),
     });
     // The properties file is in place before the address is announced, so whoever waits for
     // the announcement (a script, a test) finds it.
@@ -241,6 +258,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("wisp: listening on {api_host}");
     println!("wisp: guest credentials {guest}");
     println!("wisp: data directory {}", data_dir.display());
+    println!("wisp: sites at {site_url} and {api_host}/sites/{{namespace}}/");
     if let Some(address) = kv_address {
         println!("wisp: key-value store (RESP) on {address}");
     }

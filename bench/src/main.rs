@@ -10,6 +10,7 @@ mod kv;
 mod model;
 mod report;
 mod server;
+mod sites;
 mod state;
 mod stats;
 mod wasm;
@@ -53,6 +54,10 @@ struct Args {
     /// a declared file.
     #[arg(long)]
     state_only: bool,
+    /// Only the static-site rows: a 10 KB file from a site against nginx and the floor, and
+    /// deploy times.
+    #[arg(long)]
+    sites_only: bool,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/latest.json")]
     json: PathBuf,
@@ -69,6 +74,15 @@ async fn main() -> anyhow::Result<()> {
 
     let wisp = Wisp::start(&binary, 2).await.context("starting wisp")?;
 
+    if args.sites_only {
+        let seconds = Duration::from_secs(args.seconds);
+        sites::rows(&wisp, &binary, &mut report, args.iterations, seconds).await?;
+        drop(wisp);
+        report.print_table();
+        report.write_json(&args.json)?;
+        println!("results written to {}", args.json.display());
+        return Ok(());
+    }
     if !args.state_only {
         core_rows(&wisp, &mut report, &args).await?;
     }
@@ -202,5 +216,7 @@ async fn core_rows(wisp: &Wisp, report: &mut Report, args: &Args) -> anyhow::Res
     model::web_vs_api(wisp, report, args.iterations, seconds).await?;
     model::trigger_to_start(wisp, report, args.fires, Duration::from_secs(30)).await?;
     compose::per_step(wisp, report, args.compositions).await?;
+    let binary = args.wisp.clone().unwrap_or_else(server::default_binary);
+    sites::rows(wisp, &binary, report, args.iterations, seconds).await?;
     Ok(())
 }

@@ -30,6 +30,8 @@ pub struct Wisp {
     pub data_dir: PathBuf,
     base: String,
     auth: String,
+    /// The guest's `uuid:key`, for the CLI.
+    key: String,
     client: reqwest::Client,
 }
 
@@ -76,18 +78,59 @@ impl Wisp {
             }
         }
         std::thread::spawn(move || for _ in lines {});
+        let key = auth.context("guest key")?;
         let wisp = Wisp {
             child,
             data_dir,
             base: base.context("server address")?,
             auth: format!(
                 "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(auth.context("guest key")?)
+                base64::engine::general_purpose::STANDARD.encode(&key)
             ),
+            key,
             client: reqwest::Client::new(),
         };
         tokio::time::sleep(Duration::from_millis(1500)).await; // stem cells start
         Ok(wisp)
+    }
+
+    /// The port the API (and the sites) listen on.
+    pub fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// A client for which `guest.localhost` is this server: the guest's site.
+    pub fn site_client(&self) -> reqwest::Client {
+        let address = format!("127.0.0.1:{}", self.port())
+            .parse()
+            .expect("an address");
+        reqwest::Client::builder()
+            .resolve("guest.localhost", address)
+            .build()
+            .expect("a client")
+    }
+
+    /// Runs the `wisp` CLI as the guest against this server; fails with its output if it does.
+    pub fn cli(&self, binary: &Path, args: &[&str]) -> anyhow::Result<()> {
+        let output = Command::new(binary)
+            .args(args)
+            .env("WISP_APIHOST", &self.base)
+            .env("WISP_AUTH", &self.key)
+            .env("WSK_CONFIG_FILE", self.data_dir.join("cli.wskprops"))
+            .output()
+            .with_context(|| format!("running {}", binary.display()))?;
+        if !output.status.success() {
+            anyhow::bail!(
+                "wisp {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
     }
 
     fn url(&self, name: &str) -> String {

@@ -130,7 +130,7 @@ const HELLO_JS: &str =
 /// A project as Nimbella documented them: a single-file Node.js action in no package; in a
 /// package with parameters and environment, a Python file, a directory with a package.json
 /// (built with npm, zipped), a Python directory (zipped, no build) and a sequence; web flags
-/// and a secret; web content.
+/// and a secret; web content with its own error page.
 const PROJECT: &[(&str, &str)] = &[
     ("packages/default/hello.js", HELLO_JS),
     (
@@ -162,6 +162,8 @@ const PROJECT: &[(&str, &str)] = &[
     (
         "project.yml",
         "targetNamespace: guest
+bucket:
+  notFoundPage: missing.html
 packages:
   - name: demo
     parameters:
@@ -190,6 +192,7 @@ packages:
         "<!doctype html><title>deployed by nim</title><h1>hi</h1>\n",
     ),
     ("web/css/site.css", "h1 { color: teal }\n"),
+    ("web/missing.html", "<h1>no such page</h1>\n"),
 ];
 
 async fn action(server: &Server, name: &str) -> Value {
@@ -390,7 +393,8 @@ async fn nimbellas_deployer_deploys_a_project_unchanged_and_incrementally() {
         uploaded,
         [
             format!("{}/css/site.css", weburl.as_str().unwrap()),
-            format!("{}/index.html", weburl.as_str().unwrap())
+            format!("{}/index.html", weburl.as_str().unwrap()),
+            format!("{}/missing.html", weburl.as_str().unwrap())
         ],
         "{outcome:#}"
     );
@@ -410,6 +414,25 @@ async fn nimbellas_deployer_deploys_a_project_unchanged_and_incrementally() {
         "{bucket:#}"
     );
     assert_eq!(objects["css/site.css"]["text"], "h1 { color: teal }\n");
+
+    // ... and they are the namespace's site, with the error page the deployer set through
+    // PutBucketWebsite.
+    let site = |path: &str| {
+        server
+            .http
+            .get(format!("{}/sites/guest/{path}", server.api_host))
+            .send()
+    };
+    let page = site("").await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html");
+    assert!(page.text().await.unwrap().contains("deployed by nim"));
+    let css = site("css/site.css").await.unwrap();
+    assert_eq!(css.status(), 200);
+    assert_eq!(css.headers()["content-type"], "text/css");
+    let missing = site("no/such/page.html").await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.unwrap().contains("no such page"));
 
     // `--incremental` with nothing changed: no package, file action or unbuilt directory is
     // sent again, no web file uploaded again. The deployer itself re-sends two: the sequence
@@ -445,7 +468,7 @@ async fn nimbellas_deployer_deploys_a_project_unchanged_and_incrementally() {
         .iter()
         .filter(|s| s["kind"] == "web" && s["skipped"] == true)
         .count();
-    assert_eq!(web_skipped, 2, "{outcome:#}");
+    assert_eq!(web_skipped, 3, "{outcome:#}");
     for (name, version) in names.iter().zip(&before) {
         let now = action(&server, name).await["version"].clone();
         let sent = ["demo/double", "demo/pipeline"].contains(name);

@@ -384,6 +384,32 @@ async fn a_refused_write_stops_the_deploy_and_names_the_entity() {
     assert!(!exists(&server, "actions", "p/z").await);
 }
 
+#[tokio::test]
+async fn a_wasm_file_is_a_wasm_action() {
+    let server = Server::start();
+    let hello =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/wasm/c/hello.wasm"))
+            .unwrap();
+    let root = server.home().join("fast");
+    std::fs::create_dir_all(root.join("packages/default")).unwrap();
+    std::fs::write(root.join("packages/default/hi.wasm"), &hello).unwrap();
+    let out = deploy(&server, &root, &[]);
+    assert!(out.contains("create    action  hi"), "{out}");
+    let (status, action) = server.get("namespaces/_/actions/hi?code=false").await;
+    assert_eq!(status, 200);
+    assert_eq!(action["exec"]["kind"], "wasm");
+    assert_eq!(action["exec"]["binary"], true);
+    let result = server
+        .result("hi", serde_json::json!({"name": "Ada"}))
+        .await;
+    assert_eq!(result["greeting"], "Hello, Ada!", "{result}");
+    let again = deploy(&server, &root, &[]);
+    assert!(
+        again.contains("0 created, 0 updated, 1 unchanged"),
+        "{again}"
+    );
+}
+
 /// The output a child process has written so far, read by a thread of its own.
 fn collect(pipe: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
     use std::io::BufRead;
@@ -440,6 +466,7 @@ async fn watch_redeploys_a_saved_file_ignores_editor_files_and_stops_on_ctrl_c()
                 "packages/demo/b.js",
                 "function main() { return { from: 'b' }; }",
             ),
+            ("web/index.html", "<h1>first</h1>"),
         ],
     );
     let mut watcher = KillOnDrop(
@@ -503,6 +530,26 @@ async fn watch_redeploys_a_saved_file_ignores_editor_files_and_stops_on_ctrl_c()
     })
     .await;
 
+    // The site is part of the project: a saved page is uploaded and served.
+    write(&root, &[("web/index.html", "<h1>second</h1>")]);
+    let site = format!("{}/sites/guest/", server.api_host);
+    eventually("the new page on the site", &output, || {
+        let request = server.http.get(&site).send();
+        async move {
+            let page = request.await.unwrap().text().await.unwrap();
+            page.contains("second")
+        }
+    })
+    .await;
+    eventually("the web round's summary", &output, || {
+        let done = output
+            .lock()
+            .unwrap()
+            .contains("web content: 1 uploaded, 0 deleted; site: ");
+        async move { done }
+    })
+    .await;
+
     // Ctrl-C, as a terminal sends it to the process.
     let pid = watcher.0.id().to_string();
     let signal = Command::new("kill").args(["-INT", &pid]).status().unwrap();
@@ -533,9 +580,14 @@ async fn watch_redeploys_a_saved_file_ignores_editor_files_and_stops_on_ctrl_c()
         .lines()
         .filter(|l| l.contains(" changed: "))
         .collect();
-    assert_eq!(rounds.len(), 1, "one round, for a.js alone:\n{printed}");
+    assert_eq!(
+        rounds.len(),
+        2,
+        "one round for a.js alone, one for the page:\n{printed}"
+    );
     assert!(
         rounds[0].ends_with("changed: packages/demo/a.js"),
         "{printed}"
     );
+    assert!(rounds[1].ends_with("changed: web/index.html"), "{printed}");
 }

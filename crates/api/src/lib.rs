@@ -7,7 +7,9 @@ mod auth;
 mod error;
 mod middleware;
 mod query;
+mod range;
 mod routes;
+mod site;
 mod web;
 mod wire;
 
@@ -19,6 +21,7 @@ use axum::Router;
 use wisp_controller::Controller;
 
 pub use error::ApiError;
+pub use site::{Sites, SitesConfig};
 
 /// Everything a handler needs.
 #[derive(Clone)]
@@ -29,6 +32,8 @@ pub struct AppState {
     pub kv: Option<Arc<dyn wisp_kv::KvStore>>,
     /// The namespaces' object storage; `None` when the server runs without it (503).
     pub objects: Option<ObjectsApi>,
+    /// The namespaces' static sites (their web buckets); `None` without object storage.
+    pub sites: Option<Arc<Sites>>,
 }
 
 /// Object storage as the API serves it.
@@ -71,8 +76,14 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(routes::info::server_info))
         .route("/ping", get(|| async { "pong" }))
         .nest("/api/v1", api)
+        .merge(site::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        // A request for `<namespace>.<site domain>` is that site's, whatever its path.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            site::by_host,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(middleware::transaction))
         .with_state(state)

@@ -179,18 +179,20 @@ impl Client {
         request
     }
 
-    /// PUTs a file as the body, streamed from disk (an object upload); the JSON answer.
+    /// PUTs a body of `length` bytes (a file streamed from disk, or bytes in memory: an
+    /// object upload); the JSON answer.
     pub async fn upload(
         &self,
         path: &str,
-        file: tokio::fs::File,
+        query: &[(&str, String)],
+        body: impl Into<reqwest::Body>,
         length: u64,
         content_type: Option<&str>,
     ) -> anyhow::Result<Value> {
         let mut request = self
-            .request(Method::PUT, path, &[])
+            .request(Method::PUT, path, query)
             .header(reqwest::header::CONTENT_LENGTH, length)
-            .body(reqwest::Body::from(file));
+            .body(body);
         if let Some(content_type) = content_type {
             request = request.header(reqwest::header::CONTENT_TYPE, content_type);
         }
@@ -203,10 +205,11 @@ impl Client {
     pub async fn download(
         &self,
         path: &str,
+        query: &[(&str, String)],
         mut sink: impl FnMut(&[u8]) -> anyhow::Result<()>,
     ) -> anyhow::Result<u64> {
         let mut response = self
-            .request(Method::GET, path, &[])
+            .request(Method::GET, path, query)
             .send()
             .await
             .map_err(|e| self.transport_error(e))?;

@@ -102,7 +102,7 @@ async fn execute(
         }
         ClientCommand::Object(args) => {
             let config = load_config(&args.opts, props_path)?;
-            object::run(args.command, &config, printer).await
+            object::run(args.command, args.web, &config, printer).await
         }
         ClientCommand::Project(args) => {
             let config = match args.command.needs_server() {

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod names;
 pub mod package;
 pub mod params;
+pub mod site;
 pub mod state;
 pub mod time;
 pub mod trigger;

@@ -74,6 +74,22 @@ pub enum ByteRange {
     Suffix(u64),
 }
 
+impl ByteRange {
+    /// The concrete, non-empty range this names within an object of `size` bytes (an end past
+    /// the object is clamped); an error when it names no byte of it (HTTP's 416).
+    pub fn within(self, size: u64) -> Result<Range<u64>, ObjectError> {
+        let range = match self {
+            ByteRange::Bounded(r) => r.start..r.end.min(size),
+            ByteRange::From(start) => start..size,
+            ByteRange::Suffix(n) => size.saturating_sub(n)..size,
+        };
+        if range.start >= range.end {
+            return Err(ObjectError::Range { size });
+        }
+        Ok(range)
+    }
+}
+
 /// An object being read: its metadata, the range of bytes the stream carries, and the stream.
 pub struct ObjectBody {
     pub meta: ObjectMeta,
@@ -168,7 +184,8 @@ pub trait Objects: Send + Sync {
         key: &'a str,
     ) -> BoxFuture<'a, Result<bool, ObjectError>>;
 
-    /// Keys starting with `prefix`, after `start_after`, in byte order, at most `limit`.
+    /// Keys starting with `prefix`, after `start_after`, in byte order, at most `limit`. The
+    /// web bucket's platform keys (`wisp_core::site::RESERVED_PREFIX`) are not listed.
     fn list<'a>(
         &'a self,
         namespace: &'a str,

@@ -11,7 +11,6 @@
 //! etag is `object_store`'s `inode-mtime-size`, new for every put since the renamed file is new.
 
 use std::collections::HashMap;
-use std::ops::Range;
 use std::path::Path as FsPath;
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +19,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use percent_encoding::percent_decode_str;
+use wisp_core::site::RESERVED_PREFIX;
 
 use crate::{
     guess_content_type, validate_key, BoxFuture, Bucket, ByteRange, ByteStream, Listing,
@@ -116,7 +116,7 @@ impl StoreObjects {
         };
         let options = GetOptions {
             range: range
-                .map(|r| resolve(r, raw.size).map(GetRange::Bounded))
+                .map(|r| r.within(raw.size).map(GetRange::Bounded))
                 .transpose()?,
             // The bytes read are those of the version the metadata describes.
             if_match: raw.e_tag.clone(),
@@ -447,6 +447,11 @@ impl Objects for StoreObjects {
             while let Some(raw) = stream.next().await {
                 let raw = raw.map_err(storage)?;
                 let key = key_of(&raw.location);
+                // The site's own records (settings, what the deployer uploaded) are read by
+                // key, never listed: users, their SDKs and their deployers see only their files.
+                if bucket == Bucket::Web && key.starts_with(RESERVED_PREFIX) {
+                    continue;
+                }
                 let after = start_after.is_none_or(|after| key.as_str() > after);
                 if key.starts_with(prefix) && after {
                     objects.push(convert(key, raw));
@@ -466,19 +471,6 @@ enum Read {
     Absent,
     /// Deleted or replaced between the stat and the read.
     Changed,
-}
-
-/// A concrete, non-empty range within an object of `size` bytes.
-fn resolve(range: ByteRange, size: u64) -> Result<Range<u64>, ObjectError> {
-    let range = match range {
-        ByteRange::Bounded(r) => r.start..r.end.min(size),
-        ByteRange::From(start) => start..size,
-        ByteRange::Suffix(n) => size.saturating_sub(n)..size,
-    };
-    if range.start >= range.end {
-        return Err(ObjectError::Range { size });
-    }
-    Ok(range)
 }
 
 fn check(namespace: &str, key: &str) -> Result<(), ObjectError> {

@@ -29,7 +29,7 @@ pub struct ProjectFile {
     pub web: Vec<WebFileSpec>,
 }
 
-/// Options of the namespace's web bucket. Parsed and kept for the web deploy; not used yet.
+/// Options of the namespace's web bucket: where `web/` files land and how the site serves them.
 #[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BucketSpec {
@@ -41,6 +41,9 @@ pub struct BucketSpec {
     pub clean: bool,
     #[serde(default)]
     pub use_cache: bool,
+    /// Wisp's own: single-page-app mode (a missing route answers the index page with 200).
+    #[serde(default)]
+    pub spa: bool,
     pub remote_build: Option<bool>,
     pub local_build: Option<bool>,
 }

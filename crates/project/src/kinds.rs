@@ -1,6 +1,7 @@
 //! Action names and runtime kinds from file names, as Nimbella's layout defines them:
 //! `hello.js` is action `hello` of kind `nodejs:default`; `a.b.py` is `a.b`;
-//! `hello.nodejs-20.zip` is a zipped `hello` of kind `nodejs:20`.
+//! `hello.nodejs-20.zip` is a zipped `hello` of kind `nodejs:20`; `hello.wasm` is a `wasm`
+//! action (binary).
 
 /// What a file name says about the action it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +41,14 @@ pub fn file_action(file_name: &str) -> FileAction {
         return FileAction {
             name: name.to_string(),
             kind,
+            binary: true,
+        };
+    }
+    if ext.eq_ignore_ascii_case("wasm") {
+        // A compiled WebAssembly module or component: the `wasm` kind, sent as base64.
+        return FileAction {
+            name: stem.to_string(),
+            kind: Some("wasm".to_string()),
             binary: true,
         };
     }
@@ -119,6 +128,7 @@ mod tests {
         );
         assert_eq!(file_action("notes.rb"), fa("notes", None, false));
         assert_eq!(file_action("tool"), fa("tool", None, true));
+        assert_eq!(file_action("fast.wasm"), fa("fast", Some("wasm"), true));
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod order;
 pub mod put;
 mod snapshot;
 mod substitute;
+mod web;
 
 #[cfg(test)]
 mod test_support;
@@ -31,6 +32,7 @@ pub use model::{Action, Package, Parameter, Project, Source};
 pub use order::deploy_order;
 pub use snapshot::Snapshot;
 pub use substitute::{parse_env_file, Variables};
+pub use web::{site_settings, web_files, WebFile};
 
 /// Reads the project at `root`: the directory tree merged with `project.yml` (after `${VAR}`
 /// substitution from `vars`). Nothing is built or run.

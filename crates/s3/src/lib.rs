@@ -16,6 +16,7 @@ mod credentials;
 mod listing;
 mod multipart;
 mod service;
+mod website;
 
 use std::path::Path;
 use std::sync::Arc;

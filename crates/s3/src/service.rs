@@ -123,13 +123,25 @@ impl S3 for WispS3 {
         Ok(S3Response::new(HeadBucketOutput::default()))
     }
 
-    /// Accepted so `nim project deploy` and `setWebsite` work; the web front end is served by
-    /// the platform with its own defaults.
+    /// The web bucket's index and error documents become its site's settings (what
+    /// Nimbella's deployer sets on every web deploy); on the data bucket, which is never
+    /// served, it is accepted and changes nothing.
     async fn put_bucket_website(
         &self,
         req: S3Request<PutBucketWebsiteInput>,
     ) -> S3Result<S3Response<PutBucketWebsiteOutput>> {
-        self.target(&req, &req.input.bucket)?;
+        let (namespace, bucket) = self.target(&req, &req.input.bucket)?;
+        if bucket == Bucket::Web {
+            let config = &req.input.website_configuration;
+            crate::website::update(
+                self.objects.as_ref(),
+                &namespace,
+                config.index_document.as_ref().map(|d| d.suffix.clone()),
+                config.error_document.as_ref().map(|d| d.key.clone()),
+            )
+            .await
+            .map_err(object_error)?;
+        }
         Ok(S3Response::new(PutBucketWebsiteOutput::default()))
     }
 

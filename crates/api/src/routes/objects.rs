@@ -1,4 +1,5 @@
-//! `/namespaces/{ns}/objects[/{key}]`: the namespace's data bucket from outside functions.
+//! `/namespaces/{ns}/objects[/{key}]`: the namespace's data bucket from outside functions, or
+//! its web bucket (the files of its site) with `?bucket=web`.
 //!
 //! A key is the rest of the path, percent-decoded (`objects/models/tiny.bin` is the key
 //! `models/tiny.bin`). Bodies stream both ways: a PUT goes to storage chunk by chunk (bounded by
@@ -21,7 +22,7 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
-use wisp_objects::{validate_key, Bucket, ByteRange, ObjectMeta, MAX_URL_SECONDS};
+use wisp_objects::{validate_key, Bucket, ObjectMeta, MAX_URL_SECONDS};
 
 use crate::auth::Caller;
 use crate::query::{bounded, listing_limit, Query};
@@ -51,7 +52,19 @@ pub fn routes() -> Router<AppState> {
 struct ObjectRequest {
     api: ObjectsApi,
     namespace: String,
+    bucket: Bucket,
     key: String,
+}
+
+/// `?bucket=data` (the default) or `?bucket=web`.
+fn bucket_of(query: &Query) -> Result<Bucket, ApiError> {
+    match query.get("bucket").map(String::as_str) {
+        None | Some("data") => Ok(Bucket::Data),
+        Some("web") => Ok(Bucket::Web),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "The bucket '{other}' does not exist; a namespace has 'data' and 'web'."
+        ))),
+    }
 }
 
 impl FromRequestParts<AppState> for ObjectRequest {
@@ -69,7 +82,14 @@ impl FromRequestParts<AppState> for ObjectRequest {
             .await
             .map(|q| q.0)
             .unwrap_or_default();
+        let bucket = bucket_of(&query)?;
         let namespace = if query.contains_key("signature") {
+            // Signatures cover the data bucket only: the web bucket is public to read.
+            if bucket != Bucket::Data {
+                return Err(ApiError::forbidden(
+                    "Signed URLs reach the data bucket only.",
+                ));
+            }
             check_signature(&api, &parts.method, &ns, &key, &query)?;
             ns
         } else {
@@ -82,6 +102,7 @@ impl FromRequestParts<AppState> for ObjectRequest {
         Ok(ObjectRequest {
             api,
             namespace,
+            bucket,
             key,
         })
     }
@@ -139,11 +160,12 @@ async fn list(
         .clone()
         .ok_or_else(ApiError::objects_unavailable)?;
     let limit = list_limit(&query)?;
+    let bucket = bucket_of(&query)?;
     let prefix = query.get("prefix").map_or("", String::as_str);
     let after = query.get("after").map(String::as_str);
     let listing = api
         .store
-        .list(namespace.as_str(), Bucket::Data, prefix, after, limit)
+        .list(namespace.as_str(), bucket, prefix, after, limit)
         .await?;
     Ok(Json(objects_wire::listing(&listing)))
 }
@@ -157,12 +179,12 @@ async fn download(req: ObjectRequest, headers: HeaderMap) -> Result<Response, Ap
     let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
-        .and_then(parse_range);
+        .and_then(crate::range::parse_range);
     let partial = range.is_some();
     let found = req
         .api
         .store
-        .get(&req.namespace, Bucket::Data, &req.key, range)
+        .get(&req.namespace, req.bucket, &req.key, range)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let status = if partial {
@@ -190,7 +212,7 @@ async fn head(req: ObjectRequest) -> Result<Response, ApiError> {
     let meta = req
         .api
         .store
-        .head(&req.namespace, Bucket::Data, &req.key)
+        .head(&req.namespace, req.bucket, &req.key)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let mut response = StatusCode::OK.into_response();
@@ -218,26 +240,6 @@ fn object_headers(headers: &mut HeaderMap, meta: &ObjectMeta, length: u64) {
 fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(name, value);
-    }
-}
-
-/// One range of `bytes=a-b`, `bytes=a-` or `bytes=-n`. Anything else (several ranges, other
-/// units, nonsense) is ignored, as HTTP allows: the whole object is sent.
-fn parse_range(header: &str) -> Option<ByteRange> {
-    let spec = header.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (start, end) = spec.split_once('-')?;
-    let (start, end) = (start.trim(), end.trim());
-    match (start.is_empty(), end.is_empty()) {
-        (true, false) => Some(ByteRange::Suffix(end.parse().ok()?)),
-        (false, true) => Some(ByteRange::From(start.parse().ok()?)),
-        (false, false) => {
-            let (start, end): (u64, u64) = (start.parse().ok()?, end.parse().ok()?);
-            (start <= end).then(|| ByteRange::Bounded(start..end.saturating_add(1)))
-        }
-        (true, true) => None,
     }
 }
 
@@ -278,7 +280,7 @@ async fn upload(
     let meta = req
         .api
         .store
-        .put(&req.namespace, Bucket::Data, &req.key, stream, content_type)
+        .put(&req.namespace, req.bucket, &req.key, stream, content_type)
         .await?;
     Ok(Json(objects_wire::meta(&meta)))
 }
@@ -295,7 +297,7 @@ async fn delete(req: ObjectRequest) -> Result<Json<Value>, ApiError> {
     if req
         .api
         .store
-        .delete(&req.namespace, Bucket::Data, &req.key)
+        .delete(&req.namespace, req.bucket, &req.key)
         .await?
     {
         Ok(Json(serde_json::json!({"key": req.key})))
@@ -318,6 +320,11 @@ async fn sign(
             )))
         }
         None => return Err(ApiError::bad_request("POST on an object needs op=url.")),
+    }
+    if req.bucket != Bucket::Data {
+        return Err(ApiError::bad_request(
+            "Signed URLs are for the data bucket; the web bucket's files are public on the site.",
+        ));
     }
     let method = match query.get("method").map(|m| m.to_ascii_uppercase()) {
         None => "GET".to_string(),
@@ -367,22 +374,6 @@ fn key_path(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_parse_as_http_has_them() {
-        assert_eq!(parse_range("bytes=0-9"), Some(ByteRange::Bounded(0..10)));
-        assert_eq!(parse_range("bytes=5-"), Some(ByteRange::From(5)));
-        assert_eq!(parse_range("bytes=-3"), Some(ByteRange::Suffix(3)));
-        for ignored in [
-            "bytes=1-2,4-5",
-            "items=0-1",
-            "bytes=5-1",
-            "bytes=-",
-            "bytes=x-1",
-        ] {
-            assert_eq!(parse_range(ignored), None, "{ignored}");
-        }
-    }
 
     #[test]
     fn keys_become_encoded_segments() {

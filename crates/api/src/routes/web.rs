@@ -49,7 +49,7 @@ impl From<ApiError> for Answer {
     }
 }
 
-async fn handle(State(state): State<AppState>, request: Request) -> Response {
+pub(crate) async fn handle(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let allowed = [
         Method::GET,

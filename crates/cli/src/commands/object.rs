@@ -1,6 +1,6 @@
 //! `wisp object ...`: the namespace's data bucket (the one functions reach through the S3
-//! endpoint), through `/namespaces/{ns}/objects`. Files stream both ways; nothing is read into
-//! memory whole.
+//! endpoint), or with `--web` its web bucket (the files of its site), through
+//! `/namespaces/{ns}/objects`. Files stream both ways; nothing is read into memory whole.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,10 @@ use crate::output::{cell, columns, Printer};
 pub struct ObjectArgs {
     #[command(flatten)]
     pub opts: ClientOpts,
+
+    /// Work on the web bucket (the namespace's site) instead of the data bucket
+    #[arg(long, global = true)]
+    pub web: bool,
 
     #[command(subcommand)]
     pub command: ObjectCommand,
@@ -64,12 +68,14 @@ pub enum ObjectCommand {
 
 pub async fn run(
     command: ObjectCommand,
+    web: bool,
     config: &Config,
     printer: &mut Printer,
 ) -> anyhow::Result<()> {
     let objects = Objects {
         client: Client::new(config)?,
         config,
+        bucket: if web { "web" } else { "data" },
     };
     match command {
         ObjectCommand::Put {
@@ -93,6 +99,7 @@ pub async fn run(
                 .client
                 .upload(
                     &objects.key_path(&key),
+                    &objects.bucket(),
                     opened,
                     length,
                     content_type.as_deref(),
@@ -106,7 +113,9 @@ pub async fn run(
             if target == "-" {
                 objects
                     .client
-                    .download(&objects.key_path(&key), |chunk| printer.bytes(chunk))
+                    .download(&objects.key_path(&key), &objects.bucket(), |chunk| {
+                        printer.bytes(chunk)
+                    })
                     .await?;
                 return Ok(());
             }
@@ -120,6 +129,7 @@ pub async fn run(
         }
         ObjectCommand::List { prefix, limit } => {
             let mut query = vec![("limit", limit.to_string())];
+            query.extend(objects.bucket());
             if let Some(prefix) = prefix {
                 query.push(("prefix", prefix));
             }
@@ -145,7 +155,16 @@ pub async fn run(
             Ok(())
         }
         ObjectCommand::Delete { key } => {
-            let answer = objects.client.delete(&objects.key_path(&key)).await?;
+            let answer = objects
+                .client
+                .send(
+                    Method::DELETE,
+                    &objects.key_path(&key),
+                    &objects.bucket(),
+                    None,
+                )
+                .await?
+                .into_result()?;
             objects.done(printer, &answer, format!("ok: deleted {key}"))
         }
         ObjectCommand::Url { key, put, expires } => {
@@ -175,7 +194,7 @@ async fn download_to(objects: &Objects<'_>, key: &str, target: &Path) -> anyhow:
         .with_context(|| format!("cannot write {}", partial.display()))?;
     let result = objects
         .client
-        .download(&objects.key_path(key), |chunk| {
+        .download(&objects.key_path(key), &objects.bucket(), |chunk| {
             out.write_all(chunk)
                 .with_context(|| format!("cannot write {}", partial.display()))
         })
@@ -199,9 +218,15 @@ async fn download_to(objects: &Objects<'_>, key: &str, target: &Path) -> anyhow:
 struct Objects<'a> {
     client: Client,
     config: &'a Config,
+    bucket: &'static str,
 }
 
 impl Objects<'_> {
+    /// The query naming the bucket.
+    fn bucket(&self) -> [(&'static str, String); 1] {
+        [("bucket", self.bucket.to_string())]
+    }
+
     fn path(&self) -> String {
         format!(
             "namespaces/{}/objects",

@@ -1,6 +1,7 @@
 //! `wisp project deploy DIR`: read and build the project (nothing is sent if any build fails),
-//! compare each entity's digest with the server's, print the plan, then apply it in order.
-//! Every write is one whole entity, so a failure leaves each entity old or new, never half.
+//! compare each entity's digest with the server's and each `web/` file's with the site's
+//! record, print the plan, then apply it: entities in order, then the site (`web`). Every
+//! write is one whole entity or file, so a failure leaves each old or new, never half.
 
 use std::path::Path;
 
@@ -11,6 +12,7 @@ use wisp_project::{build_action, build_lib, deploy_order, put, Project};
 
 use super::plan::{deployed, plan, Change, Entity, Step};
 use super::read_project;
+use super::web::{self, WebPlan};
 use crate::client::Client;
 use crate::commands::entity::own_namespace;
 use crate::config::Config;
@@ -34,10 +36,22 @@ pub async fn run(
         None => own_namespace(config, &client).await,
     };
     let steps = prepare(&project, &namespace, &client, prune).await?;
+    let site = web::plan(&project, &namespace, &client, prune).await?;
     if !config.json {
-        print_plan(&project, &namespace, &steps, printer)?;
+        print_plan(&project, &namespace, &steps, site.as_ref(), printer)?;
     }
-    let applied = apply(&namespace, &steps, &client, config.json, printer).await?;
+    let mut applied = apply(&namespace, &steps, &client, config.json, printer).await?;
+    let web_summary = site
+        .as_ref()
+        .map(|s| (s.upload.len(), s.unchanged, s.delete.len()));
+    if let Some(site) = site {
+        applied += web::apply(site, &namespace, &client, config.json, printer)
+            .await
+            .context("deploy stopped in the web content (the functions were deployed)")?;
+    }
+    let base = config.base_url()?;
+    let (own_url, path_url) = web::site_urls(&base, &namespace);
+    let site_url = own_url.unwrap_or(path_url);
     let count = |c: Change| steps.iter().filter(|s| s.change == c).count();
     if config.json {
         let names = |c: Change| {
@@ -55,6 +69,9 @@ pub async fn run(
             "unchanged": names(Change::Unchanged),
             "deleted": names(Change::Delete),
             "kept": names(Change::Keep),
+            "web": web_summary.map(|(uploaded, unchanged, deleted)| json!({
+                "uploaded": uploaded, "unchanged": unchanged, "deleted": deleted, "url": site_url,
+            })),
         }));
     }
     printer.line(format!(
@@ -64,7 +81,14 @@ pub async fn run(
         count(Change::Update),
         count(Change::Unchanged),
         count(Change::Delete),
-    ))
+    ))?;
+    if let Some((uploaded, unchanged, deleted)) = web_summary {
+        printer.line(format!(
+            "ok: web content: {uploaded} uploaded, {unchanged} unchanged, {deleted} deleted"
+        ))?;
+        printer.line(format!("site: {site_url}"))?;
+    }
+    Ok(())
 }
 
 /// Builds every action (all before anything is sent) and plans against the server.
@@ -116,6 +140,7 @@ fn print_plan(
     project: &Project,
     namespace: &str,
     steps: &[Step],
+    site: Option<&WebPlan>,
     printer: &mut Printer,
 ) -> anyhow::Result<()> {
     printer.line(format!(
@@ -134,11 +159,25 @@ fn print_plan(
             step.name
         ))?;
     }
-    if !project.web.is_empty() {
-        printer.line(format!(
-            "  web/: {} files (web content is not deployed by wisp yet)",
-            project.web.len()
-        ))?;
+    if let Some(site) = site {
+        for file in &site.upload {
+            printer.line(format!("  {:<9} {:<7} {}", "upload", "web", file.key))?;
+        }
+        for key in &site.delete {
+            printer.line(format!("  {:<9} {:<7} {key}", "delete", "web"))?;
+        }
+        for key in &site.keep {
+            printer.line(format!(
+                "  {:<9} {:<7} {key}  (no longer in the project; --prune deletes it)",
+                "keep", "web"
+            ))?;
+        }
+        if site.unchanged > 0 {
+            printer.line(format!("  unchanged web     {} files", site.unchanged))?;
+        }
+        if site.settings.is_some() {
+            printer.line(format!("  {:<9} {:<7} site settings", "update", "web"))?;
+        }
     }
     Ok(())
 }

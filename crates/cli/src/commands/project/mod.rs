@@ -6,6 +6,7 @@ mod create;
 mod deploy;
 mod plan;
 mod watch;
+mod web;
 
 use std::path::{Path, PathBuf};
 
@@ -38,7 +39,8 @@ pub enum ProjectCommand {
         /// Read ${VAR} values from this file instead of the project's .env
         #[arg(long, value_name = "FILE")]
         env: Option<PathBuf>,
-        /// Also delete the actions and packages this project deployed before and no longer has
+        /// Also delete the actions, packages and web files this project deployed before and no
+        /// longer has
         #[arg(long)]
         prune: bool,
     },

@@ -172,9 +172,10 @@ async fn round(
     Ok(snapshot.changes(&after))
 }
 
-/// The lines of a round's summary: one per entity sent or deleted, then the counts. Lists are
-/// read by name (`created`, `updated`, `deleted`, then any other list the deploy reports but
-/// `unchanged` and `kept`, which are only counted).
+/// The lines of a round's summary: one per entity sent or deleted, one for the web content
+/// when files were uploaded or deleted, then the counts. Lists are read by name (`created`,
+/// `updated`, `deleted`, then any other list the deploy reports but `unchanged` and `kept`,
+/// which are only counted).
 fn summarize(summary: &Value) -> Vec<String> {
     const FIRST: [&str; 3] = ["created", "updated", "deleted"];
     const COUNTED: [&str; 2] = ["unchanged", "kept"];
@@ -200,6 +201,22 @@ fn summarize(summary: &Value) -> Vec<String> {
         }
         if !items.is_empty() {
             counts.push(format!("{} {word}", items.len()));
+        }
+    }
+    // The site: `{uploaded, unchanged, deleted, url}` when the project has web content.
+    if let Some(web) = fields.get("web").filter(|w| w.is_object()) {
+        let number = |key: &str| web[key].as_u64().unwrap_or(0);
+        let (uploaded, deleted) = (number("uploaded"), number("deleted"));
+        if uploaded + deleted > 0 {
+            lines.push(format!(
+                "web content: {uploaded} uploaded, {deleted} deleted; site: {}",
+                web["url"].as_str().unwrap_or_default()
+            ));
+        }
+        match number("unchanged") {
+            0 => {}
+            1 => counts.push("1 web file unchanged".to_string()),
+            n => counts.push(format!("{n} web files unchanged")),
         }
     }
     if lines.is_empty() {
@@ -266,9 +283,19 @@ mod tests {
                 "ok: 1 created, 1 updated, 2 unchanged"
             ]
         );
-        let idle =
-            json!({"created": [], "updated": [], "unchanged": [{"entity": "action", "name": "a"}]});
+        let idle = json!({"created": [], "updated": [], "unchanged": [{"entity": "action", "name": "a"}], "web": null});
         assert_eq!(summarize(&idle), ["up to date (1 unchanged)"]);
+        let site = json!({
+            "updated": [], "unchanged": [{"entity": "action", "name": "a"}],
+            "web": {"uploaded": 2, "unchanged": 5, "deleted": 0, "url": "http://guest.localhost:3233/"},
+        });
+        assert_eq!(
+            summarize(&site),
+            [
+                "web content: 2 uploaded, 0 deleted; site: http://guest.localhost:3233/",
+                "ok: 1 unchanged, 5 web files unchanged"
+            ]
+        );
     }
 
     #[test]
