@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's single test command: installs the npm packages the tests use (the official
 # `openwhisk` client and openwhisk-composer in tests/compat, Nimbella's SDK and the AWS SDK v3
-# for S3 in tests/fixtures/nimbella-sdk, playwright-core in tests/browser; each pinned by its
-# package-lock.json), Debian's chromium for the browser tests, and Nimbella's Python SDK
+# for S3 in tests/fixtures/nimbella-sdk, Nimbella's deployer in tests/fixtures/nimbella-deployer,
+# playwright-core in tests/browser; each pinned by its package-lock.json), Debian's chromium
+# for the browser tests, and Nimbella's Python SDK
 # (pinned in tests/fixtures/nimbella-sdk-python), starts a Redis if none answers, then runs every Rust test,
 # including tests/it/compat.rs which drives a real server with that client.
 #
@@ -25,6 +26,7 @@ install() {
 }
 install tests/compat                 # the openwhisk client and openwhisk-composer
 install tests/fixtures/nimbella-sdk  # Nimbella's SDK and the AWS SDK, zipped into test actions
+install tests/fixtures/nimbella-deployer  # Nimbella's deployer library, driven against the server
 install tests/browser                # playwright-core, which drives the browser below
 
 # The example sites are tested in a real browser: Debian's chromium, installed once.

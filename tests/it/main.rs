@@ -19,6 +19,7 @@ mod kv_api;
 mod kv_redis;
 mod misbehaving;
 mod model;
+mod nimbella_deployer;
 mod node_sdk;
 mod objects;
 mod pool;

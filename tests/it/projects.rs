@@ -409,3 +409,185 @@ async fn a_wasm_file_is_a_wasm_action() {
         "{again}"
     );
 }
+
+/// The output a child process has written so far, read by a thread of its own.
+fn collect(pipe: impl std::io::Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<String>> {
+    use std::io::BufRead;
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            let mut text = sink.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    text
+}
+
+/// A child process killed when the test ends, whichever way it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `check` every 100 ms for at most a minute (far above the watcher's half second).
+async fn eventually<F, Fut>(what: &str, output: &std::sync::Mutex<String>, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen; the watcher printed:\n{}",
+            output.lock().unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn watch_redeploys_a_saved_file_ignores_editor_files_and_stops_on_ctrl_c() {
+    use std::process::{Command, Stdio};
+
+    let server = Server::start();
+    let root = project(
+        &server,
+        "live",
+        &[
+            ("packages/demo/a.js", ECHO_JS),
+            (
+                "packages/demo/b.js",
+                "function main() { return { from: 'b' }; }",
+            ),
+            ("web/index.html", "<h1>first</h1>"),
+        ],
+    );
+    let mut watcher = KillOnDrop(
+        Command::new(crate::support::wisp_binary())
+            .args(["project", "watch", root.to_str().unwrap()])
+            .env("HOME", server.home())
+            .env("WSK_CONFIG_FILE", server.home().join("cli.wskprops"))
+            .env("WISP_APIHOST", &server.api_host)
+            .env("WISP_AUTH", &server.auth)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the CLI starts"),
+    );
+    let output = collect(watcher.0.stdout.take().unwrap());
+    let errors = collect(watcher.0.stderr.take().unwrap());
+
+    // It starts by deploying the project as it is.
+    eventually("the first deploy", &output, || {
+        exists(&server, "actions", "demo/b")
+    })
+    .await;
+    eventually("the first round's summary", &output, || {
+        let done = output.lock().unwrap().contains("ok: 3 created");
+        async move { done }
+    })
+    .await;
+    let a = version(&server, "demo/a").await;
+    let b = version(&server, "demo/b").await;
+
+    // Editor droppings, dependencies and VCS files are not the project's: no round for them.
+    write(
+        &root,
+        &[
+            ("packages/demo/.a.js.swp", "vim's swap"),
+            ("packages/demo/a.js~", "a backup"),
+            ("node_modules/left-pad/index.js", "module.exports = 1"),
+            (".git/index", "git"),
+        ],
+    );
+    write(
+        &root,
+        &[(
+            "packages/demo/a.js",
+            "function main() { return { from: 'a2' }; }",
+        )],
+    );
+    eventually("the redeploy of demo/a", &output, || {
+        let server = &server;
+        let a = a.clone();
+        async move { version(server, "demo/a").await != a }
+    })
+    .await;
+    let result = ok(&server, &["action", "invoke", "demo/a", "-r"]);
+    assert!(result.contains("a2"), "{result}");
+    assert_eq!(version(&server, "demo/b").await, b, "b was not sent again");
+    eventually("the round's summary", &output, || {
+        let done = output.lock().unwrap().contains("updated action demo/a");
+        async move { done }
+    })
+    .await;
+
+    // The site is part of the project: a saved page is uploaded and served.
+    write(&root, &[("web/index.html", "<h1>second</h1>")]);
+    let site = format!("{}/sites/guest/", server.api_host);
+    eventually("the new page on the site", &output, || {
+        let request = server.http.get(&site).send();
+        async move {
+            let page = request.await.unwrap().text().await.unwrap();
+            page.contains("second")
+        }
+    })
+    .await;
+    eventually("the web round's summary", &output, || {
+        let done = output
+            .lock()
+            .unwrap()
+            .contains("web content: 1 uploaded, 0 deleted; site: ");
+        async move { done }
+    })
+    .await;
+
+    // Ctrl-C, as a terminal sends it to the process.
+    let pid = watcher.0.id().to_string();
+    let signal = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(signal.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = watcher.0.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!(
+                "the watcher did not stop on SIGINT:\n{}",
+                output.lock().unwrap()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // Let the reader threads see the end of the pipes.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let printed = output.lock().unwrap().clone();
+    assert!(
+        status.success(),
+        "{status}\n{printed}\n{}",
+        errors.lock().unwrap()
+    );
+    assert!(printed.contains("stopped watching"), "{printed}");
+    let rounds: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.contains(" changed: "))
+        .collect();
+    assert_eq!(
+        rounds.len(),
+        2,
+        "one round for a.js alone, one for the page:\n{printed}"
+    );
+    assert!(
+        rounds[0].ends_with("changed: packages/demo/a.js"),
+        "{printed}"
+    );
+    assert!(rounds[1].ends_with("changed: web/index.html"), "{printed}");
+}

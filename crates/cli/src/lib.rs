@@ -52,7 +52,7 @@ pub enum ClientCommand {
     Kv(Box<kv::KvArgs>),
     /// Put, get, list and delete objects of your namespace's storage; signed URLs to them
     Object(Box<object::ObjectArgs>),
-    /// Create a project, deploy one (only what changed), print one as read
+    /// Create a project, deploy one (only what changed) or watch it, print one as read
     Project(Box<project::ProjectArgs>),
     /// List the namespaces your key gives access to
     Namespace(namespace::NamespaceArgs),

@@ -131,9 +131,9 @@ pub fn cell(value: Option<&Value>) -> String {
     }
 }
 
-#[cfg(test)]
 pub mod capture {
-    //! A `Printer` whose output tests can read back.
+    //! A `Printer` whose output can be read back: for tests, and for `project watch`, which
+    //! runs a deploy with `--json` output and prints its own summary of it.
 
     use std::io::Write;
     use std::sync::{Arc, Mutex};

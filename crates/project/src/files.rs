@@ -127,7 +127,7 @@ fn walk(
 }
 
 /// Files no project means to deploy: VCS and editor droppings, the deployer's own state.
-fn is_system_leftover(name: &str) -> bool {
+pub(crate) fn is_system_leftover(name: &str) -> bool {
     matches!(
         name,
         ".git" | ".gitignore" | ".DS_Store" | ".deployed" | ".nimbella"

@@ -1,7 +1,7 @@
 //! Wisp projects: a directory of functions, static web content and a `project.yml`, in the
 //! layout Nimbella defined, read into a validated `Project`; its actions built locally
 //! (`builder`), turned into entity bodies stamped with content digests (`put`), in the order a
-//! deploy writes them (`order`).
+//! deploy writes them (`order`); `snapshot` tells a watcher which of its files changed.
 //!
 //! No HTTP here: the CLI (`wisp project ...`) compares the digests with the server's and sends
 //! what changed. `docs/PROJECTS.md` is the user's description of all this.
@@ -17,6 +17,7 @@ mod merge;
 mod model;
 mod order;
 pub mod put;
+mod snapshot;
 mod substitute;
 mod web;
 
@@ -29,6 +30,7 @@ pub use builder::{build_action, build_lib, Built};
 pub use error::ProjectError;
 pub use model::{Action, Package, Parameter, Project, Source};
 pub use order::deploy_order;
+pub use snapshot::Snapshot;
 pub use substitute::{parse_env_file, Variables};
 pub use web::{site_settings, web_files, WebFile};
 

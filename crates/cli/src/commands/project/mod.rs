@@ -1,9 +1,11 @@
-//! `wisp project create|deploy|get-metadata`: a whole application in Nimbella's project layout.
+//! `wisp project create|deploy|watch|get-metadata`: a whole application in Nimbella's project
+//! layout.
 //! Reading and building are `wisp-project`'s; this module talks to the server.
 
 mod create;
 mod deploy;
 mod plan;
+mod watch;
 mod web;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +44,14 @@ pub enum ProjectCommand {
         #[arg(long)]
         prune: bool,
     },
+    /// Deploy the project, then again on every save (only what changed), until Ctrl-C
+    Watch {
+        /// The project directory
+        dir: PathBuf,
+        /// Read ${VAR} values from this file instead of the project's .env
+        #[arg(long, value_name = "FILE")]
+        env: Option<PathBuf>,
+    },
     /// Print the project as read (after ${VAR} substitution and merging project.yml) as JSON
     GetMetadata {
         /// The project directory
@@ -55,7 +65,10 @@ pub enum ProjectCommand {
 impl ProjectCommand {
     /// Whether the command talks to a server (and so needs the client settings).
     pub fn needs_server(&self) -> bool {
-        matches!(self, ProjectCommand::Deploy { .. })
+        matches!(
+            self,
+            ProjectCommand::Deploy { .. } | ProjectCommand::Watch { .. }
+        )
     }
 }
 
@@ -69,6 +82,10 @@ pub async fn run(
         ProjectCommand::Deploy { dir, env, prune } => {
             let config = config.expect("deploy is given the client settings");
             deploy::run(&dir, env.as_deref(), prune, config, printer).await
+        }
+        ProjectCommand::Watch { dir, env } => {
+            let config = config.expect("watch is given the client settings");
+            watch::run(&dir, env.as_deref(), config, printer).await
         }
         ProjectCommand::GetMetadata { dir, env } => {
             let project = read_project(&dir, env.as_deref())?;
