@@ -44,6 +44,9 @@ pub struct StorageEnv {
     endpoint: String,
     label: String,
     credentials: Arc<S3Credentials>,
+    api_host: String,
+    /// Where sites are, `{namespace}` standing for the namespace (`crate::sites`).
+    site_pattern: String,
 }
 
 impl StorageEnv {
@@ -57,7 +60,11 @@ impl StorageEnv {
             "forcePathStyle": true,
             "credentials": pair,
             "buckets": {"web": buckets.web, "data": buckets.data},
-            "weburl": format!("{}/{}", self.endpoint, buckets.web),
+            // Where the web bucket's files are seen: the namespace's site, as Nimbella's
+            // `weburl` was (the deployer reports it; the SDK's `getURL()` returns it).
+            // Without the final `/`, as Nimbella's was: tools append `/<key>`.
+            "weburl": crate::sites::site_url(&self.site_pattern, &self.api_host, namespace)
+                .trim_end_matches('/'),
         })
         .to_string()
     }
@@ -104,6 +111,7 @@ pub async fn start_s3(
     data_dir: &Path,
     listen: SocketAddr,
     api_host: &str,
+    site_pattern: &str,
 ) -> anyhow::Result<Option<(SocketAddr, StorageEnv)>> {
     let file = data_dir.join("s3-credentials.json");
     let credentials = Arc::new(
@@ -133,6 +141,8 @@ pub async fn start_s3(
         endpoint: format!("http://{local}"),
         label,
         credentials,
+        api_host: api_host.to_string(),
+        site_pattern: site_pattern.to_string(),
     };
     Ok(Some((local, env)))
 }

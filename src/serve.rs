@@ -200,8 +200,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(activations),
         invoker,
     );
-    let s3 = crate::objects::start_s3(objects.store.clone(), &data_dir, args.s3_listen, &api_host)
-        .await?;
+    let site_domains = crate::sites::site_domains(&api_host, args.site_domain.as_deref());
+    let site_url = crate::sites::site_url_pattern(&api_host, &site_domains);
+    let s3 = crate::objects::start_s3(
+        objects.store.clone(),
+        &data_dir,
+        args.s3_listen,
+        &api_host,
+        &site_url,
+    )
+    .await?;
     // Every state service that runs tells each activation where it is.
     let mut envs: Vec<Arc<dyn wisp_controller::ActivationEnv>> = Vec::new();
     let (controller, kv_address, kv_store) = match kv {
@@ -233,8 +241,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let controller = controller.with_activation_env(Arc::new(crate::activation_env::Envs(envs)));
     controller.start().await?;
 
-    let site_domains = crate::sites::site_domains(&api_host, args.site_domain.as_deref());
-    let site_url = crate::sites::site_url_pattern(&api_host, &site_domains);
     let sites = Arc::new(wisp_api::Sites::new(
         objects.store.clone(),
         wisp_api::SitesConfig {

@@ -47,6 +47,23 @@ pub fn site_url_pattern(api_host: &str, domains: &[String]) -> String {
     format!("{scheme}://{{namespace}}.{domain}{port}/")
 }
 
+/// The URL of one namespace's site: on its own host when its name is a DNS label, else at
+/// the path form under the API host.
+pub fn site_url(pattern: &str, api_host: &str, namespace: &str) -> String {
+    let label = !namespace.is_empty()
+        && namespace
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if label {
+        pattern.replace("{namespace}", namespace)
+    } else {
+        let encoded: String =
+            percent_encoding::utf8_percent_encode(namespace, percent_encoding::NON_ALPHANUMERIC)
+                .collect();
+        format!("{}/sites/{encoded}/", api_host.trim_end_matches('/'))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,6 +77,20 @@ mod tests {
             ["localhost", "apps.example.com", "wisp.example.com"]
         );
         assert_eq!(site_domains("http://localhost:3233", None), ["localhost"]);
+    }
+
+    #[test]
+    fn namespaces_that_are_not_labels_use_the_path_form() {
+        let pattern = "http://{namespace}.localhost:3233/";
+        let api = "http://127.0.0.1:3233";
+        assert_eq!(
+            site_url(pattern, api, "guest"),
+            "http://guest.localhost:3233/"
+        );
+        assert_eq!(
+            site_url(pattern, api, "Big_One"),
+            "http://127.0.0.1:3233/sites/Big%5FOne/"
+        );
     }
 
     #[test]
