@@ -14,6 +14,7 @@ mod sites;
 mod state;
 mod stats;
 mod wasm;
+mod workerd;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -56,8 +57,11 @@ struct Args {
     state_only: bool,
     /// Only the static-site rows: a 10 KB file from a site against nginx and the floor, and
     /// deploy times.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["state_only", "wasm_only"])]
     sites_only: bool,
+    /// Only the wasm rows and the workerd comparison, with the HTTP floor.
+    #[arg(long, conflicts_with = "state_only")]
+    wasm_only: bool,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/latest.json")]
     json: PathBuf,
@@ -78,10 +82,14 @@ async fn main() -> anyhow::Result<()> {
         let seconds = Duration::from_secs(args.seconds);
         sites::rows(&wisp, &binary, &mut report, args.iterations, seconds).await?;
         drop(wisp);
-        report.print_table();
-        report.write_json(&args.json)?;
-        println!("results written to {}", args.json.display());
-        return Ok(());
+        return finish(report, &args);
+    }
+    if args.wasm_only {
+        let seconds = Duration::from_secs(args.seconds);
+        http_floors(&mut report, &args).await?;
+        wasm::rows(&wisp, &mut report, args.iterations, seconds, args.cold).await?;
+        workerd::rows(&wisp, &mut report, args.iterations, seconds).await?;
+        return finish(report, &args);
     }
     if !args.state_only {
         core_rows(&wisp, &mut report, &args).await?;
@@ -107,7 +115,11 @@ async fn main() -> anyhow::Result<()> {
         }
         drop(no_stem);
     }
+    finish(report, &args)
+}
 
+/// Prints the table and writes the JSON.
+fn finish(mut report: Report, args: &Args) -> anyhow::Result<()> {
     let extra_ca = std::env::var("NODE_EXTRA_CA_CERTS").ok();
     report.note("node_extra_ca_certs", json!(extra_ca));
     report.note(
@@ -126,11 +138,8 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The core platform's rows: floors, warm and cold invokes per kind, web actions, triggers,
-/// compositions.
-async fn core_rows(wisp: &Wisp, report: &mut Report, args: &Args) -> anyhow::Result<()> {
-    let launchers = wisp.data_dir.join("runtime/launchers");
-    // Floors first, on a quiet machine.
+/// The bare loopback HTTP floors every platform row compares itself with.
+async fn http_floors(report: &mut Report, args: &Args) -> anyhow::Result<()> {
     let http_floor = floor::http_round_trip(args.iterations).await?;
     let http_floor_tput = floor::http_throughput(32, Duration::from_secs(args.seconds)).await?;
     report.record(
@@ -145,6 +154,19 @@ async fn core_rows(wisp: &Wisp, report: &mut Report, args: &Args) -> anyhow::Res
         json!(http_floor_tput),
         format!("{http_floor_tput:.0}/s"),
     );
+    Ok(())
+}
+
+/// The core platform's rows: floors, warm and cold invokes per kind, web actions, triggers,
+/// compositions.
+async fn core_rows(wisp: &Wisp, report: &mut Report, args: &Args) -> anyhow::Result<()> {
+    let launchers = wisp.data_dir.join("runtime/launchers");
+    // Floors first, on a quiet machine.
+    http_floors(report, args).await?;
+    let http_floor_tput = report
+        .value("http_floor_c32")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(f64::NAN);
 
     for (kind, code, program, launcher) in [
         (
@@ -213,6 +235,7 @@ async fn core_rows(wisp: &Wisp, report: &mut Report, args: &Args) -> anyhow::Res
     }
     let seconds = Duration::from_secs(args.seconds);
     wasm::rows(wisp, report, args.iterations, seconds, args.cold).await?;
+    workerd::rows(wisp, report, args.iterations, seconds).await?;
     model::web_vs_api(wisp, report, args.iterations, seconds).await?;
     model::trigger_to_start(wisp, report, args.fires, Duration::from_secs(30)).await?;
     compose::per_step(wisp, report, args.compositions).await?;

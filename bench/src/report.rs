@@ -22,6 +22,12 @@ impl Report {
         self.results.insert(key.to_string(), value);
     }
 
+    /// The JSON value recorded under `key` earlier in the run (a floor a later row compares
+    /// itself with).
+    pub fn value(&self, key: &str) -> Option<&Value> {
+        self.results.get(key)
+    }
+
     pub fn print_table(&self) {
         let width = self
             .rows

@@ -21,6 +21,10 @@ pub enum Via {
     Web,
 }
 
+/// The params every benchmark invoke sends: the hello functions greet `bench`, the no-ops
+/// ignore it.
+pub const PARAMS: &str = r#"{"name":"bench"}"#;
+
 /// Where the server under measurement serves RESP (the SDKs' port, a loopback address of its
 /// own).
 pub const KV_ADDRESS: &str = "127.0.0.2:6379";
@@ -396,7 +400,7 @@ fn all_children(parent: u32) -> Vec<u32> {
 async fn invoke(client: &reqwest::Client, url: &str, auth: Option<&str>) -> anyhow::Result<()> {
     let mut request = client
         .post(url)
-        .body("{}")
+        .body(PARAMS)
         .header("content-type", "application/json");
     if let Some(auth) = auth {
         request = request.header("authorization", auth);

@@ -81,14 +81,85 @@ pub async fn rows(
         json!(tput),
         format!("{tput:.0}/s"),
     );
-    let first = wisp.cold_starts("wasm", &code, cold).await?;
-    report.record(
-        "wasm_first_invoke",
-        "wisp: wasm C hello first invoke after create",
-        first.json(),
-        first.summary(),
-    );
+    let firsts = first_invokes(wisp, &code, cold).await?;
+    let rows = [
+        (
+            "wasm_first_invoke_now",
+            "right after create",
+            "right after a create",
+            &firsts.now,
+            &firsts.now_floor,
+        ),
+        (
+            "wasm_first_invoke",
+            "after create + 400 ms",
+            "after a 400 ms pause",
+            &firsts.paused,
+            &firsts.paused_floor,
+        ),
+    ];
+    for (key, what, floor_what, first, floor) in rows {
+        report.record(
+            &format!("{key}_floor"),
+            &format!("floor: wasm C hello warm invoke {floor_what}"),
+            floor.json(),
+            floor.summary(),
+        );
+        let ratio = first.p50_us() / floor.p50_us();
+        let mut value = first.json();
+        value["vs_floor"] = json!(ratio);
+        report.record(
+            key,
+            &format!("wisp: wasm C hello first invoke {what}"),
+            value,
+            format!("{} ({ratio:.2}x floor)", first.summary()),
+        );
+    }
     Ok(())
+}
+
+/// First invokes of newly created actions, each beside its floor: a warm invoke of
+/// `hello-wasm` in the same circumstances.
+struct FirstInvokes {
+    /// Sent as soon as the create is answered.
+    now: Samples,
+    /// A warm invoke sent as soon as another action's create is answered.
+    now_floor: Samples,
+    /// Sent after the pause the other kinds' cold starts get (their stem cells refill).
+    paused: Samples,
+    /// A warm invoke after the same pause: an idle server's threads and caches cool in that
+    /// time, whatever the action.
+    paused_floor: Samples,
+}
+
+async fn first_invokes(wisp: &Wisp, code: &str, count: usize) -> anyhow::Result<FirstInvokes> {
+    let pause = Duration::from_millis(400);
+    let timed = |name: String| async move {
+        let t = Instant::now();
+        wisp.invoke(&name).await.map(|()| t.elapsed())
+    };
+    let mut s = FirstInvokes {
+        now: Samples::default(),
+        now_floor: Samples::default(),
+        paused: Samples::default(),
+        paused_floor: Samples::default(),
+    };
+    for i in 0..count {
+        wisp.create(&format!("first-wasm-{i}"), "wasm", code)
+            .await?;
+        s.now.push(timed(format!("first-wasm-{i}")).await?);
+        wisp.create(&format!("first-wasm-{i}-other"), "wasm", code)
+            .await?;
+        s.now_floor.push(timed("hello-wasm".into()).await?);
+        wisp.create(&format!("first-wasm-{i}-paused"), "wasm", code)
+            .await?;
+        tokio::time::sleep(pause).await;
+        s.paused
+            .push(timed(format!("first-wasm-{i}-paused")).await?);
+        tokio::time::sleep(pause).await;
+        s.paused_floor.push(timed("hello-wasm".into()).await?);
+    }
+    Ok(s)
 }
 
 /// Instantiation alone and a fresh instance with one request, `iterations` each.

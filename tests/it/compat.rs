@@ -1,4 +1,4 @@
-//! The compatibility suite: `tests/compat/{suite,model,quotas}.js`, driven by the official
+//! The compatibility suite: `tests/compat/*.js` (the files listed below), driven by the official
 //! `openwhisk` npm client (pinned in `tests/compat/package.json`), run by `node --test` against a
 //! fresh server. `quotas.js` also runs `wisp admin` on the server's data directory.
 //!
@@ -48,6 +48,7 @@ fn openwhisk_npm_client_suite() {
             "tests/compat/feeds.js",
             "tests/compat/compositions.js",
             "tests/compat/composer.js",
+            "tests/compat/wasm.js",
             "tests/compat/quotas.js",
         ])
         .env("WISP_APIHOST", &server.api_host)

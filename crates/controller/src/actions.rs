@@ -73,11 +73,7 @@ impl Controller {
                 let components = exec.components.as_deref().unwrap_or_default();
                 Exec::Sequence(self.check_sequence(identity, &path, components).await?)
             }
-            (Some(exec), _) => {
-                let exec = build_exec(exec)?;
-                self.prepare_code(&exec).await?;
-                exec
-            }
+            (Some(exec), _) => build_exec(exec)?,
             (None, Some(old)) => old.exec.clone(),
             (None, None) => return Err(ControllerError::BadRequest("exec undefined".into())),
         };
@@ -125,6 +121,9 @@ impl Controller {
             limits: action_limits,
             updated: revision.updated,
         };
+        // Also when only parameters or limits change: the new revision's first invoke then
+        // finds its program (compiled long ago) as a warm one does.
+        self.prepare_code(&action).await?;
         store
             .put_entity(&action, Expect::replacing(existing.as_ref()))
             .await?;
@@ -136,18 +135,23 @@ impl Controller {
     }
 
     /// Compiles code that the invoker must prepare ahead of any invoke (`wasm`): a binary it
-    /// cannot run is the writer's 400, named, rather than every invoke's failure.
-    async fn prepare_code(&self, exec: &Exec) -> Result<()> {
-        let Exec::Code(code) = exec else {
+    /// cannot run is the writer's 400, named, rather than every invoke's failure. Called with
+    /// the revision about to be stored, which the invoker keeps the program under.
+    async fn prepare_code(&self, action: &Action) -> Result<()> {
+        let Exec::Code(code) = &action.exec else {
             return Ok(());
         };
-        self.inner.invoker.prepare(code).await.map_err(|e| match e {
-            CodeError::Invalid(message) => ControllerError::BadRequest(format!(
-                "The {} code is not valid: {message}.",
-                code.kind
-            )),
-            CodeError::Engine(message) => ControllerError::Internal(message),
-        })
+        self.inner
+            .invoker
+            .prepare(action)
+            .await
+            .map_err(|e| match e {
+                CodeError::Invalid(message) => ControllerError::BadRequest(format!(
+                    "The {} code is not valid: {message}.",
+                    code.kind
+                )),
+                CodeError::Engine(message) => ControllerError::Internal(message),
+            })
     }
 
     fn check_sizes(&self, put: &ActionPut) -> Result<()> {

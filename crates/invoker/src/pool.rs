@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
-use wisp_core::{CodeExec, Kind};
+use wisp_core::{Action, Kind};
 
 use crate::cgroup::MemoryCgroups;
 use crate::launcher::Launchers;
@@ -123,10 +123,11 @@ impl Invoker {
         crate::run::run(&self.inner, request).await
     }
 
-    /// Checks and prepares an action's code when the action is written, so that invokes never
-    /// pay for it: a `wasm` module is validated and compiled here. Other kinds pass as they are.
-    pub async fn prepare(&self, exec: &CodeExec) -> Result<(), CodeError> {
-        crate::wasm::prepare(&self.inner, exec).await
+    /// Checks and prepares the code of an action about to be written, so that invokes never
+    /// pay for it: a `wasm` module is validated and compiled here, ready for the new revision's
+    /// first invoke. Other kinds pass as they are.
+    pub async fn prepare(&self, action: &Action) -> Result<(), CodeError> {
+        crate::wasm::prepare(&self.inner, action).await
     }
 
     /// Stops every runtime process; later activations are refused.

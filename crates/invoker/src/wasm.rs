@@ -3,9 +3,10 @@
 //! wasmtime); this file turns an activation into an engine invocation and what the guest wrote
 //! into an outcome.
 //!
-//! Code is compiled when the action is written (`prepare`); an activation only looks its
-//! program up, by revision, and loads it from the engine's disk cache the first time after a
-//! restart (that load is the activation's `initTime`).
+//! Code is compiled when the action is written (`prepare`), and the program kept under that
+//! revision; an activation only looks its program up, by revision, and loads it from the
+//! engine's disk cache the first time after a restart (that load is the activation's
+//! `initTime`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,7 +16,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use wisp_core::time::now_ms;
-use wisp_core::{ActivationResponse, CodeExec, Outcome};
+use wisp_core::{Action, ActivationResponse, CodeExec, Outcome};
 use wisp_wasm::{Completion, Exit, Invocation, Program, WasmConfig, WasmEngine, WasmError};
 
 use crate::logs::{LogBuffer, Stream};
@@ -68,21 +69,29 @@ impl Wasm {
     }
 }
 
-/// Validates and compiles a `wasm` action's code (at create/update); other kinds pass.
-pub(crate) async fn prepare(inner: &Arc<Inner>, exec: &CodeExec) -> Result<(), CodeError> {
-    if exec.kind != wisp_core::Kind::Wasm {
+/// Validates and compiles a `wasm` action's code (at create/update); other kinds pass. The
+/// program is kept under the revision being written, so that its first invoke finds it as a
+/// warm one does: no decoding, hashing or extra thread hop on the invoke path.
+pub(crate) async fn prepare(inner: &Arc<Inner>, action: &Action) -> Result<(), CodeError> {
+    let Some(exec) = action
+        .exec
+        .code()
+        .filter(|c| c.kind == wisp_core::Kind::Wasm)
+    else {
         return Ok(());
-    }
+    };
     let bytes = decode(exec).map_err(CodeError::Invalid)?;
-    let inner = inner.clone();
-    let compiled =
-        tokio::task::spawn_blocking(move || inner.wasm.engine()?.prepare(&bytes).map(|_| ()))
-            .await
-            .map_err(|e| CodeError::Engine(e.to_string()))?;
-    compiled.map_err(|e| match e {
+    let inner2 = inner.clone();
+    let compiled = tokio::task::spawn_blocking(move || inner2.wasm.engine()?.prepare(&bytes))
+        .await
+        .map_err(|e| CodeError::Engine(e.to_string()))?;
+    let program = compiled.map_err(|e| match e {
         WasmError::Invalid(message) => CodeError::Invalid(message),
         WasmError::Engine(message) => CodeError::Engine(message),
-    })
+    })?;
+    // A write that then fails leaves an entry no activation asks for: harmless.
+    inner.wasm.lock().insert(action.revision_key(), program);
+    Ok(())
 }
 
 fn decode(exec: &CodeExec) -> Result<Vec<u8>, String> {
