@@ -10,6 +10,7 @@ mod objects;
 mod paths;
 mod serve;
 mod state;
+mod wasm_state;
 
 use clap::{Parser, Subcommand};
 

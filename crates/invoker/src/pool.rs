@@ -123,6 +123,11 @@ impl Invoker {
         crate::run::run(&self.inner, request).await
     }
 
+    /// Gives the state imports of `wasm` components (`kv`, `objects`) their stores.
+    pub fn set_wasm_state(&self, state: Arc<dyn crate::GuestState>) {
+        self.inner.wasm.set_state(state);
+    }
+
     /// Checks and prepares an action's code when the action is written, so that invokes never
     /// pay for it: a `wasm` module is validated and compiled here. Other kinds pass as they are.
     pub async fn prepare(&self, exec: &CodeExec) -> Result<(), CodeError> {
@@ -152,6 +157,7 @@ impl Invoker {
                 tokio::time::sleep(period).await;
                 let Some(inner) = weak.upgrade() else { return };
                 inner.evict_idle(inner.config.idle_timeout);
+                inner.wasm.pool.sweep();
             }
         });
     }
