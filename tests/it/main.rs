@@ -26,4 +26,5 @@ mod runtimes;
 mod s3;
 mod state;
 mod wasm;
+mod wasm_component;
 mod web_actions;
