@@ -11,6 +11,7 @@ mod paths;
 mod serve;
 mod sites;
 mod state;
+mod wasm_state;
 
 use clap::{Parser, Subcommand};
 

@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// activations of `wasm` actions wait.
     #[arg(long, env = "WISP_WASM_INSTANCES", default_value_t = 100)]
     wasm_instances: u32,
+    /// Warm WebAssembly component instances kept idle for reuse, at most (each holds one of
+    /// the `--wasm-instances` slots and its memory until it is reused or evicted).
+    #[arg(long, env = "WISP_WASM_IDLE_INSTANCES", default_value_t = 32)]
+    wasm_idle_instances: usize,
     /// Enforce memory limits by polling resident memory even where memory cgroups are available.
     #[arg(long, env = "WISP_NO_CGROUPS")]
     no_cgroups: bool,
@@ -158,6 +162,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_result_bytes: 1024 * 1024,
         api_host: api_host.clone(),
         wasm_instances: args.wasm_instances,
+        wasm_idle_instances: args.wasm_idle_instances,
         wasm_max_memory_mb: wisp_core::SystemLimits::default().max_memory,
     })
     .context("cannot prepare the runtime directory")?;
@@ -179,6 +184,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.kv_quota_mb,
     )
     .await?;
+    // Components' `kv` and `objects` imports reach the same stores as everything else.
+    invoker.set_wasm_state(Arc::new(crate::wasm_state::WasmState {
+        kv: kv.as_ref().map(|kv| kv.store.clone()),
+        objects: objects.store.clone(),
+        runtime: tokio::runtime::Handle::current(),
+    }));
     let controller = Controller::new(
         ControllerConfig {
             limits: wisp_core::SystemLimits {

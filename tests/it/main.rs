@@ -29,4 +29,5 @@ mod s3;
 mod sites;
 mod state;
 mod wasm;
+mod wasm_component;
 mod web_actions;

@@ -19,6 +19,8 @@ mod process;
 mod protocol;
 mod run;
 mod wasm;
+mod wasm_component;
+mod wasm_pool;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +30,9 @@ use serde_json::{Map, Value};
 use wisp_core::{Action, ActivationId, ActivationResponse};
 
 pub use pool::Invoker;
+pub use wasm_component::FRESH_INSTANCE;
+/// What `wasm` components' state imports reach, implemented by the server over its stores.
+pub use wisp_wasm::{GuestState, ObjectPage, StateError};
 
 /// Operator settings of the invoker.
 #[derive(Debug, Clone)]
@@ -54,6 +59,8 @@ pub struct InvokerConfig {
     pub memory_cgroups: bool,
     /// WebAssembly instances that may exist at once; more `wasm` activations wait.
     pub wasm_instances: u32,
+    /// Warm component instances kept idle at most (each holds one of `wasm_instances`).
+    pub wasm_idle_instances: usize,
     /// The largest `limits.memory` a `wasm` action may have, in MB.
     pub wasm_max_memory_mb: u64,
 }

@@ -123,6 +123,11 @@ impl Invoker {
         crate::run::run(&self.inner, request).await
     }
 
+    /// Gives the state imports of `wasm` components (`kv`, `objects`) their stores.
+    pub fn set_wasm_state(&self, state: Arc<dyn crate::GuestState>) {
+        self.inner.wasm.set_state(state);
+    }
+
     /// Checks and prepares the code of an action about to be written, so that invokes never
     /// pay for it: a `wasm` module is validated and compiled here, ready for the new revision's
     /// first invoke. Other kinds pass as they are.
@@ -153,6 +158,7 @@ impl Invoker {
                 tokio::time::sleep(period).await;
                 let Some(inner) = weak.upgrade() else { return };
                 inner.evict_idle(inner.config.idle_timeout);
+                inner.wasm.pool.sweep();
             }
         });
     }

@@ -1,7 +1,8 @@
-//! `wasm` actions: no process, no stem cell. Each activation runs in a fresh instance of the
-//! action's compiled module in the wasm engine (`crates/wasm`, the only crate that knows
-//! wasmtime); this file turns an activation into an engine invocation and what the guest wrote
-//! into an outcome.
+//! `wasm` actions: no process, no stem cell. A WASI preview-1 command runs each activation in a
+//! fresh instance of the action's compiled module in the wasm engine (`crates/wasm`, the only
+//! crate that knows wasmtime); this file turns an activation into an engine invocation and what
+//! the guest wrote into an outcome. A component goes to `wasm_component.rs`, which keeps warm
+//! instances.
 //!
 //! Code is compiled when the action is written (`prepare`), and the program kept under that
 //! revision; an activation only looks its program up, by revision, and loads it from the
@@ -14,13 +15,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 use serde_json::Value;
-use tokio::sync::Semaphore;
 use wisp_core::time::now_ms;
 use wisp_core::{Action, ActivationResponse, CodeExec, Outcome};
-use wisp_wasm::{Completion, Exit, Invocation, Program, WasmConfig, WasmEngine, WasmError};
+use wisp_wasm::{
+    Completion, Exit, GuestState, Instance, Invocation, Program, WasmConfig, WasmEngine, WasmError,
+};
 
 use crate::logs::{LogBuffer, Stream};
 use crate::pool::Inner;
+use crate::wasm_pool::InstancePool;
 use crate::{CodeError, InvokerConfig, InvokerError, RunOutcome, RunRequest, StartKind};
 
 const MB: u64 = 1024 * 1024;
@@ -35,8 +38,11 @@ pub(crate) struct Wasm {
     config: WasmConfig,
     /// Programs by action revision, so that an activation never hashes or decodes its code.
     programs: Mutex<HashMap<String, Arc<Program>>>,
-    /// One permit per instance slot: activations past the pool's size wait here, not fail.
-    slots: Semaphore,
+    /// The instance slots, and the warm component instances idling in them: activations past
+    /// the pool's size wait there, not fail.
+    pub(crate) pool: InstancePool<Instance>,
+    /// What components' `kv` and `objects` imports reach (`Invoker::set_wasm_state`).
+    state: OnceLock<Arc<dyn GuestState>>,
 }
 
 impl Wasm {
@@ -49,11 +55,16 @@ impl Wasm {
                 max_memory_bytes: config.wasm_max_memory_mb * MB,
             },
             programs: Mutex::new(HashMap::new()),
-            slots: Semaphore::new(config.wasm_instances as usize),
+            pool: InstancePool::new(
+                config.wasm_instances,
+                config.wasm_idle_instances,
+                config.idle_timeout,
+            ),
+            state: OnceLock::new(),
         }
     }
 
-    fn engine(&self) -> Result<&WasmEngine, WasmError> {
+    pub(crate) fn engine(&self) -> Result<&WasmEngine, WasmError> {
         self.engine
             .get_or_init(|| WasmEngine::new(self.config.clone()))
             .as_ref()
@@ -61,7 +72,16 @@ impl Wasm {
     }
 
     pub(crate) fn shutdown(&self) {
-        self.slots.close();
+        self.pool.close();
+    }
+
+    /// Gives components' state imports their stores; the first call wins.
+    pub(crate) fn set_state(&self, state: Arc<dyn GuestState>) {
+        let _ = self.state.set(state);
+    }
+
+    pub(crate) fn state(&self) -> Option<Arc<dyn GuestState>> {
+        self.state.get().cloned()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Program>>> {
@@ -106,14 +126,14 @@ fn decode(exec: &CodeExec) -> Result<Vec<u8>, String> {
 }
 
 pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcome, InvokerError> {
+    let code = req.action.exec.code().ok_or(InvokerError::NotRunnable)?;
+    if crate::wasm_component::is_component(&code.code) {
+        return crate::wasm_component::run(inner, req).await;
+    }
     let limits = req.action.limits;
     let timeout = Duration::from_millis(limits.timeout);
     // Waiting for a slot counts against the activation's time, as in the process pool.
-    let slot = match tokio::time::timeout(timeout, inner.wasm.slots.acquire()).await {
-        Ok(Ok(permit)) => permit,
-        Ok(Err(_closed)) => return Err(InvokerError::ShuttingDown),
-        Err(_) => return Err(InvokerError::Timeout),
-    };
+    let slot = inner.wasm.pool.slot(timeout).await?;
     let start = now_ms();
     let (program, init_time) = match program(inner, &req).await {
         Ok(found) => found,
@@ -184,7 +204,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
 
 /// The action revision's program, and the milliseconds it took when it had to be loaded from
 /// the engine's disk cache (or, for code written before this server had an engine, compiled).
-async fn program(
+pub(crate) async fn program(
     inner: &Arc<Inner>,
     req: &RunRequest,
 ) -> Result<(Arc<Program>, Option<u64>), String> {
@@ -280,19 +300,8 @@ fn classify(
     }
     let developer = |message: String| ActivationResponse::failure(Outcome::DeveloperError, message);
     let response = match done.exit {
-        Exit::TimedOut => developer(format!(
-            "The action exceeded its time limits of {timeout_ms} milliseconds."
-        )),
-        Exit::OutOfMemory => developer(format!(
-            "The action exhausted its memory and was aborted: it tried to grow past its limit of {memory_mb} MB."
-        )),
-        Exit::Trap(message) => developer(format!("The action trapped: {message}.")),
-        Exit::Failed(message) => {
-            tracing::error!(error = %message, "a wasm instance could not be created");
-            ActivationResponse::failure(
-                Outcome::InternalError,
-                "The wasm engine could not create an instance for the action.",
-            )
+        exit @ (Exit::TimedOut | Exit::OutOfMemory | Exit::Trap(_) | Exit::Failed(_)) => {
+            stopped(exit, timeout_ms, memory_mb)
         }
         Exit::Code(code) if code != 0 => developer(format!(
             "The action exited with code {code} (a wasm action ends with code 0)."
@@ -319,6 +328,29 @@ fn classify(
     (response, logs.finish())
 }
 
+/// What a guest stopped by a limit, a trap or a failure to instantiate gets (commands and
+/// components alike).
+pub(crate) fn stopped(exit: Exit, timeout_ms: u64, memory_mb: u64) -> ActivationResponse {
+    let developer = |message: String| ActivationResponse::failure(Outcome::DeveloperError, message);
+    match exit {
+        Exit::TimedOut => developer(format!(
+            "The action exceeded its time limits of {timeout_ms} milliseconds."
+        )),
+        Exit::OutOfMemory => developer(format!(
+            "The action exhausted its memory and was aborted: it tried to grow past its limit of {memory_mb} MB."
+        )),
+        Exit::Trap(message) => developer(format!("The action trapped: {message}.")),
+        Exit::Code(code) => developer(format!("The action exited with code {code}.")),
+        Exit::Failed(message) => {
+            tracing::error!(error = %message, "a wasm instance could not be created");
+            ActivationResponse::failure(
+                Outcome::InternalError,
+                "The wasm engine could not create an instance for the action.",
+            )
+        }
+    }
+}
+
 /// The result JSON and the stdout lines that are logs: all of stdout when it is one JSON value,
 /// else its last non-empty line (OpenWhisk's convention for native actions).
 fn split_result(stdout: &str) -> (Vec<&str>, Option<Value>) {
@@ -335,7 +367,7 @@ fn split_result(stdout: &str) -> (Vec<&str>, Option<Value>) {
     }
 }
 
-fn excerpt(stdout: &str) -> String {
+pub(crate) fn excerpt(stdout: &str) -> String {
     let text = stdout.trim();
     if text.is_empty() {
         return " (it was empty)".into();

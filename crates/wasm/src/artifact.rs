@@ -1,4 +1,4 @@
-//! Compiled modules on disk: `<cache dir>/<code digest>-<engine tag>.cwasm`.
+//! Compiled modules and components on disk: `<cache dir>/<code digest>-<engine tag>.cwasm`.
 //!
 //! The engine tag is a hash of everything that makes an artifact loadable by this engine
 //! (wasmtime's version, target, compiler settings and features), so a server upgraded or
@@ -8,9 +8,17 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use wasmtime::component::Component;
 use wasmtime::{Engine, Module};
 
+use crate::validate::Format;
 use crate::WasmError;
+
+/// Code compiled by the engine: a core module or a component.
+pub(crate) enum Compiled {
+    Module(Module),
+    Component(Component),
+}
 
 pub(crate) struct Cache {
     dir: PathBuf,
@@ -36,16 +44,25 @@ impl Cache {
     }
 
     /// The artifact of `digest`, if one was stored by an engine like this one.
-    pub(crate) fn load(&self, engine: &Engine, digest: &str) -> Option<Module> {
+    pub(crate) fn load(&self, engine: &Engine, digest: &str, format: Format) -> Option<Compiled> {
         let path = self.path(digest);
         if !path.is_file() {
             return None;
         }
         // SAFETY: wasmtime trusts a serialized module to be its own output. Only this server
         // writes this directory (under its data dir), by `store`, atomically; a file it cannot
-        // use (wrong engine, damaged) is refused by wasmtime's header checks and compiled again.
-        match unsafe { Module::deserialize_file(engine, &path) } {
-            Ok(module) => Some(module),
+        // use (wrong engine, damaged, or of the other format) is refused by wasmtime's header
+        // checks and compiled again.
+        let loaded = match format {
+            Format::Module => {
+                unsafe { Module::deserialize_file(engine, &path) }.map(Compiled::Module)
+            }
+            Format::Component => {
+                unsafe { Component::deserialize_file(engine, &path) }.map(Compiled::Component)
+            }
+        };
+        match loaded {
+            Ok(compiled) => Some(compiled),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "compiled module unusable, compiling again");
                 let _ = std::fs::remove_file(&path);
@@ -54,8 +71,8 @@ impl Cache {
         }
     }
 
-    /// Writes `module`'s artifact; a failure only costs a compile after the next restart.
-    pub(crate) fn store(&self, digest: &str, module: &Module) {
+    /// Writes the artifact; a failure only costs a compile after the next restart.
+    pub(crate) fn store(&self, digest: &str, compiled: &Compiled) {
         static STAGING: AtomicU64 = AtomicU64::new(0);
         let path = self.path(digest);
         let staging = self.dir.join(format!(
@@ -64,8 +81,11 @@ impl Cache {
             STAGING.fetch_add(1, Ordering::Relaxed)
         ));
         // Written aside and renamed, so a crash never leaves half an artifact under the name.
-        let written = module
-            .serialize()
+        let serialized = match compiled {
+            Compiled::Module(module) => module.serialize(),
+            Compiled::Component(component) => component.serialize(),
+        };
+        let written = serialized
             .map_err(|e| e.to_string())
             .and_then(|bytes| std::fs::write(&staging, bytes).map_err(|e| e.to_string()))
             .and_then(|()| std::fs::rename(&staging, &path).map_err(|e| e.to_string()));

@@ -37,10 +37,22 @@ impl Capture {
         }
     }
 
-    /// What was kept and how many bytes were dropped.
+    /// What was kept and how many bytes were dropped, leaving the capture empty for what
+    /// follows (a warm component instance's next call).
     pub(crate) fn take(&self) -> (Vec<u8>, usize) {
         let mut c = self.lock();
-        (std::mem::take(&mut c.kept), c.dropped)
+        (std::mem::take(&mut c.kept), std::mem::take(&mut c.dropped))
+    }
+
+    /// Appends `text` as a line of its own (the component `log` import).
+    /// A line the guest left unfinished on the same stream is ended first.
+    pub(crate) fn line(&self, text: &str) {
+        let mut c = self.lock();
+        if !c.kept.is_empty() && !c.kept.ends_with(b"\n") {
+            c.push(b"\n");
+        }
+        c.push(text.as_bytes());
+        c.push(b"\n");
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Captured> {
@@ -48,11 +60,16 @@ impl Capture {
     }
 
     fn append(&self, bytes: &[u8]) {
-        let mut c = self.lock();
-        let room = c.limit.saturating_sub(c.kept.len());
+        self.lock().push(bytes);
+    }
+}
+
+impl Captured {
+    fn push(&mut self, bytes: &[u8]) {
+        let room = self.limit.saturating_sub(self.kept.len());
         let kept = bytes.len().min(room);
-        c.kept.extend_from_slice(&bytes[..kept]);
-        c.dropped += bytes.len() - kept;
+        self.kept.extend_from_slice(&bytes[..kept]);
+        self.dropped += bytes.len() - kept;
     }
 }
 
@@ -121,5 +138,15 @@ mod tests {
         c.append(b"abc");
         c.append(b"defg");
         assert_eq!(c.take(), (b"abcde".to_vec(), 2));
+        assert_eq!(c.take(), (Vec::new(), 0), "taking empties it");
+    }
+
+    #[test]
+    fn a_logged_line_stands_on_its_own() {
+        let c = Capture::new(100);
+        c.append(b"partial");
+        c.line("logged");
+        c.line("again");
+        assert_eq!(c.take().0, b"partial\nlogged\nagain\n".to_vec());
     }
 }

@@ -1,13 +1,13 @@
 //! One run of a WASI preview-1 command in a fresh instance: stdin in, stdout and stderr out,
 //! under a time limit (epoch deadline) and a memory limit (a resource limiter).
 
-use wasmtime::{Engine, ResourceLimiter, Store, Trap};
+use wasmtime::{Engine, InstancePre, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use crate::capture::Capture;
-use crate::engine::{root, Program, TICK};
+use crate::engine::{deadline_ticks, root};
 use crate::{Completion, Exit, Invocation, WasmError};
 
 /// Most table elements an instance may have (C and Rust guests use a few hundred).
@@ -20,25 +20,41 @@ pub(crate) struct Guest {
 }
 
 /// Refuses memory growth past the action's limit, and remembers that it did so that the
-/// activation can say why it stopped.
-struct MemoryLimit {
-    limit: usize,
-    exceeded: bool,
+/// activation can say why it stopped. The limit is on the sum of the instance's memories: a
+/// component has several.
+pub(crate) struct MemoryLimit {
+    pub(crate) limit: usize,
+    /// Bytes of all the memories of the store so far.
+    total: usize,
+    pub(crate) exceeded: bool,
+}
+
+impl MemoryLimit {
+    pub(crate) fn new(bytes: u64) -> MemoryLimit {
+        MemoryLimit {
+            limit: usize::try_from(bytes).unwrap_or(usize::MAX),
+            total: 0,
+            exceeded: false,
+        }
+    }
 }
 
 impl ResourceLimiter for MemoryLimit {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limit {
+        // A new memory comes here too, growing from 0 to its initial size.
+        let total = self.total.saturating_add(desired.saturating_sub(current));
+        if total > self.limit {
             self.exceeded = true;
             // A trap rather than `memory.grow` returning -1: a guest that ignores a failed
             // allocation would otherwise carry on in undefined ways; the activation stops here.
             return Err(wasmtime::format_err!("memory limit exceeded"));
         }
+        self.total = total;
         Ok(true)
     }
 
@@ -52,7 +68,7 @@ impl ResourceLimiter for MemoryLimit {
     }
 }
 
-pub(crate) fn run(engine: &Engine, program: &Program, inv: Invocation) -> Completion {
+pub(crate) fn run(engine: &Engine, pre: &InstancePre<Guest>, inv: Invocation) -> Completion {
     let stdout = Capture::new(inv.stdout_limit);
     let stderr = Capture::new(inv.stderr_limit);
     // No preopened directories and no sockets: the guest sees stdio, clocks, random and the
@@ -66,19 +82,14 @@ pub(crate) fn run(engine: &Engine, program: &Program, inv: Invocation) -> Comple
         .build_p1();
     let guest = Guest {
         wasi,
-        memory: MemoryLimit {
-            limit: usize::try_from(inv.memory_bytes).unwrap_or(usize::MAX),
-            exceeded: false,
-        },
+        memory: MemoryLimit::new(inv.memory_bytes),
     };
     let mut store = Store::new(engine, guest);
     store.limiter(|g| &mut g.memory);
-    // The ticker may advance just after this, so one tick more than the timeout's own.
-    let ticks = inv.timeout.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1;
-    store.set_epoch_deadline(ticks);
+    store.set_epoch_deadline(deadline_ticks(inv.timeout));
     store.epoch_deadline_trap();
 
-    let exit = match program.pre.instantiate(&mut store) {
+    let exit = match pre.instantiate(&mut store) {
         Err(e) if store.data().memory.exceeded => {
             let _ = e;
             Exit::OutOfMemory
@@ -105,24 +116,19 @@ pub(crate) fn run(engine: &Engine, program: &Program, inv: Invocation) -> Comple
 }
 
 /// An instance made and dropped, with no stdio and no limits beyond the pool's.
-pub(crate) fn instantiate_only(engine: &Engine, program: &Program) -> Result<(), WasmError> {
+pub(crate) fn instantiate_only(engine: &Engine, pre: &InstancePre<Guest>) -> Result<(), WasmError> {
     let guest = Guest {
         wasi: WasiCtxBuilder::new().build_p1(),
-        memory: MemoryLimit {
-            limit: usize::MAX,
-            exceeded: false,
-        },
+        memory: MemoryLimit::new(u64::MAX),
     };
     let mut store = Store::new(engine, guest);
-    program
-        .pre
-        .instantiate(&mut store)
+    pre.instantiate(&mut store)
         .map(|_| ())
         .map_err(|e| WasmError::Engine(root(&e)))
 }
 
 /// Why `_start` returned an error: an exit call, a limit, or a trap.
-fn ended(e: &wasmtime::Error, memory_exceeded: bool) -> Exit {
+pub(crate) fn ended(e: &wasmtime::Error, memory_exceeded: bool) -> Exit {
     if let Some(exit) = e.downcast_ref::<I32Exit>() {
         return Exit::Code(exit.0);
     }

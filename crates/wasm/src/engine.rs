@@ -1,5 +1,6 @@
 //! The one shared wasmtime engine: its configuration, the epoch ticker that enforces timeouts,
-//! the WASI linker, and the programs compiled so far.
+//! the linkers (WASI preview 1 for commands, WASI 0.2 and Wisp's world for components), and the
+//! programs compiled so far.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,16 +9,32 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
 use wasmtime::PoolingAllocationConfig;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module};
 
-use crate::artifact::Cache;
+use crate::artifact::{Cache, Compiled};
 use crate::command::Guest;
-use crate::validate::{check_header, check_module};
+use crate::component::{FunctionPre, Handled, Host, Instance, InstanceSetup};
+use crate::validate::{check_header, check_module, Format};
 use crate::{Completion, Invocation, WasmError};
 
 /// How often the engine's epoch advances: the granularity of timeouts.
 pub(crate) const TICK: Duration = Duration::from_millis(10);
+
+/// What one instance slot may hold of a component: the toolchains here build components of
+/// up to 14 core instances (componentize-py), 2 memories and 2 tables (componentize-qjs).
+const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+const MEMORIES_PER_COMPONENT: u32 = 4;
+const TABLES_PER_COMPONENT: u32 = 8;
+/// Elements a table may have: CPython's function table is large.
+const TABLE_ELEMENTS: usize = 100_000;
+
+/// The epoch deadline, in ticks from now, of a run of `timeout`.
+pub(crate) fn deadline_ticks(timeout: Duration) -> u64 {
+    // The ticker may advance just after this, so one tick more than the timeout's own.
+    timeout.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1
+}
 
 /// Operator settings of the engine.
 #[derive(Debug, Clone)]
@@ -30,9 +47,24 @@ pub struct WasmConfig {
     pub max_memory_bytes: u64,
 }
 
-/// A module compiled and linked, ready to be instantiated for each activation.
+/// Code compiled and linked, ready to be instantiated.
 pub struct Program {
-    pub(crate) pre: InstancePre<Guest>,
+    pub(crate) linked: Linked,
+}
+
+pub(crate) enum Linked {
+    /// A WASI preview-1 command: one fresh instance per run ([`WasmEngine::run`]).
+    Command(InstancePre<Guest>),
+    /// A component of Wisp's world: instances that serve many calls
+    /// ([`WasmEngine::instantiate_component`]).
+    Component(FunctionPre<Host>),
+}
+
+impl Program {
+    /// A component (instances may be kept and called again), not a command.
+    pub fn is_component(&self) -> bool {
+        matches!(self.linked, Linked::Component(_))
+    }
 }
 
 /// A program and whether getting it cost a load from disk or a compile.
@@ -51,6 +83,7 @@ pub struct WasmEngine {
 struct Shared {
     engine: Engine,
     linker: Linker<Guest>,
+    components: wasmtime::component::Linker<Host>,
     cache: Cache,
     /// Programs by code digest: a module is compiled or loaded once per server.
     programs: Mutex<HashMap<String, Arc<Program>>>,
@@ -60,10 +93,18 @@ struct Shared {
 
 impl WasmEngine {
     pub fn new(config: WasmConfig) -> Result<WasmEngine, WasmError> {
+        // Each slot can hold the largest component allowed, so that a caller holding one of
+        // `max_instances` slots always finds room in the pool.
+        let slots = config.max_instances;
         let mut pool = PoolingAllocationConfig::new();
-        pool.total_core_instances(config.max_instances)
-            .total_memories(config.max_instances)
-            .total_tables(config.max_instances)
+        pool.total_component_instances(slots)
+            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+            .max_memories_per_component(MEMORIES_PER_COMPONENT)
+            .max_tables_per_component(TABLES_PER_COMPONENT)
+            .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
+            .total_memories(slots.saturating_mul(MEMORIES_PER_COMPONENT))
+            .total_tables(slots.saturating_mul(TABLES_PER_COMPONENT))
+            .table_elements(TABLE_ELEMENTS)
             .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX));
         let mut wasm = Config::new();
         wasm.epoch_interruption(true)
@@ -72,10 +113,12 @@ impl WasmEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |guest: &mut Guest| &mut guest.wasi)
             .map_err(|e| WasmError::Engine(e.to_string()))?;
+        let components = crate::component::linker(&engine)?;
         let cache = Cache::open(&config.cache_dir, &engine)?;
         let shared = Arc::new(Shared {
             engine,
             linker,
+            components,
             cache,
             programs: Mutex::new(HashMap::new()),
             compilations: AtomicU64::new(0),
@@ -103,26 +146,30 @@ impl WasmEngine {
             });
         }
         let s = &self.shared;
-        let module = match s.cache.load(&s.engine, &digest) {
-            Some(module) => module,
+        let format = check_header(wasm)?;
+        let compiled = match s.cache.load(&s.engine, &digest, format) {
+            Some(compiled) => compiled,
             None => {
-                check_header(wasm)?;
-                let module = Module::new(&s.engine, wasm).map_err(|e| {
-                    WasmError::Invalid(format!("the module is not valid WebAssembly: {}", root(&e)))
-                })?;
-                check_module(&module)?;
+                let compiled = self.compile(wasm, format)?;
                 s.compilations.fetch_add(1, Ordering::Relaxed);
-                s.cache.store(&digest, &module);
-                module
+                s.cache.store(&digest, &compiled);
+                compiled
             }
         };
-        let pre = s.linker.instantiate_pre(&module).map_err(|e| {
-            WasmError::Invalid(format!(
-                "the module cannot be linked with WASI preview 1: {}",
-                root(&e)
-            ))
-        })?;
-        let program = Arc::new(Program { pre });
+        let linked = match compiled {
+            Compiled::Module(module) => {
+                Linked::Command(s.linker.instantiate_pre(&module).map_err(|e| {
+                    WasmError::Invalid(format!(
+                        "the module cannot be linked with WASI preview 1: {}",
+                        root(&e)
+                    ))
+                })?)
+            }
+            Compiled::Component(component) => {
+                Linked::Component(crate::component::link(&s.components, &component)?)
+            }
+        };
+        let program = Arc::new(Program { linked });
         self.lock().insert(digest, program.clone());
         Ok(Loaded {
             program,
@@ -130,16 +177,74 @@ impl WasmEngine {
         })
     }
 
-    /// Runs `program` once in a fresh instance. Blocks the calling thread for up to the
-    /// invocation's timeout: call it from a thread that may block.
+    /// Checks and compiles code the cache did not have.
+    fn compile(&self, wasm: &[u8], format: Format) -> Result<Compiled, WasmError> {
+        let engine = &self.shared.engine;
+        match format {
+            Format::Module => {
+                let module = Module::new(engine, wasm).map_err(|e| {
+                    WasmError::Invalid(format!("the module is not valid WebAssembly: {}", root(&e)))
+                })?;
+                check_module(&module)?;
+                Ok(Compiled::Module(module))
+            }
+            Format::Component => Component::new(engine, wasm)
+                .map(Compiled::Component)
+                .map_err(|e| {
+                    WasmError::Invalid(format!(
+                        "the code is not a valid WebAssembly component: {}",
+                        root(&e)
+                    ))
+                }),
+        }
+    }
+
+    /// Runs a command `program` once in a fresh instance. Blocks the calling thread for up to
+    /// the invocation's timeout: call it from a thread that may block.
     pub fn run(&self, program: &Program, invocation: Invocation) -> Completion {
-        crate::command::run(&self.shared.engine, program, invocation)
+        match &program.linked {
+            Linked::Command(pre) => crate::command::run(&self.shared.engine, pre, invocation),
+            Linked::Component(_) => Completion {
+                exit: crate::Exit::Failed("a component is not run as a command".into()),
+                stdout: Vec::new(),
+                stdout_dropped: 0,
+                stderr: Vec::new(),
+                stderr_dropped: 0,
+            },
+        }
+    }
+
+    /// A new instance of a component `program`, to be called once or many times. Blocks the
+    /// calling thread while the component starts (up to `setup.timeout`). `Err` says how it
+    /// failed, with what the guest wrote meanwhile.
+    pub fn instantiate_component(
+        &self,
+        program: &Program,
+        setup: InstanceSetup,
+    ) -> Result<Instance, Handled> {
+        match &program.linked {
+            Linked::Component(pre) => {
+                crate::component::instantiate(&self.shared.engine, pre, setup)
+            }
+            Linked::Command(_) => Err(Handled {
+                ended: crate::Ended::Stopped(crate::Exit::Failed(
+                    "a command is not a component".into(),
+                )),
+                stdout: Vec::new(),
+                stdout_dropped: 0,
+                stderr: Vec::new(),
+                stderr_dropped: 0,
+            }),
+        }
     }
 
     /// Creates an instance of `program` and drops it without running it: instantiation alone,
     /// for the benchmark's floor.
     pub fn instantiate(&self, program: &Program) -> Result<(), WasmError> {
-        crate::command::instantiate_only(&self.shared.engine, program)
+        match &program.linked {
+            Linked::Command(pre) => crate::command::instantiate_only(&self.shared.engine, pre),
+            Linked::Component(pre) => crate::component::instantiate_only(&self.shared.engine, pre),
+        }
     }
 
     /// Modules compiled by this engine since it started (not loaded from the cache).

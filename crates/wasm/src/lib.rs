@@ -3,27 +3,38 @@
 //! A `wasm` action's code is compiled once, when the action is written ([`WasmEngine::prepare`]),
 //! and the compiled artifact is kept on disk keyed by the code's digest and the engine's
 //! configuration, so a restarted server deserializes it instead of compiling again
-//! ([`WasmEngine::load`]). Each activation then runs in a fresh instance
-//! ([`WasmEngine::run`]): instantiation from the pooling allocator costs microseconds.
+//! ([`WasmEngine::load`]). Instantiation from the pooling allocator costs microseconds.
 //!
-//! Guests are WASI preview-1 commands: `_start` reads the params JSON on stdin and writes the
-//! result JSON on stdout; stderr is the activation's log. They see no files (no preopens), no
-//! sockets and only the environment the caller gives.
+//! Two kinds of guest, told apart by the binary's header:
+//! - **WASI preview-1 commands**: `_start` reads the params JSON on stdin and writes the result
+//!   JSON on stdout; stderr is the activation's log. `_start` runs once, so each run is a fresh
+//!   instance ([`WasmEngine::run`]).
+//! - **Components of Wisp's world** (`wit/wisp-function.wit`): `handle(params) -> result`, with
+//!   the namespace's key-value store and data objects as imports ([`GuestState`], which the
+//!   server implements over its stores) and a log. An [`Instance`] serves call after call
+//!   ([`WasmEngine::instantiate_component`], [`Instance::handle`]).
 //!
-//! This crate knows nothing of actions, activations or their records: it takes bytes and limits
-//! and returns what the guest wrote and how it ended. The invoker turns that into an outcome.
+//! Guests see no files (no preopens), no sockets and only the environment the caller gives.
+//!
+//! This crate knows nothing of actions, activations, their records or the stores: it takes
+//! bytes and limits and returns what the guest wrote and how it ended. The invoker turns that
+//! into an outcome and decides which instances to keep.
 
 mod artifact;
 mod capture;
 mod command;
+mod component;
 mod engine;
+mod state;
 #[cfg(test)]
 mod tests;
 mod validate;
 
 use std::time::Duration;
 
+pub use component::{Call, Ended, Handled, Instance, InstanceSetup};
 pub use engine::{Loaded, Program, WasmConfig, WasmEngine};
+pub use state::{GuestState, ObjectPage, StateError};
 
 /// Why code cannot become a runnable program. The messages name what is wrong for the developer.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

@@ -1,0 +1,227 @@
+//! Components end to end in the engine, on the Rust fixtures under `examples/wasm/rust` (rebuilt
+//! as its README says), with an in-memory `GuestState` that records which namespace it serves.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::{
+    Call, Ended, Exit, GuestState, InstanceSetup, ObjectPage, StateError, WasmConfig, WasmEngine,
+    WasmError,
+};
+
+const PROBE: &[u8] = include_bytes!("../../../../examples/wasm/rust/probe.wasm");
+const FOREIGN: &[u8] = include_bytes!("../../../../examples/wasm/rust/foreign.wasm");
+const MB: u64 = 1024 * 1024;
+
+/// Keys by (namespace, key); objects are not kept.
+#[derive(Default)]
+struct Memory {
+    keys: Mutex<HashMap<(String, String), Vec<u8>>>,
+}
+
+impl GuestState for Memory {
+    fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        let keys = self.keys.lock().unwrap();
+        Ok(keys.get(&(ns.to_string(), key.to_string())).cloned())
+    }
+    fn kv_set(&self, ns: &str, key: &str, v: Vec<u8>, _: Option<u32>) -> Result<(), StateError> {
+        let mut keys = self.keys.lock().unwrap();
+        keys.insert((ns.to_string(), key.to_string()), v);
+        Ok(())
+    }
+    fn kv_delete(&self, ns: &str, key: &str) -> Result<bool, StateError> {
+        let mut keys = self.keys.lock().unwrap();
+        Ok(keys.remove(&(ns.to_string(), key.to_string())).is_some())
+    }
+    fn kv_incr(&self, _: &str, _: &str, _: i64) -> Result<i64, StateError> {
+        Err(StateError::NotANumber("not kept here".into()))
+    }
+    fn kv_keys(&self, ns: &str, prefix: &str) -> Result<Vec<String>, StateError> {
+        let keys = self.keys.lock().unwrap();
+        Ok(keys
+            .keys()
+            .filter(|(n, k)| n == ns && k.starts_with(prefix))
+            .map(|(_, k)| k.clone())
+            .collect())
+    }
+    fn object_get(&self, _: &str, _: &str, _: u64) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(None)
+    }
+    fn object_put(
+        &self,
+        _: &str,
+        k: &str,
+        _: Vec<u8>,
+        _: Option<String>,
+    ) -> Result<(), StateError> {
+        Err(StateError::Invalid(format!("refused {k}")))
+    }
+    fn object_delete(&self, _: &str, _: &str) -> Result<bool, StateError> {
+        Ok(false)
+    }
+    fn object_list(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<&str>,
+        _: usize,
+    ) -> Result<ObjectPage, StateError> {
+        Ok(ObjectPage::default())
+    }
+}
+
+fn engine(name: &str) -> WasmEngine {
+    let dir = std::env::temp_dir().join(format!("wisp-wasm-c-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    WasmEngine::new(WasmConfig {
+        cache_dir: dir,
+        max_instances: 4,
+        max_memory_bytes: 512 * MB,
+    })
+    .unwrap()
+}
+
+fn setup(namespace: &str, state: &Arc<Memory>) -> InstanceSetup {
+    InstanceSetup {
+        args: vec!["probe".into()],
+        env: vec![("GREETING".into(), "hi".into())],
+        namespace: namespace.into(),
+        state: Some(state.clone()),
+        memory_bytes: 64 * MB,
+        stdout_limit: 4096,
+        stderr_limit: 4096,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+fn call(params: &str) -> Call {
+    Call {
+        params: params.into(),
+        timeout: Duration::from_millis(500),
+    }
+}
+
+#[test]
+fn an_instance_keeps_its_globals_from_call_to_call() {
+    let e = engine("globals");
+    let program = e.prepare(PROBE).unwrap();
+    assert!(program.is_component());
+    let state = Arc::new(Memory::default());
+    let mut instance = e
+        .instantiate_component(&program, setup("a", &state))
+        .unwrap();
+    for n in 1..=3 {
+        let done = instance.handle(call("{}"));
+        assert_eq!(done.ended, Ended::Ok(format!("{{\"activations\":{n}}}")));
+    }
+    let mut other = e
+        .instantiate_component(&program, setup("a", &state))
+        .unwrap();
+    assert_eq!(
+        other.handle(call("{}")).ended,
+        Ended::Ok("{\"activations\":1}".into())
+    );
+}
+
+#[test]
+fn the_state_imports_reach_only_the_instance_namespace() {
+    let e = engine("state");
+    let program = e.prepare(PROBE).unwrap();
+    let state = Arc::new(Memory::default());
+    let mut a = e
+        .instantiate_component(&program, setup("a", &state))
+        .unwrap();
+    let mut b = e
+        .instantiate_component(&program, setup("b", &state))
+        .unwrap();
+    state
+        .kv_set("a", "secret", b"for a".to_vec(), None)
+        .unwrap();
+    assert_eq!(
+        a.handle(call(r#"{"op":"get","key":"secret"}"#)).ended,
+        Ended::Ok(r#"{"value":"for a"}"#.into())
+    );
+    assert_eq!(
+        b.handle(call(r#"{"op":"get","key":"secret"}"#)).ended,
+        Ended::Ok(r#"{"value":null}"#.into())
+    );
+    // A refusal reaches the guest as the error variant (the probe returns it as `err`).
+    assert_eq!(
+        a.handle(call(r#"{"op":"objects","key":"x"}"#)).ended,
+        Ended::Err("invalid: refused x".into())
+    );
+}
+
+#[test]
+fn a_trap_stops_the_instance_with_its_message_and_logs() {
+    let e = engine("trap");
+    let program = e.prepare(PROBE).unwrap();
+    let state = Arc::new(Memory::default());
+    let mut instance = e
+        .instantiate_component(&program, setup("a", &state))
+        .unwrap();
+    let done = instance.handle(call(r#"{"op":"trap"}"#));
+    let Ended::Stopped(Exit::Trap(message)) = &done.ended else {
+        panic!("not a trap: {:?}", done.ended)
+    };
+    assert!(message.contains("unreachable"), "{message}");
+    assert!(
+        String::from_utf8_lossy(&done.stderr).contains("the probe was asked to trap"),
+        "{:?}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(!instance.reusable());
+}
+
+#[test]
+fn limits_stop_a_loop_and_a_memory_hog() {
+    let e = engine("limits");
+    let program = e.prepare(PROBE).unwrap();
+    let state = Arc::new(Memory::default());
+    let mut looping = e
+        .instantiate_component(&program, setup("a", &state))
+        .unwrap();
+    assert_eq!(
+        looping.handle(call(r#"{"op":"loop"}"#)).ended,
+        Ended::Stopped(Exit::TimedOut)
+    );
+    let mut hog = e
+        .instantiate_component(&program, setup("a", &state))
+        .unwrap();
+    assert_eq!(
+        hog.handle(call(r#"{"op":"grow"}"#)).ended,
+        Ended::Stopped(Exit::OutOfMemory)
+    );
+}
+
+#[test]
+fn a_component_importing_outside_the_world_is_refused_naming_the_import() {
+    let e = engine("foreign");
+    match e.prepare(FOREIGN) {
+        Err(WasmError::Invalid(message)) => {
+            assert!(message.contains("acme:payments/charge"), "{message}")
+        }
+        other => panic!("not refused: {:?}", other.err()),
+    }
+}
+
+#[test]
+fn a_new_engine_loads_a_compiled_component_from_disk() {
+    let dir = std::env::temp_dir().join(format!("wisp-wasm-c-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = WasmConfig {
+        cache_dir: dir,
+        max_instances: 2,
+        max_memory_bytes: 512 * MB,
+    };
+    WasmEngine::new(config.clone())
+        .unwrap()
+        .prepare(PROBE)
+        .unwrap();
+    let second = WasmEngine::new(config).unwrap();
+    let loaded = second.load(PROBE).unwrap();
+    assert!(loaded.loaded);
+    assert_eq!(second.compilations(), 0, "deserialized, not compiled");
+    assert!(loaded.program.is_component());
+}
