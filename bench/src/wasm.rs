@@ -145,19 +145,37 @@ async fn first_invokes(wisp: &Wisp, code: &str, count: usize) -> anyhow::Result<
         paused_floor: Samples::default(),
     };
     for i in 0..count {
-        wisp.create(&format!("first-wasm-{i}"), "wasm", code)
-            .await?;
-        s.now.push(timed(format!("first-wasm-{i}")).await?);
-        wisp.create(&format!("first-wasm-{i}-other"), "wasm", code)
-            .await?;
-        s.now_floor.push(timed("hello-wasm".into()).await?);
-        wisp.create(&format!("first-wasm-{i}-paused"), "wasm", code)
-            .await?;
-        tokio::time::sleep(pause).await;
-        s.paused
-            .push(timed(format!("first-wasm-{i}-paused")).await?);
-        tokio::time::sleep(pause).await;
-        s.paused_floor.push(timed("hello-wasm".into()).await?);
+        // A sample and its floor swap places every round, so that neither is always the one
+        // that follows the previous round's idle pause.
+        let swap = i % 2 == 1;
+        for measure_first in [!swap, swap] {
+            let (name, target) = match measure_first {
+                true => (format!("first-wasm-{i}"), format!("first-wasm-{i}")),
+                false => (format!("first-wasm-{i}-other"), "hello-wasm".into()),
+            };
+            wisp.create(&name, "wasm", code).await?;
+            let took = timed(target).await?;
+            match measure_first {
+                true => s.now.push(took),
+                false => s.now_floor.push(took),
+            }
+        }
+        for measure_first in [!swap, swap] {
+            let target = match measure_first {
+                true => {
+                    let name = format!("first-wasm-{i}-paused");
+                    wisp.create(&name, "wasm", code).await?;
+                    name
+                }
+                false => "hello-wasm".into(),
+            };
+            tokio::time::sleep(pause).await;
+            let took = timed(target).await?;
+            match measure_first {
+                true => s.paused.push(took),
+                false => s.paused_floor.push(took),
+            }
+        }
     }
     Ok(s)
 }

@@ -169,7 +169,16 @@ async fn limits_stop_an_infinite_loop_and_a_memory_hog() {
         "{looped}"
     );
 
-    let grown = record(&server, "hog", json!({"mode": "grow"})).await;
+    // Its own time limit: touching 128 MB on a loaded machine can take longer than 300 ms, and
+    // this is about the memory limit.
+    wasm_action(
+        &server,
+        "grower",
+        "misbehave",
+        json!({"limits": {"timeout": 30000, "memory": 128}}),
+    )
+    .await;
+    let grown = record(&server, "grower", json!({"mode": "grow"})).await;
     assert_eq!(
         failure(&grown),
         (
@@ -324,4 +333,30 @@ async fn a_wasm_web_action_answers() {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body, json!({"greeting": "Hello, Web!"}));
+}
+
+#[tokio::test]
+async fn an_update_after_a_restart_readies_the_new_revision_from_the_artifact() {
+    let mut server = Server::start();
+    wasm_action(&server, "hello", "hello", json!({})).await;
+    let before = artifacts(&server);
+    server.terminate();
+    server.launch(&[]);
+
+    // Only the parameters change. The new revision's program is loaded at the PUT, from the
+    // artifact written at create (nothing compiles), so its first invoke is a warm one.
+    let (status, body) = server
+        .put(
+            "namespaces/_/actions/hello?overwrite=true",
+            json!({"parameters": [{"key": "name", "value": "Default"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let first = record(&server, "hello", json!({})).await;
+    assert_eq!(
+        first["response"]["result"],
+        json!({"greeting": "Hello, Default!"})
+    );
+    assert!(annotation(&first, "initTime").is_none(), "{first}");
+    assert_eq!(artifacts(&server), before);
 }
