@@ -233,13 +233,10 @@ pub(crate) async fn program(
     Ok((loaded.program, init_time))
 }
 
-/// The guest's stdin, argv and environment: the run arguments, and as variables only the
-/// action's init parameters and OpenWhisk's `__OW_*` context.
-fn invocation(inner: &Inner, req: &RunRequest) -> Invocation {
-    let action = &req.action;
-    let name = action.path.fully_qualified();
-    let mut env: Vec<(String, String)> = req
-        .init_env
+/// The action's init parameters as environment variables (a string as it is, any other value
+/// as its JSON), for commands and components alike.
+pub(crate) fn init_variables(req: &RunRequest) -> Vec<(String, String)> {
+    req.init_env
         .iter()
         .map(|(k, v)| {
             let text = match v {
@@ -248,7 +245,15 @@ fn invocation(inner: &Inner, req: &RunRequest) -> Invocation {
             };
             (k.clone(), text)
         })
-        .collect();
+        .collect()
+}
+
+/// The guest's stdin, argv and environment: the run arguments, and as variables only the
+/// action's init parameters and OpenWhisk's `__OW_*` context.
+fn invocation(inner: &Inner, req: &RunRequest) -> Invocation {
+    let action = &req.action;
+    let name = action.path.fully_qualified();
+    let mut env = init_variables(req);
     let deadline = now_ms() + action.limits.timeout;
     let context = [
         ("__OW_ACTIVATION_ID", req.activation_id.to_string()),

@@ -163,17 +163,7 @@ fn stuck() -> Handled {
 fn setup(inner: &Inner, req: &RunRequest) -> InstanceSetup {
     let action = &req.action;
     let name = action.path.fully_qualified();
-    let mut env: Vec<(String, String)> = req
-        .init_env
-        .iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (k.clone(), text)
-        })
-        .collect();
+    let mut env = crate::wasm::init_variables(req);
     let context = [
         ("__OW_NAMESPACE", req.namespace.clone()),
         ("__OW_ACTION_NAME", name.clone()),
