@@ -1,8 +1,10 @@
 'use strict'
-// Wisp compatibility suite, part seven: `wasm` actions (WASI preview-1 commands, the C guests
-// committed under examples/wasm/c) through the official `openwhisk` npm client, with the
-// platform semantics every other kind has: records, logs, parameters, errors, sequences and a
-// conductor mixing wasm with Node.js, web actions.
+// Wisp compatibility suite, part seven: `wasm` actions through the official `openwhisk` npm
+// client, both guest interfaces: WASI preview-1 commands (the C guests committed under
+// examples/wasm/c) and components of Wisp's world (the JS and Rust guests under
+// examples/wasm/js and examples/wasm/rust), with the platform semantics every other kind has:
+// records, logs, parameters, errors, sequences and a conductor mixing wasm with Node.js, web
+// actions, and for components the namespace's key-value store through the kv import.
 
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -20,8 +22,9 @@ const ID = /^[0-9a-f]{32}$/
 const DEFAULT_LIMITS = { timeout: 60000, memory: 256, logs: 10, concurrency: 1 }
 let NS
 
-/** A guest's compiled binary, as a user would read it from disk. */
-const guest = file => fs.readFileSync(path.join(__dirname, '../../examples/wasm/c', `${file}.wasm`))
+/** A guest's compiled binary, as a user would read it from disk: `hello` is examples/wasm/c's,
+ * `js/hello` examples/wasm/js's. */
+const guest = file => fs.readFileSync(path.join(__dirname, '../../examples/wasm', file.includes('/') ? '' : 'c', `${file}.wasm`))
 
 const created = []
 async function remember (n, promise) {
@@ -309,5 +312,115 @@ describe('wasm web actions', { timeout: 60000 }, () => {
     const reply = await fetch(url(hidden, 'json'))
     assert.equal(reply.status, 404)
     assert.equal(typeof (await reply.json()).error, 'string')
+  })
+})
+
+describe('wasm components', { timeout: 120000 }, () => {
+  let hello, fresh, counter, probe
+  /** `examples/wasm/js/hello.wasm`'s result: the greeting and its instance's activation count. */
+  const greeting = (who, activations) => ({ greeting: `Hello, ${who}!`, activations })
+  /** The namespace's key-value store through the REST API, as a user reads it. */
+  async function kvValue (key) {
+    const auth = Buffer.from(process.env.WISP_AUTH).toString('base64')
+    const reply = await fetch(`${apihost}/api/v1/namespaces/_/kv/${key}`, { headers: { authorization: `Basic ${auth}` } })
+    assert.equal(reply.status, 200)
+    return (await reply.json()).value
+  }
+
+  before(async () => {
+    hello = await wasm('js-hello', 'js/hello', { params: { name: 'default' } })
+    fresh = await wasm('js-fresh', 'js/hello', { annotations: { 'wasm-fresh-instance': true } })
+    counter = await wasm('js-counter', 'js/counter')
+    probe = await wasm('rust-probe', 'rust/probe')
+  })
+
+  it('a JS component answers blocking invokes with its result, logs and initTime', async () => {
+    const got = await ow.actions.get({ name: hello })
+    assert.equal(got.exec.kind, 'wasm')
+    assert.equal(got.exec.binary, true)
+    const first = await ow.actions.invoke({ name: hello, blocking: true, params: { name: 'Ada' } })
+    assert.equal(first.response.status, 'success')
+    assert.deepEqual(first.response.result, greeting('Ada', 1))
+    assert.deepEqual(texts(first.logs), ['stdout: greeting Ada', 'stderr: activation 1 of this instance'])
+    assert.equal(annotation(first, 'kind'), 'wasm')
+    assert.ok(annotation(first, 'initTime') >= 0, 'the activation that made the instance has an initTime')
+    // The instance stays warm: its global goes on counting and no instance is made.
+    const second = await ow.actions.invoke({ name: hello, blocking: true })
+    assert.deepEqual(second.response.result, greeting('default', 2), 'the default parameter')
+    assert.equal(annotation(second, 'initTime'), undefined)
+    const stored = await waitForActivation(ow, second.activationId)
+    assert.deepEqual(stored.response, second.response)
+    assert.deepEqual(stored.logs, second.logs)
+  })
+
+  it('a non-blocking invoke of a component is fetched by its id', async () => {
+    const queued = await ow.actions.invoke({ name: fresh, params: { name: 'Cy' } })
+    const record = await waitForActivation(ow, queued.activationId)
+    assert.deepEqual(record.response.result, greeting('Cy', 1))
+    const logs = await ow.activations.logs({ activationId: queued.activationId })
+    assert.deepEqual(texts(logs.logs), ['stdout: greeting Cy', 'stderr: activation 1 of this instance'])
+  })
+
+  it('with wasm-fresh-instance every activation starts over', async () => {
+    for (let i = 0; i < 3; i++) {
+      const record = await ow.actions.invoke({ name: fresh, blocking: true, params: { name: 'Bo' } })
+      assert.deepEqual(record.response.result, greeting('Bo', 1))
+      assert.ok(annotation(record, 'initTime') >= 0)
+    }
+  })
+
+  it('a JS component counts in the namespace key-value store through the kv import', async () => {
+    const key = `visits-${RUN}`
+    for (let n = 1; n <= 3; n++) {
+      const result = await ow.actions.invoke({ name: counter, blocking: true, result: true, params: { key } })
+      assert.deepEqual(result, { key, count: n })
+    }
+    assert.equal(await kvValue(key), '3', 'the same key the REST API reads')
+    // Concurrent activations lose no increment.
+    await Promise.all(Array.from({ length: 8 }, () => ow.actions.invoke({ name: counter, blocking: true, result: true, params: { key, by: 2 } })))
+    assert.equal(await kvValue(key), '19')
+  })
+
+  it('err is an application error, a trap or non-JSON result a developer error', async () => {
+    const failed = await invokeFailing(probe, { op: 'fail' })
+    assert.equal(failed.response.status, 'application error')
+    assert.match(failed.response.result.error, /^the probe failed on purpose/)
+    const trap = await invokeFailing(probe, { op: 'trap' })
+    assert.equal(trap.response.status, 'action developer error')
+    assert.match(trap.response.result.error, /^The action trapped: .*unreachable/)
+    assert.ok(texts(trap.logs).some(l => l.includes('the probe was asked to trap')), 'the panic message is logged')
+    const text = await invokeFailing(probe, { op: 'text' })
+    assert.deepEqual(text.response.result, { error: 'The action did not return a valid JSON object: this is not JSON.' })
+    // A trap discards its instance: the next activation makes a new one.
+    const after = await ow.actions.invoke({ name: probe, blocking: true })
+    assert.deepEqual(after.response.result, { activations: 1 })
+    assert.ok(annotation(after, 'initTime') >= 0)
+  })
+
+  it('a sequence runs a JS component then Node.js, and Node.js then the component', async () => {
+    const shout = await node('js-shout', 'function main(p) { return { shouted: p.greeting + "!!" } }')
+    const upper = await node('js-upper', 'function main(p) { return { name: p.who.toUpperCase() } }')
+    const componentFirst = await sequence('js-node', [fq(fresh), fq(shout)])
+    const record = await ow.actions.invoke({ name: componentFirst, blocking: true, params: { name: 'Ada' } })
+    assert.deepEqual(record.response.result, { shouted: 'Hello, Ada!!!' })
+    const kinds = []
+    for (const id of record.logs) kinds.push(annotation(await ow.activations.get({ name: id }), 'kind'))
+    assert.deepEqual(kinds, ['wasm', 'nodejs:20'])
+    const nodeFirst = await sequence('node-js', [fq(upper), fq(fresh)])
+    const result = await ow.actions.invoke({ name: nodeFirst, blocking: true, result: true, params: { who: 'ada' } })
+    assert.deepEqual(result, greeting('ADA', 1))
+  })
+
+  it('a JS component is a web action', async () => {
+    const n = name('js-web')
+    await remember(n, ow.actions.create({
+      name: n,
+      action: { exec: { kind: 'wasm', code: guest('js/hello').toString('base64'), binary: true }, annotations: [{ key: 'web-export', value: true }] }
+    }))
+    const reply = await fetch(`${apihost}/api/v1/web/${NS}/default/${n}.json?name=Web`)
+    assert.equal(reply.status, 200)
+    assert.deepEqual(await reply.json(), greeting('Web', 1))
+    const again = await fetch(`${apihost}/api/v1/web/${NS}/default/${n}.json?name=Web`)
+    assert.deepEqual(await again.json(), greeting('Web', 2), 'served by the warm instance')
   })
 })

@@ -30,4 +30,5 @@ mod sites;
 mod state;
 mod wasm;
 mod wasm_component;
+mod wasm_support;
 mod web_actions;

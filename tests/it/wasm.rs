@@ -1,54 +1,20 @@
 //! `wasm` actions end to end: the C guests under `examples/wasm/c` (committed, built as its
 //! README says) created through the API and the CLI and invoked like any other action.
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::support::{annotation, error_message, ok, Server};
+use crate::wasm_support::{artifacts, base64_of, code, failure, put_wasm_as, record};
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/examples/wasm/c/{name}.wasm", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn base64_of(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// PUTs a wasm action from `code` (base64); returns the status and body.
 async fn put_wasm(server: &Server, name: &str, code: &str, extra: Value) -> (u16, Value) {
-    let mut body = json!({"exec": {"kind": "wasm", "code": code, "binary": true}});
-    if let Value::Object(fields) = extra {
-        for (k, v) in fields {
-            body[k] = v;
-        }
-    }
-    server
-        .put(&format!("namespaces/_/actions/{name}?overwrite=true"), body)
-        .await
+    put_wasm_as(server, None, name, code, extra).await
 }
 
 async fn wasm_action(server: &Server, name: &str, file: &str, extra: Value) {
-    let (status, body) = put_wasm(server, name, &base64_of(&fixture(file)), extra).await;
+    let (status, body) = put_wasm(server, name, &code(&format!("c/{file}")), extra).await;
     assert_eq!(status, 200, "creating {name}: {body}");
     assert_eq!(body["exec"]["kind"], "wasm");
     assert_eq!(body["exec"]["binary"], true);
-}
-
-/// A blocking invoke's full record (the response of `blocking=true`).
-async fn record(server: &Server, name: &str, params: Value) -> Value {
-    let (status, record) = server.invoke(name, params).await;
-    assert!(status == 200 || status == 502, "{status}: {record}");
-    record
-}
-
-fn failure(record: &Value) -> (&str, &str) {
-    (
-        record["response"]["status"].as_str().unwrap_or_default(),
-        record["response"]["result"]["error"]
-            .as_str()
-            .unwrap_or_default(),
-    )
 }
 
 #[tokio::test]
@@ -220,11 +186,8 @@ async fn bad_binaries_are_refused_at_create_with_the_reason() {
             "not valid WebAssembly",
         ),
         (base64_of(b"\0asm\x0d\0\x01\0"), "component"),
-        (base64_of(&fixture("no_start")), "no `_start`"),
-        (
-            base64_of(&fixture("foreign_import")),
-            "`env::launch_missiles`",
-        ),
+        (code("c/no_start"), "no `_start`"),
+        (code("c/foreign_import"), "`env::launch_missiles`"),
         ("int main() {}".to_string(), "base64 of a .wasm file"),
     ];
     for (code, expected) in cases {
@@ -235,22 +198,6 @@ async fn bad_binaries_are_refused_at_create_with_the_reason() {
     }
     let (status, _) = server.get("namespaces/_/actions/broken").await;
     assert_eq!(status, 404, "nothing was stored");
-}
-
-/// The `.cwasm` artifacts the server keeps, with their modification times.
-fn artifacts(server: &Server) -> Vec<(String, std::time::SystemTime)> {
-    let dir = server.data_dir().join("runtime/wasm");
-    let mut found: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
-        .map(|e| {
-            let modified = e.metadata().unwrap().modified().unwrap();
-            (e.file_name().to_string_lossy().into_owned(), modified)
-        })
-        .collect();
-    found.sort();
-    found
 }
 
 #[tokio::test]

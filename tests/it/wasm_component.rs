@@ -3,19 +3,12 @@
 //! (componentize-qjs) and the Rust ones under `examples/wasm/rust` (wit-bindgen), committed
 //! as built by their `build.sh`.
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::support::{admin_namespace, annotation, error_message, ok, Server};
-
-fn fixture(path: &str) -> Vec<u8> {
-    let path = format!("{}/examples/wasm/{path}.wasm", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn code(path: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(fixture(path))
-}
+use crate::wasm_support::{
+    artifacts, base64_of, code, failure, logs, put_wasm_as, record, record_as,
+};
 
 /// PUTs a wasm action from the fixture `path` as `auth` (the guest when `None`).
 async fn put_component(
@@ -25,62 +18,13 @@ async fn put_component(
     path: &str,
     extra: Value,
 ) -> (u16, Value) {
-    let mut body = json!({"exec": {"kind": "wasm", "code": code(path), "binary": true}});
-    if let Value::Object(fields) = extra {
-        for (k, v) in fields {
-            body[k] = v;
-        }
-    }
-    let request = server
-        .request_by(
-            auth,
-            reqwest::Method::PUT,
-            &format!("namespaces/_/actions/{name}?overwrite=true"),
-        )
-        .json(&body);
-    server.send(request).await
+    put_wasm_as(server, auth, name, &code(path), extra).await
 }
 
 async fn component(server: &Server, name: &str, path: &str, extra: Value) {
     let (status, body) = put_component(server, None, name, path, extra).await;
     assert_eq!(status, 200, "creating {name}: {body}");
     assert_eq!(body["exec"]["kind"], "wasm");
-}
-
-/// A blocking invoke's record, as `auth`.
-async fn record_as(server: &Server, auth: Option<&str>, name: &str, params: Value) -> Value {
-    let request = server
-        .request_by(
-            auth,
-            reqwest::Method::POST,
-            &format!("namespaces/_/actions/{name}?blocking=true"),
-        )
-        .json(&params);
-    let (status, record) = server.send(request).await;
-    assert!(status == 200 || status == 502, "{status}: {record}");
-    record
-}
-
-async fn record(server: &Server, name: &str, params: Value) -> Value {
-    record_as(server, None, name, params).await
-}
-
-fn failure(record: &Value) -> (&str, &str) {
-    (
-        record["response"]["status"].as_str().unwrap_or_default(),
-        record["response"]["result"]["error"]
-            .as_str()
-            .unwrap_or_default(),
-    )
-}
-
-fn logs(record: &Value) -> Vec<&str> {
-    record["logs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap())
-        .collect()
 }
 
 #[tokio::test]
@@ -275,7 +219,7 @@ async fn a_component_importing_an_interface_outside_the_world_is_refused_at_crea
     assert_eq!(status, 404, "nothing was stored");
 
     // Bytes that only look like a component.
-    let junk = base64::engine::general_purpose::STANDARD.encode(b"\0asm\x0d\0\x01\0\x07\x03");
+    let junk = base64_of(b"\0asm\x0d\0\x01\0\x07\x03");
     let (status, body) = server
         .put(
             "namespaces/_/actions/junk",
@@ -396,22 +340,6 @@ async fn limits_and_the_sandbox_hold_for_components() {
         (&json!(""), &json!("hi")),
         "{env}"
     );
-}
-
-/// The `.cwasm` artifacts the server keeps, with their modification times.
-fn artifacts(server: &Server) -> Vec<(String, std::time::SystemTime)> {
-    let dir = server.data_dir().join("runtime/wasm");
-    let mut found: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
-        .map(|e| {
-            let modified = e.metadata().unwrap().modified().unwrap();
-            (e.file_name().to_string_lossy().into_owned(), modified)
-        })
-        .collect();
-    found.sort();
-    found
 }
 
 #[tokio::test]
