@@ -188,7 +188,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     invoker.set_wasm_state(Arc::new(crate::wasm_state::WasmState {
         kv: kv.as_ref().map(|kv| kv.store.clone()),
         objects: objects.store.clone(),
-        runtime: tokio::runtime::Handle::current(),
     }));
     let controller = Controller::new(
         ControllerConfig {

@@ -1,7 +1,6 @@
 //! `GuestState` (the state imports of `wasm` components) over the platform's stores: the same
 //! key-value store functions reach over RESP and users through `/kv`, and the namespace's data
-//! bucket. A guest's calls arrive on its own blocking thread; each waits here for the store's
-//! future on the server's runtime.
+//! bucket. A guest's calls are awaited on the task that runs the guest.
 
 use std::sync::Arc;
 
@@ -14,15 +13,14 @@ pub struct WasmState {
     /// `None` when the server runs without its key-value store.
     pub kv: Option<Arc<dyn KvStore>>,
     pub objects: Arc<dyn Objects>,
-    pub runtime: tokio::runtime::Handle,
 }
 
 impl WasmState {
-    fn kv(&self, namespace: &str, command: Command) -> Result<Reply, StateError> {
+    async fn kv(&self, namespace: &str, command: Command) -> Result<Reply, StateError> {
         let kv = self.kv.as_ref().ok_or_else(|| {
             StateError::Failed("this server runs without its key-value store".into())
         })?;
-        match self.runtime.block_on(kv.execute(namespace, command)) {
+        match kv.execute(namespace, command).await {
             Reply::Error(e) => Err(refused(&e)),
             reply => Ok(reply),
         }
@@ -54,15 +52,19 @@ fn object_error(e: ObjectError) -> StateError {
     }
 }
 
+#[async_trait::async_trait]
 impl GuestState for WasmState {
-    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
-        match self.kv(namespace, Command::Get(key.as_bytes().to_vec()))? {
+    async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        match self
+            .kv(namespace, Command::Get(key.as_bytes().to_vec()))
+            .await?
+        {
             Reply::Bulk(value) => Ok(value),
             other => Err(unexpected(other)),
         }
     }
 
-    fn kv_set(
+    async fn kv_set(
         &self,
         namespace: &str,
         key: &str,
@@ -71,25 +73,34 @@ impl GuestState for WasmState {
     ) -> Result<(), StateError> {
         let command = Command::set(key.as_bytes().to_vec(), value, ttl_seconds.map(u64::from))
             .ok_or_else(|| StateError::Invalid("a ttl must be at least 1 second".into()))?;
-        self.kv(namespace, command).map(drop)
+        self.kv(namespace, command).await.map(drop)
     }
 
-    fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool, StateError> {
-        match self.kv(namespace, Command::Del(vec![key.as_bytes().to_vec()]))? {
+    async fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool, StateError> {
+        match self
+            .kv(namespace, Command::Del(vec![key.as_bytes().to_vec()]))
+            .await?
+        {
             Reply::Integer(n) => Ok(n > 0),
             other => Err(unexpected(other)),
         }
     }
 
-    fn kv_incr(&self, namespace: &str, key: &str, by: i64) -> Result<i64, StateError> {
-        match self.kv(namespace, Command::IncrBy(key.as_bytes().to_vec(), by))? {
+    async fn kv_incr(&self, namespace: &str, key: &str, by: i64) -> Result<i64, StateError> {
+        match self
+            .kv(namespace, Command::IncrBy(key.as_bytes().to_vec(), by))
+            .await?
+        {
             Reply::Integer(n) => Ok(n),
             other => Err(unexpected(other)),
         }
     }
 
-    fn kv_keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>, StateError> {
-        match self.kv(namespace, Command::keys_with_prefix(prefix.as_bytes()))? {
+    async fn kv_keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>, StateError> {
+        match self
+            .kv(namespace, Command::keys_with_prefix(prefix.as_bytes()))
+            .await?
+        {
             Reply::Array(Some(items)) => Ok(items
                 .into_iter()
                 .filter_map(|item| match item {
@@ -101,13 +112,13 @@ impl GuestState for WasmState {
         }
     }
 
-    fn object_get(
+    async fn object_get(
         &self,
         namespace: &str,
         key: &str,
         max_bytes: u64,
     ) -> Result<Option<Vec<u8>>, StateError> {
-        self.runtime.block_on(async {
+        {
             let body = self
                 .objects
                 .get(namespace, Bucket::Data, key, None)
@@ -125,17 +136,18 @@ impl GuestState for WasmState {
             let mut data = Vec::with_capacity(body.meta.size as usize);
             let mut stream = body.stream;
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| StateError::Failed(format!("reading '{key}': {e}")))?;
+                let chunk =
+                    chunk.map_err(|e| StateError::Failed(format!("reading '{key}': {e}")))?;
                 data.extend_from_slice(&chunk);
                 if data.len() as u64 > max_bytes {
                     return Err(too_large(data.len() as u64));
                 }
             }
             Ok(Some(data))
-        })
+        }
     }
 
-    fn object_put(
+    async fn object_put(
         &self,
         namespace: &str,
         key: &str,
@@ -143,22 +155,21 @@ impl GuestState for WasmState {
         content_type: Option<String>,
     ) -> Result<(), StateError> {
         let body = futures_util::stream::once(async move { Ok(data.into()) }).boxed();
-        self.runtime
-            .block_on(
-                self.objects
-                    .put(namespace, Bucket::Data, key, body, content_type),
-            )
+        self.objects
+            .put(namespace, Bucket::Data, key, body, content_type)
+            .await
             .map(drop)
             .map_err(object_error)
     }
 
-    fn object_delete(&self, namespace: &str, key: &str) -> Result<bool, StateError> {
-        self.runtime
-            .block_on(self.objects.delete(namespace, Bucket::Data, key))
+    async fn object_delete(&self, namespace: &str, key: &str) -> Result<bool, StateError> {
+        self.objects
+            .delete(namespace, Bucket::Data, key)
+            .await
             .map_err(object_error)
     }
 
-    fn object_list(
+    async fn object_list(
         &self,
         namespace: &str,
         prefix: &str,
@@ -166,11 +177,9 @@ impl GuestState for WasmState {
         limit: usize,
     ) -> Result<ObjectPage, StateError> {
         let listing = self
-            .runtime
-            .block_on(
-                self.objects
-                    .list(namespace, Bucket::Data, prefix, start_after, limit),
-            )
+            .objects
+            .list(namespace, Bucket::Data, prefix, start_after, limit)
+            .await
             .map_err(object_error)?;
         Ok(ObjectPage {
             keys: listing.objects.into_iter().map(|o| o.key).collect(),

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 /// Microseconds. Kept as `f64` because a latency read off two wall clocks can come out
 /// slightly negative, and dropping or clamping those would bias the percentiles.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Samples(Vec<f64>);
 
 impl Samples {

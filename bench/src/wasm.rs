@@ -1,17 +1,22 @@
 //! The `wasm` kind's rows: the C hello guest through the API (warm at c=1 and c=32, first
 //! invoke after create, create with its compile) and, as its floor, the same guest run by the
 //! wasm engine in this process (a fresh instance and one request; instantiation alone). The
-//! Node.js kind's rows of the same run are the comparison.
+//! Node.js kind's rows of the same run are the comparison. Then the JS hello component
+//! (`examples/wasm/js/greet.wasm`, QuickJS): its floors in this process (instantiation, a fresh
+//! instance + one call, a call on a warm instance), its create with its compile, and through
+//! the API with a fresh instance per activation (`wasm-fresh-instance: true`); its warm rows
+//! are beside workerd's (`workerd.rs`).
 
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::json;
-use wisp_wasm::{Invocation, WasmConfig, WasmEngine};
+use wisp_wasm::{Call, Ended, InstanceSetup, Invocation, WasmConfig, WasmEngine};
 
 use crate::report::Report;
 use crate::server::{Via, Wisp};
 use crate::stats::Samples;
+use crate::workerd::HELLO_COMPONENT;
 
 const HELLO: &[u8] = include_bytes!("../../examples/wasm/c/hello.wasm");
 
@@ -22,8 +27,7 @@ pub async fn rows(
     seconds: Duration,
     cold: usize,
 ) -> anyhow::Result<()> {
-    let (instantiate, request) =
-        tokio::task::spawn_blocking(move || in_process(iterations)).await??;
+    let (instantiate, request) = in_process(iterations).await?;
     report.record(
         "wasm_floor_instantiate",
         "floor: wasm C hello instantiation alone (in-process)",
@@ -38,20 +42,7 @@ pub async fn rows(
     );
 
     let code = base64::engine::general_purpose::STANDARD.encode(HELLO);
-    let mut creates = Samples::default();
-    for i in 0..5 {
-        // A different module each time (a custom section of its own), so each create compiles.
-        let mut bytes = HELLO.to_vec();
-        bytes.extend_from_slice(&custom_section(i));
-        let t = Instant::now();
-        wisp.create(
-            &format!("wasm-compile-{i}"),
-            "wasm",
-            &base64::engine::general_purpose::STANDARD.encode(&bytes),
-        )
-        .await?;
-        creates.push(t.elapsed());
-    }
+    let creates = compiling_creates(wisp, "wasm-compile", HELLO, 5).await?;
     report.record(
         "wasm_create_compile",
         "wisp: wasm C hello create (validate + compile + cache)",
@@ -115,7 +106,140 @@ pub async fn rows(
             format!("{} ({ratio:.2}x floor)", first.summary()),
         );
     }
+    js_rows(wisp, report, iterations, seconds).await
+}
+
+/// The JS hello component's rows: in-process floors, create, fresh instances through the API.
+async fn js_rows(
+    wisp: &Wisp,
+    report: &mut Report,
+    iterations: usize,
+    seconds: Duration,
+) -> anyhow::Result<()> {
+    let floors = js_in_process(iterations).await?;
+    for (key, what, samples) in [
+        ("instantiate", "instantiation alone", &floors.instantiate),
+        ("fresh_call", "fresh instance + call", &floors.fresh_call),
+        ("warm_call", "call on a warm instance", &floors.warm_call),
+    ] {
+        report.record(
+            &format!("wasm_js_floor_{key}"),
+            &format!("floor: wasm JS component hello {what} (in-process)"),
+            samples.json(),
+            samples.summary(),
+        );
+    }
+
+    let creates = compiling_creates(wisp, "wasm-js-compile", HELLO_COMPONENT, 3).await?;
+    report.record(
+        "wasm_js_create_compile",
+        "wisp: wasm JS component create (validate + compile + cache)",
+        creates.json(),
+        creates.summary(),
+    );
+
+    let fresh = "hello-js-fresh";
+    let code = base64::engine::general_purpose::STANDARD.encode(HELLO_COMPONENT);
+    let annotations = json!([{"key": "wasm-fresh-instance", "value": true}]);
+    wisp.create_from(
+        fresh,
+        json!({"exec": {"kind": "wasm", "code": code}, "annotations": annotations}),
+    )
+    .await?;
+    let c1 = wisp.latencies(fresh, Via::Api, iterations).await?;
+    let over = c1.p50_us() - floors.fresh_call.p50_us();
+    report.record(
+        "wasm_js_fresh_c1",
+        "wisp: wasm JS component, fresh instance per activation, c=1",
+        c1.json(),
+        format!("{} ({over:.0} µs over its in-process floor)", c1.summary()),
+    );
+    let c32 = wisp.throughput(fresh, Via::Api, 32, seconds).await?;
+    report.record(
+        "wasm_js_fresh_c32",
+        "wisp: wasm JS component, fresh instance per activation, c=32",
+        json!(c32),
+        format!("{c32:.0}/s"),
+    );
     Ok(())
+}
+
+/// The JS hello component in this process.
+struct JsFloors {
+    instantiate: Samples,
+    fresh_call: Samples,
+    warm_call: Samples,
+}
+
+async fn js_in_process(iterations: usize) -> anyhow::Result<JsFloors> {
+    let dir = std::env::temp_dir().join(format!("wisp-bench-wasm-js-{}", std::process::id()));
+    let engine = WasmEngine::new(WasmConfig {
+        cache_dir: dir.clone(),
+        max_instances: 64,
+        max_memory_bytes: 512 << 20,
+    })?;
+    let program = engine.prepare(HELLO_COMPONENT)?;
+    let setup = || InstanceSetup {
+        args: vec!["hello".into()],
+        env: Vec::new(),
+        namespace: "bench".into(),
+        state: None,
+        memory_bytes: 256 << 20,
+        stdout_limit: 1 << 20,
+        stderr_limit: 1 << 20,
+        timeout: Duration::from_secs(60),
+    };
+    let call = || Call {
+        params: crate::server::PARAMS.into(),
+        timeout: Duration::from_secs(60),
+    };
+    let answered = |ended: &Ended| {
+        anyhow::ensure!(
+            matches!(ended, Ended::Ok(text) if text.contains("Hello, bench!")),
+            "the component answered {ended:?}"
+        );
+        Ok(())
+    };
+    let failed = |h: wisp_wasm::Handled| anyhow::anyhow!("instantiation failed: {:?}", h.ended);
+    let mut floors = JsFloors {
+        instantiate: Samples::default(),
+        fresh_call: Samples::default(),
+        warm_call: Samples::default(),
+    };
+    let mut warm = engine
+        .instantiate_component(&program, setup())
+        .await
+        .map_err(failed)?;
+    // The first rounds warm the allocator's slots and caches; a quarter of the iterations is
+    // enough for the slower fresh rows.
+    let fresh_iterations = iterations.div_ceil(4);
+    for i in 0..fresh_iterations + 20 {
+        let t = Instant::now();
+        engine.instantiate(&program).await?;
+        let instantiated = t.elapsed();
+        let t = Instant::now();
+        let mut instance = engine
+            .instantiate_component(&program, setup())
+            .await
+            .map_err(failed)?;
+        answered(&instance.handle(call()).await.ended)?;
+        let called = t.elapsed();
+        drop(instance);
+        if i >= 20 {
+            floors.instantiate.push(instantiated);
+            floors.fresh_call.push(called);
+        }
+    }
+    for i in 0..iterations + 100 {
+        let t = Instant::now();
+        answered(&warm.handle(call()).await.ended)?;
+        if i >= 100 {
+            floors.warm_call.push(t.elapsed());
+        }
+    }
+    drop(warm);
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(floors)
 }
 
 /// First invokes of newly created actions, each beside its floor: a warm invoke of
@@ -181,7 +305,7 @@ async fn first_invokes(wisp: &Wisp, code: &str, count: usize) -> anyhow::Result<
 }
 
 /// Instantiation alone and a fresh instance with one request, `iterations` each.
-fn in_process(iterations: usize) -> anyhow::Result<(Samples, Samples)> {
+async fn in_process(iterations: usize) -> anyhow::Result<(Samples, Samples)> {
     let dir = std::env::temp_dir().join(format!("wisp-bench-wasm-{}", std::process::id()));
     let engine = WasmEngine::new(WasmConfig {
         cache_dir: dir.clone(),
@@ -202,10 +326,10 @@ fn in_process(iterations: usize) -> anyhow::Result<(Samples, Samples)> {
     let mut request = Samples::default();
     for i in 0..iterations + 100 {
         let t = Instant::now();
-        engine.instantiate(&program)?;
+        engine.instantiate(&program).await?;
         let instantiated = t.elapsed();
         let t = Instant::now();
-        let done = engine.run(&program, invocation.clone());
+        let done = engine.run(&program, invocation.clone()).await;
         let requested = t.elapsed();
         anyhow::ensure!(
             done.exit == wisp_wasm::Exit::Code(0),
@@ -220,6 +344,26 @@ fn in_process(iterations: usize) -> anyhow::Result<(Samples, Samples)> {
     }
     let _ = std::fs::remove_dir_all(dir);
     Ok((instantiate, request))
+}
+
+/// How long `count` creates of `wasm` take, each of a different module (a custom section of
+/// its own), so that each create compiles.
+async fn compiling_creates(
+    wisp: &Wisp,
+    prefix: &str,
+    wasm: &[u8],
+    count: u8,
+) -> anyhow::Result<Samples> {
+    let mut creates = Samples::default();
+    for i in 0..count {
+        let mut bytes = wasm.to_vec();
+        bytes.extend_from_slice(&custom_section(i));
+        let code = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        let t = Instant::now();
+        wisp.create(&format!("{prefix}-{i}"), "wasm", &code).await?;
+        creates.push(t.elapsed());
+    }
+    Ok(creates)
 }
 
 /// A custom section named `wisp-bench` holding `i`.

@@ -1,6 +1,7 @@
 //! Cloudflare's workerd beside Wisp: the JS hello function served by workerd (V8 isolates) on
-//! loopback, the same function as a Wisp Node.js action, and the C hello as a Wisp `wasm`
-//! action, each called with the same params over the same keep-alive client. The three doors
+//! loopback, the same function as a Wisp `wasm` JS component (QuickJS, componentize-qjs) and
+//! as a Wisp Node.js action, and the C hello as a Wisp `wasm` command, each called with the
+//! same params over the same keep-alive client. The three doors
 //! are measured in alternating rounds so that a change in the machine's load falls on each.
 //!
 //! workerd comes from npm (`bench/workerd/package.json`, pinned by its lock file; the binary
@@ -26,6 +27,8 @@ const HELLO_JS: &str =
 /// workerd's entry point around it: the request's JSON body is the params.
 const WORKER: &str = "\nexport default {\n  async fetch (request) {\n    return Response.json(main(await request.json()))\n  }\n}\n";
 const HELLO_WASM: &[u8] = include_bytes!("../../examples/wasm/c/hello.wasm");
+/// `HELLO_JS` as a component of Wisp's world (`examples/wasm/js/greet.js`, componentize-qjs).
+pub const HELLO_COMPONENT: &[u8] = include_bytes!("../../examples/wasm/js/greet.wasm");
 /// Rounds per measurement, the doors taking turns in each.
 const ROUNDS: usize = 4;
 
@@ -43,10 +46,34 @@ pub async fn rows(
         }
     };
     report.note("workerd_version", json!(workerd.version));
-    let (node, wasm) = ("hello-node", "hello-wasm-beside-workerd");
-    wisp.create(node, "nodejs:20", HELLO_JS).await?;
-    let code = base64::engine::general_purpose::STANDARD.encode(HELLO_WASM);
-    wisp.create(wasm, "wasm", &code).await?;
+    let wasm_code = base64::engine::general_purpose::STANDARD.encode(HELLO_WASM);
+    let component_code = base64::engine::general_purpose::STANDARD.encode(HELLO_COMPONENT);
+    let doors = [
+        Door {
+            action: "hello-wasm-beside-workerd",
+            kind: "wasm",
+            code: &wasm_code,
+            key: "wasm",
+            label: "wasm C hello",
+        },
+        Door {
+            action: "hello-js-component",
+            kind: "wasm",
+            code: &component_code,
+            key: "js_component",
+            label: "wasm JS component hello",
+        },
+        Door {
+            action: "hello-node",
+            kind: "nodejs:20",
+            code: HELLO_JS,
+            key: "node",
+            label: "nodejs:20 JS hello",
+        },
+    ];
+    for door in &doors {
+        wisp.create(door.action, door.kind, door.code).await?;
+    }
     let client = reqwest::Client::new();
     let answer: Value = serde_json::from_slice(&post(&client, &workerd.url).await?)?;
     anyhow::ensure!(
@@ -55,11 +82,13 @@ pub async fn rows(
     );
 
     let per_round = iterations.div_ceil(ROUNDS);
-    let (mut w, mut c, mut n) = (Samples::default(), Samples::default(), Samples::default());
+    let mut w = Samples::default();
+    let mut ours = vec![Samples::default(); doors.len()];
     for _ in 0..ROUNDS {
         w.append(latencies(&client, &workerd.url, per_round).await?);
-        c.append(wisp.latencies(wasm, Via::Api, per_round).await?);
-        n.append(wisp.latencies(node, Via::Api, per_round).await?);
+        for (door, samples) in doors.iter().zip(&mut ours) {
+            samples.append(wisp.latencies(door.action, Via::Api, per_round).await?);
+        }
     }
     let floor = report
         .value("http_floor")
@@ -75,28 +104,29 @@ pub async fn rows(
         w.json(),
         format!("{}{}", w.summary(), versus_floor(&w)),
     );
-    for (key, label, samples) in [
-        (
-            "workerd_wisp_wasm_c1",
-            "wisp: wasm C hello, c=1 (beside workerd)",
-            &c,
-        ),
-        ("workerd_wisp_node_c1", "wisp: nodejs:20 JS hello, c=1", &n),
-    ] {
+    for (door, samples) in doors.iter().zip(&ours) {
         let ratio = samples.p50_us() / w.p50_us();
         let mut value = samples.json();
         value["vs_workerd"] = json!(ratio);
         let shown = format!("{} ({ratio:.2}x workerd p50)", samples.summary());
-        report.record(key, label, value, shown);
+        let label = format!("wisp: {}, c=1 (beside workerd)", door.label);
+        report.record(
+            &format!("workerd_wisp_{}_c1", door.key),
+            &label,
+            value,
+            shown,
+        );
     }
 
     // Alternating slices of the same total time per door.
     let slice = seconds / 2;
-    let (mut w, mut c, mut n) = (0.0, 0.0, 0.0);
+    let mut w = 0.0;
+    let mut rates = vec![0.0; doors.len()];
     for _ in 0..2 {
         w += throughput(&client, &workerd.url, 32, slice).await? / 2.0;
-        c += wisp.throughput(wasm, Via::Api, 32, slice).await? / 2.0;
-        n += wisp.throughput(node, Via::Api, 32, slice).await? / 2.0;
+        for (door, rate) in doors.iter().zip(&mut rates) {
+            *rate += wisp.throughput(door.action, Via::Api, 32, slice).await? / 2.0;
+        }
     }
     let floor = report.value("http_floor_c32").and_then(Value::as_f64);
     let shown = floor.map_or(format!("{w:.0}/s"), |f| {
@@ -108,23 +138,26 @@ pub async fn rows(
         json!(w),
         shown,
     );
-    for (key, label, rate) in [
-        (
-            "workerd_wisp_wasm_c32",
-            "wisp: wasm C hello, c=32 (beside workerd)",
-            c,
-        ),
-        ("workerd_wisp_node_c32", "wisp: nodejs:20 JS hello, c=32", n),
-    ] {
+    for (door, rate) in doors.iter().zip(rates) {
         let ratio = rate / w;
         report.record(
-            key,
-            label,
+            &format!("workerd_wisp_{}_c32", door.key),
+            &format!("wisp: {}, c=32 (beside workerd)", door.label),
             json!({"per_second": rate, "vs_workerd": ratio}),
             format!("{rate:.0}/s ({ratio:.2}x workerd)"),
         );
     }
     Ok(())
+}
+
+/// A Wisp action measured beside workerd.
+struct Door<'a> {
+    action: &'a str,
+    kind: &'a str,
+    code: &'a str,
+    /// The rows' keys: `workerd_wisp_<key>_c1` and `_c32`.
+    key: &'a str,
+    label: &'a str,
 }
 
 /// A workerd serving the hello function on a loopback port of its own, stopped when dropped.

@@ -28,7 +28,7 @@ use crate::{CodeError, InvokerConfig, InvokerError, RunOutcome, RunRequest, Star
 
 const MB: u64 = 1024 * 1024;
 /// How long past its timeout an activation waits for a guest stuck in a host call (where the
-/// epoch deadline cannot stop it) before it is reported as timed out regardless.
+/// epoch deadline cannot stop it) before it is stopped and reported as timed out regardless.
 const BACKSTOP: Duration = Duration::from_secs(1);
 
 pub(crate) struct Wasm {
@@ -149,36 +149,23 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
         }
     };
     let invocation = invocation(inner, &req);
-    let inner2 = inner.clone();
-    let running = tokio::task::spawn_blocking(move || {
-        let engine = inner2
-            .wasm
-            .engine()
-            .expect("the program came from this engine");
-        engine.run(&program, invocation)
-    });
-    let completion = tokio::time::timeout(timeout + BACKSTOP, running).await;
-    drop(slot);
-    let completion = match completion {
-        Ok(Ok(done)) => done,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "a wasm activation's thread failed");
-            return Ok(RunOutcome::failure(
-                Outcome::InternalError,
-                "The wasm engine failed to run the action.",
-                start,
-                init_time,
-                StartKind::Cold,
-            ));
-        }
-        Err(_) => Completion {
+    let engine = inner
+        .wasm
+        .engine()
+        .expect("the program came from this engine");
+    // The guest runs here, on this activation's task: the engine stops it at its timeout;
+    // past that and the backstop (a host call that does not return), the future is dropped,
+    // which stops it too.
+    let completion = tokio::time::timeout(timeout + BACKSTOP, engine.run(&program, invocation))
+        .await
+        .unwrap_or_else(|_| Completion {
             exit: Exit::TimedOut,
             stdout: Vec::new(),
             stdout_dropped: 0,
             stderr: Vec::new(),
             stderr_dropped: 0,
-        },
-    };
+        });
+    drop(slot);
     let log_limit = (limits.logs * MB) as usize;
     let (response, logs) = classify(
         completion.clone(),

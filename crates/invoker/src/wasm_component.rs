@@ -21,7 +21,7 @@ const MB: u64 = 1024 * 1024;
 /// microseconds for a JS component).
 pub const FRESH_INSTANCE: &str = "wasm-fresh-instance";
 /// How long past its time limits an activation waits for a guest stuck in a host call (where
-/// the epoch deadline cannot stop it) before it is reported as timed out regardless.
+/// the epoch deadline cannot stop it) before it is stopped and reported as timed out.
 const BACKSTOP: Duration = Duration::from_secs(1);
 
 /// Whether base64 `code` is a component: its header's bytes 4–7 are `0d 00 01 00` (the first
@@ -86,50 +86,41 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
         max_result: inner.config.max_result_bytes,
         log_limit: (limits.logs * MB) as usize,
     };
-    let inner2 = inner.clone();
-    let running = tokio::task::spawn_blocking(move || {
-        let engine = inner2
-            .wasm
-            .engine()
-            .expect("the program came from this engine");
+    let engine = inner
+        .wasm
+        .engine()
+        .expect("the program came from this engine");
+    let pool = &inner.wasm.pool;
+    // The guest runs here, on this activation's task (no thread hop): instantiation and the
+    // call each have the action's time, and the engine stops them at it.
+    let running = async move {
         let elapsed = || init.map(|t| t.elapsed().as_millis() as u64);
         let (mut instance, init_time) = match instance {
             Ok(instance) => (instance, None),
-            Err((program, setup)) => match engine.instantiate_component(&program, setup) {
+            Err((program, setup)) => match engine.instantiate_component(&program, setup).await {
                 Ok(instance) => (instance, elapsed()),
                 Err(failed) => return (judge.classify(failed), elapsed()),
             },
         };
-        let handled = instance.handle(call);
+        let handled = instance.handle(call).await;
         let judged = judge.classify(handled);
         // A stopped call leaves the instance unusable; any developer error discards it, as
         // OpenWhisk discards the container. Otherwise it is kept for the next activation,
         // unless the action wants a fresh one each time; a dropped instance returns its
-        // memory to the pool here, on this thread.
+        // memory and slot to the pool.
         let sound = instance.reusable() && judged.response.outcome != Outcome::DeveloperError;
         if sound && !fresh {
-            inner2.wasm.pool.park(key, instance, slot);
+            pool.park(key, instance, slot);
         } else {
             drop((instance, slot));
         }
         (judged, init_time)
-    });
-    // Instantiation and the call each have the action's time; past both, the thread is left
-    // to finish on its own (it keeps or drops the instance and its slot then).
-    let (judged, init_time) = match tokio::time::timeout(timeout * 2 + BACKSTOP, running).await {
-        Ok(Ok(done)) => done,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "a wasm activation's thread failed");
-            return Ok(RunOutcome::failure(
-                Outcome::InternalError,
-                "The wasm engine failed to run the action.",
-                start,
-                None,
-                StartKind::Cold,
-            ));
-        }
-        Err(_) => (judge.classify(stuck()), None),
     };
+    // Past both limits and the backstop (a host call that does not return), the future is
+    // dropped: that stops the guest and drops the instance with its slot.
+    let (judged, init_time) = tokio::time::timeout(timeout * 2 + BACKSTOP, running)
+        .await
+        .unwrap_or_else(|_| (judge.classify(stuck()), None));
     Ok(RunOutcome {
         response: judged.response,
         logs: judged.logs,

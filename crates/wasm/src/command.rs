@@ -1,5 +1,5 @@
 //! One run of a WASI preview-1 command in a fresh instance: stdin in, stdout and stderr out,
-//! under a time limit (epoch deadline) and a memory limit (a resource limiter).
+//! under a time limit (epoch deadline, [`run_for`]) and a memory limit (a resource limiter).
 
 use wasmtime::{Engine, InstancePre, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -7,7 +7,7 @@ use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use crate::capture::Capture;
-use crate::engine::{deadline_ticks, root};
+use crate::engine::{root, run_for};
 use crate::{Completion, Exit, Invocation, WasmError};
 
 /// Most table elements an instance may have (C and Rust guests use a few hundred).
@@ -68,7 +68,7 @@ impl ResourceLimiter for MemoryLimit {
     }
 }
 
-pub(crate) fn run(engine: &Engine, pre: &InstancePre<Guest>, inv: Invocation) -> Completion {
+pub(crate) async fn run(engine: &Engine, pre: &InstancePre<Guest>, inv: Invocation) -> Completion {
     let stdout = Capture::new(inv.stdout_limit);
     let stderr = Capture::new(inv.stderr_limit);
     // No preopened directories and no sockets: the guest sees stdio, clocks, random and the
@@ -86,10 +86,9 @@ pub(crate) fn run(engine: &Engine, pre: &InstancePre<Guest>, inv: Invocation) ->
     };
     let mut store = Store::new(engine, guest);
     store.limiter(|g| &mut g.memory);
-    store.set_epoch_deadline(deadline_ticks(inv.timeout));
-    store.epoch_deadline_trap();
+    run_for(&mut store, inv.timeout);
 
-    let exit = match pre.instantiate(&mut store) {
+    let exit = match pre.instantiate_async(&mut store).await {
         Err(e) if store.data().memory.exceeded => {
             let _ = e;
             Exit::OutOfMemory
@@ -97,7 +96,7 @@ pub(crate) fn run(engine: &Engine, pre: &InstancePre<Guest>, inv: Invocation) ->
         Err(e) => Exit::Failed(root(&e)),
         Ok(instance) => match instance.get_typed_func::<(), ()>(&mut store, "_start") {
             Err(e) => Exit::Failed(root(&e)),
-            Ok(start) => match start.call(&mut store, ()) {
+            Ok(start) => match start.call_async(&mut store, ()).await {
                 Ok(()) => Exit::Code(0),
                 Err(e) => ended(&e, store.data().memory.exceeded),
             },
@@ -116,13 +115,17 @@ pub(crate) fn run(engine: &Engine, pre: &InstancePre<Guest>, inv: Invocation) ->
 }
 
 /// An instance made and dropped, with no stdio and no limits beyond the pool's.
-pub(crate) fn instantiate_only(engine: &Engine, pre: &InstancePre<Guest>) -> Result<(), WasmError> {
+pub(crate) async fn instantiate_only(
+    engine: &Engine,
+    pre: &InstancePre<Guest>,
+) -> Result<(), WasmError> {
     let guest = Guest {
         wasi: WasiCtxBuilder::new().build_p1(),
         memory: MemoryLimit::new(u64::MAX),
     };
     let mut store = Store::new(engine, guest);
-    pre.instantiate(&mut store)
+    pre.instantiate_async(&mut store)
+        .await
         .map(|_| ())
         .map_err(|e| WasmError::Engine(root(&e)))
 }

@@ -1,17 +1,25 @@
 //! The one shared wasmtime engine: its configuration, the epoch ticker that enforces timeouts,
 //! the linkers (WASI preview 1 for commands, WASI 0.2 and Wisp's world for components), and the
 //! programs compiled so far.
+//!
+//! Guests run as futures on the caller's async executor (wasmtime's async support: each call
+//! runs on a fiber stack of its own), the isolate model: an activation's wasm runs on the task
+//! that handles the activation, with no thread hop, and host calls (the state imports, WASI)
+//! are awaited like any other IO. A guest that computes yields to the executor at every epoch
+//! tick, so it shares its thread with the server's other work, and stops at its deadline.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::PoolingAllocationConfig;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, Store, UpdateDeadline,
+};
 
 use crate::artifact::{Cache, Compiled};
 use crate::command::Guest;
@@ -30,10 +38,22 @@ const TABLES_PER_COMPONENT: u32 = 8;
 /// Elements a table may have: CPython's function table is large.
 const TABLE_ELEMENTS: usize = 100_000;
 
-/// The epoch deadline, in ticks from now, of a run of `timeout`.
-pub(crate) fn deadline_ticks(timeout: Duration) -> u64 {
-    // The ticker may advance just after this, so one tick more than the timeout's own.
-    timeout.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1
+/// Lets the guest of `store` run for `timeout` from now: at every epoch tick it yields to the
+/// executor and carries on, until the deadline has passed; then it traps with
+/// `Trap::Interrupt`, which is how a guest's timeout stops it.
+pub(crate) fn run_for<T: 'static>(store: &mut Store<T>, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
+        }
+    });
 }
 
 /// Operator settings of the engine.
@@ -104,6 +124,8 @@ impl WasmEngine {
             .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
             .total_memories(slots.saturating_mul(MEMORIES_PER_COMPONENT))
             .total_tables(slots.saturating_mul(TABLES_PER_COMPONENT))
+            // A running guest's fiber stack: one per slot.
+            .total_stacks(slots)
             .table_elements(TABLE_ELEMENTS)
             .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX));
         let mut wasm = Config::new();
@@ -111,7 +133,7 @@ impl WasmEngine {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm).map_err(|e| WasmError::Engine(e.to_string()))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |guest: &mut Guest| &mut guest.wasi)
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |guest: &mut Guest| &mut guest.wasi)
             .map_err(|e| WasmError::Engine(e.to_string()))?;
         let components = crate::component::linker(&engine)?;
         let cache = Cache::open(&config.cache_dir, &engine)?;
@@ -199,11 +221,11 @@ impl WasmEngine {
         }
     }
 
-    /// Runs a command `program` once in a fresh instance. Blocks the calling thread for up to
-    /// the invocation's timeout: call it from a thread that may block.
-    pub fn run(&self, program: &Program, invocation: Invocation) -> Completion {
+    /// Runs a command `program` once in a fresh instance, for up to the invocation's timeout.
+    /// Dropping the future stops the guest.
+    pub async fn run(&self, program: &Program, invocation: Invocation) -> Completion {
         match &program.linked {
-            Linked::Command(pre) => crate::command::run(&self.shared.engine, pre, invocation),
+            Linked::Command(pre) => crate::command::run(&self.shared.engine, pre, invocation).await,
             Linked::Component(_) => Completion {
                 exit: crate::Exit::Failed("a component is not run as a command".into()),
                 stdout: Vec::new(),
@@ -214,17 +236,17 @@ impl WasmEngine {
         }
     }
 
-    /// A new instance of a component `program`, to be called once or many times. Blocks the
-    /// calling thread while the component starts (up to `setup.timeout`). `Err` says how it
-    /// failed, with what the guest wrote meanwhile.
-    pub fn instantiate_component(
+    /// A new instance of a component `program`, to be called once or many times; the
+    /// component's start may take up to `setup.timeout`. `Err` says how it failed, with what
+    /// the guest wrote meanwhile.
+    pub async fn instantiate_component(
         &self,
         program: &Program,
         setup: InstanceSetup,
     ) -> Result<Instance, Handled> {
         match &program.linked {
             Linked::Component(pre) => {
-                crate::component::instantiate(&self.shared.engine, pre, setup)
+                crate::component::instantiate(&self.shared.engine, pre, setup).await
             }
             Linked::Command(_) => Err(Handled {
                 ended: crate::Ended::Stopped(crate::Exit::Failed(
@@ -240,10 +262,14 @@ impl WasmEngine {
 
     /// Creates an instance of `program` and drops it without running it: instantiation alone,
     /// for the benchmark's floor.
-    pub fn instantiate(&self, program: &Program) -> Result<(), WasmError> {
+    pub async fn instantiate(&self, program: &Program) -> Result<(), WasmError> {
         match &program.linked {
-            Linked::Command(pre) => crate::command::instantiate_only(&self.shared.engine, pre),
-            Linked::Component(pre) => crate::component::instantiate_only(&self.shared.engine, pre),
+            Linked::Command(pre) => {
+                crate::command::instantiate_only(&self.shared.engine, pre).await
+            }
+            Linked::Component(pre) => {
+                crate::component::instantiate_only(&self.shared.engine, pre).await
+            }
         }
     }
 
@@ -265,8 +291,8 @@ impl WasmEngine {
     }
 }
 
-/// Advances the epoch every `TICK` while the engine lives; a store whose deadline (in ticks)
-/// passes traps with `Trap::Interrupt`, which is how a guest's timeout stops it.
+/// Advances the epoch every `TICK` while the engine lives: each tick calls the callback of
+/// every running guest's store ([`run_for`]).
 fn start_ticker(shared: Weak<Shared>) {
     let spawned = std::thread::Builder::new()
         .name("wasm-epoch".into())

@@ -30,13 +30,12 @@ pub struct ObjectPage {
     pub truncated: bool,
 }
 
-/// A namespace's key-value store and data bucket, as a guest's imports use them.
-///
-/// Every method is called on the guest's own thread, which may block until the store answers
-/// (the guest waits for its host call in any case); never from an async task.
+/// A namespace's key-value store and data bucket, as a guest's imports use them. The guest
+/// waits for each call; its future runs on the executor that runs the guest.
+#[async_trait::async_trait]
 pub trait GuestState: Send + Sync {
-    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StateError>;
-    fn kv_set(
+    async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StateError>;
+    async fn kv_set(
         &self,
         namespace: &str,
         key: &str,
@@ -44,21 +43,21 @@ pub trait GuestState: Send + Sync {
         ttl_seconds: Option<u32>,
     ) -> Result<(), StateError>;
     /// Whether the key existed.
-    fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool, StateError>;
+    async fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool, StateError>;
     /// The new value.
-    fn kv_incr(&self, namespace: &str, key: &str, by: i64) -> Result<i64, StateError>;
+    async fn kv_incr(&self, namespace: &str, key: &str, by: i64) -> Result<i64, StateError>;
     /// Keys starting with `prefix`, taken literally.
-    fn kv_keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>, StateError>;
+    async fn kv_keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>, StateError>;
 
     /// The object's bytes, refused with [`StateError::TooLarge`] past `max_bytes` (the guest
     /// could not hold them).
-    fn object_get(
+    async fn object_get(
         &self,
         namespace: &str,
         key: &str,
         max_bytes: u64,
     ) -> Result<Option<Vec<u8>>, StateError>;
-    fn object_put(
+    async fn object_put(
         &self,
         namespace: &str,
         key: &str,
@@ -66,8 +65,8 @@ pub trait GuestState: Send + Sync {
         content_type: Option<String>,
     ) -> Result<(), StateError>;
     /// Whether the object existed.
-    fn object_delete(&self, namespace: &str, key: &str) -> Result<bool, StateError>;
-    fn object_list(
+    async fn object_delete(&self, namespace: &str, key: &str) -> Result<bool, StateError>;
+    async fn object_list(
         &self,
         namespace: &str,
         prefix: &str,

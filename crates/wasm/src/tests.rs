@@ -37,15 +37,15 @@ fn invocation(params: &str) -> Invocation {
     }
 }
 
-fn run(engine: &WasmEngine, wasm: &[u8], params: &str) -> crate::Completion {
+async fn run(engine: &WasmEngine, wasm: &[u8], params: &str) -> crate::Completion {
     let program = engine.prepare(wasm).unwrap();
-    engine.run(&program, invocation(params))
+    engine.run(&program, invocation(params)).await
 }
 
-#[test]
-fn hello_reads_stdin_and_writes_stdout_and_stderr() {
+#[tokio::test]
+async fn hello_reads_stdin_and_writes_stdout_and_stderr() {
     let e = engine(&scratch("hello"));
-    let done = run(&e, HELLO, r#"{"name":"Ada"}"#);
+    let done = run(&e, HELLO, r#"{"name":"Ada"}"#).await;
     assert_eq!(done.exit, Exit::Code(0));
     assert_eq!(
         String::from_utf8_lossy(&done.stdout),
@@ -54,37 +54,40 @@ fn hello_reads_stdin_and_writes_stdout_and_stderr() {
     assert_eq!(String::from_utf8_lossy(&done.stderr), "greeting Ada\n");
 }
 
-#[test]
-fn exits_and_traps_are_told_apart() {
+#[tokio::test]
+async fn exits_and_traps_are_told_apart() {
     let e = engine(&scratch("exits"));
-    assert_eq!(run(&e, MISBEHAVE, r#"{"mode":"exit"}"#).exit, Exit::Code(3));
-    let Exit::Trap(message) = run(&e, MISBEHAVE, r#"{"mode":"trap"}"#).exit else {
+    assert_eq!(
+        run(&e, MISBEHAVE, r#"{"mode":"exit"}"#).await.exit,
+        Exit::Code(3)
+    );
+    let Exit::Trap(message) = run(&e, MISBEHAVE, r#"{"mode":"trap"}"#).await.exit else {
         panic!("not a trap")
     };
     assert!(message.contains("unreachable"), "{message}");
 }
 
-#[test]
-fn limits_stop_a_loop_and_a_memory_hog() {
+#[tokio::test]
+async fn limits_stop_a_loop_and_a_memory_hog() {
     let e = engine(&scratch("limits"));
     let started = std::time::Instant::now();
     assert_eq!(
-        run(&e, MISBEHAVE, r#"{"mode":"loop"}"#).exit,
+        run(&e, MISBEHAVE, r#"{"mode":"loop"}"#).await.exit,
         Exit::TimedOut
     );
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(
-        run(&e, MISBEHAVE, r#"{"mode":"grow"}"#).exit,
+        run(&e, MISBEHAVE, r#"{"mode":"grow"}"#).await.exit,
         Exit::OutOfMemory
     );
 }
 
-#[test]
-fn a_guest_sees_no_files_and_only_its_environment() {
+#[tokio::test]
+async fn a_guest_sees_no_files_and_only_its_environment() {
     let e = engine(&scratch("sandbox"));
-    let read = run(&e, MISBEHAVE, r#"{"mode":"read"}"#);
+    let read = run(&e, MISBEHAVE, r#"{"mode":"read"}"#).await;
     assert!(String::from_utf8_lossy(&read.stdout).contains("\"opened\":false"));
-    let env = run(&e, MISBEHAVE, r#"{"mode":"env"}"#);
+    let env = run(&e, MISBEHAVE, r#"{"mode":"env"}"#).await;
     let text = String::from_utf8_lossy(&env.stdout);
     assert!(
         text.contains("\"home\":\"\"") && text.contains("\"greeting\":\"hi\""),
@@ -92,13 +95,13 @@ fn a_guest_sees_no_files_and_only_its_environment() {
     );
 }
 
-#[test]
-fn a_log_flood_is_cut_not_fatal() {
+#[tokio::test]
+async fn a_log_flood_is_cut_not_fatal() {
     let e = engine(&scratch("flood"));
     // Each line is a host call (stderr is unbuffered): slow in a debug build.
     let mut flood = invocation(r#"{"mode":"flood"}"#);
     flood.timeout = Duration::from_secs(30);
-    let done = e.run(&e.prepare(MISBEHAVE).unwrap(), flood);
+    let done = e.run(&e.prepare(MISBEHAVE).unwrap(), flood).await;
     assert_eq!(done.exit, Exit::Code(0));
     assert_eq!(done.stderr.len(), 1024);
     assert!(done.stderr_dropped > 400_000);
@@ -118,8 +121,8 @@ fn bad_binaries_are_refused_with_the_reason() {
     assert!(message(FOREIGN).contains("`env::launch_missiles`"));
 }
 
-#[test]
-fn a_new_engine_loads_compiled_modules_from_disk() {
+#[tokio::test]
+async fn a_new_engine_loads_compiled_modules_from_disk() {
     let dir = scratch("cache");
     let first = engine(&dir);
     first.prepare(HELLO).unwrap();
@@ -137,7 +140,31 @@ fn a_new_engine_loads_compiled_modules_from_disk() {
         "restart deserializes, never compiles"
     );
     assert_eq!(
-        second.run(&loaded.program, invocation("{}")).exit,
+        second.run(&loaded.program, invocation("{}")).await.exit,
         Exit::Code(0)
     );
+}
+
+/// A guest that computes yields to the executor at every epoch tick: on a runtime with one
+/// thread, other tasks keep running while it loops, and it still stops at its deadline.
+#[tokio::test(flavor = "current_thread")]
+async fn a_computing_guest_shares_its_thread() {
+    let e = engine(&scratch("shares"));
+    let program = e.prepare(MISBEHAVE).unwrap();
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = {
+        let ticks = ticks.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    let done = e.run(&program, invocation(r#"{"mode":"loop"}"#)).await;
+    counter.abort();
+    assert_eq!(done.exit, Exit::TimedOut);
+    // 500 ms of looping: the other task ran every few milliseconds, not once at the end.
+    let ticked = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(ticked >= 10, "the other task ran {ticked} times");
 }

@@ -36,8 +36,8 @@ impl WasiView for Host {
 }
 
 impl Host {
-    fn state(&self) -> Result<&dyn GuestState, types::Error> {
-        self.state.as_deref().ok_or_else(|| {
+    fn state(&self) -> Result<Arc<dyn GuestState>, types::Error> {
+        self.state.clone().ok_or_else(|| {
             types::Error::Failed("this server runs without key-value and object storage".into())
         })
     }
@@ -64,11 +64,11 @@ impl From<StateError> for types::Error {
 impl types::Host for Host {}
 
 impl kv::Host for Host {
-    fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, types::Error> {
-        Ok(self.state()?.kv_get(&self.namespace, &key)?)
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, types::Error> {
+        Ok(self.state()?.kv_get(&self.namespace, &key).await?)
     }
 
-    fn set(
+    async fn set(
         &mut self,
         key: String,
         value: Vec<u8>,
@@ -76,29 +76,30 @@ impl kv::Host for Host {
     ) -> Result<(), types::Error> {
         Ok(self
             .state()?
-            .kv_set(&self.namespace, &key, value, ttl_seconds)?)
+            .kv_set(&self.namespace, &key, value, ttl_seconds)
+            .await?)
     }
 
-    fn delete(&mut self, key: String) -> Result<bool, types::Error> {
-        Ok(self.state()?.kv_delete(&self.namespace, &key)?)
+    async fn delete(&mut self, key: String) -> Result<bool, types::Error> {
+        Ok(self.state()?.kv_delete(&self.namespace, &key).await?)
     }
 
-    fn incr(&mut self, key: String, by: i64) -> Result<i64, types::Error> {
-        Ok(self.state()?.kv_incr(&self.namespace, &key, by)?)
+    async fn incr(&mut self, key: String, by: i64) -> Result<i64, types::Error> {
+        Ok(self.state()?.kv_incr(&self.namespace, &key, by).await?)
     }
 
-    fn keys(&mut self, prefix: String) -> Result<Vec<String>, types::Error> {
-        Ok(self.state()?.kv_keys(&self.namespace, &prefix)?)
+    async fn keys(&mut self, prefix: String) -> Result<Vec<String>, types::Error> {
+        Ok(self.state()?.kv_keys(&self.namespace, &prefix).await?)
     }
 }
 
 impl objects::Host for Host {
-    fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, types::Error> {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, types::Error> {
         let max = self.max_object_bytes();
-        Ok(self.state()?.object_get(&self.namespace, &key, max)?)
+        Ok(self.state()?.object_get(&self.namespace, &key, max).await?)
     }
 
-    fn put(
+    async fn put(
         &mut self,
         key: String,
         data: Vec<u8>,
@@ -106,14 +107,15 @@ impl objects::Host for Host {
     ) -> Result<(), types::Error> {
         Ok(self
             .state()?
-            .object_put(&self.namespace, &key, data, content_type)?)
+            .object_put(&self.namespace, &key, data, content_type)
+            .await?)
     }
 
-    fn delete(&mut self, key: String) -> Result<bool, types::Error> {
-        Ok(self.state()?.object_delete(&self.namespace, &key)?)
+    async fn delete(&mut self, key: String) -> Result<bool, types::Error> {
+        Ok(self.state()?.object_delete(&self.namespace, &key).await?)
     }
 
-    fn list_keys(
+    async fn list_keys(
         &mut self,
         prefix: String,
         start_after: Option<String>,
@@ -124,12 +126,15 @@ impl objects::Host for Host {
                 "the limit of a listing is 1 to {MAX_LIST}, not {limit}"
             )));
         }
-        let page = self.state()?.object_list(
-            &self.namespace,
-            &prefix,
-            start_after.as_deref(),
-            limit as usize,
-        )?;
+        let page = self
+            .state()?
+            .object_list(
+                &self.namespace,
+                &prefix,
+                start_after.as_deref(),
+                limit as usize,
+            )
+            .await?;
         Ok(objects::Listing {
             keys: page.keys,
             truncated: page.truncated,
@@ -138,7 +143,7 @@ impl objects::Host for Host {
 }
 
 impl log::Host for Host {
-    fn log(&mut self, level: log::Level, message: String) {
+    async fn log(&mut self, level: log::Level, message: String) {
         let stream = match level {
             log::Level::Debug | log::Level::Info => &self.stdout,
             log::Level::Warn | log::Level::Error => &self.stderr,

@@ -11,7 +11,7 @@ use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 use super::{Function, FunctionPre, Host};
 use crate::capture::Capture;
 use crate::command::{ended, MemoryLimit};
-use crate::engine::{deadline_ticks, root};
+use crate::engine::{root, run_for};
 use crate::state::GuestState;
 use crate::{Exit, WasmError};
 
@@ -70,21 +70,31 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Calls `handle` once. Blocks the calling thread for up to the call's timeout.
-    pub fn handle(&mut self, call: Call) -> Handled {
+    /// Calls `handle` once, for up to the call's timeout. Dropping the future stops the
+    /// guest, and the instance is not entered again.
+    pub async fn handle(&mut self, call: Call) -> Handled {
         if !self.usable {
             return self.output(Ended::Stopped(Exit::Failed(
                 "the instance was stopped by an earlier call".into(),
             )));
         }
-        self.store.set_epoch_deadline(deadline_ticks(call.timeout));
-        let ended = match self.bindings.call_handle(&mut self.store, &call.params) {
-            Ok(Ok(result)) => Ended::Ok(result),
-            Ok(Err(error)) => Ended::Err(error),
-            Err(e) => {
-                self.usable = false;
-                Ended::Stopped(ended(&e, self.store.data().memory.exceeded))
+        run_for(&mut self.store, call.timeout);
+        // Unusable until the call returns: a call whose future is dropped never does.
+        self.usable = false;
+        let ended = match self
+            .bindings
+            .call_handle(&mut self.store, &call.params)
+            .await
+        {
+            Ok(Ok(result)) => {
+                self.usable = true;
+                Ended::Ok(result)
             }
+            Ok(Err(error)) => {
+                self.usable = true;
+                Ended::Err(error)
+            }
+            Err(e) => Ended::Stopped(ended(&e, self.store.data().memory.exceeded)),
         };
         self.output(ended)
     }
@@ -107,7 +117,7 @@ impl Instance {
     }
 }
 
-pub(crate) fn instantiate(
+pub(crate) async fn instantiate(
     engine: &Engine,
     pre: &FunctionPre<Host>,
     setup: InstanceSetup,
@@ -136,9 +146,8 @@ pub(crate) fn instantiate(
     };
     let mut store = Store::new(engine, host);
     store.limiter(|host| &mut host.memory);
-    store.set_epoch_deadline(deadline_ticks(setup.timeout));
-    store.epoch_deadline_trap();
-    match pre.instantiate(&mut store) {
+    run_for(&mut store, setup.timeout);
+    match pre.instantiate_async(&mut store).await {
         Ok(bindings) => Ok(Instance {
             store,
             bindings,
@@ -170,7 +179,10 @@ pub(crate) fn instantiate(
 
 /// An instance made and dropped with nothing behind its imports: instantiation alone, for the
 /// benchmark's floor.
-pub(crate) fn instantiate_only(engine: &Engine, pre: &FunctionPre<Host>) -> Result<(), WasmError> {
+pub(crate) async fn instantiate_only(
+    engine: &Engine,
+    pre: &FunctionPre<Host>,
+) -> Result<(), WasmError> {
     let setup = InstanceSetup {
         args: Vec::new(),
         env: Vec::new(),
@@ -182,6 +194,7 @@ pub(crate) fn instantiate_only(engine: &Engine, pre: &FunctionPre<Host>) -> Resu
         timeout: Duration::from_secs(60),
     };
     instantiate(engine, pre, setup)
+        .await
         .map(drop)
         .map_err(|handled| match handled.ended {
             Ended::Stopped(exit) => WasmError::Engine(format!("{exit:?}")),

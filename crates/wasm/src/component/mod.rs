@@ -24,16 +24,19 @@ use crate::WasmError;
 wasmtime::component::bindgen!({
     path: "../../wit/wisp-function.wit",
     world: "function",
+    // The state imports await the stores; `handle` runs on the caller's executor.
+    imports: { default: async },
+    exports: { default: async },
 });
 
 /// The one world this server serves, as guests name it.
 pub(crate) const WORLD: &str = "wisp:function/function@0.1.0";
 
-/// WASI 0.2 in its blocking form (host calls run on the guest's thread) and the world's own
-/// imports.
+/// WASI 0.2 in its async form (a guest's host calls are awaited on the executor that runs it)
+/// and the world's own imports.
 pub(crate) fn linker(engine: &Engine) -> Result<Linker<Host>, WasmError> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| WasmError::Engine(root(&e)))?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| WasmError::Engine(root(&e)))?;
     Function::add_to_linker::<Host, HasSelf<Host>>(&mut linker, |host| host)
         .map_err(|e| WasmError::Engine(root(&e)))?;
     Ok(linker)

@@ -20,24 +20,31 @@ struct Memory {
     keys: Mutex<HashMap<(String, String), Vec<u8>>>,
 }
 
+#[async_trait::async_trait]
 impl GuestState for Memory {
-    fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+    async fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
         let keys = self.keys.lock().unwrap();
         Ok(keys.get(&(ns.to_string(), key.to_string())).cloned())
     }
-    fn kv_set(&self, ns: &str, key: &str, v: Vec<u8>, _: Option<u32>) -> Result<(), StateError> {
+    async fn kv_set(
+        &self,
+        ns: &str,
+        key: &str,
+        v: Vec<u8>,
+        _: Option<u32>,
+    ) -> Result<(), StateError> {
         let mut keys = self.keys.lock().unwrap();
         keys.insert((ns.to_string(), key.to_string()), v);
         Ok(())
     }
-    fn kv_delete(&self, ns: &str, key: &str) -> Result<bool, StateError> {
+    async fn kv_delete(&self, ns: &str, key: &str) -> Result<bool, StateError> {
         let mut keys = self.keys.lock().unwrap();
         Ok(keys.remove(&(ns.to_string(), key.to_string())).is_some())
     }
-    fn kv_incr(&self, _: &str, _: &str, _: i64) -> Result<i64, StateError> {
+    async fn kv_incr(&self, _: &str, _: &str, _: i64) -> Result<i64, StateError> {
         Err(StateError::NotANumber("not kept here".into()))
     }
-    fn kv_keys(&self, ns: &str, prefix: &str) -> Result<Vec<String>, StateError> {
+    async fn kv_keys(&self, ns: &str, prefix: &str) -> Result<Vec<String>, StateError> {
         let keys = self.keys.lock().unwrap();
         Ok(keys
             .keys()
@@ -45,10 +52,10 @@ impl GuestState for Memory {
             .map(|(_, k)| k.clone())
             .collect())
     }
-    fn object_get(&self, _: &str, _: &str, _: u64) -> Result<Option<Vec<u8>>, StateError> {
+    async fn object_get(&self, _: &str, _: &str, _: u64) -> Result<Option<Vec<u8>>, StateError> {
         Ok(None)
     }
-    fn object_put(
+    async fn object_put(
         &self,
         _: &str,
         k: &str,
@@ -57,10 +64,10 @@ impl GuestState for Memory {
     ) -> Result<(), StateError> {
         Err(StateError::Invalid(format!("refused {k}")))
     }
-    fn object_delete(&self, _: &str, _: &str) -> Result<bool, StateError> {
+    async fn object_delete(&self, _: &str, _: &str) -> Result<bool, StateError> {
         Ok(false)
     }
-    fn object_list(
+    async fn object_list(
         &self,
         _: &str,
         _: &str,
@@ -102,66 +109,72 @@ fn call(params: &str) -> Call {
     }
 }
 
-#[test]
-fn an_instance_keeps_its_globals_from_call_to_call() {
+#[tokio::test]
+async fn an_instance_keeps_its_globals_from_call_to_call() {
     let e = engine("globals");
     let program = e.prepare(PROBE).unwrap();
     assert!(program.is_component());
     let state = Arc::new(Memory::default());
     let mut instance = e
         .instantiate_component(&program, setup("a", &state))
+        .await
         .unwrap();
     for n in 1..=3 {
-        let done = instance.handle(call("{}"));
+        let done = instance.handle(call("{}")).await;
         assert_eq!(done.ended, Ended::Ok(format!("{{\"activations\":{n}}}")));
     }
     let mut other = e
         .instantiate_component(&program, setup("a", &state))
+        .await
         .unwrap();
     assert_eq!(
-        other.handle(call("{}")).ended,
+        other.handle(call("{}")).await.ended,
         Ended::Ok("{\"activations\":1}".into())
     );
 }
 
-#[test]
-fn the_state_imports_reach_only_the_instance_namespace() {
+#[tokio::test]
+async fn the_state_imports_reach_only_the_instance_namespace() {
     let e = engine("state");
     let program = e.prepare(PROBE).unwrap();
     let state = Arc::new(Memory::default());
     let mut a = e
         .instantiate_component(&program, setup("a", &state))
+        .await
         .unwrap();
     let mut b = e
         .instantiate_component(&program, setup("b", &state))
+        .await
         .unwrap();
     state
         .kv_set("a", "secret", b"for a".to_vec(), None)
+        .await
         .unwrap();
     assert_eq!(
-        a.handle(call(r#"{"op":"get","key":"secret"}"#)).ended,
+        a.handle(call(r#"{"op":"get","key":"secret"}"#)).await.ended,
         Ended::Ok(r#"{"value":"for a"}"#.into())
     );
     assert_eq!(
-        b.handle(call(r#"{"op":"get","key":"secret"}"#)).ended,
+        b.handle(call(r#"{"op":"get","key":"secret"}"#)).await.ended,
         Ended::Ok(r#"{"value":null}"#.into())
     );
     // A refusal reaches the guest as the error variant (the probe returns it as `err`).
     assert_eq!(
-        a.handle(call(r#"{"op":"objects","key":"x"}"#)).ended,
+        a.handle(call(r#"{"op":"objects","key":"x"}"#)).await.ended,
         Ended::Err("invalid: refused x".into())
     );
 }
 
-#[test]
-fn a_trap_stops_the_instance_with_its_message_and_logs() {
+#[tokio::test]
+async fn a_trap_stops_the_instance_with_its_message_and_logs() {
     let e = engine("trap");
     let program = e.prepare(PROBE).unwrap();
     let state = Arc::new(Memory::default());
     let mut instance = e
         .instantiate_component(&program, setup("a", &state))
+        .await
         .unwrap();
-    let done = instance.handle(call(r#"{"op":"trap"}"#));
+    let done = instance.handle(call(r#"{"op":"trap"}"#)).await;
     let Ended::Stopped(Exit::Trap(message)) = &done.ended else {
         panic!("not a trap: {:?}", done.ended)
     };
@@ -174,23 +187,25 @@ fn a_trap_stops_the_instance_with_its_message_and_logs() {
     assert!(!instance.reusable());
 }
 
-#[test]
-fn limits_stop_a_loop_and_a_memory_hog() {
+#[tokio::test]
+async fn limits_stop_a_loop_and_a_memory_hog() {
     let e = engine("limits");
     let program = e.prepare(PROBE).unwrap();
     let state = Arc::new(Memory::default());
     let mut looping = e
         .instantiate_component(&program, setup("a", &state))
+        .await
         .unwrap();
     assert_eq!(
-        looping.handle(call(r#"{"op":"loop"}"#)).ended,
+        looping.handle(call(r#"{"op":"loop"}"#)).await.ended,
         Ended::Stopped(Exit::TimedOut)
     );
     let mut hog = e
         .instantiate_component(&program, setup("a", &state))
+        .await
         .unwrap();
     assert_eq!(
-        hog.handle(call(r#"{"op":"grow"}"#)).ended,
+        hog.handle(call(r#"{"op":"grow"}"#)).await.ended,
         Ended::Stopped(Exit::OutOfMemory)
     );
 }
@@ -224,4 +239,26 @@ fn a_new_engine_loads_a_compiled_component_from_disk() {
     assert!(loaded.loaded);
     assert_eq!(second.compilations(), 0, "deserialized, not compiled");
     assert!(loaded.program.is_component());
+}
+
+#[tokio::test]
+async fn a_call_whose_future_is_dropped_leaves_the_instance_unusable() {
+    let e = engine("dropped");
+    let program = e.prepare(PROBE).unwrap();
+    let state = Arc::new(Memory::default());
+    let mut instance = e
+        .instantiate_component(&program, setup("a", &state))
+        .await
+        .unwrap();
+    let mut long = call(r#"{"op":"loop"}"#);
+    long.timeout = Duration::from_secs(60);
+    let stopped = tokio::time::timeout(Duration::from_millis(50), instance.handle(long)).await;
+    assert!(stopped.is_err(), "the loop was still running");
+    assert!(!instance.reusable());
+    assert_eq!(
+        instance.handle(call("{}")).await.ended,
+        Ended::Stopped(Exit::Failed(
+            "the instance was stopped by an earlier call".into()
+        ))
+    );
 }
