@@ -5,7 +5,9 @@
 //! (`examples/wasm/js/greet.wasm`, QuickJS): its floors in this process (instantiation, a fresh
 //! instance + one call, a call on a warm instance), its create with its compile, and through
 //! the API with a fresh instance per activation (`wasm-fresh-instance: true`); its warm rows
-//! are beside workerd's (`workerd.rs`).
+//! are beside workerd's (`workerd.rs`). Last, the no-op guests (`noop.c` as a command, `noop.js`
+//! as a component, both answering `{}`): their floors in this process and warm invokes at c=1
+//! and c=32.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,8 @@ use crate::stats::Samples;
 use crate::workerd::HELLO_COMPONENT;
 
 const HELLO: &[u8] = include_bytes!("../../examples/wasm/c/hello.wasm");
+const NOOP: &[u8] = include_bytes!("../../examples/wasm/c/noop.wasm");
+const NOOP_COMPONENT: &[u8] = include_bytes!("../../examples/wasm/js/noop.wasm");
 
 pub async fn rows(
     wisp: &Wisp,
@@ -27,7 +31,7 @@ pub async fn rows(
     seconds: Duration,
     cold: usize,
 ) -> anyhow::Result<()> {
-    let (instantiate, request) = in_process(iterations).await?;
+    let (instantiate, request) = in_process(HELLO, iterations).await?;
     report.record(
         "wasm_floor_instantiate",
         "floor: wasm C hello instantiation alone (in-process)",
@@ -106,7 +110,65 @@ pub async fn rows(
             format!("{} ({ratio:.2}x floor)", first.summary()),
         );
     }
-    js_rows(wisp, report, iterations, seconds).await
+    js_rows(wisp, report, iterations, seconds).await?;
+    noop_rows(wisp, report, iterations, seconds).await
+}
+
+/// The no-op guests: a command and a component that answer `{}`.
+async fn noop_rows(
+    wisp: &Wisp,
+    report: &mut Report,
+    iterations: usize,
+    seconds: Duration,
+) -> anyhow::Result<()> {
+    let (instantiate, request) = in_process(NOOP, iterations).await?;
+    let js = js_in_process(NOOP_COMPONENT, "{}", iterations).await?;
+    for (key, what, samples) in [
+        ("c_instantiate", "C no-op instantiation alone", &instantiate),
+        ("c_request", "C no-op fresh instance + request", &request),
+        (
+            "js_instantiate",
+            "JS component no-op instantiation alone",
+            &js.instantiate,
+        ),
+        (
+            "js_warm_call",
+            "JS component no-op call on a warm instance",
+            &js.warm_call,
+        ),
+    ] {
+        report.record(
+            &format!("wasm_noop_floor_{key}"),
+            &format!("floor: wasm {what} (in-process)"),
+            samples.json(),
+            samples.summary(),
+        );
+    }
+    let guests = [
+        ("c", "C no-op", NOOP, &request),
+        ("js", "JS component no-op", NOOP_COMPONENT, &js.warm_call),
+    ];
+    for (key, what, wasm, floor) in guests {
+        let action = format!("noop-wasm-{key}");
+        let code = base64::engine::general_purpose::STANDARD.encode(wasm);
+        wisp.create(&action, "wasm", &code).await?;
+        let c1 = wisp.latencies(&action, Via::Api, iterations).await?;
+        let over = c1.p50_us() - floor.p50_us();
+        report.record(
+            &format!("wasm_noop_{key}_c1"),
+            &format!("wisp: wasm {what} invoke, c=1"),
+            c1.json(),
+            format!("{} ({over:.0} µs over its in-process floor)", c1.summary()),
+        );
+        let c32 = wisp.throughput(&action, Via::Api, 32, seconds).await?;
+        report.record(
+            &format!("wasm_noop_{key}_c32"),
+            &format!("wisp: wasm {what} throughput, c=32"),
+            json!(c32),
+            format!("{c32:.0}/s"),
+        );
+    }
+    Ok(())
 }
 
 /// The JS hello component's rows: in-process floors, create, fresh instances through the API.
@@ -116,7 +178,7 @@ async fn js_rows(
     iterations: usize,
     seconds: Duration,
 ) -> anyhow::Result<()> {
-    let floors = js_in_process(iterations).await?;
+    let floors = js_in_process(HELLO_COMPONENT, "Hello, bench!", iterations).await?;
     for (key, what, samples) in [
         ("instantiate", "instantiation alone", &floors.instantiate),
         ("fresh_call", "fresh instance + call", &floors.fresh_call),
@@ -164,21 +226,26 @@ async fn js_rows(
     Ok(())
 }
 
-/// The JS hello component in this process.
+/// A JS component in this process.
 struct JsFloors {
     instantiate: Samples,
     fresh_call: Samples,
     warm_call: Samples,
 }
 
-async fn js_in_process(iterations: usize) -> anyhow::Result<JsFloors> {
+/// `component`'s floors, each call checked to answer with `expected` in its result.
+async fn js_in_process(
+    component: &[u8],
+    expected: &str,
+    iterations: usize,
+) -> anyhow::Result<JsFloors> {
     let dir = std::env::temp_dir().join(format!("wisp-bench-wasm-js-{}", std::process::id()));
     let engine = WasmEngine::new(WasmConfig {
         cache_dir: dir.clone(),
         max_instances: 64,
         max_memory_bytes: 512 << 20,
     })?;
-    let program = engine.prepare(HELLO_COMPONENT)?;
+    let program = engine.prepare(component)?;
     let setup = || InstanceSetup {
         args: vec!["hello".into()],
         env: Vec::new(),
@@ -195,7 +262,7 @@ async fn js_in_process(iterations: usize) -> anyhow::Result<JsFloors> {
     };
     let answered = |ended: &Ended| {
         anyhow::ensure!(
-            matches!(ended, Ended::Ok(text) if text.contains("Hello, bench!")),
+            matches!(ended, Ended::Ok(text) if text.contains(expected)),
             "the component answered {ended:?}"
         );
         Ok(())
@@ -304,15 +371,16 @@ async fn first_invokes(wisp: &Wisp, code: &str, count: usize) -> anyhow::Result<
     Ok(s)
 }
 
-/// Instantiation alone and a fresh instance with one request, `iterations` each.
-async fn in_process(iterations: usize) -> anyhow::Result<(Samples, Samples)> {
+/// Instantiation alone and a fresh instance with one request of the command `wasm`,
+/// `iterations` each.
+async fn in_process(wasm: &[u8], iterations: usize) -> anyhow::Result<(Samples, Samples)> {
     let dir = std::env::temp_dir().join(format!("wisp-bench-wasm-{}", std::process::id()));
     let engine = WasmEngine::new(WasmConfig {
         cache_dir: dir.clone(),
         max_instances: 64,
         max_memory_bytes: 512 << 20,
     })?;
-    let program = engine.prepare(HELLO)?;
+    let program = engine.prepare(wasm)?;
     let invocation = Invocation {
         stdin: br#"{"name":"bench"}"#.to_vec(),
         args: vec!["hello".into()],
