@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::{
-    Call, Ended, Exit, GuestState, InstanceSetup, ObjectPage, StateError, WasmConfig, WasmEngine,
-    WasmError,
+    Call, Ended, Exit, GuestState, Instance, InstanceSetup, ObjectPage, Program, StateError,
+    WasmConfig, WasmEngine, WasmError,
 };
 
 const PROBE: &[u8] = include_bytes!("../../../../examples/wasm/rust/probe.wasm");
@@ -102,6 +102,18 @@ fn setup(namespace: &str, state: &Arc<Memory>) -> InstanceSetup {
     }
 }
 
+/// A new instance of `program` for `namespace`.
+async fn new_instance(
+    e: &WasmEngine,
+    program: &Program,
+    namespace: &str,
+    state: &Arc<Memory>,
+) -> Instance {
+    e.instantiate_component(program, setup(namespace, state))
+        .await
+        .unwrap()
+}
+
 fn call(params: &str) -> Call {
     Call {
         params: params.into(),
@@ -115,18 +127,12 @@ async fn an_instance_keeps_its_globals_from_call_to_call() {
     let program = e.prepare(PROBE).unwrap();
     assert!(program.is_component());
     let state = Arc::new(Memory::default());
-    let mut instance = e
-        .instantiate_component(&program, setup("a", &state))
-        .await
-        .unwrap();
+    let mut instance = new_instance(&e, &program, "a", &state).await;
     for n in 1..=3 {
         let done = instance.handle(call("{}")).await;
         assert_eq!(done.ended, Ended::Ok(format!("{{\"activations\":{n}}}")));
     }
-    let mut other = e
-        .instantiate_component(&program, setup("a", &state))
-        .await
-        .unwrap();
+    let mut other = new_instance(&e, &program, "a", &state).await;
     assert_eq!(
         other.handle(call("{}")).await.ended,
         Ended::Ok("{\"activations\":1}".into())
@@ -138,14 +144,8 @@ async fn the_state_imports_reach_only_the_instance_namespace() {
     let e = engine("state");
     let program = e.prepare(PROBE).unwrap();
     let state = Arc::new(Memory::default());
-    let mut a = e
-        .instantiate_component(&program, setup("a", &state))
-        .await
-        .unwrap();
-    let mut b = e
-        .instantiate_component(&program, setup("b", &state))
-        .await
-        .unwrap();
+    let mut a = new_instance(&e, &program, "a", &state).await;
+    let mut b = new_instance(&e, &program, "b", &state).await;
     state
         .kv_set("a", "secret", b"for a".to_vec(), None)
         .await
@@ -170,10 +170,7 @@ async fn a_trap_stops_the_instance_with_its_message_and_logs() {
     let e = engine("trap");
     let program = e.prepare(PROBE).unwrap();
     let state = Arc::new(Memory::default());
-    let mut instance = e
-        .instantiate_component(&program, setup("a", &state))
-        .await
-        .unwrap();
+    let mut instance = new_instance(&e, &program, "a", &state).await;
     let done = instance.handle(call(r#"{"op":"trap"}"#)).await;
     let Ended::Stopped(Exit::Trap(message)) = &done.ended else {
         panic!("not a trap: {:?}", done.ended)
@@ -192,18 +189,12 @@ async fn limits_stop_a_loop_and_a_memory_hog() {
     let e = engine("limits");
     let program = e.prepare(PROBE).unwrap();
     let state = Arc::new(Memory::default());
-    let mut looping = e
-        .instantiate_component(&program, setup("a", &state))
-        .await
-        .unwrap();
+    let mut looping = new_instance(&e, &program, "a", &state).await;
     assert_eq!(
         looping.handle(call(r#"{"op":"loop"}"#)).await.ended,
         Ended::Stopped(Exit::TimedOut)
     );
-    let mut hog = e
-        .instantiate_component(&program, setup("a", &state))
-        .await
-        .unwrap();
+    let mut hog = new_instance(&e, &program, "a", &state).await;
     assert_eq!(
         hog.handle(call(r#"{"op":"grow"}"#)).await.ended,
         Ended::Stopped(Exit::OutOfMemory)
@@ -246,10 +237,7 @@ async fn a_call_whose_future_is_dropped_leaves_the_instance_unusable() {
     let e = engine("dropped");
     let program = e.prepare(PROBE).unwrap();
     let state = Arc::new(Memory::default());
-    let mut instance = e
-        .instantiate_component(&program, setup("a", &state))
-        .await
-        .unwrap();
+    let mut instance = new_instance(&e, &program, "a", &state).await;
     let mut long = call(r#"{"op":"loop"}"#);
     long.timeout = Duration::from_secs(60);
     let stopped = tokio::time::timeout(Duration::from_millis(50), instance.handle(long)).await;
