@@ -356,3 +356,39 @@ async fn a_compiled_component_is_reused_after_a_restart() {
     assert!(annotation(&first, "initTime").is_some(), "{first}");
     assert_eq!(artifacts(&server), before, "loaded, not compiled again");
 }
+
+#[tokio::test]
+async fn declared_state_reaches_a_component_through_params_and_result() {
+    let server = Server::start();
+    let state = json!({"read": ["greeting"], "write": ["tally"]});
+    component(
+        &server,
+        "tally",
+        "js/tally",
+        json!({"annotations": [{"key": "state", "value": state}]}),
+    )
+    .await;
+    ok(&server, &["kv", "set", "greeting", "hi"]);
+    for n in 1..=3 {
+        let result = server.result("tally", json!({})).await;
+        assert_eq!(result, json!({"tally": n, "greeting": "hi"}), "no __state");
+    }
+    let (_, stored) = server.get("namespaces/_/kv/tally").await;
+    assert_eq!(stored["value"], "3");
+
+    // Concurrent activations (several warm instances) lose no write: the platform's
+    // compare-and-swap retries a run that lost the race.
+    let mut tallies: Vec<i64> = server
+        .invoke_concurrently("tally", json!({}), 12)
+        .await
+        .iter()
+        .map(|r| r["tally"].as_i64().expect("a tally"))
+        .collect();
+    tallies.sort();
+    assert_eq!(tallies, (4..=15).collect::<Vec<i64>>());
+    let (_, stored) = server.get("namespaces/_/kv/tally").await;
+    assert_eq!(stored["value"], "15");
+    // A read key is not the component's to write.
+    let (_, greeting) = server.get("namespaces/_/kv/greeting").await;
+    assert_eq!(greeting["value"], "hi");
+}

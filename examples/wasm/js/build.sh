@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 npm ci --no-audit --no-fund --silent
 names=("$@")
-if [[ ${#names[@]} -eq 0 ]]; then names=(hello counter greet noop); fi
+if [[ ${#names[@]} -eq 0 ]]; then names=(hello counter greet noop tally); fi
 for name in "${names[@]}"; do
     node node_modules/componentize-qjs/cli.mjs \
         --wit ../../../wit/wisp-function.wit --world function --sync \
