@@ -220,6 +220,9 @@ impl Wisp {
         if !response.status().is_success() {
             bail!("create {collection}/{name}: {}", response.text().await?);
         }
+        // Read as a client does: a body left unread (the action echoed back, code and all)
+        // closes the keep-alive connection, and the next request would pay for a new one.
+        response.bytes().await?;
         Ok(())
     }
 

@@ -76,41 +76,9 @@ pub async fn rows(
         json!(tput),
         format!("{tput:.0}/s"),
     );
-    let firsts = first_invokes(wisp, &code, cold).await?;
-    let rows = [
-        (
-            "wasm_first_invoke_now",
-            "right after create",
-            "right after a create",
-            &firsts.now,
-            &firsts.now_floor,
-        ),
-        (
-            "wasm_first_invoke",
-            "after create + 400 ms",
-            "after a 400 ms pause",
-            &firsts.paused,
-            &firsts.paused_floor,
-        ),
-    ];
-    for (key, what, floor_what, first, floor) in rows {
-        report.record(
-            &format!("{key}_floor"),
-            &format!("floor: wasm C hello warm invoke {floor_what}"),
-            floor.json(),
-            floor.summary(),
-        );
-        let ratio = first.p50_us() / floor.p50_us();
-        let mut value = first.json();
-        value["vs_floor"] = json!(ratio);
-        report.record(
-            key,
-            &format!("wisp: wasm C hello first invoke {what}"),
-            value,
-            format!("{} ({ratio:.2}x floor)", first.summary()),
-        );
-    }
-    js_rows(wisp, report, iterations, seconds).await?;
+    let firsts = first_invokes(wisp, &code, "first-wasm", "hello-wasm", cold).await?;
+    first_invoke_rows(report, "wasm", "C hello", &firsts);
+    js_rows(wisp, report, iterations, seconds, cold).await?;
     noop_rows(wisp, report, iterations, seconds).await
 }
 
@@ -171,12 +139,51 @@ async fn noop_rows(
     Ok(())
 }
 
-/// The JS hello component's rows: in-process floors, create, fresh instances through the API.
+/// The first-invoke rows of `guest`, each beside its floor; keys start with `key`.
+fn first_invoke_rows(report: &mut Report, key: &str, guest: &str, firsts: &FirstInvokes) {
+    let rows = [
+        (
+            "first_invoke_now",
+            "right after create",
+            "right after a create",
+            &firsts.now,
+            &firsts.now_floor,
+        ),
+        (
+            "first_invoke",
+            "after create + 400 ms",
+            "after a 400 ms pause",
+            &firsts.paused,
+            &firsts.paused_floor,
+        ),
+    ];
+    for (row, what, floor_what, first, floor) in rows {
+        report.record(
+            &format!("{key}_{row}_floor"),
+            &format!("floor: wasm {guest} warm invoke {floor_what}"),
+            floor.json(),
+            floor.summary(),
+        );
+        let ratio = first.p50_us() / floor.p50_us();
+        let mut value = first.json();
+        value["vs_floor"] = json!(ratio);
+        report.record(
+            &format!("{key}_{row}"),
+            &format!("wisp: wasm {guest} first invoke {what}"),
+            value,
+            format!("{} ({ratio:.2}x floor)", first.summary()),
+        );
+    }
+}
+
+/// The JS hello component's rows: in-process floors, create, first invokes (each a new
+/// instance: its QuickJS starts), fresh instances through the API.
 async fn js_rows(
     wisp: &Wisp,
     report: &mut Report,
     iterations: usize,
     seconds: Duration,
+    cold: usize,
 ) -> anyhow::Result<()> {
     let floors = js_in_process(HELLO_COMPONENT, "Hello, bench!", iterations).await?;
     for (key, what, samples) in [
@@ -200,8 +207,14 @@ async fn js_rows(
         creates.summary(),
     );
 
-    let fresh = "hello-js-fresh";
     let code = base64::engine::general_purpose::STANDARD.encode(HELLO_COMPONENT);
+    // The floor's action, warm: its instance is made by the latencies' warm-up call.
+    wisp.create("hello-js", "wasm", &code).await?;
+    wisp.latencies("hello-js", Via::Api, 10).await?;
+    let firsts = first_invokes(wisp, &code, "first-js", "hello-js", cold).await?;
+    first_invoke_rows(report, "wasm_js", "JS component hello", &firsts);
+
+    let fresh = "hello-js-fresh";
     let annotations = json!([{"key": "wasm-fresh-instance", "value": true}]);
     wisp.create_from(
         fresh,
@@ -309,8 +322,8 @@ async fn js_in_process(
     Ok(floors)
 }
 
-/// First invokes of newly created actions, each beside its floor: a warm invoke of
-/// `hello-wasm` in the same circumstances.
+/// First invokes of newly created actions, each beside its floor: a warm invoke of another
+/// action of the same code in the same circumstances.
 struct FirstInvokes {
     /// Sent as soon as the create is answered.
     now: Samples,
@@ -323,7 +336,13 @@ struct FirstInvokes {
     paused_floor: Samples,
 }
 
-async fn first_invokes(wisp: &Wisp, code: &str, count: usize) -> anyhow::Result<FirstInvokes> {
+async fn first_invokes(
+    wisp: &Wisp,
+    code: &str,
+    prefix: &str,
+    warm: &str,
+    count: usize,
+) -> anyhow::Result<FirstInvokes> {
     let pause = Duration::from_millis(400);
     let timed = |name: String| async move {
         let t = Instant::now();
@@ -341,8 +360,8 @@ async fn first_invokes(wisp: &Wisp, code: &str, count: usize) -> anyhow::Result<
         let swap = i % 2 == 1;
         for measure_first in [!swap, swap] {
             let (name, target) = match measure_first {
-                true => (format!("first-wasm-{i}"), format!("first-wasm-{i}")),
-                false => (format!("first-wasm-{i}-other"), "hello-wasm".into()),
+                true => (format!("{prefix}-{i}"), format!("{prefix}-{i}")),
+                false => (format!("{prefix}-{i}-other"), warm.to_string()),
             };
             wisp.create(&name, "wasm", code).await?;
             let took = timed(target).await?;
@@ -354,11 +373,11 @@ async fn first_invokes(wisp: &Wisp, code: &str, count: usize) -> anyhow::Result<
         for measure_first in [!swap, swap] {
             let target = match measure_first {
                 true => {
-                    let name = format!("first-wasm-{i}-paused");
+                    let name = format!("{prefix}-{i}-paused");
                     wisp.create(&name, "wasm", code).await?;
                     name
                 }
-                false => "hello-wasm".into(),
+                false => warm.to_string(),
             };
             tokio::time::sleep(pause).await;
             let took = timed(target).await?;
