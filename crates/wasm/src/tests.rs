@@ -19,10 +19,26 @@ fn engine(dir: &std::path::Path) -> WasmEngine {
     .unwrap()
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
+/// A directory of its own under the system's temporary directory, removed when dropped.
+pub(crate) struct Scratch(std::path::PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub(crate) fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("wisp-wasm-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    dir
+    Scratch(dir)
 }
 
 fn invocation(params: &str) -> Invocation {
@@ -44,7 +60,8 @@ async fn run(engine: &WasmEngine, wasm: &[u8], params: &str) -> crate::Completio
 
 #[tokio::test]
 async fn hello_reads_stdin_and_writes_stdout_and_stderr() {
-    let e = engine(&scratch("hello"));
+    let dir = scratch("hello");
+    let e = engine(&dir);
     let done = run(&e, HELLO, r#"{"name":"Ada"}"#).await;
     assert_eq!(done.exit, Exit::Code(0));
     assert_eq!(
@@ -56,7 +73,8 @@ async fn hello_reads_stdin_and_writes_stdout_and_stderr() {
 
 #[tokio::test]
 async fn exits_and_traps_are_told_apart() {
-    let e = engine(&scratch("exits"));
+    let dir = scratch("exits");
+    let e = engine(&dir);
     assert_eq!(
         run(&e, MISBEHAVE, r#"{"mode":"exit"}"#).await.exit,
         Exit::Code(3)
@@ -69,7 +87,8 @@ async fn exits_and_traps_are_told_apart() {
 
 #[tokio::test]
 async fn limits_stop_a_loop_and_a_memory_hog() {
-    let e = engine(&scratch("limits"));
+    let dir = scratch("limits");
+    let e = engine(&dir);
     let started = std::time::Instant::now();
     assert_eq!(
         run(&e, MISBEHAVE, r#"{"mode":"loop"}"#).await.exit,
@@ -84,7 +103,8 @@ async fn limits_stop_a_loop_and_a_memory_hog() {
 
 #[tokio::test]
 async fn a_guest_sees_no_files_and_only_its_environment() {
-    let e = engine(&scratch("sandbox"));
+    let dir = scratch("sandbox");
+    let e = engine(&dir);
     let read = run(&e, MISBEHAVE, r#"{"mode":"read"}"#).await;
     assert!(String::from_utf8_lossy(&read.stdout).contains("\"opened\":false"));
     let env = run(&e, MISBEHAVE, r#"{"mode":"env"}"#).await;
@@ -97,7 +117,8 @@ async fn a_guest_sees_no_files_and_only_its_environment() {
 
 #[tokio::test]
 async fn a_log_flood_is_cut_not_fatal() {
-    let e = engine(&scratch("flood"));
+    let dir = scratch("flood");
+    let e = engine(&dir);
     // Each line is a host call (stderr is unbuffered): slow in a debug build.
     let mut flood = invocation(r#"{"mode":"flood"}"#);
     flood.timeout = Duration::from_secs(30);
@@ -110,7 +131,8 @@ async fn a_log_flood_is_cut_not_fatal() {
 
 #[test]
 fn bad_binaries_are_refused_with_the_reason() {
-    let e = engine(&scratch("bad"));
+    let dir = scratch("bad");
+    let e = engine(&dir);
     let message = |wasm: &[u8]| match e.prepare(wasm) {
         Err(WasmError::Invalid(m)) => m,
         other => panic!("not refused: {:?}", other.err()),
@@ -149,7 +171,8 @@ async fn a_new_engine_loads_compiled_modules_from_disk() {
 /// thread, other tasks keep running while it loops, and it still stops at its deadline.
 #[tokio::test(flavor = "current_thread")]
 async fn a_computing_guest_shares_its_thread() {
-    let e = engine(&scratch("shares"));
+    let dir = scratch("shares");
+    let e = engine(&dir);
     let program = e.prepare(MISBEHAVE).unwrap();
     let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let counter = {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::tests::{scratch, Scratch};
 use crate::{
     Call, Ended, Exit, GuestState, Instance, InstanceSetup, ObjectPage, Program, StateError,
     WasmConfig, WasmEngine, WasmError,
@@ -78,15 +79,16 @@ impl GuestState for Memory {
     }
 }
 
-fn engine(name: &str) -> WasmEngine {
-    let dir = std::env::temp_dir().join(format!("wisp-wasm-c-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    WasmEngine::new(WasmConfig {
-        cache_dir: dir,
+/// An engine with a cache directory of its own, removed when the directory is dropped.
+fn engine(name: &str) -> (WasmEngine, Scratch) {
+    let dir = scratch(&format!("c-{name}"));
+    let engine = WasmEngine::new(WasmConfig {
+        cache_dir: dir.to_path_buf(),
         max_instances: 4,
         max_memory_bytes: 512 * MB,
     })
-    .unwrap()
+    .unwrap();
+    (engine, dir)
 }
 
 fn setup(namespace: &str, state: &Arc<Memory>) -> InstanceSetup {
@@ -123,7 +125,7 @@ fn call(params: &str) -> Call {
 
 #[tokio::test]
 async fn an_instance_keeps_its_globals_from_call_to_call() {
-    let e = engine("globals");
+    let (e, _dir) = engine("globals");
     let program = e.prepare(PROBE).unwrap();
     assert!(program.is_component());
     let state = Arc::new(Memory::default());
@@ -141,7 +143,7 @@ async fn an_instance_keeps_its_globals_from_call_to_call() {
 
 #[tokio::test]
 async fn the_state_imports_reach_only_the_instance_namespace() {
-    let e = engine("state");
+    let (e, _dir) = engine("state");
     let program = e.prepare(PROBE).unwrap();
     let state = Arc::new(Memory::default());
     let mut a = new_instance(&e, &program, "a", &state).await;
@@ -167,7 +169,7 @@ async fn the_state_imports_reach_only_the_instance_namespace() {
 
 #[tokio::test]
 async fn a_trap_stops_the_instance_with_its_message_and_logs() {
-    let e = engine("trap");
+    let (e, _dir) = engine("trap");
     let program = e.prepare(PROBE).unwrap();
     let state = Arc::new(Memory::default());
     let mut instance = new_instance(&e, &program, "a", &state).await;
@@ -186,7 +188,7 @@ async fn a_trap_stops_the_instance_with_its_message_and_logs() {
 
 #[tokio::test]
 async fn limits_stop_a_loop_and_a_memory_hog() {
-    let e = engine("limits");
+    let (e, _dir) = engine("limits");
     let program = e.prepare(PROBE).unwrap();
     let state = Arc::new(Memory::default());
     let mut looping = new_instance(&e, &program, "a", &state).await;
@@ -203,7 +205,7 @@ async fn limits_stop_a_loop_and_a_memory_hog() {
 
 #[test]
 fn a_component_importing_outside_the_world_is_refused_naming_the_import() {
-    let e = engine("foreign");
+    let (e, _dir) = engine("foreign");
     match e.prepare(FOREIGN) {
         Err(WasmError::Invalid(message)) => {
             assert!(message.contains("acme:payments/charge"), "{message}")
@@ -214,10 +216,9 @@ fn a_component_importing_outside_the_world_is_refused_naming_the_import() {
 
 #[test]
 fn a_new_engine_loads_a_compiled_component_from_disk() {
-    let dir = std::env::temp_dir().join(format!("wisp-wasm-c-cache-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = scratch("c-cache");
     let config = WasmConfig {
-        cache_dir: dir,
+        cache_dir: dir.to_path_buf(),
         max_instances: 2,
         max_memory_bytes: 512 * MB,
     };
@@ -234,7 +235,7 @@ fn a_new_engine_loads_a_compiled_component_from_disk() {
 
 #[tokio::test]
 async fn a_call_whose_future_is_dropped_leaves_the_instance_unusable() {
-    let e = engine("dropped");
+    let (e, _dir) = engine("dropped");
     let program = e.prepare(PROBE).unwrap();
     let state = Arc::new(Memory::default());
     let mut instance = new_instance(&e, &program, "a", &state).await;
