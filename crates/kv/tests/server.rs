@@ -122,15 +122,32 @@ impl Raw {
     }
 }
 
-fn dir(name: &str) -> PathBuf {
+/// A directory of its own under the system's temporary directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn dir(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("wisp-kv-it-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    dir
+    Scratch(dir)
 }
 
 #[tokio::test]
 async fn a_wrong_or_missing_password_opens_nothing() {
-    let server = Server::default(&dir("auth")).await;
+    let dir = dir("auth");
+    let server = Server::default(&dir).await;
     let right = server.password("alice");
     let out = cli(server.port, "not-the-password", &["GET", "k"], None).await;
     assert!(out.contains("WRONGPASS") || out.contains("NOAUTH"), "{out}");
@@ -152,7 +169,8 @@ async fn a_wrong_or_missing_password_opens_nothing() {
 
 #[tokio::test]
 async fn an_unknown_command_is_an_error_and_the_connection_stays_usable() {
-    let server = Server::default(&dir("unknown")).await;
+    let dir = dir("unknown");
+    let server = Server::default(&dir).await;
     let out = server.cli("alice", &["FROB", "a", "b"]).await;
     assert_eq!(
         out,
@@ -170,7 +188,8 @@ async fn an_unknown_command_is_an_error_and_the_connection_stays_usable() {
 
 #[tokio::test]
 async fn namespaces_never_see_each_others_keys() {
-    let server = Server::default(&dir("isolation")).await;
+    let dir = dir("isolation");
+    let server = Server::default(&dir).await;
     assert_eq!(server.cli("alice", &["SET", "address:1", "a"]).await, "OK");
     assert_eq!(server.cli("alice", &["SET", "address:2", "a"]).await, "OK");
     assert_eq!(server.cli("bob", &["SET", "address:1", "b"]).await, "OK");
@@ -185,7 +204,8 @@ async fn namespaces_never_see_each_others_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incr_from_twenty_connections_counts_every_increment() {
-    let server = Server::default(&dir("incr")).await;
+    let dir = dir("incr");
+    let server = Server::default(&dir).await;
     let password = server.password("alice");
     let clients: Vec<_> = (0..20)
         .map(|_| {
@@ -288,7 +308,8 @@ async fn a_write_over_the_quota_is_refused_whole() {
 
 #[tokio::test]
 async fn pipelined_commands_are_answered_in_order() {
-    let server = Server::default(&dir("pipeline")).await;
+    let dir = dir("pipeline");
+    let server = Server::default(&dir).await;
     let mut raw = server.connect().await;
     let mut request = format!("AUTH {}\r\n", server.password("alice")).into_bytes();
     let mut expected = b"+OK\r\n".to_vec();
@@ -330,7 +351,8 @@ async fn pipelined_commands_are_answered_in_order() {
 
 #[tokio::test]
 async fn inline_commands_transactions_and_bad_protocol() {
-    let server = Server::default(&dir("inline")).await;
+    let dir = dir("inline");
+    let server = Server::default(&dir).await;
     let password = server.password("alice");
     let mut raw = server.connect().await;
     raw.send(format!("AUTH {password}\r\nSET a \"b c\"\r\nGET a\r\nSELECT 1\r\n").as_bytes())
@@ -366,7 +388,8 @@ async fn connections_past_the_limit_are_refused_and_the_server_keeps_serving() {
         max_clients: 5,
         ..ServerConfig::default()
     };
-    let server = Server::start(&dir("flood"), KvConfig::default(), config).await;
+    let dir = dir("flood");
+    let server = Server::start(&dir, KvConfig::default(), config).await;
     let password = server.password("alice");
     let mut held = Vec::new();
     for _ in 0..5 {
@@ -402,7 +425,8 @@ async fn an_idle_connection_is_closed_and_frees_its_slot() {
         max_clients: 1,
         idle_timeout: Duration::from_millis(300),
     };
-    let server = Server::start(&dir("idle"), KvConfig::default(), config).await;
+    let dir = dir("idle");
+    let server = Server::start(&dir, KvConfig::default(), config).await;
     let mut idle = server.connect().await;
     idle.auth(&server.password("alice")).await;
     assert!(idle.closed().await);

@@ -9,12 +9,27 @@ use crate::KvStore;
 
 const T0: u64 = 1_700_000_000_000;
 
-fn store(quota: usize) -> Arc<EmbeddedKv> {
+/// A store in a directory of its own; the store is dropped before its directory is removed.
+struct Store {
+    kv: Arc<EmbeddedKv>,
+    _dir: crate::TestDir,
+}
+
+impl std::ops::Deref for Store {
+    type Target = EmbeddedKv;
+    fn deref(&self) -> &EmbeddedKv {
+        &self.kv
+    }
+}
+
+fn store(quota: usize) -> Store {
     let config = KvConfig {
         quota_bytes: quota,
         ..KvConfig::default()
     };
-    EmbeddedKv::open(&crate::test_dir("embedded"), config).unwrap()
+    let dir = crate::test_dir("embedded");
+    let kv = EmbeddedKv::open(&dir, config).unwrap();
+    Store { kv, _dir: dir }
 }
 
 fn words(line: &str) -> Vec<Vec<u8>> {
