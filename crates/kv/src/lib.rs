@@ -91,32 +91,9 @@ pub struct Swap {
 
 /// A fresh directory under the system's temporary directory, for tests; removed when dropped.
 #[cfg(test)]
-pub(crate) fn test_dir(name: &str) -> TestDir {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "wisp-kv-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    TestDir(dir)
-}
-
-#[cfg(test)]
-pub(crate) struct TestDir(std::path::PathBuf);
-
-#[cfg(test)]
-impl std::ops::Deref for TestDir {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-#[cfg(test)]
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+pub(crate) fn test_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("wisp-kv-{name}-"))
+        .tempdir()
+        .unwrap()
 }

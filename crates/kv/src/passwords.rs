@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn a_password_is_made_once_per_namespace_and_kept() {
         let dir = crate::test_dir("passwords");
-        let passwords = Passwords::open(&dir).unwrap();
+        let passwords = Passwords::open(dir.path()).unwrap();
         assert_eq!(passwords.known("alice"), None);
         let a = passwords.password_for("alice").unwrap();
         assert!(a.len() >= 32);
@@ -106,7 +106,7 @@ mod tests {
         assert_eq!(passwords.namespace_for(&a).as_deref(), Some("alice"));
         assert_eq!(passwords.namespace_for("guess"), None);
         drop(passwords);
-        let reopened = Passwords::open(&dir).unwrap();
+        let reopened = Passwords::open(dir.path()).unwrap();
         assert_eq!(reopened.namespace_for(&b).as_deref(), Some("bob"));
         assert_eq!(reopened.password_for("alice").unwrap(), a);
     }

@@ -1,7 +1,7 @@
 //! The RESP server end to end: a real listener on 127.0.0.1, driven by the machine's
 //! `redis-cli` and by raw TCP where the exact bytes matter.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -123,31 +123,17 @@ impl Raw {
 }
 
 /// A directory of its own under the system's temporary directory, removed when dropped.
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn dir(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("wisp-kv-it-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    Scratch(dir)
+fn dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("wisp-kv-it-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 #[tokio::test]
 async fn a_wrong_or_missing_password_opens_nothing() {
     let dir = dir("auth");
-    let server = Server::default(&dir).await;
+    let server = Server::default(dir.path()).await;
     let right = server.password("alice");
     let out = cli(server.port, "not-the-password", &["GET", "k"], None).await;
     assert!(out.contains("WRONGPASS") || out.contains("NOAUTH"), "{out}");
@@ -170,7 +156,7 @@ async fn a_wrong_or_missing_password_opens_nothing() {
 #[tokio::test]
 async fn an_unknown_command_is_an_error_and_the_connection_stays_usable() {
     let dir = dir("unknown");
-    let server = Server::default(&dir).await;
+    let server = Server::default(dir.path()).await;
     let out = server.cli("alice", &["FROB", "a", "b"]).await;
     assert_eq!(
         out,
@@ -189,7 +175,7 @@ async fn an_unknown_command_is_an_error_and_the_connection_stays_usable() {
 #[tokio::test]
 async fn namespaces_never_see_each_others_keys() {
     let dir = dir("isolation");
-    let server = Server::default(&dir).await;
+    let server = Server::default(dir.path()).await;
     assert_eq!(server.cli("alice", &["SET", "address:1", "a"]).await, "OK");
     assert_eq!(server.cli("alice", &["SET", "address:2", "a"]).await, "OK");
     assert_eq!(server.cli("bob", &["SET", "address:1", "b"]).await, "OK");
@@ -205,7 +191,7 @@ async fn namespaces_never_see_each_others_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incr_from_twenty_connections_counts_every_increment() {
     let dir = dir("incr");
-    let server = Server::default(&dir).await;
+    let server = Server::default(dir.path()).await;
     let password = server.password("alice");
     let clients: Vec<_> = (0..20)
         .map(|_| {
@@ -226,7 +212,7 @@ async fn incr_from_twenty_connections_counts_every_increment() {
 #[tokio::test]
 async fn acknowledged_keys_survive_a_killed_process() {
     let dir = dir("reopen");
-    let server = Server::default(&dir).await;
+    let server = Server::default(dir.path()).await;
     let password = server.password("alice");
     server.cli("alice", &["SET", "s", "v"]).await;
     server.cli("alice", &["RPUSH", "l", "a", "b"]).await;
@@ -238,7 +224,7 @@ async fn acknowledged_keys_survive_a_killed_process() {
     server.cli("bob", &["SET", "s", "theirs"]).await;
     server.kill();
 
-    let server = Server::default(&dir).await;
+    let server = Server::default(dir.path()).await;
     assert_eq!(server.password("alice"), password, "the password is kept");
     assert_eq!(server.cli("alice", &["GET", "s"]).await, "v");
     assert_eq!(
@@ -260,7 +246,7 @@ async fn keys_expire() {
         sweep_every: Duration::from_millis(100),
         ..KvConfig::default()
     };
-    let server = Server::start(&dir, config.clone(), ServerConfig::default()).await;
+    let server = Server::start(dir.path(), config.clone(), ServerConfig::default()).await;
     assert_eq!(
         server.cli("alice", &["SET", "k", "v", "PX", "300"]).await,
         "OK"
@@ -279,7 +265,7 @@ async fn keys_expire() {
     assert_eq!(server.cli("alice", &["TTL", "k"]).await, "-2");
     assert_eq!(server.kv.used_bytes("alice"), 0, "the sweep took 'swept'");
     server.kill();
-    let server = Server::start(&dir, config, ServerConfig::default()).await;
+    let server = Server::start(dir.path(), config, ServerConfig::default()).await;
     assert_eq!(server.cli("alice", &["DBSIZE"]).await, "0");
 }
 
@@ -290,7 +276,7 @@ async fn a_write_over_the_quota_is_refused_whole() {
         quota_bytes: 1000,
         ..KvConfig::default()
     };
-    let server = Server::start(&dir, config.clone(), ServerConfig::default()).await;
+    let server = Server::start(dir.path(), config.clone(), ServerConfig::default()).await;
     let (a, b) = ("x".repeat(500), "y".repeat(600));
     assert_eq!(server.cli("alice", &["SET", "keep", "1"]).await, "OK");
     let out = server.cli("alice", &["MSET", "a", &a, "b", &b]).await;
@@ -301,7 +287,7 @@ async fn a_write_over_the_quota_is_refused_whole() {
     assert!(out.starts_with("ERR quota exceeded: "), "{out}");
     assert_eq!(server.cli("bob", &["SET", "b", &b]).await, "OK");
     server.kill();
-    let server = Server::start(&dir, config, ServerConfig::default()).await;
+    let server = Server::start(dir.path(), config, ServerConfig::default()).await;
     assert_eq!(server.cli("alice", &["KEYS", "*"]).await.lines().count(), 2);
     assert_eq!(server.kv.used_bytes("alice"), 4 + 1 + 1 + 500);
 }
@@ -309,7 +295,7 @@ async fn a_write_over_the_quota_is_refused_whole() {
 #[tokio::test]
 async fn pipelined_commands_are_answered_in_order() {
     let dir = dir("pipeline");
-    let server = Server::default(&dir).await;
+    let server = Server::default(dir.path()).await;
     let mut raw = server.connect().await;
     let mut request = format!("AUTH {}\r\n", server.password("alice")).into_bytes();
     let mut expected = b"+OK\r\n".to_vec();
@@ -352,7 +338,7 @@ async fn pipelined_commands_are_answered_in_order() {
 #[tokio::test]
 async fn inline_commands_transactions_and_bad_protocol() {
     let dir = dir("inline");
-    let server = Server::default(&dir).await;
+    let server = Server::default(dir.path()).await;
     let password = server.password("alice");
     let mut raw = server.connect().await;
     raw.send(format!("AUTH {password}\r\nSET a \"b c\"\r\nGET a\r\nSELECT 1\r\n").as_bytes())
@@ -389,7 +375,7 @@ async fn connections_past_the_limit_are_refused_and_the_server_keeps_serving() {
         ..ServerConfig::default()
     };
     let dir = dir("flood");
-    let server = Server::start(&dir, KvConfig::default(), config).await;
+    let server = Server::start(dir.path(), KvConfig::default(), config).await;
     let password = server.password("alice");
     let mut held = Vec::new();
     for _ in 0..5 {
@@ -426,7 +412,7 @@ async fn an_idle_connection_is_closed_and_frees_its_slot() {
         idle_timeout: Duration::from_millis(300),
     };
     let dir = dir("idle");
-    let server = Server::start(&dir, KvConfig::default(), config).await;
+    let server = Server::start(dir.path(), KvConfig::default(), config).await;
     let mut idle = server.connect().await;
     idle.auth(&server.password("alice")).await;
     assert!(idle.closed().await);

@@ -155,5 +155,6 @@ mod tests {
             Some(("other".to_string(), other.secret_access_key))
         );
         assert_eq!(reopened.lookup("WISPNOSUCHKEY"), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

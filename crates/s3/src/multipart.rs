@@ -282,5 +282,6 @@ mod tests {
             uploads.find(&id, "ns", Bucket::Data, "big").await,
             Err(UploadError::NoSuchUpload)
         ));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -20,25 +20,11 @@ fn engine(dir: &std::path::Path) -> WasmEngine {
 }
 
 /// A directory of its own under the system's temporary directory, removed when dropped.
-pub(crate) struct Scratch(std::path::PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-pub(crate) fn scratch(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("wisp-wasm-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    Scratch(dir)
+pub(crate) fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("wisp-wasm-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn invocation(params: &str) -> Invocation {
@@ -61,7 +47,7 @@ async fn run(engine: &WasmEngine, wasm: &[u8], params: &str) -> crate::Completio
 #[tokio::test]
 async fn hello_reads_stdin_and_writes_stdout_and_stderr() {
     let dir = scratch("hello");
-    let e = engine(&dir);
+    let e = engine(dir.path());
     let done = run(&e, HELLO, r#"{"name":"Ada"}"#).await;
     assert_eq!(done.exit, Exit::Code(0));
     assert_eq!(
@@ -74,7 +60,7 @@ async fn hello_reads_stdin_and_writes_stdout_and_stderr() {
 #[tokio::test]
 async fn exits_and_traps_are_told_apart() {
     let dir = scratch("exits");
-    let e = engine(&dir);
+    let e = engine(dir.path());
     assert_eq!(
         run(&e, MISBEHAVE, r#"{"mode":"exit"}"#).await.exit,
         Exit::Code(3)
@@ -88,7 +74,7 @@ async fn exits_and_traps_are_told_apart() {
 #[tokio::test]
 async fn limits_stop_a_loop_and_a_memory_hog() {
     let dir = scratch("limits");
-    let e = engine(&dir);
+    let e = engine(dir.path());
     let started = std::time::Instant::now();
     assert_eq!(
         run(&e, MISBEHAVE, r#"{"mode":"loop"}"#).await.exit,
@@ -104,7 +90,7 @@ async fn limits_stop_a_loop_and_a_memory_hog() {
 #[tokio::test]
 async fn a_guest_sees_no_files_and_only_its_environment() {
     let dir = scratch("sandbox");
-    let e = engine(&dir);
+    let e = engine(dir.path());
     let read = run(&e, MISBEHAVE, r#"{"mode":"read"}"#).await;
     assert!(String::from_utf8_lossy(&read.stdout).contains("\"opened\":false"));
     let env = run(&e, MISBEHAVE, r#"{"mode":"env"}"#).await;
@@ -118,7 +104,7 @@ async fn a_guest_sees_no_files_and_only_its_environment() {
 #[tokio::test]
 async fn a_log_flood_is_cut_not_fatal() {
     let dir = scratch("flood");
-    let e = engine(&dir);
+    let e = engine(dir.path());
     // Each line is a host call (stderr is unbuffered): slow in a debug build.
     let mut flood = invocation(r#"{"mode":"flood"}"#);
     flood.timeout = Duration::from_secs(30);
@@ -132,7 +118,7 @@ async fn a_log_flood_is_cut_not_fatal() {
 #[test]
 fn bad_binaries_are_refused_with_the_reason() {
     let dir = scratch("bad");
-    let e = engine(&dir);
+    let e = engine(dir.path());
     let message = |wasm: &[u8]| match e.prepare(wasm) {
         Err(WasmError::Invalid(m)) => m,
         other => panic!("not refused: {:?}", other.err()),
@@ -146,14 +132,14 @@ fn bad_binaries_are_refused_with_the_reason() {
 #[tokio::test]
 async fn a_new_engine_loads_compiled_modules_from_disk() {
     let dir = scratch("cache");
-    let first = engine(&dir);
+    let first = engine(dir.path());
     first.prepare(HELLO).unwrap();
     assert_eq!(first.compilations(), 1);
     assert!(
         !first.load(HELLO).unwrap().loaded,
         "second load is from memory"
     );
-    let second = engine(&dir);
+    let second = engine(dir.path());
     let loaded = second.load(HELLO).unwrap();
     assert!(loaded.loaded);
     assert_eq!(
@@ -172,7 +158,7 @@ async fn a_new_engine_loads_compiled_modules_from_disk() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_computing_guest_shares_its_thread() {
     let dir = scratch("shares");
-    let e = engine(&dir);
+    let e = engine(dir.path());
     let program = e.prepare(MISBEHAVE).unwrap();
     let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let counter = {

@@ -12,7 +12,7 @@ const T0: u64 = 1_700_000_000_000;
 /// A store in a directory of its own; the store is dropped before its directory is removed.
 struct Store {
     kv: Arc<EmbeddedKv>,
-    _dir: crate::TestDir,
+    _dir: tempfile::TempDir,
 }
 
 impl std::ops::Deref for Store {
@@ -28,7 +28,7 @@ fn store(quota: usize) -> Store {
         ..KvConfig::default()
     };
     let dir = crate::test_dir("embedded");
-    let kv = EmbeddedKv::open(&dir, config).unwrap();
+    let kv = EmbeddedKv::open(dir.path(), config).unwrap();
     Store { kv, _dir: dir }
 }
 

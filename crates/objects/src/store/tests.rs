@@ -1,18 +1,33 @@
-use std::path::PathBuf;
-
 use bytes::Bytes;
 use futures_util::stream;
 
 use super::*;
 
-fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wisp-objects-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A directory of its own under the system's temporary directory, removed when dropped.
+fn dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("wisp-objects-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
-fn objects(name: &str) -> StoreObjects {
-    StoreObjects::local(&dir(name), ObjectsConfig::default()).unwrap()
+/// A local store in a directory of its own, removed after the store is dropped.
+struct Local {
+    store: StoreObjects,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Local {
+    type Target = StoreObjects;
+    fn deref(&self) -> &StoreObjects {
+        &self.store
+    }
+}
+
+fn objects(name: &str) -> Local {
+    let dir = dir(name);
+    let store = StoreObjects::local(dir.path(), ObjectsConfig::default()).unwrap();
+    Local { store, _dir: dir }
 }
 
 fn body(chunks: &[&[u8]]) -> ByteStream {
@@ -287,7 +302,7 @@ async fn a_key_and_a_folder_of_the_same_name_conflict() {
 #[tokio::test]
 async fn copies_keep_the_type_and_count_against_the_quota() {
     let root = dir("quota");
-    let o = StoreObjects::local(&root, ObjectsConfig { quota_bytes: 10 }).unwrap();
+    let o = StoreObjects::local(root.path(), ObjectsConfig { quota_bytes: 10 }).unwrap();
     o.put(
         "ns",
         Bucket::Data,
@@ -331,7 +346,7 @@ async fn copies_keep_the_type_and_count_against_the_quota() {
         .await
         .unwrap();
     // A new store counts what is on disk.
-    let reopened = StoreObjects::local(&root, ObjectsConfig { quota_bytes: 10 }).unwrap();
+    let reopened = StoreObjects::local(root.path(), ObjectsConfig { quota_bytes: 10 }).unwrap();
     let err = reopened
         .put("ns", Bucket::Web, "e", body(&[b"x"]), None)
         .await

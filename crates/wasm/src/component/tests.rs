@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::tests::{scratch, Scratch};
+use crate::tests::scratch;
 use crate::{
     Call, Ended, Exit, GuestState, Instance, InstanceSetup, ObjectPage, Program, StateError,
     WasmConfig, WasmEngine, WasmError,
@@ -80,10 +80,10 @@ impl GuestState for Memory {
 }
 
 /// An engine with a cache directory of its own, removed when the directory is dropped.
-fn engine(name: &str) -> (WasmEngine, Scratch) {
+fn engine(name: &str) -> (WasmEngine, tempfile::TempDir) {
     let dir = scratch(&format!("c-{name}"));
     let engine = WasmEngine::new(WasmConfig {
-        cache_dir: dir.to_path_buf(),
+        cache_dir: dir.path().to_path_buf(),
         max_instances: 4,
         max_memory_bytes: 512 * MB,
     })
@@ -218,7 +218,7 @@ fn a_component_importing_outside_the_world_is_refused_naming_the_import() {
 fn a_new_engine_loads_a_compiled_component_from_disk() {
     let dir = scratch("c-cache");
     let config = WasmConfig {
-        cache_dir: dir.to_path_buf(),
+        cache_dir: dir.path().to_path_buf(),
         max_instances: 2,
         max_memory_bytes: 512 * MB,
     };
