@@ -118,33 +118,30 @@ impl GuestState for WasmState {
         key: &str,
         max_bytes: u64,
     ) -> Result<Option<Vec<u8>>, StateError> {
-        {
-            let body = self
-                .objects
-                .get(namespace, Bucket::Data, key, None)
-                .await
-                .map_err(object_error)?;
-            let Some(body) = body else { return Ok(None) };
-            let too_large = |size: u64| {
-                StateError::TooLarge(format!(
-                    "the object '{key}' has {size} bytes, more than the action's memory limit of {max_bytes} bytes"
-                ))
-            };
-            if body.meta.size > max_bytes {
-                return Err(too_large(body.meta.size));
-            }
-            let mut data = Vec::with_capacity(body.meta.size as usize);
-            let mut stream = body.stream;
-            while let Some(chunk) = stream.next().await {
-                let chunk =
-                    chunk.map_err(|e| StateError::Failed(format!("reading '{key}': {e}")))?;
-                data.extend_from_slice(&chunk);
-                if data.len() as u64 > max_bytes {
-                    return Err(too_large(data.len() as u64));
-                }
-            }
-            Ok(Some(data))
+        let body = self
+            .objects
+            .get(namespace, Bucket::Data, key, None)
+            .await
+            .map_err(object_error)?;
+        let Some(body) = body else { return Ok(None) };
+        let too_large = |size: u64| {
+            StateError::TooLarge(format!(
+                "the object '{key}' has {size} bytes, more than the action's memory limit of {max_bytes} bytes"
+            ))
+        };
+        if body.meta.size > max_bytes {
+            return Err(too_large(body.meta.size));
         }
+        let mut data = Vec::with_capacity(body.meta.size as usize);
+        let mut stream = body.stream;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| StateError::Failed(format!("reading '{key}': {e}")))?;
+            data.extend_from_slice(&chunk);
+            if data.len() as u64 > max_bytes {
+                return Err(too_large(data.len() as u64));
+            }
+        }
+        Ok(Some(data))
     }
 
     async fn object_put(

@@ -252,12 +252,7 @@ async fn js_in_process(
     expected: &str,
     iterations: usize,
 ) -> anyhow::Result<JsFloors> {
-    let dir = std::env::temp_dir().join(format!("wisp-bench-wasm-js-{}", std::process::id()));
-    let engine = WasmEngine::new(WasmConfig {
-        cache_dir: dir.clone(),
-        max_instances: 64,
-        max_memory_bytes: 512 << 20,
-    })?;
+    let engine = FloorEngine::new("js")?;
     let program = engine.prepare(component)?;
     let setup = || InstanceSetup {
         args: vec!["hello".into()],
@@ -318,7 +313,6 @@ async fn js_in_process(
         }
     }
     drop(warm);
-    let _ = std::fs::remove_dir_all(dir);
     Ok(floors)
 }
 
@@ -393,15 +387,10 @@ async fn first_invokes(
 /// Instantiation alone and a fresh instance with one request of the command `wasm`,
 /// `iterations` each.
 async fn in_process(wasm: &[u8], iterations: usize) -> anyhow::Result<(Samples, Samples)> {
-    let dir = std::env::temp_dir().join(format!("wisp-bench-wasm-{}", std::process::id()));
-    let engine = WasmEngine::new(WasmConfig {
-        cache_dir: dir.clone(),
-        max_instances: 64,
-        max_memory_bytes: 512 << 20,
-    })?;
+    let engine = FloorEngine::new("command")?;
     let program = engine.prepare(wasm)?;
     let invocation = Invocation {
-        stdin: br#"{"name":"bench"}"#.to_vec(),
+        stdin: crate::server::PARAMS.as_bytes().to_vec(),
         args: vec!["hello".into()],
         env: Vec::new(),
         timeout: Duration::from_secs(60),
@@ -429,8 +418,40 @@ async fn in_process(wasm: &[u8], iterations: usize) -> anyhow::Result<(Samples, 
             request.push(requested);
         }
     }
-    let _ = std::fs::remove_dir_all(dir);
     Ok((instantiate, request))
+}
+
+/// The floors' own wasm engine, in this process; its artifact cache is removed when it is
+/// dropped.
+struct FloorEngine {
+    engine: WasmEngine,
+    dir: std::path::PathBuf,
+}
+
+impl FloorEngine {
+    fn new(tag: &str) -> anyhow::Result<FloorEngine> {
+        let dir =
+            std::env::temp_dir().join(format!("wisp-bench-wasm-{tag}-{}", std::process::id()));
+        let engine = WasmEngine::new(WasmConfig {
+            cache_dir: dir.clone(),
+            max_instances: 64,
+            max_memory_bytes: 512 << 20,
+        })?;
+        Ok(FloorEngine { engine, dir })
+    }
+}
+
+impl std::ops::Deref for FloorEngine {
+    type Target = WasmEngine;
+    fn deref(&self) -> &WasmEngine {
+        &self.engine
+    }
+}
+
+impl Drop for FloorEngine {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// How long `count` creates of `wasm` take, each of a different module (a custom section of

@@ -36,8 +36,8 @@ impl WasiView for Host {
 }
 
 impl Host {
-    fn state(&self) -> Result<Arc<dyn GuestState>, types::Error> {
-        self.state.clone().ok_or_else(|| {
+    fn state(&self) -> Result<&dyn GuestState, types::Error> {
+        self.state.as_deref().ok_or_else(|| {
             types::Error::Failed("this server runs without key-value and object storage".into())
         })
     }

@@ -79,21 +79,17 @@ impl Instance {
             )));
         }
         run_for(&mut self.store, call.timeout);
-        // Unusable until the call returns: a call whose future is dropped never does.
+        // Unusable until the call returns: a call whose future is dropped never does, and a
+        // call that was stopped leaves the instance unusable too.
         self.usable = false;
-        let ended = match self
+        let returned = self
             .bindings
             .call_handle(&mut self.store, &call.params)
-            .await
-        {
-            Ok(Ok(result)) => {
-                self.usable = true;
-                Ended::Ok(result)
-            }
-            Ok(Err(error)) => {
-                self.usable = true;
-                Ended::Err(error)
-            }
+            .await;
+        self.usable = returned.is_ok();
+        let ended = match returned {
+            Ok(Ok(result)) => Ended::Ok(result),
+            Ok(Err(error)) => Ended::Err(error),
             Err(e) => Ended::Stopped(ended(&e, self.store.data().memory.exceeded)),
         };
         self.output(ended)
