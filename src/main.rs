@@ -34,6 +34,8 @@ enum Command {
 }
 
 fn main() {
+    // A sandbox runs this binary again as its init, before anything else happens.
+    wisp_sandbox::init::run_if_requested();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

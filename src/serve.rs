@@ -10,7 +10,7 @@ use clap::Args;
 use wisp_api::{AppState, BuildInfo};
 use wisp_controller::{Controller, ControllerConfig, StateConfig};
 use wisp_core::EntityName;
-use wisp_invoker::{Invoker, InvokerConfig};
+use wisp_invoker::{FunctionNetwork, Invoker, InvokerConfig, SandboxMode, SandboxSettings};
 use wisp_store::SqliteStore;
 
 use crate::admin::split_auth;
@@ -114,12 +114,52 @@ pub struct ServeArgs {
     /// Seconds running activations get to finish on shutdown.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
+    /// How functions are sandboxed: `auto` uses every layer this host allows and says which,
+    /// `required` refuses to start when one is missing, `off` runs functions as processes of
+    /// the server's own user with nothing between them and the host.
+    #[arg(long, env = "WISP_SANDBOX", default_value = "auto")]
+    sandbox: SandboxArg,
+    /// What functions' network reaches: `isolated` (their own network namespace in which only
+    /// the platform's endpoints answer: API, key-value, S3), `none` (a loopback interface only),
+    /// or `host` (everything the host reaches, its loopback services included: only for a
+    /// trusted single-user machine).
+    #[arg(long, env = "WISP_FUNCTION_NETWORK", default_value = "isolated")]
+    function_network: NetworkArg,
+    /// Size (MB) of each function sandbox's private `/tmp`.
+    #[arg(long, env = "WISP_FUNCTION_TMP_MB", default_value_t = 64)]
+    function_tmp_mb: u64,
+    /// Most processes and threads one runtime process and what it starts may have.
+    #[arg(long, env = "WISP_FUNCTION_PIDS", default_value_t = 256)]
+    function_pids: u64,
     /// The Node.js interpreter.
     #[arg(long, env = "WISP_NODE", default_value = "node")]
     node: PathBuf,
     /// The Python 3 interpreter.
     #[arg(long, env = "WISP_PYTHON", default_value = "python3")]
     python: PathBuf,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SandboxArg {
+    Required,
+    Auto,
+    Off,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum NetworkArg {
+    Isolated,
+    None,
+    Host,
+}
+
+/// Where an endpoint bound to `address` is reached from the same host.
+fn reachable(address: SocketAddr) -> SocketAddr {
+    if address.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), address.port())
+    } else {
+        address
+    }
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -150,6 +190,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
     });
 
+    // Made before the invoker: its sandboxes bind it.
+    let state_cache = data_dir.join("state-cache");
+    std::fs::create_dir_all(&state_cache)
+        .with_context(|| format!("cannot create {}", state_cache.display()))?;
     let invoker = Invoker::new(InvokerConfig {
         runtime_dir: data_dir.join("runtime"),
         node: args.node.clone(),
@@ -164,8 +208,31 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         wasm_instances: args.wasm_instances,
         wasm_idle_instances: args.wasm_idle_instances,
         wasm_max_memory_mb: wisp_core::SystemLimits::default().max_memory,
+        sandbox: SandboxSettings {
+            mode: match args.sandbox {
+                SandboxArg::Required => SandboxMode::Required,
+                SandboxArg::Auto => SandboxMode::Auto,
+                SandboxArg::Off => SandboxMode::Off,
+            },
+            network: match args.function_network {
+                NetworkArg::Isolated => FunctionNetwork::Isolated,
+                NetworkArg::None => FunctionNetwork::None,
+                NetworkArg::Host => FunctionNetwork::Host,
+            },
+            endpoints: vec![
+                reachable(local),
+                reachable(args.kv_listen),
+                reachable(args.s3_listen),
+            ],
+            init_program: std::env::current_exe()
+                .context("cannot find the wisp binary, which sandboxes run as their init")?,
+            tmp_mb: args.function_tmp_mb,
+            pids_max: args.function_pids,
+            shared: vec![state_cache.clone()],
+        },
     })
-    .context("cannot prepare the runtime directory")?;
+    .context("cannot start the invoker")?;
+    let layers = invoker.sandbox_layers();
     let objects_dir = args
         .objects_dir
         .clone()
@@ -233,7 +300,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                             objects: objects.store.clone(),
                         }),
                         StateConfig {
-                            file_cache_dir: data_dir.join("state-cache"),
+                            file_cache_dir: state_cache,
                             file_cache_bytes: args.state_cache_mb << 20,
                         },
                     )
@@ -274,6 +341,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("wisp: listening on {api_host}");
     println!("wisp: guest credentials {guest}");
     println!("wisp: data directory {}", data_dir.display());
+    match args.sandbox {
+        SandboxArg::Off => println!(
+            "wisp: WARNING: the function sandbox is off (--sandbox=off): functions run as this \
+             server's user, with everything it can reach, the data directory included"
+        ),
+        _ => println!("wisp: function sandbox: {layers}"),
+    }
+    if matches!(args.function_network, NetworkArg::Host) {
+        println!(
+            "wisp: WARNING: functions share the host's network (--function-network=host), \
+             its loopback services included"
+        );
+    }
     println!("wisp: sites at {site_url} and {api_host}/sites/{{namespace}}/");
     if let Some(address) = kv_address {
         println!("wisp: key-value store (RESP) on {address}");

@@ -9,6 +9,7 @@ mod floor;
 mod kv;
 mod model;
 mod report;
+mod sandbox;
 mod server;
 mod sites;
 mod state;
@@ -62,13 +63,17 @@ struct Args {
     /// Only the wasm rows and the workerd comparison, with the HTTP floor.
     #[arg(long, conflicts_with = "state_only")]
     wasm_only: bool,
+    /// Only the sandbox rows: no-op functions with the sandbox off, without a network
+    /// namespace, and with every layer.
+    #[arg(long, conflicts_with_all = ["state_only", "wasm_only", "sites_only"])]
+    sandbox_only: bool,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/latest.json")]
     json: PathBuf,
 }
 
 pub const NOOP_NODE: &str = "function main(){ return {} }";
-const NOOP_PYTHON: &str = "def main(args):\n    return {}";
+pub const NOOP_PYTHON: &str = "def main(args):\n    return {}";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -76,6 +81,11 @@ async fn main() -> anyhow::Result<()> {
     let binary = args.wisp.clone().unwrap_or_else(server::default_binary);
     let mut report = Report::default();
 
+    if args.sandbox_only {
+        let seconds = Duration::from_secs(args.seconds);
+        sandbox::rows(&binary, &mut report, args.iterations, seconds, args.cold).await?;
+        return finish(report, &args);
+    }
     let wisp = Wisp::start(&binary, 2).await.context("starting wisp")?;
 
     if args.sites_only {
@@ -241,5 +251,6 @@ async fn core_rows(wisp: &Wisp, report: &mut Report, args: &Args) -> anyhow::Res
     compose::per_step(wisp, report, args.compositions).await?;
     let binary = args.wisp.clone().unwrap_or_else(server::default_binary);
     sites::rows(wisp, &binary, report, args.iterations, seconds).await?;
+    sandbox::rows(&binary, report, args.iterations / 4, seconds, args.cold).await?;
     Ok(())
 }

@@ -50,8 +50,20 @@ pub fn default_binary() -> PathBuf {
 
 impl Wisp {
     pub async fn start(binary: &Path, stem_cells: usize) -> anyhow::Result<Wisp> {
-        let data_dir =
-            std::env::temp_dir().join(format!("wisp-bench-{}-{stem_cells}", std::process::id()));
+        Wisp::start_with(binary, stem_cells, &[]).await
+    }
+
+    /// A server with extra `serve` flags (each set of flags gets a data directory of its own).
+    pub async fn start_with(
+        binary: &Path,
+        stem_cells: usize,
+        extra: &[&str],
+    ) -> anyhow::Result<Wisp> {
+        let data_dir = std::env::temp_dir().join(format!(
+            "wisp-bench-{}-{stem_cells}{}",
+            std::process::id(),
+            extra.join("")
+        ));
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir)?;
         let mut child = Command::new(binary)
@@ -65,6 +77,7 @@ impl Wisp {
             .arg("--data-dir")
             .arg(&data_dir)
             .args(["--kv-listen", KV_ADDRESS])
+            .args(extra)
             .env("WSK_CONFIG_FILE", data_dir.join("wskprops"))
             .stdout(Stdio::piped())
             .spawn()
@@ -362,10 +375,16 @@ impl Wisp {
         Ok(samples)
     }
 
-    /// Mean RSS (kB) of the server's idle child processes running `program`.
+    /// Mean RSS (kB) of the server's idle runtime processes running `program` (children, or
+    /// grandchildren under a sandbox's init).
     pub fn idle_stem_cell_rss(&self, program: &str) -> Option<u64> {
         // Children may belong to any of the server's threads, so scan /proc for the parent.
-        let pids = all_children(self.child.id());
+        let children = all_children(self.child.id());
+        let pids: Vec<u32> = children
+            .iter()
+            .flat_map(|child| all_children(*child))
+            .chain(children.iter().copied())
+            .collect();
         let rss: Vec<u64> = pids
             .into_iter()
             .filter(|pid| {

@@ -131,6 +131,11 @@ impl Server {
         self.child = Some(child);
     }
 
+    /// The server process's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// `kill -9` the server.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -10,12 +10,14 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/bundled_modules.rs"));
 }
 
-/// Writes the bundled modules to `<root>/<digest>/node_modules` unless they are there already,
-/// removes other versions, and returns that `node_modules` directory.
+/// Writes the bundled modules to `<root>/<digest>/node_modules` unless they are there already
+/// exactly as built (a changed or missing file, a backdoor left by a function run without the
+/// sandbox say, makes it write them all again), read-only; removes other versions, and returns
+/// that `node_modules` directory.
 pub fn install(root: &Path) -> std::io::Result<PathBuf> {
     let dir = root.join(generated::DIGEST);
     let modules = dir.join("node_modules");
-    if !modules.is_dir() {
+    if !intact(&modules) {
         // Written aside and renamed, so a crash never leaves a half-written bundle in place.
         let staging = root.join(format!(
             "{}.{}.partial",
@@ -26,7 +28,8 @@ pub fn install(root: &Path) -> std::io::Result<PathBuf> {
         for (file, contents) in generated::FILES {
             let path = staging.join("node_modules").join(file);
             std::fs::create_dir_all(path.parent().expect("files are under node_modules"))?;
-            std::fs::write(path, contents)?;
+            std::fs::write(&path, contents)?;
+            read_only(&path)?;
         }
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::rename(&staging, &dir)?;
@@ -38,6 +41,18 @@ pub fn install(root: &Path) -> std::io::Result<PathBuf> {
         }
     }
     Ok(modules)
+}
+
+/// Whether every bundled file is in `modules` with the contents it was built with.
+fn intact(modules: &Path) -> bool {
+    generated::FILES.iter().all(|(file, contents)| {
+        std::fs::read(modules.join(file)).is_ok_and(|found| found == *contents)
+    })
+}
+
+pub(crate) fn read_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444))
 }
 
 #[cfg(test)]
@@ -63,6 +78,13 @@ mod tests {
         assert!(modules.join("openwhisk/lib/main.js").is_file());
         assert!(!root.join("0000stale").exists());
         assert_eq!(install(&root).unwrap(), modules);
+        // A file changed behind the server's back is put back at the next start.
+        let main = modules.join("openwhisk/lib/main.js");
+        let built = std::fs::read(&main).unwrap();
+        std::fs::remove_file(&main).unwrap();
+        std::fs::write(&main, "module.exports = 'backdoor'").unwrap();
+        assert_eq!(install(&root).unwrap(), modules);
+        assert_eq!(std::fs::read(&main).unwrap(), built);
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -52,6 +52,8 @@ pub fn prepare(exec: &CodeExec, root: &Path) -> Result<Loadable, String> {
     archive
         .extract(&staging)
         .map_err(|e| format!("the action's zip archive cannot be unpacked: {e}"))?;
+    readable_by_all(&staging)
+        .map_err(|e| format!("the action's zip archive cannot be unpacked: {e}"))?;
     // Another activation may have unpacked the same code meanwhile; either copy is good.
     if std::fs::rename(&staging, &dir).is_err() {
         let _ = std::fs::remove_dir_all(&staging);
@@ -61,6 +63,27 @@ pub fn prepare(exec: &CodeExec, root: &Path) -> Result<Loadable, String> {
     } else {
         Err("the action's zip archive could not be unpacked".into())
     }
+}
+
+/// Sandboxed runtimes run as a uid of their own, "other" to these files: every directory is
+/// made enterable and every file readable (executables stay executable), whatever modes the
+/// archive carried.
+fn readable_by_all(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            readable_by_all(&entry.path())?;
+        } else if kind.is_file() {
+            let mode = entry.metadata()?.permissions().mode() & 0o777;
+            let executable = if mode & 0o100 != 0 { 0o111 } else { 0 };
+            let wanted = (mode | 0o444 | executable) & !0o022;
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(wanted))?;
+        }
+    }
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {

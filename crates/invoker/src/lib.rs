@@ -9,7 +9,6 @@
 //! returned [`RunOutcome`], never an `Err`. This crate knows nothing of HTTP or storage.
 
 mod bundle;
-mod cgroup;
 mod code;
 mod demux;
 mod launcher;
@@ -31,6 +30,7 @@ use wisp_core::{Action, ActivationId, ActivationResponse};
 
 pub use pool::Invoker;
 pub use wasm_component::FRESH_INSTANCE;
+pub use wisp_sandbox::{Layers as SandboxLayers, Mode as SandboxMode, Network as FunctionNetwork};
 /// What `wasm` components' state imports reach, implemented by the server over its stores.
 pub use wisp_wasm::{GuestState, ObjectPage, StateError};
 
@@ -63,6 +63,26 @@ pub struct InvokerConfig {
     pub wasm_idle_instances: usize,
     /// The largest `limits.memory` a `wasm` action may have, in MB.
     pub wasm_max_memory_mb: u64,
+    /// How runtime processes are sandboxed.
+    pub sandbox: SandboxSettings,
+}
+
+/// Operator settings of the sandbox every runtime process runs in.
+#[derive(Debug, Clone)]
+pub struct SandboxSettings {
+    pub mode: SandboxMode,
+    pub network: FunctionNetwork,
+    /// The platform's endpoints (API, key-value, S3) functions in isolated networks reach.
+    pub endpoints: Vec<std::net::SocketAddr>,
+    /// The `wisp` binary, run as each sandbox's init.
+    pub init_program: PathBuf,
+    /// Size of each sandbox's `/tmp`, in MB.
+    pub tmp_mb: u64,
+    /// Most processes and threads one sandbox may have.
+    pub pids_max: u64,
+    /// Host directories every sandbox sees read-only at their own paths (the declared-file
+    /// cache, whose paths functions are handed).
+    pub shared: Vec<PathBuf>,
 }
 
 /// One activation to run.

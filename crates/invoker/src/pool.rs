@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use wisp_core::{Action, Kind};
 
-use crate::cgroup::MemoryCgroups;
+use wisp_sandbox::Sandboxes;
+
 use crate::launcher::Launchers;
-use crate::process::{RuntimeProcess, Spawn};
+use crate::process::RuntimeProcess;
 use crate::{CodeError, InvokerConfig, InvokerError, RunOutcome, RunRequest};
 
 /// How long a new launcher may take to say it is ready.
@@ -26,7 +27,7 @@ pub struct Invoker {
 pub(crate) struct Inner {
     pub(crate) config: InvokerConfig,
     launchers: Launchers,
-    memory_cgroups: Option<Arc<MemoryCgroups>>,
+    pub(crate) sandboxes: Sandboxes,
     state: Mutex<PoolState>,
     released: Notify,
     /// `wasm` actions run here instead of in processes.
@@ -87,26 +88,32 @@ impl Invoker {
         )?;
         std::fs::create_dir_all(config.runtime_dir.join("work"))?;
         std::fs::create_dir_all(config.runtime_dir.join("code"))?;
-        let memory_cgroups = if config.memory_cgroups {
-            MemoryCgroups::detect()
-        } else {
-            None
-        };
-        tracing::info!(
-            memory_cgroups = memory_cgroups.is_some(),
-            "memory limits enforced by {}",
-            if memory_cgroups.is_some() {
-                "cgroups"
-            } else {
-                "polling resident memory"
-            }
-        );
+        let settings = &config.sandbox;
+        let sandboxes = Sandboxes::new(wisp_sandbox::Config {
+            mode: settings.mode,
+            network: settings.network,
+            binds: launchers
+                .binds()
+                .into_iter()
+                .chain(settings.shared.iter().map(|dir| wisp_sandbox::Bind {
+                    host: dir.clone(),
+                    inside: dir.clone(),
+                }))
+                .collect(),
+            tmp_mb: settings.tmp_mb,
+            pids_max: settings.pids_max,
+            memory_cgroups: config.memory_cgroups,
+            scratch: config.runtime_dir.join("sandbox-root"),
+            endpoints: settings.endpoints.clone(),
+            init_program: settings.init_program.clone(),
+        })
+        .map_err(std::io::Error::other)?;
         let invoker = Invoker {
             inner: Arc::new(Inner {
                 wasm: crate::wasm::Wasm::new(&config),
                 config,
                 launchers,
-                memory_cgroups,
+                sandboxes,
                 state: Mutex::new(PoolState::default()),
                 released: Notify::new(),
             }),
@@ -116,6 +123,11 @@ impl Invoker {
         }
         invoker.spawn_idle_reaper();
         Ok(invoker)
+    }
+
+    /// The sandbox layers runtime processes get.
+    pub fn sandbox_layers(&self) -> wisp_sandbox::Layers {
+        self.inner.sandboxes.layers()
     }
 
     /// Runs one activation to its outcome.
@@ -313,7 +325,10 @@ impl Inner {
                 let w = &mut list[i];
                 w.in_flight = w.in_flight.saturating_sub(1);
                 w.last_used = Instant::now();
-                if discard || !w.process.is_alive() {
+                // Nothing a function started outlives its activation: a process that kept
+                // some running is retired with them.
+                let strays = w.in_flight == 0 && w.process.has_strays();
+                if discard || strays || !w.process.is_alive() {
                     let gone = list.swap_remove(i);
                     gone.process.kill();
                     freed = gone.memory_mb;
@@ -381,23 +396,20 @@ impl Inner {
         }
     }
 
-    /// Starts a launcher and waits until it says it is ready.
+    /// Starts a launcher in a new sandbox and waits until it says it is ready.
     pub(crate) async fn start_process(&self, kind: Kind) -> Result<RuntimeProcess, String> {
-        let (program, args) = self
+        let spawn = self
             .launchers
-            .command(kind)
+            .spawn(
+                kind,
+                &self.sandboxes,
+                &self.config.api_host,
+                &self.config.runtime_dir.join("work"),
+            )
             .ok_or_else(|| format!("the {kind} kind has no launcher"))?;
-        let process = RuntimeProcess::spawn(Spawn {
-            program,
-            args,
-            env: self.launchers.environment(kind, &self.config.api_host),
-            cwd: &self.config.runtime_dir.join("work"),
-            memory_cgroup: self
-                .memory_cgroups
-                .as_ref()
-                .and_then(|tree| tree.create().ok()),
-        })
-        .map_err(|e| e.to_string())?;
+        let process = RuntimeProcess::spawn(&self.sandboxes, spawn)
+            .await
+            .map_err(|e| e.to_string())?;
         let ready = process.expect(None, false, 0);
         match tokio::time::timeout(READY_TIMEOUT, ready).await {
             Ok(Ok(finished)) if finished.reply.as_ref().is_some_and(|r| r.ready) => Ok(process),

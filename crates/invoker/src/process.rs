@@ -1,20 +1,21 @@
-//! One runtime process: spawning it with its pipes, and the driver task that feeds what it
-//! writes to the [`Demux`](crate::demux::Demux).
+//! One runtime process: spawning it in its sandbox with its pipes, and the driver task that
+//! feeds what it writes to the [`Demux`](crate::demux::Demux).
 //!
-//! This module is the only place in Wisp that starts processes.
+//! This module is the only place in the invoker that starts processes; the sandbox crate makes
+//! the sandbox around each one.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::Path;
-use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::{ChildStdin, Command};
+use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot, Mutex};
+use wisp_sandbox::{Sandboxed, Sandboxes};
 
-use crate::cgroup::MemoryCgroup;
 use crate::demux::{Demux, Finished, Inflight};
 use crate::logs::Stream;
 use crate::protocol::Reply;
@@ -26,23 +27,22 @@ const MAX_REPLY: usize = 8 * 1024 * 1024;
 
 type Token = oneshot::Sender<Finished>;
 
-/// How to start a launcher.
-pub struct Spawn<'a> {
-    pub program: &'a Path,
+/// How to start a launcher: paths as the process sees them.
+pub struct Spawn {
+    pub program: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
-    pub cwd: &'a Path,
-    /// The cgroup the process starts in, when the kernel enforces memory limits.
-    pub memory_cgroup: Option<MemoryCgroup>,
+    pub cwd: PathBuf,
 }
 
 pub struct RuntimeProcess {
-    pub pid: u32,
-    stdin: Mutex<ChildStdin>,
+    stdin: Mutex<pipe::Sender>,
     registrations: mpsc::UnboundedSender<Inflight<Token>>,
     alive: Arc<AtomicBool>,
-    memory_cgroup: Option<Arc<MemoryCgroup>>,
+    sandbox: Arc<Sandboxed>,
     kernel_limited: AtomicBool,
+    /// Forks the pids limit had refused when last asked.
+    pids_refused: AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,76 +50,50 @@ pub struct RuntimeProcess {
 pub struct SpawnError(String);
 
 impl RuntimeProcess {
-    pub fn spawn(spec: Spawn<'_>) -> Result<RuntimeProcess, SpawnError> {
-        let (reply_read, reply_write) = pipe().map_err(|e| SpawnError(e.to_string()))?;
-        let mut command = Command::new(spec.program);
-        command
-            .args(&spec.args)
-            .env_clear()
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(spec.cwd)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(false);
-        let write_fd = reply_write.as_raw_fd();
-        let memory_cgroup = spec.memory_cgroup.map(Arc::new);
-        let cgroup_procs = match &memory_cgroup {
-            Some(cgroup) => Some(cgroup.procs_file().map_err(|e| SpawnError(e.to_string()))?),
-            None => None,
-        };
-        let procs_fd = cgroup_procs.as_ref().map(|f| f.as_raw_fd());
-        // SAFETY: only async-signal-safe calls (write, dup2, fcntl) between fork and exec.
-        unsafe {
-            command.pre_exec(move || {
-                if let Some(fd) = procs_fd {
-                    if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                if write_fd == 3 {
-                    let flags = libc::fcntl(3, libc::F_GETFD);
-                    libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-                } else if libc::dup2(write_fd, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
+    pub async fn spawn(sandboxes: &Sandboxes, spec: Spawn) -> Result<RuntimeProcess, SpawnError> {
+        let err = |e: std::io::Error| SpawnError(e.to_string());
+        let (stdin_read, stdin_write) = pipe_pair().map_err(err)?;
+        let (stdout_read, stdout_write) = pipe_pair().map_err(err)?;
+        let (stderr_read, stderr_write) = pipe_pair().map_err(err)?;
+        let (reply_read, reply_write) = pipe_pair().map_err(err)?;
+        let sandboxes = sandboxes.clone();
+        // Making the sandbox blocks for its setup (about a millisecond).
+        let sandbox = tokio::task::spawn_blocking(move || {
+            sandboxes.spawn(wisp_sandbox::Spec {
+                program: &spec.program,
+                args: &spec.args,
+                env: &spec.env,
+                cwd: &spec.cwd,
+                stdio: [stdin_read, stdout_write, stderr_write, reply_write],
+            })
+        })
+        .await
+        .map_err(|e| SpawnError(e.to_string()))?
+        .map_err(|e| SpawnError(e.to_string()))?;
+        let sandbox = Arc::new(sandbox);
+        // SAFETY: the pidfd is owned by the sandbox that `Pidfd` holds, so it stays open for
+        // as long as it is registered.
+        let exited = unsafe {
+            AsyncFd::register_with_interest(Pidfd(sandbox.clone()), tokio::io::Interest::READABLE)
         }
-        let mut child = command
-            .spawn()
-            .map_err(|e| SpawnError(format!("{}: {e}", spec.program.display())))?;
-        drop(reply_write);
-        drop(cgroup_procs);
-        let pid = child.id().unwrap_or(0);
-        let stdin = child.stdin.take().expect("stdin is piped");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let replies = tokio::net::unix::pipe::Receiver::from_owned_fd(reply_read)
-            .map_err(|e| SpawnError(e.to_string()))?;
-
+        .map_err(|e| SpawnError(e.to_string()))?;
+        let stdin = pipe::Sender::from_owned_fd(stdin_write).map_err(err)?;
+        let receiver = |fd| pipe::Receiver::from_owned_fd(fd).map_err(err);
         let (registrations, rx) = mpsc::unbounded_channel();
         let alive = Arc::new(AtomicBool::new(true));
         let pipes = Pipes {
-            stdout: LineReader::new(stdout, MAX_LINE),
-            stderr: LineReader::new(stderr, MAX_LINE),
-            replies: LineReader::new(replies, MAX_REPLY),
+            stdout: LineReader::new(receiver(stdout_read)?, MAX_LINE),
+            stderr: LineReader::new(receiver(stderr_read)?, MAX_LINE),
+            replies: LineReader::new(receiver(reply_read)?, MAX_REPLY),
         };
-        tokio::spawn(drive(
-            child,
-            pipes,
-            rx,
-            alive.clone(),
-            memory_cgroup.clone(),
-        ));
+        tokio::spawn(drive(exited, pipes, rx, alive.clone()));
         Ok(RuntimeProcess {
-            pid,
             stdin: Mutex::new(stdin),
             registrations,
             alive,
-            memory_cgroup,
+            sandbox,
             kernel_limited: AtomicBool::new(false),
+            pids_refused: AtomicU64::new(0),
         })
     }
 
@@ -151,22 +125,23 @@ impl RuntimeProcess {
     /// Kills the process and everything it started.
     pub fn kill(&self) {
         self.alive.store(false, Ordering::Release);
-        if self.pid > 0 {
-            // SAFETY: plain syscall; a negative pid addresses the process group we created.
-            unsafe {
-                libc::kill(-(self.pid as i32), libc::SIGKILL);
-            }
-        }
+        self.sandbox.kill();
     }
 
     /// Has the kernel enforce a memory limit on the process (and its children) where it has a
-    /// cgroup; [`kernel_limited`](Self::kernel_limited) says whether that worked, or whether
-    /// the caller must watch memory itself.
+    /// cgroup, and weighs its CPU share by it; [`kernel_limited`](Self::kernel_limited) says
+    /// whether the limit holds, or whether the caller must watch memory itself.
     pub fn limit_memory(&self, bytes: u64) {
-        let Some(cgroup) = &self.memory_cgroup else {
+        let Some(cgroup) = self.sandbox.cgroup() else {
             return;
         };
-        match cgroup.limit(bytes) {
+        if let Err(e) = cgroup.weigh_cpu(bytes >> 20) {
+            tracing::warn!(error = %e, "cpu weight not set");
+        }
+        if !cgroup.limits_memory() {
+            return;
+        }
+        match cgroup.limit_memory(bytes) {
             Ok(()) => self.kernel_limited.store(true, Ordering::Release),
             Err(e) => tracing::warn!(error = %e, "memory cgroup limit not set; polling instead"),
         }
@@ -179,18 +154,44 @@ impl RuntimeProcess {
 
     /// Whether the kernel killed the process for exceeding its memory limit.
     pub fn oom_killed(&self) -> bool {
-        self.memory_cgroup
-            .as_ref()
-            .is_some_and(|cgroup| cgroup.oom_killed())
+        self.sandbox.cgroup().is_some_and(|c| c.oom_killed())
     }
 
-    /// Resident memory of the process, in bytes.
+    /// Whether a fork in the sandbox was refused for its process limit since the last call.
+    pub fn pids_exhausted(&self) -> bool {
+        let refused = self.sandbox.cgroup().map_or(0, |c| c.pids_refused());
+        self.pids_refused.swap(refused, Ordering::AcqRel) < refused
+    }
+
+    /// Whether something the function started is still running beside the runtime.
+    pub fn has_strays(&self) -> bool {
+        self.sandbox.has_strays()
+    }
+
+    /// Makes an action's unpacked code visible to the process; returns where it sees it.
+    pub async fn mount_code(&self, host_dir: PathBuf) -> std::io::Result<PathBuf> {
+        let sandbox = self.sandbox.clone();
+        tokio::task::spawn_blocking(move || sandbox.mount_code(&host_dir))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
+    /// Resident memory of the process and everything it started, in bytes.
     pub fn resident_bytes(&self) -> Option<u64> {
-        let statm = std::fs::read_to_string(format!("/proc/{}/statm", self.pid)).ok()?;
-        let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        let pids = match self.sandbox.cgroup() {
+            Some(cgroup) => cgroup.processes().ok()?,
+            None => vec![self.sandbox.pid()],
+        };
         // SAFETY: sysconf has no preconditions.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        Some(pages * page.max(4096) as u64)
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+        let pages: u64 = pids
+            .iter()
+            .filter_map(|pid| {
+                let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+                statm.split_whitespace().nth(1)?.parse::<u64>().ok()
+            })
+            .sum();
+        Some(pages * page)
     }
 }
 
@@ -200,7 +201,33 @@ impl Drop for RuntimeProcess {
     }
 }
 
-fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+/// What `program args` prints on stdout, for questions asked of an interpreter at start.
+pub fn output_of(program: &std::path::Path, args: &[&str]) -> std::io::Result<String> {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()?;
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The sandbox's pidfd, readable once its first process has exited.
+struct Pidfd(Arc<Sandboxed>);
+
+impl AsFd for Pidfd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.pidfd()
+    }
+}
+
+impl AsRawFd for Pidfd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.pidfd().as_raw_fd()
+    }
+}
+
+/// A pipe whose ends are both close-on-exec; the sandbox moves the child's end to its fd.
+fn pipe_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: fds is a valid two-element array; on success both fds are new and owned here.
     unsafe {
@@ -264,9 +291,9 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
 }
 
 struct Pipes {
-    stdout: LineReader<tokio::process::ChildStdout>,
-    stderr: LineReader<tokio::process::ChildStderr>,
-    replies: LineReader<tokio::net::unix::pipe::Receiver>,
+    stdout: LineReader<pipe::Receiver>,
+    stderr: LineReader<pipe::Receiver>,
+    replies: LineReader<pipe::Receiver>,
 }
 
 impl Pipes {
@@ -279,15 +306,14 @@ impl Pipes {
 /// feeds all of it to the demultiplexer. One task rather than one per pipe keeps a warm
 /// exchange to a single wake-up per pipe write.
 async fn drive(
-    mut child: tokio::process::Child,
+    // Held until the process is gone: its sandbox (cgroups, uid) goes with the last holder.
+    exited: AsyncFd<Pidfd>,
     mut pipes: Pipes,
     mut registrations: mpsc::UnboundedReceiver<Inflight<Token>>,
     alive: Arc<AtomicBool>,
-    // Held until the process is gone: the cgroup can only be removed once it is empty.
-    _memory_cgroup: Option<Arc<MemoryCgroup>>,
 ) {
     let mut demux: Demux<Token> = Demux::default();
-    let mut exited = false;
+    let mut has_exited = false;
     let mut drained = false;
     // The process has exited and its pipes are drained: every exchange left is finished.
     let mut gone = false;
@@ -324,18 +350,19 @@ async fn drive(
                 }
                 finished
             }
-            _ = child.wait(), if !exited => {
-                exited = true;
+            _ = exited.readable(), if !has_exited => {
+                has_exited = true;
+                exited.get_ref().0.try_wait();
                 drain.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(50));
                 Vec::new()
             }
-            _ = &mut drain, if exited && !drained => {
+            _ = &mut drain, if has_exited && !drained => {
                 drained = true;
                 Vec::new()
             }
         };
         deliver(finished);
-        if !gone && exited && (drained || pipes.all_closed()) {
+        if !gone && has_exited && (drained || pipes.all_closed()) {
             gone = true;
             alive.store(false, Ordering::Release);
             deliver(demux.exited());

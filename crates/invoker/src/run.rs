@@ -129,10 +129,21 @@ async fn initialize(
         )
     })?;
     let dir;
-    let source = match &loadable {
+    let source = match loadable {
         Loadable::Text => Source::Text(&code.code),
         Loadable::Directory(path) => {
-            dir = path.display().to_string();
+            // Into the process's sandbox, read-only, where it alone sees it.
+            let inside = process.mount_code(path).await.map_err(|e| {
+                tracing::error!(error = %e, "cannot mount the action's code");
+                RunOutcome::failure(
+                    Outcome::InternalError,
+                    "The action's code could not be made available to its runtime.",
+                    now_ms(),
+                    None,
+                    StartKind::Cold,
+                )
+            })?;
+            dir = inside.display().to_string();
             Source::Directory(&dir)
         }
     };
@@ -199,8 +210,17 @@ async fn execute(inner: &Inner, process: &RuntimeProcess, req: &RunRequest) -> R
         action.limits.memory,
     )
     .await;
-    let response = cut_short(ended, action.limits.timeout, "")
+    let mut response = cut_short(ended, action.limits.timeout, "")
         .unwrap_or_else(|| interpret(&finished, inner.config.max_result_bytes));
+    if response.outcome != Outcome::Success && process.pids_exhausted() {
+        response = ActivationResponse::failure(
+            Outcome::DeveloperError,
+            format!(
+                "The action reached its limit of {} processes and threads.",
+                inner.config.sandbox.pids_max
+            ),
+        );
+    }
     RunOutcome {
         response,
         logs: finished.logs,

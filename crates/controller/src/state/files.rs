@@ -2,6 +2,11 @@
 //! by every process of every action that declares them. The cache is bounded in bytes (least
 //! recently used copies go first) and keyed by the object's version, so a replaced object is
 //! fetched again and its old copy dropped.
+//!
+//! Sandboxed functions see the cache read-only at its host path, so its directories can be
+//! entered but not listed by them (0711), and each object's directory is named by a keyed hash
+//! of namespace and name with a key drawn at start: a function learns only the paths of its own
+//! namespace's files, the ones it is handed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +18,8 @@ use super::{LocalFile, StateBackend};
 
 pub(crate) struct FileCache {
     dir: PathBuf,
+    /// Keys the directory names (see the module doc).
+    key: [u8; 32],
     budget_bytes: u64,
     index: Mutex<Index>,
     /// One fetch at a time per object: concurrent first uses wait for the same download.
@@ -40,13 +47,20 @@ impl FileCache {
     /// A cache in `dir` (emptied: copies from an earlier run are not trusted) holding at most
     /// `budget_bytes` (one file larger than that is still served, alone).
     pub(crate) fn new(dir: PathBuf, budget_bytes: u64) -> std::io::Result<FileCache> {
-        match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
+        // Emptied in place: sandboxes made before this bind the directory itself.
         std::fs::create_dir_all(&dir)?;
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        enter_only(&dir)?;
         Ok(FileCache {
             dir,
+            key: rand::random(),
             budget_bytes,
             index: Mutex::default(),
             fetching: Mutex::default(),
@@ -101,7 +115,7 @@ impl FileCache {
         name: &str,
         id: &str,
     ) -> Result<LocalFile, String> {
-        let staging = self.dir.join(format!(".fetch-{}", hex(id.as_bytes())));
+        let staging = self.dir.join(format!(".fetch-{}", self.name_of(id)));
         let _ = tokio::fs::remove_file(&staging).await;
         // The version is the one of the bytes actually fetched, whatever a head said before.
         let fetched = backend.download(namespace, name, &staging).await;
@@ -112,20 +126,19 @@ impl FileCache {
                 return Err(e);
             }
         };
-        let dir = self
-            .dir
-            .join(hex(id.as_bytes()))
-            .join(hex(version.as_bytes()));
+        let object_dir = self.dir.join(self.name_of(id));
+        let dir = object_dir.join(hex(version.as_bytes()));
         let file_name = Path::new(name)
             .file_name()
             .map_or_else(|| "file".into(), |n| n.to_owned());
         let path = dir.join(file_name);
         let placed = async {
             tokio::fs::create_dir_all(&dir).await?;
+            enter_only(&object_dir)?;
+            enter_only(&dir)?;
             tokio::fs::rename(&staging, &path).await?;
-            let mut permissions = tokio::fs::metadata(&path).await?.permissions();
-            permissions.set_readonly(true);
-            tokio::fs::set_permissions(&path, permissions).await
+            use std::os::unix::fs::PermissionsExt;
+            tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).await
         };
         if let Err(e) = placed.await {
             let _ = tokio::fs::remove_file(&staging).await;
@@ -205,6 +218,21 @@ impl FileCache {
 }
 
 /// A short, filesystem-safe name for arbitrary text.
+impl FileCache {
+    /// The directory name of object `id`: unguessable without the cache's key.
+    fn name_of(&self, id: &str) -> String {
+        let mut keyed = self.key.to_vec();
+        keyed.extend_from_slice(id.as_bytes());
+        hex(&keyed)
+    }
+}
+
+/// Others (sandboxed functions) may pass through the directory but not list it.
+fn enter_only(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))
+}
+
 fn hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)[..12]
         .iter()
