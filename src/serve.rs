@@ -10,7 +10,9 @@ use clap::Args;
 use wisp_api::{AppState, BuildInfo};
 use wisp_controller::{Controller, ControllerConfig, StateConfig};
 use wisp_core::EntityName;
-use wisp_invoker::{FunctionNetwork, Invoker, InvokerConfig, SandboxMode, SandboxSettings};
+use wisp_invoker::{
+    FunctionNetwork, Invoker, InvokerConfig, SandboxBind, SandboxMode, SandboxSettings,
+};
 use wisp_store::SqliteStore;
 
 use crate::admin::split_auth;
@@ -194,6 +196,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state_cache = data_dir.join("state-cache");
     std::fs::create_dir_all(&state_cache)
         .with_context(|| format!("cannot create {}", state_cache.display()))?;
+    let state_files = SandboxBind {
+        host: state_cache.clone(),
+        inside: "/wisp/state-files".into(),
+    };
     let invoker = Invoker::new(InvokerConfig {
         runtime_dir: data_dir.join("runtime"),
         node: args.node.clone(),
@@ -228,11 +234,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .context("cannot find the wisp binary, which sandboxes run as their init")?,
             tmp_mb: args.function_tmp_mb,
             pids_max: args.function_pids,
-            shared: vec![state_cache.clone()],
+            shared: vec![state_files.clone()],
         },
     })
     .context("cannot start the invoker")?;
     let layers = invoker.sandbox_layers();
+    let files_seen_at = invoker.seen_by_functions(&state_files);
     let objects_dir = args
         .objects_dir
         .clone()
@@ -300,6 +307,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                             objects: objects.store.clone(),
                         }),
                         StateConfig {
+                            files_seen_at,
                             file_cache_dir: state_cache,
                             file_cache_bytes: args.state_cache_mb << 20,
                         },

@@ -455,3 +455,68 @@ async fn tmp_is_private_and_bounded() {
     assert_eq!(filled["failure"], "ENOSPC", "{filled}");
     assert!(filled["written"].as_u64().unwrap() <= 16, "{filled}");
 }
+
+/// Runs for a while with a child process of its own.
+const LINGER: &str = r#"
+const { spawn } = require('child_process');
+async function main() {
+  spawn('sleep', ['31339'], { stdio: 'ignore' });
+  await new Promise(r => setTimeout(r, 30000));
+  return {};
+}
+"#;
+
+/// The directories of the server's sandboxes in the pids cgroup hierarchy, if the host has one.
+fn pids_cgroup_of(server_pid: u32) -> Option<std::path::PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = own.lines().find_map(|l| {
+        let mut fields = l.splitn(3, ':');
+        let _ = fields.next();
+        let controllers = fields.next()?;
+        let path = fields.next()?;
+        controllers.split(',').any(|c| c == "pids").then_some(path)
+    })?;
+    Some(
+        std::path::Path::new("/sys/fs/cgroup/pids")
+            .join(path.trim_start_matches('/'))
+            .join(format!("wisp-{server_pid}")),
+    )
+}
+
+#[tokio::test]
+async fn a_server_killed_with_sigkill_leaves_nothing_behind() {
+    let mut server = Server::start();
+    server
+        .action(
+            "linger",
+            "nodejs:20",
+            LINGER,
+            json!({"limits": {"timeout": 60000}}),
+        )
+        .await;
+    let (status, _) = server.post("namespaces/_/actions/linger", json!({})).await;
+    assert_eq!(status, 202);
+    for _ in 0..100 {
+        if !sleepers("31339").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !sleepers("31339").is_empty(),
+        "the activation started its child"
+    );
+    let killed = server.pid();
+    let cgroups = pids_cgroup_of(killed);
+    server.kill9();
+    assert_eq!(
+        until_gone("31339").await,
+        Vec::<u32>::new(),
+        "the sandboxes died with the server"
+    );
+    // The next start removes what the killed server left in the cgroup tree.
+    server.launch(&[]);
+    if let Some(dir) = cgroups {
+        assert!(!dir.exists(), "{} is left behind", dir.display());
+    }
+}

@@ -204,7 +204,11 @@ impl Controller {
         backend: Arc<dyn StateBackend>,
         config: StateConfig,
     ) -> std::io::Result<Controller> {
-        let files = state::FileCache::new(config.file_cache_dir, config.file_cache_bytes)?;
+        let files = state::FileCache::new(
+            config.file_cache_dir,
+            config.file_cache_bytes,
+            config.files_seen_at,
+        )?;
         Arc::get_mut(&mut self.inner)
             .expect("with_state before the controller is shared")
             .state = Some((backend, files));

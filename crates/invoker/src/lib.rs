@@ -30,7 +30,9 @@ use wisp_core::{Action, ActivationId, ActivationResponse};
 
 pub use pool::Invoker;
 pub use wasm_component::FRESH_INSTANCE;
-pub use wisp_sandbox::{Layers as SandboxLayers, Mode as SandboxMode, Network as FunctionNetwork};
+pub use wisp_sandbox::{
+    Bind as SandboxBind, Layers as SandboxLayers, Mode as SandboxMode, Network as FunctionNetwork,
+};
 /// What `wasm` components' state imports reach, implemented by the server over its stores.
 pub use wisp_wasm::{GuestState, ObjectPage, StateError};
 
@@ -80,9 +82,8 @@ pub struct SandboxSettings {
     pub tmp_mb: u64,
     /// Most processes and threads one sandbox may have.
     pub pids_max: u64,
-    /// Host directories every sandbox sees read-only at their own paths (the declared-file
-    /// cache, whose paths functions are handed).
-    pub shared: Vec<PathBuf>,
+    /// Host directories every sandbox sees read-only (the declared-file cache).
+    pub shared: Vec<SandboxBind>,
 }
 
 /// One activation to run.

@@ -2,6 +2,7 @@
 //! budget, idle eviction and queueing.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -95,10 +96,7 @@ impl Invoker {
             binds: launchers
                 .binds()
                 .into_iter()
-                .chain(settings.shared.iter().map(|dir| wisp_sandbox::Bind {
-                    host: dir.clone(),
-                    inside: dir.clone(),
-                }))
+                .chain(settings.shared.iter().cloned())
                 .collect(),
             tmp_mb: settings.tmp_mb,
             pids_max: settings.pids_max,
@@ -123,6 +121,11 @@ impl Invoker {
         }
         invoker.spawn_idle_reaper();
         Ok(invoker)
+    }
+
+    /// Where runtime processes see a host directory bound into every sandbox.
+    pub fn seen_by_functions(&self, bind: &wisp_sandbox::Bind) -> PathBuf {
+        self.inner.sandboxes.visible(bind)
     }
 
     /// The sandbox layers runtime processes get.

@@ -18,6 +18,8 @@ use super::{LocalFile, StateBackend};
 
 pub(crate) struct FileCache {
     dir: PathBuf,
+    /// Where functions see `dir`.
+    seen_at: PathBuf,
     /// Keys the directory names (see the module doc).
     key: [u8; 32],
     budget_bytes: u64,
@@ -46,7 +48,11 @@ struct CachedCopy {
 impl FileCache {
     /// A cache in `dir` (emptied: copies from an earlier run are not trusted) holding at most
     /// `budget_bytes` (one file larger than that is still served, alone).
-    pub(crate) fn new(dir: PathBuf, budget_bytes: u64) -> std::io::Result<FileCache> {
+    pub(crate) fn new(
+        dir: PathBuf,
+        budget_bytes: u64,
+        seen_at: PathBuf,
+    ) -> std::io::Result<FileCache> {
         // Emptied in place: sandboxes made before this bind the directory itself.
         std::fs::create_dir_all(&dir)?;
         for entry in std::fs::read_dir(&dir)? {
@@ -60,6 +66,7 @@ impl FileCache {
         enter_only(&dir)?;
         Ok(FileCache {
             dir,
+            seen_at,
             key: rand::random(),
             budget_bytes,
             index: Mutex::default(),
@@ -102,7 +109,7 @@ impl FileCache {
         let copy = index.copies.get_mut(id).filter(|c| c.version == version)?;
         copy.used = now;
         Some(LocalFile {
-            path: copy.path.clone(),
+            path: self.seen(&copy.path),
             version: copy.version.clone(),
             fetched: false,
         })
@@ -159,7 +166,7 @@ impl FileCache {
             let _ = tokio::fs::remove_dir_all(dir).await;
         }
         Ok(LocalFile {
-            path,
+            path: self.seen(&path),
             version,
             fetched: true,
         })
@@ -219,6 +226,12 @@ impl FileCache {
 
 /// A short, filesystem-safe name for arbitrary text.
 impl FileCache {
+    /// Where functions see the copy at `path`.
+    fn seen(&self, path: &Path) -> PathBuf {
+        path.strip_prefix(&self.dir)
+            .map_or_else(|_| path.to_path_buf(), |rest| self.seen_at.join(rest))
+    }
+
     /// The directory name of object `id`: unguessable without the cache's key.
     fn name_of(&self, id: &str) -> String {
         let mut keyed = self.key.to_vec();
@@ -303,7 +316,7 @@ mod tests {
 
     fn cache(budget: u64) -> (tempdir::Dir, FileCache) {
         let dir = tempdir::Dir::new();
-        let cache = FileCache::new(dir.0.join("cache"), budget).unwrap();
+        let cache = FileCache::new(dir.0.join("cache"), budget, dir.0.join("cache")).unwrap();
         (dir, cache)
     }
 

@@ -62,6 +62,9 @@ pub trait StateBackend: Send + Sync {
 pub struct StateConfig {
     pub file_cache_dir: PathBuf,
     pub file_cache_bytes: u64,
+    /// Where functions see `file_cache_dir` (inside their sandboxes, a fixed path; without
+    /// them, the directory itself): the paths they are handed start here.
+    pub files_seen_at: PathBuf,
 }
 
 /// Keys with their values as stored (`None`: absent, or deleted).
