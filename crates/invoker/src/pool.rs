@@ -319,22 +319,40 @@ impl Inner {
         self.released.notify_waiters();
     }
 
-    /// Ends one activation's use of a warm process; `discard` stops the process.
-    pub(crate) fn release(&self, key: &str, process: &Arc<RuntimeProcess>, discard: bool) {
+    /// Ends one activation's use of a warm process; `discard` stops the process. Returns
+    /// whether the process is kept and now idle.
+    pub(crate) fn release(&self, key: &str, process: &Arc<RuntimeProcess>, discard: bool) -> bool {
+        self.give_back(key, process, |w| {
+            w.in_flight = w.in_flight.saturating_sub(1);
+            w.last_used = Instant::now();
+            discard || !w.process.is_alive()
+        })
+    }
+
+    /// Stops a warm process if no activation is using it.
+    pub(crate) fn retire_if_idle(&self, key: &str, process: &Arc<RuntimeProcess>) {
+        self.give_back(key, process, |w| w.in_flight == 0);
+    }
+
+    /// Updates `process`'s entry with `update`, which says whether to stop it. Returns whether
+    /// it is kept and idle.
+    fn give_back(
+        &self,
+        key: &str,
+        process: &Arc<RuntimeProcess>,
+        update: impl FnOnce(&mut Warm) -> bool,
+    ) -> bool {
         let mut state = self.lock();
         let mut freed = 0;
+        let mut idle = false;
         if let Some(list) = state.warm.get_mut(key) {
             if let Some(i) = list.iter().position(|w| Arc::ptr_eq(&w.process, process)) {
-                let w = &mut list[i];
-                w.in_flight = w.in_flight.saturating_sub(1);
-                w.last_used = Instant::now();
-                // Nothing a function started outlives its activation: a process that kept
-                // some running is retired with them.
-                let strays = w.in_flight == 0 && w.process.has_strays();
-                if discard || strays || !w.process.is_alive() {
+                if update(&mut list[i]) {
                     let gone = list.swap_remove(i);
                     gone.process.kill();
                     freed = gone.memory_mb;
+                } else {
+                    idle = list[i].in_flight == 0;
                 }
             }
             if list.is_empty() {
@@ -344,6 +362,7 @@ impl Inner {
         state.reserved_mb = state.reserved_mb.saturating_sub(freed);
         drop(state);
         self.released.notify_waiters();
+        idle
     }
 
     fn evict_idle(&self, idle_for: Duration) {

@@ -90,11 +90,19 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
     outcome.init_time = init_time;
     outcome.start_kind = start_kind;
     // OpenWhisk discards a container after a developer or internal error: its state is suspect.
-    let discard = !matches!(
+    let failed = !matches!(
         outcome.response.outcome,
         Outcome::Success | Outcome::ApplicationError
     );
-    inner.release(&key, &process, discard);
+    // Nothing a function started outlives its activation: a process that has something
+    // running beside it is retired with it. Alone on its process, an activation asks before
+    // giving the process back; beside others, once the last of them has ended.
+    let alone = limits.concurrency == 1;
+    let strays = alone && !failed && process.has_strays();
+    let idle = inner.release(&key, &process, failed || strays);
+    if idle && !alone && process.has_strays() {
+        inner.retire_if_idle(&key, &process);
+    }
     Ok(outcome)
 }
 
