@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// Enforce memory limits by polling resident memory even where memory cgroups are available.
     #[arg(long, env = "WISP_NO_CGROUPS")]
     no_cgroups: bool,
+    /// Most bytes (in MB) a zip action may unpack to; a larger archive fails its activations
+    /// with a developer error before it fills the disk (Lambda's figure by default).
+    #[arg(long, env = "WISP_MAX_UNPACKED_MB", default_value_t = 250)]
+    max_unpacked_mb: u64,
     /// Seconds an idle warm process is kept.
     #[arg(long, env = "WISP_IDLE_TIMEOUT", default_value_t = 600)]
     idle_timeout: u64,
@@ -160,6 +164,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_queued: args.max_queued,
         memory_cgroups: !args.no_cgroups,
         max_result_bytes: 1024 * 1024,
+        max_unpacked_bytes: args.max_unpacked_mb << 20,
         api_host: api_host.clone(),
         wasm_instances: args.wasm_instances,
         wasm_idle_instances: args.wasm_idle_instances,

@@ -14,6 +14,7 @@ mod cli_model;
 mod compat;
 mod compositions;
 mod crash_safety;
+mod fail_fast;
 mod kv;
 mod kv_api;
 mod kv_redis;
