@@ -97,7 +97,13 @@ impl StateBackend for DeclaredState {
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| "the object was deleted while it was fetched".to_string())?;
-            let mut file = tokio::fs::File::create(dest)
+            // Readable by the server's user only until the cache makes it read-only.
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(dest)
                 .await
                 .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
             let mut stream = body.stream;

@@ -27,6 +27,7 @@ mod pool;
 mod projects;
 mod runtimes;
 mod s3;
+mod secrets;
 mod sites;
 mod state;
 mod wasm;

@@ -11,6 +11,7 @@
 //! etag is `object_store`'s `inode-mtime-size`, new for every put since the renamed file is new.
 
 use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path as FsPath;
 use std::sync::{Arc, Mutex};
 
@@ -61,7 +62,12 @@ pub struct StoreObjects {
 impl StoreObjects {
     /// Objects kept under `dir` on the local filesystem (created if missing).
     pub fn local(dir: &FsPath, config: ObjectsConfig) -> Result<StoreObjects, ObjectError> {
-        std::fs::create_dir_all(dir)
+        // Owner-only: every namespace's objects are under it. (The files and folders in it
+        // are `object_store`'s to make; no one else can reach them through this one.)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .map_err(|e| ObjectError::Storage(format!("cannot create {}: {e}", dir.display())))?;
         let fs = LocalFileSystem::new_with_prefix(dir)
             .map_err(storage)?

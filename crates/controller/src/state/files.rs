@@ -4,6 +4,7 @@
 //! fetched again and its old copy dropped.
 
 use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -44,7 +45,11 @@ impl FileCache {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
-        std::fs::create_dir_all(&dir)?;
+        // Owner-only, as everything under the data directory: the copies are namespaces' data.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
         Ok(FileCache {
             dir,
             budget_bytes,
@@ -121,7 +126,11 @@ impl FileCache {
             .map_or_else(|| "file".into(), |n| n.to_owned());
         let path = dir.join(file_name);
         let placed = async {
-            tokio::fs::create_dir_all(&dir).await?;
+            tokio::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .await?;
             tokio::fs::rename(&staging, &path).await?;
             let mut permissions = tokio::fs::metadata(&path).await?.permissions();
             permissions.set_readonly(true);
