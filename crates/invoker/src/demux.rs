@@ -42,6 +42,14 @@ impl<T> Inflight<T> {
         }
     }
 
+    /// Whether `stream` has shown this exchange's sentinel.
+    fn ended(&self, stream: Stream) -> bool {
+        match stream {
+            Stream::Stdout => self.stdout_done,
+            Stream::Stderr => self.stderr_done,
+        }
+    }
+
     fn is_complete(&self) -> bool {
         self.reply.is_some() && self.stdout_done && self.stderr_done
     }
@@ -80,20 +88,29 @@ impl<T> Demux<T> {
         self.inflight.push(exchange);
     }
 
-    /// Index of the exchange a line or reply belongs to: the tagged one, else the oldest.
-    fn target(&self, id: Option<&str>) -> Option<usize> {
-        match id {
-            Some(id) => self
-                .inflight
-                .iter()
-                .position(|e| e.id.as_deref() == Some(id)),
-            None => (!self.inflight.is_empty()).then_some(0),
-        }
+    /// Index of the run with activation id `id`.
+    fn target(&self, id: &str) -> Option<usize> {
+        self.inflight
+            .iter()
+            .position(|e| e.id.as_deref() == Some(id))
     }
 
+    /// A log line: a tagged one goes to its activation; an untagged one to the oldest exchange
+    /// whose sentinel `stream` has not shown yet, since a launcher that runs one thing at a
+    /// time writes each exchange's lines and sentinel before the next one's (a Python process
+    /// with `concurrency > 1` takes its runs in turn, untagged); failing that, to the oldest
+    /// (what a launcher writes as it dies after a sentinel, a traceback, is that exchange's).
     pub fn log_line(&mut self, stream: Stream, time: SystemTime, line: &str) -> Vec<(T, Finished)> {
         let (id, text) = split_tag(line);
-        let Some(index) = self.target(id) else {
+        let index = match id {
+            Some(id) => self.target(id),
+            None => self
+                .inflight
+                .iter()
+                .position(|e| !e.ended(stream))
+                .or((!self.inflight.is_empty()).then_some(0)),
+        };
+        let Some(index) = index else {
             return Vec::new(); // output between activations belongs to none of them
         };
         let (text, ended) = match text.strip_suffix(SENTINEL) {
@@ -115,7 +132,7 @@ impl<T> Demux<T> {
 
     pub fn reply(&mut self, reply: Reply, size: usize) -> Vec<(T, Finished)> {
         let index = match reply.activation_id.as_deref() {
-            Some(id) => self.target(Some(id)),
+            Some(id) => self.target(id),
             None => self.inflight.iter().position(|e| e.id.is_none()),
         };
         if let Some(index) = index {
@@ -199,6 +216,27 @@ mod tests {
         let rest = d.exited();
         assert_eq!(rest.len(), 1);
         assert!(rest[0].1.reply.is_none(), "it ended without a reply");
+    }
+
+    #[test]
+    fn untagged_runs_taken_in_turn_end_in_turn() {
+        let mut d = Demux::default();
+        d.register(Inflight::new(Some("a".into()), true, 1000, 'a'));
+        d.register(Inflight::new(Some("b".into()), true, 1000, 'b'));
+        let now = SystemTime::now();
+        d.reply(reply(Some("a")), 1);
+        d.reply(reply(Some("b")), 1);
+        // One read of stdout holds both runs' lines and sentinels, before stderr's.
+        for line in ["from a", SENTINEL, "from b", SENTINEL] {
+            assert!(d.log_line(Stream::Stdout, now, line).is_empty());
+        }
+        let first = d.log_line(Stream::Stderr, now, SENTINEL);
+        let second = d.log_line(Stream::Stderr, now, SENTINEL);
+        assert_eq!((first.len(), second.len()), (1, 1));
+        assert_eq!(first[0].0, 'a');
+        assert!(first[0].1.logs[0].ends_with("stdout: from a"));
+        assert_eq!(second[0].0, 'b');
+        assert!(second[0].1.logs[0].ends_with("stdout: from b"));
     }
 
     #[test]
