@@ -59,3 +59,170 @@ async fn a_zip_unpacking_past_the_limit_is_refused_before_it_fills_the_disk() {
         .await;
     assert_eq!(server.result("small", json!({})).await, json!({"ok": true}));
 }
+
+/// A result nested 200 deep: fine for the runtime's own JSON, past serde_json's 128.
+const DEEP_JS: &str = "o = {}; for (let i = 0; i < 200; i++) o = { a: o }; return o";
+/// A lone UTF-16 surrogate: `JSON.stringify` writes it as the escape `\ud800`.
+const SURROGATE_JS: &str = "return { s: '\\ud800' }";
+const DEEP_PY: &str = "o = {}\n    for i in range(200):\n        o = {'a': o}\n    return o";
+/// `json.dumps` writes `NaN`, which is not JSON.
+const NAN_PY: &str = "return {'x': float('nan')}";
+
+const PARSE_ERROR: &str = "The action did not produce a valid JSON response: ";
+
+#[tokio::test]
+async fn results_the_server_cannot_parse_end_at_once_as_developer_errors() {
+    let server = Server::start();
+    let timeout = json!({"limits": {"timeout": 30_000}});
+    let cases = [
+        (
+            "deepjs",
+            "nodejs:20",
+            format!("function main() {{ let {DEEP_JS} }}"),
+            "recursion limit exceeded",
+        ),
+        (
+            "surrogatejs",
+            "nodejs:20",
+            format!("function main() {{ {SURROGATE_JS} }}"),
+            "hex escape at line 1",
+        ),
+        (
+            "deeppy",
+            "python:3",
+            format!("def main(a):\n    {DEEP_PY}"),
+            "recursion limit exceeded",
+        ),
+        (
+            "nanpy",
+            "python:3",
+            format!("def main(a):\n    {NAN_PY}"),
+            "{\"x\":NaN}",
+        ),
+    ];
+    for (name, kind, code, why) in cases {
+        server.action(name, kind, &code, timeout.clone()).await;
+        let (record, error) = fails_fast(&server, name, Duration::from_secs(15)).await;
+        assert!(error.starts_with(PARSE_ERROR), "{name}: {record}");
+        assert!(error.contains(why), "{name}: {error}");
+        assert_eq!(
+            crate::support::annotation(&record, "timeout"),
+            Some(&json!(false)),
+            "{name}"
+        );
+    }
+
+    // Python cannot even write a lone surrogate as UTF-8: its launcher stops at once, and
+    // the record's logs say why.
+    let code = "def main(a):\n    return {'s': '\\ud800'}";
+    server
+        .action("surrogatepy", "python:3", code, timeout.clone())
+        .await;
+    let (record, _) = fails_fast(&server, "surrogatepy", Duration::from_secs(15)).await;
+    let stored = server
+        .wait_for_activation(record["activationId"].as_str().unwrap())
+        .await;
+    assert!(
+        stored["logs"]
+            .to_string()
+            .contains("surrogates not allowed"),
+        "{stored}"
+    );
+
+    // The platform serves on, and so does each action when its output is good.
+    let (status, _) = server.invoke("surrogatepy", json!({})).await;
+    assert_eq!(status, 502);
+    server
+        .action(
+            "fine",
+            "nodejs:20",
+            "function main() { return { fine: true } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        server.result("fine", json!({})).await,
+        json!({"fine": true})
+    );
+}
+
+/// With several activations in flight on one process, an unparsable reply ends the one that
+/// wrote it: the id is read from the line without parsing the result.
+#[tokio::test]
+async fn an_unparsable_result_ends_its_own_activation_among_concurrent_ones() {
+    let server = Server::start();
+    let node = format!(
+        "async function main(p) {{\n\
+           if (p.bad === 'deep') {{ let {DEEP_JS} }}\n\
+           if (p.bad === 'surrogate') {{ {SURROGATE_JS} }}\n\
+           await new Promise(resolve => setTimeout(resolve, p.wait || 0));\n\
+           return {{ ok: true }}\n\
+         }}"
+    );
+    let python = format!(
+        "import time\n\
+         def main(p):\n\
+         \x20   if p.get('bad') == 'deep':\n\
+         \x20       {}\n\
+         \x20   if p.get('bad') == 'nan':\n\
+         \x20       {NAN_PY}\n\
+         \x20   time.sleep(p.get('wait', 0) / 1000)\n\
+         \x20   return {{'ok': True}}",
+        DEEP_PY.replace("\n    ", "\n        ")
+    );
+    let cases = [
+        (
+            "nodejs:20",
+            node.as_str(),
+            "deep",
+            "recursion limit exceeded",
+        ),
+        (
+            "nodejs:20",
+            node.as_str(),
+            "surrogate",
+            "hex escape at line 1",
+        ),
+        (
+            "python:3",
+            python.as_str(),
+            "deep",
+            "recursion limit exceeded",
+        ),
+        ("python:3", python.as_str(), "nan", "{\"x\":NaN}"),
+    ];
+    for (i, (kind, code, bad, why)) in cases.into_iter().enumerate() {
+        let name = format!("concurrent{i}");
+        let limits = json!({"limits": {"timeout": 30_000, "concurrency": 4}});
+        server.action(&name, kind, code, limits).await;
+        // A warm process, then a slow activation on it and a bad one beside it.
+        assert_eq!(server.result(&name, json!({})).await, json!({"ok": true}));
+        let slow = server
+            .request(
+                reqwest::Method::POST,
+                &format!("namespaces/_/actions/{name}?blocking=true"),
+            )
+            .json(&json!({"wait": 1500}))
+            .send();
+        let slow = tokio::spawn(slow);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let (status, record) = server
+            .post(
+                &format!("namespaces/_/actions/{name}?blocking=true"),
+                json!({"bad": bad}),
+            )
+            .await;
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{name} {bad}: {record}"
+        );
+        assert_eq!(status, 502, "{name} {bad}: {record}");
+        let error = record["response"]["result"]["error"].as_str().unwrap();
+        assert!(error.starts_with(PARSE_ERROR), "{name} {bad}: {record}");
+        assert!(error.contains(why), "{name} {bad}: {error}");
+        // The slow one ends too (a developer error retires the process it shared).
+        let slow = slow.await.unwrap().unwrap();
+        assert!([200, 502].contains(&slow.status().as_u16()));
+    }
+}
