@@ -226,3 +226,53 @@ async fn an_unparsable_result_ends_its_own_activation_among_concurrent_ones() {
         assert!([200, 502].contains(&slow.status().as_u16()));
     }
 }
+
+/// Printing in a tight loop fills the log limit, which cuts the logs: the activation is not
+/// killed for the memory its unread logs took.
+#[tokio::test]
+async fn a_log_flood_is_truncated_at_the_log_limit() {
+    let server = Server::start();
+    let line = "x".repeat(100);
+    let node = format!(
+        "function main() {{\n\
+           const end = Date.now() + 3000;\n\
+           let lines = 0;\n\
+           while (Date.now() < end) {{ console.log('{line}'); lines++; }}\n\
+           return {{ lines }}\n\
+         }}"
+    );
+    let python = format!(
+        "import time\n\
+         def main(a):\n\
+         \x20   end = time.time() + 3\n\
+         \x20   lines = 0\n\
+         \x20   while time.time() < end:\n\
+         \x20       print('{line}')\n\
+         \x20       lines += 1\n\
+         \x20   return {{'lines': lines}}"
+    );
+    // The default limits: 10 MB of logs, 256 MB of memory.
+    for (name, kind, code) in [
+        ("floodjs", "nodejs:20", node),
+        ("floodpy", "python:3", python),
+    ] {
+        server.action(name, kind, &code, json!({})).await;
+        let (status, record) = server.invoke(name, json!({})).await;
+        assert_eq!(status, 200, "{name}: {}", record["response"]);
+        let lines = record["response"]["result"]["lines"].as_u64().unwrap();
+        let stored = server
+            .wait_for_activation(record["activationId"].as_str().unwrap())
+            .await;
+        let logs = stored["logs"].as_array().unwrap();
+        assert_eq!(
+            logs.last().unwrap(),
+            "Logs were truncated because the total bytes size exceeds the limit of 10485760 bytes.",
+            "{name}"
+        );
+        assert!(
+            (logs.len() as u64) < lines,
+            "{name}: {} of {lines} lines kept",
+            logs.len()
+        );
+    }
+}
