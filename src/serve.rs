@@ -118,6 +118,11 @@ pub struct ServeArgs {
     /// answering 202 (seconds).
     #[arg(long, env = "WISP_MAX_BLOCKING_WAIT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=60))]
     max_blocking_wait: u64,
+    /// Seconds a client of the API or the S3 endpoint gets to send a request's headers (and,
+    /// on a kept-alive connection, to start its next request) and each part of its body;
+    /// past it the connection is closed.
+    #[arg(long, env = "WISP_READ_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    read_timeout: u64,
     /// Seconds running activations get to finish on shutdown.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
@@ -227,6 +232,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.s3_listen,
         &api_host,
         &site_url,
+        Duration::from_secs(args.read_timeout),
     )
     .await?;
     // Every state service that runs tells each activation where it is.
@@ -291,10 +297,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("wisp: object storage (S3) on http://{address}");
     }
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the API server failed")?;
+    wisp_api::serve(
+        listener,
+        app,
+        Duration::from_secs(args.read_timeout),
+        shutdown_signal(),
+    )
+    .await;
     println!("wisp: shutting down");
     controller
         .shutdown(Duration::from_secs(args.shutdown_grace))

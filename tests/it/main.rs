@@ -13,6 +13,7 @@ mod cli_compose;
 mod cli_model;
 mod compat;
 mod compositions;
+mod connections;
 mod crash_safety;
 mod fail_fast;
 mod kv;
