@@ -97,9 +97,15 @@ impl StateBackend for DeclaredState {
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| "the object was deleted while it was fetched".to_string())?;
-            let mut file = tokio::fs::File::create(dest)
+            // Readable by the server's user only until the cache makes it read-only.
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(dest)
                 .await
-                .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+                .map_err(|e| cannot_keep(dest, e))?;
             let mut stream = body.stream;
             let mut written = 0u64;
             while let Some(chunk) = stream.next().await {
@@ -107,10 +113,17 @@ impl StateBackend for DeclaredState {
                 written += chunk.len() as u64;
                 file.write_all(&chunk)
                     .await
-                    .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+                    .map_err(|e| cannot_keep(dest, e))?;
             }
-            file.flush().await.map_err(|e| e.to_string())?;
+            file.flush().await.map_err(|e| cannot_keep(dest, e))?;
             Ok((body.meta.etag, written))
         })
     }
+}
+
+/// The copy of a declared file could not be written: the record says so, the server's log
+/// says where (a path under the data directory is none of a function's business).
+fn cannot_keep(dest: &Path, e: std::io::Error) -> String {
+    tracing::error!(path = %dest.display(), error = %e, "cannot write a declared file's copy");
+    format!("the host cannot keep a copy of it ({})", e.kind())
 }

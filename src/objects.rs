@@ -112,6 +112,7 @@ pub async fn start_s3(
     listen: SocketAddr,
     api_host: &str,
     site_pattern: &str,
+    read_timeout: std::time::Duration,
 ) -> anyhow::Result<Option<(SocketAddr, StorageEnv)>> {
     let file = data_dir.join("s3-credentials.json");
     let credentials = Arc::new(
@@ -133,7 +134,7 @@ pub async fn start_s3(
     let service = wisp_s3::service(objects, credentials.clone(), &label, &uploads)
         .with_context(|| format!("cannot stage S3 uploads in {}", uploads.display()))?;
     tokio::spawn(async move {
-        if let Err(e) = wisp_s3::serve(listener, service).await {
+        if let Err(e) = wisp_s3::serve(listener, service, read_timeout).await {
             tracing::error!(error = %e, "the S3 endpoint stopped");
         }
     });

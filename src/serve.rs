@@ -25,9 +25,12 @@ pub struct ServeArgs {
     /// Where entities, activations and runtime files are kept [default: ~/.local/share/wisp].
     #[arg(long, env = "WISP_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// The guest namespace's key as UUID:KEY [default: generated on first start, then kept].
-    #[arg(long, env = "WISP_GUEST_KEY", hide_env_values = true)]
-    guest_key: Option<String>,
+    /// A file holding the guest namespace's key as UUID:KEY (the environment variable
+    /// WISP_GUEST_KEY is the other way to give it; never on the command line, where every
+    /// process on the machine can read it) [default: generated on first start, then kept in
+    /// <data dir>/guest.key].
+    #[arg(long, env = "WISP_GUEST_KEY_FILE")]
+    guest_key_file: Option<PathBuf>,
     /// The API URL functions and clients should use [default: http://<listen address>].
     #[arg(long, env = "WISP_API_HOST")]
     api_host: Option<String>,
@@ -51,6 +54,10 @@ pub struct ServeArgs {
     /// Enforce memory limits by polling resident memory even where memory cgroups are available.
     #[arg(long, env = "WISP_NO_CGROUPS")]
     no_cgroups: bool,
+    /// Most bytes (in MB) a zip action may unpack to; a larger archive fails its activations
+    /// with a developer error before it fills the disk (Lambda's figure by default).
+    #[arg(long, env = "WISP_MAX_UNPACKED_MB", default_value_t = 250)]
+    max_unpacked_mb: u64,
     /// Seconds an idle warm process is kept.
     #[arg(long, env = "WISP_IDLE_TIMEOUT", default_value_t = 600)]
     idle_timeout: u64,
@@ -113,6 +120,11 @@ pub struct ServeArgs {
     /// answering 202 (seconds).
     #[arg(long, env = "WISP_MAX_BLOCKING_WAIT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=60))]
     max_blocking_wait: u64,
+    /// Seconds a client of the API or the S3 endpoint gets to send a request's headers (and,
+    /// on a kept-alive connection, to start its next request) and each part of its body;
+    /// past it the connection is closed.
+    #[arg(long, env = "WISP_READ_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    read_timeout: u64,
     /// Seconds running activations get to finish on shutdown.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
@@ -170,11 +182,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(crate::paths::default_data_dir);
-    std::fs::create_dir_all(&data_dir)
+    private_dir(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let (entities, activations) = SqliteStore::open(&data_dir.join("db"))
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
-    let guest = ensure_guest_key(&entities, &data_dir, args.guest_key.as_deref()).await?;
+    let given = given_guest_key(args.guest_key_file.as_deref())?;
+    let guest = ensure_guest_key(&entities, &data_dir, given.as_deref()).await?;
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -210,6 +223,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_queued: args.max_queued,
         memory_cgroups: !args.no_cgroups,
         max_result_bytes: 1024 * 1024,
+        max_unpacked_bytes: args.max_unpacked_mb << 20,
         api_host: api_host.clone(),
         wasm_instances: args.wasm_instances,
         wasm_idle_instances: args.wasm_idle_instances,
@@ -292,6 +306,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.s3_listen,
         &api_host,
         &site_url,
+        Duration::from_secs(args.read_timeout),
     )
     .await?;
     // Every state service that runs tells each activation where it is.
@@ -370,10 +385,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("wisp: object storage (S3) on http://{address}");
     }
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the API server failed")?;
+    wisp_api::serve(
+        listener,
+        app,
+        Duration::from_secs(args.read_timeout),
+        shutdown_signal(),
+    )
+    .await;
     println!("wisp: shutting down");
     controller
         .shutdown(Duration::from_secs(args.shutdown_grace))
@@ -390,6 +408,62 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Creates the data directory owner-only, or makes an existing one of ours so: it holds every
+/// namespace's secrets (keys, key-value passwords, S3 key pairs, the URL signing key). A
+/// directory that holds no store yet is not changed, only named (it may be a home directory).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    if meta.mode() & 0o077 == 0 || meta.uid() != effective_uid() {
+        return Ok(());
+    }
+    if dir.join("db").is_dir() {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        println!(
+            "wisp: {} was open to other users; now only its owner may enter it",
+            dir.display()
+        );
+    } else {
+        println!(
+            "wisp: {} can be entered by other users of this machine (what Wisp keeps in it is \
+             its owner's alone): `chmod 700` it",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// The guest key given by the operator: the file `--guest-key-file` names, else the
+/// environment variable `WISP_GUEST_KEY` (whose value a child of the server never sees:
+/// runtime processes get a clean environment).
+fn given_guest_key(file: Option<&Path>) -> anyhow::Result<Option<String>> {
+    if let Some(file) = file {
+        use std::os::unix::fs::PermissionsExt;
+        let auth = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the guest key file {}", file.display()))?;
+        if std::fs::metadata(file).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            println!(
+                "wisp: {} can be read by other users of this machine: `chmod 600` it",
+                file.display()
+            );
+        }
+        return Ok(Some(auth.trim().to_string()));
+    }
+    Ok(std::env::var("WISP_GUEST_KEY")
+        .ok()
+        .map(|auth| auth.trim().to_string())
+        .filter(|auth| !auth.is_empty()))
 }
 
 /// The guest namespace's `uuid:key`: as given, else as kept in the data directory, else new.
@@ -419,17 +493,37 @@ async fn ensure_guest_key(
     Ok(auth)
 }
 
+/// Writes `contents` to `path` readable by its owner only, whatever the umask.
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()
+}
+
+/// Makes a properties file of ours (it holds a key) readable by its owner only.
+fn tighten_wskprops(path: &Path) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    if meta.mode() & 0o077 == 0 || meta.uid() != effective_uid() {
+        return;
+    }
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        Ok(()) => println!(
+            "wisp: {} was readable by other users; now only by its owner",
+            path.display()
+        ),
+        Err(e) => println!("wisp: could not make {} private: {e}", path.display()),
+    }
 }
 
 /// Writes `~/.wskprops` for this server when there is none; never replaces a different one.
@@ -437,11 +531,14 @@ fn write_wskprops(api_host: &str, auth: &str) {
     let path = crate::paths::wskprops();
     let wanted = format!("APIHOST={api_host}\nAUTH={auth}\n");
     match std::fs::read_to_string(&path) {
-        Ok(existing) if existing == wanted => {}
-        Ok(_) => println!(
-            "wisp: {} exists and points elsewhere; left unchanged (use `wisp property set --apihost {api_host} --auth ...`)",
-            path.display()
-        ),
+        Ok(existing) if existing == wanted => tighten_wskprops(&path),
+        Ok(_) => {
+            tighten_wskprops(&path);
+            println!(
+                "wisp: {} exists and points elsewhere; left unchanged (use `wisp property set --apihost {api_host} --auth ...`)",
+                path.display()
+            )
+        }
         Err(_) => match write_private(&path, &wanted) {
             Ok(()) => println!("wisp: wrote {}", path.display()),
             Err(e) => println!("wisp: could not write {}: {e}", path.display()),

@@ -230,3 +230,84 @@ async fn throttles_answer_429() {
         "Too many requests in the last minute (count: 3, allowed: 3)."
     );
 }
+
+/// One raw HTTP/1.1 request with `host` as its `Host` header: (status, body).
+async fn with_host(server: &Server, host: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = server.api_host.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_string();
+    (status, body)
+}
+
+#[tokio::test]
+async fn odd_host_names_and_object_keys_get_a_4xx_naming_no_path_of_the_server() {
+    let server = Server::start();
+    let data = server.data_dir().to_string_lossy().into_owned();
+    let port = server.api_host.rsplit(':').next().unwrap().to_string();
+    let long = "a".repeat(300);
+    let too_long = "a".repeat(64);
+    for label in [long.as_str(), too_long.as_str(), "a b", "-a", "a!"] {
+        for path in ["/", "/index.html", "/api/v1/namespaces"] {
+            let host = format!("{label}.localhost:{port}");
+            let (status, body) = with_host(&server, &host, path).await;
+            assert_eq!(status, 400, "{label} {path}: {body}");
+            let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert!(error_message(&body).contains("Host"), "{body}");
+        }
+    }
+    let (status, _) = with_host(
+        &server,
+        &format!("{}.localhost:{port}", "a".repeat(63)),
+        "/",
+    )
+    .await;
+    assert_eq!(status, 404, "a valid label names a site with no files");
+    let (status, body) = server
+        .send(
+            server
+                .http
+                .get(format!("{}/sites/{long}/", server.api_host)),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+
+    // Keys the local store cannot hold as files are refused before it is asked.
+    let segment = "k".repeat(300);
+    let two = format!("{segment}/{segment}");
+    let wide = "%E6%97%A5".repeat(81);
+    for key in [
+        segment.as_str(),
+        two.as_str(),
+        wide.as_str(),
+        "a%00b",
+        "..%2Fx",
+    ] {
+        for method in [
+            reqwest::Method::PUT,
+            reqwest::Method::GET,
+            reqwest::Method::DELETE,
+        ] {
+            let request = server
+                .request(method.clone(), &format!("namespaces/_/objects/{key}"))
+                .body("x");
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            assert_eq!(status, 400, "{method} {key}: {body}");
+            assert!(
+                !body.contains(&data) && !body.contains("/objects/"),
+                "{body}"
+            );
+        }
+    }
+}

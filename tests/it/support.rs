@@ -42,6 +42,8 @@ pub struct Server {
     /// The key-value store's RESP address: port 6379 as Nimbella's SDKs expect, on a loopback
     /// address of this server's own so parallel tests never share one.
     pub kv_address: String,
+    /// Environment variables the server process gets beyond the test's own.
+    pub env: Vec<(String, String)>,
 }
 
 static NEXT_KV: AtomicUsize = AtomicUsize::new(0);
@@ -68,6 +70,11 @@ impl Server {
     }
 
     pub fn start_with(extra: &[&str]) -> Server {
+        Server::start_with_env(extra, &[])
+    }
+
+    /// A server started with `extra` flags and `env` variables.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         let scratch = Scratch::new("server");
         let mut server = Server {
             child: None,
@@ -76,9 +83,18 @@ impl Server {
             scratch,
             http: reqwest::Client::new(),
             kv_address: kv_address(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         server.launch(extra);
         server
+    }
+
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
     }
 
     /// The S3 endpoint's address: the key-value store's loopback address, port 9000.
@@ -107,6 +123,7 @@ impl Server {
             .env("HOME", self.home())
             .env_remove("WSK_CONFIG_FILE")
             .env_remove("WISP_GUEST_KEY")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = command.spawn().expect("wisp starts");
@@ -129,11 +146,6 @@ impl Server {
         self.api_host = api_host.expect("server printed its address");
         self.auth = auth.expect("server printed the guest key");
         self.child = Some(child);
-    }
-
-    /// The server process's pid.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
     }
 
     /// `kill -9` the server.

@@ -53,6 +53,11 @@ impl From<ControllerError> for ApiError {
             ControllerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ControllerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
+        if let ControllerError::Internal(detail) = &e {
+            // The detail may name files of the server: the log has it, the client need not.
+            tracing::error!(error = %detail, "internal error");
+            return ApiError::new(status, "The server encountered an internal error.");
+        }
         ApiError::new(status, e.to_string())
     }
 }

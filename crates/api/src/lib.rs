@@ -9,6 +9,7 @@ mod middleware;
 mod query;
 mod range;
 mod routes;
+mod server;
 mod site;
 mod web;
 mod wire;
@@ -21,6 +22,7 @@ use axum::Router;
 use wisp_controller::Controller;
 
 pub use error::ApiError;
+pub use server::serve;
 pub use site::{Sites, SitesConfig};
 
 /// Everything a handler needs.

@@ -58,7 +58,7 @@ impl Props {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        std::fs::write(path, self.render())
+        write_private(path, self.render().as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
@@ -99,6 +99,21 @@ impl Props {
             self.lines.push(new_line);
         }
     }
+}
+
+/// Writes the file readable by its owner only (it holds a key), whatever the umask, and makes
+/// an existing one so.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(contents)
 }
 
 fn split_line(line: &str) -> Option<(&str, &str)> {

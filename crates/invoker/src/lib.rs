@@ -54,6 +54,9 @@ pub struct InvokerConfig {
     pub max_queued: usize,
     /// Results larger than this are truncated into an application error.
     pub max_result_bytes: usize,
+    /// Bytes a zip action may unpack to; a larger archive is refused (a developer error at
+    /// initialisation) before it fills the disk.
+    pub max_unpacked_bytes: u64,
     /// The API base URL handed to functions as `__OW_API_HOST`.
     pub api_host: String,
     /// Enforce `limits.memory` with memory cgroups where the host allows it (otherwise, and

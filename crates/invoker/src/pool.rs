@@ -2,6 +2,7 @@
 //! budget, idle eviction and queueing.
 
 use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -82,13 +83,19 @@ pub(crate) enum Lease {
 
 impl Invoker {
     pub fn new(config: InvokerConfig) -> std::io::Result<Invoker> {
+        // Owner-only, made before anything is written under them: the runtime directory holds
+        // every namespace's unpacked code.
+        for dir in ["work", "code"] {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(config.runtime_dir.join(dir))?;
+        }
         let launchers = Launchers::install(
             &config.runtime_dir,
             config.node.clone(),
             config.python.clone(),
         )?;
-        std::fs::create_dir_all(config.runtime_dir.join("work"))?;
-        std::fs::create_dir_all(config.runtime_dir.join("code"))?;
         let settings = &config.sandbox;
         let sandboxes = Sandboxes::new(wisp_sandbox::Config {
             mode: settings.mode,

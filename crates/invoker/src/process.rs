@@ -393,25 +393,31 @@ fn log_lines(
 }
 
 fn reply_line(demux: &mut Demux<Token>, line: &str) -> Vec<(Token, Finished)> {
-    let reply = serde_json::from_str::<Reply>(line).unwrap_or_else(|_| Reply {
-        ready: false,
-        ok: false,
-        activation_id: None,
-        result: None,
-        error: Some(
-            format!(
-                "The action did not produce a valid JSON response: {}",
-                truncate(line, 200)
-            )
-            .into(),
-        ),
-    });
-    demux.reply(reply, line.len())
+    match serde_json::from_str::<Reply>(line) {
+        Ok(reply) => demux.reply(reply, line.len()),
+        // A result the server cannot take (nested deeper than serde_json's 128 levels, a lone
+        // UTF-16 surrogate, not JSON at all) ends its activation now, saying why; the line
+        // lost its activation id with the parse, so the demultiplexer finds it leniently.
+        Err(e) => {
+            let error = format!(
+                "The action did not produce a valid JSON response: {e}, near '{}'",
+                near(line, e.column())
+            );
+            let reply = Reply {
+                ready: false,
+                ok: false,
+                activation_id: None,
+                result: None,
+                error: Some(error.into()),
+            };
+            demux.unparsable_reply(line, reply)
+        }
+    }
 }
 
-fn truncate(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => &text[..i],
-        None => text,
-    }
+/// What `line` holds around its one-based `column`, where a parse stopped.
+fn near(line: &str, column: usize) -> &str {
+    let start = line.floor_char_boundary(column.saturating_sub(30));
+    let end = line.floor_char_boundary((column + 10).min(line.len()));
+    &line[start..end]
 }

@@ -124,7 +124,8 @@ async fn initialize(
         )
     })?;
     let exec = code.clone();
-    let loadable = tokio::task::spawn_blocking(move || prepare(&exec, &code_root))
+    let max_unpacked = inner.config.max_unpacked_bytes;
+    let loadable = tokio::task::spawn_blocking(move || prepare(&exec, &code_root, max_unpacked))
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
     let loadable = loadable.map_err(|message| {

@@ -1,7 +1,9 @@
 //! The RESP2 endpoint: a TCP listener, one task per connection.
 //!
 //! A connection must `AUTH <password>` (or `AUTH default <password>`) first; the password
-//! names the namespace whose keyspace every later command uses. Requests are parsed as they
+//! names the namespace whose keyspace every later command uses. A failed AUTH is answered
+//! late, later at each further failure, and a connection that fails too often is closed, so
+//! guessing passwords is slow however the guesses are pipelined. Requests are parsed as they
 //! arrive and answered in order; the replies to everything that arrived together are written
 //! together (pipelining). Malformed protocol is answered with an error, then the connection is
 //! closed.
@@ -26,6 +28,11 @@ pub struct ServerConfig {
     /// opens a connection per `redis()` call and keeps it) do not hold slots forever. Redis
     /// clients reconnect on their own.
     pub idle_timeout: Duration,
+    /// How late the first failed AUTH of a connection is answered; each further failure
+    /// waits twice as long as the one before.
+    pub auth_failure_delay: Duration,
+    /// Failed AUTHs one connection may make: the last is answered, then the connection closed.
+    pub max_auth_failures: u32,
 }
 
 impl Default for ServerConfig {
@@ -33,6 +40,10 @@ impl Default for ServerConfig {
         ServerConfig {
             max_clients: 1024,
             idle_timeout: Duration::from_secs(300),
+            // 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s: five guesses take three seconds, then a new
+            // connection (and a slot of `max_clients`) is needed.
+            auth_failure_delay: Duration::from_millis(100),
+            max_auth_failures: 5,
         }
     }
 }
@@ -67,6 +78,10 @@ pub async fn serve(
             Ok(slot) => {
                 let session = Session {
                     idle_timeout: config.idle_timeout,
+                    auth_failure_delay: config.auth_failure_delay,
+                    max_auth_failures: config.max_auth_failures,
+                    failed_auths: 0,
+                    owed_delay: Duration::ZERO,
                     store: store.clone(),
                     passwords: passwords.clone(),
                     namespace: None,
@@ -94,6 +109,12 @@ async fn refuse(mut stream: TcpStream) {
 
 struct Session {
     idle_timeout: Duration,
+    auth_failure_delay: Duration,
+    max_auth_failures: u32,
+    /// Failed AUTHs so far on this connection.
+    failed_auths: u32,
+    /// How long to wait before the next replies are written: what failed AUTHs cost.
+    owed_delay: Duration,
     store: Arc<dyn KvStore>,
     passwords: Arc<Passwords>,
     /// Set by a successful AUTH.
@@ -174,6 +195,9 @@ impl Session {
                 Reply::err("Protocol error: too big request").encode(&mut out);
                 then = Then::Close;
             }
+            if !self.owed_delay.is_zero() {
+                tokio::time::sleep(std::mem::take(&mut self.owed_delay)).await;
+            }
             if !out.is_empty() && stream.write_all(&out).await.is_err() {
                 return;
             }
@@ -221,25 +245,30 @@ impl Session {
         }
     }
 
-    fn auth(&mut self, user: Option<Bytes>, password: Bytes) -> Reply {
+    fn auth(&mut self, user: Option<Bytes>, password: Bytes) -> Step {
         let default_user = user.is_none_or(|u| u == b"default");
         let namespace = std::str::from_utf8(&password)
             .ok()
             .and_then(|p| self.passwords.namespace_for(p));
-        match namespace.filter(|_| default_user) {
-            Some(namespace) => {
-                self.namespace = Some(namespace);
-                Reply::ok()
-            }
-            None => {
-                Reply::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
-            }
+        if let Some(namespace) = namespace.filter(|_| default_user) {
+            self.namespace = Some(namespace);
+            return Step::reply(Reply::ok());
         }
+        self.owed_delay += self
+            .auth_failure_delay
+            .saturating_mul(1 << self.failed_auths.min(16));
+        self.failed_auths += 1;
+        let wrong =
+            Reply::Error("WRONGPASS invalid username-password pair or user is disabled.".into());
+        if self.failed_auths >= self.max_auth_failures {
+            return Step::Reply(wrong, Then::Close);
+        }
+        Step::reply(wrong)
     }
 
     fn connection(&mut self, namespace: String, command: Connection) -> Step {
         Step::reply(match command {
-            Connection::Auth { user, password } => self.auth(user, password),
+            Connection::Auth { user, password } => return self.auth(user, password),
             Connection::Quit => return Step::Reply(Reply::ok(), Then::Close),
             Connection::Ping(None) => Reply::Simple("PONG".into()),
             Connection::Ping(Some(message)) | Connection::Echo(message) => Reply::bulk(message),

@@ -410,6 +410,7 @@ async fn an_idle_connection_is_closed_and_frees_its_slot() {
     let config = ServerConfig {
         max_clients: 1,
         idle_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
     };
     let dir = dir("idle");
     let server = Server::start(dir.path(), KvConfig::default(), config).await;
@@ -417,4 +418,44 @@ async fn an_idle_connection_is_closed_and_frees_its_slot() {
     idle.auth(&server.password("alice")).await;
     assert!(idle.closed().await);
     assert_eq!(server.cli("alice", &["PING"]).await, "PONG");
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_slowed_then_disconnected() {
+    let config = ServerConfig {
+        auth_failure_delay: Duration::from_millis(50),
+        max_auth_failures: 4,
+        ..ServerConfig::default()
+    };
+    let dir = dir("guess");
+    let server = Server::start(dir.path(), KvConfig::default(), config).await;
+    let wrong = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n";
+    let mut raw = server.connect().await;
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        let started = std::time::Instant::now();
+        raw.send(b"AUTH guess\r\n").await;
+        raw.expect(wrong).await;
+        waits.push(started.elapsed());
+    }
+    assert!(raw.closed().await, "closed after the fourth failure");
+    // 50, 100, 200, 400 ms: each failure waits twice as long as the one before.
+    for (i, wait) in waits.iter().enumerate() {
+        assert!(*wait >= Duration::from_millis(50 << i), "{waits:?}");
+    }
+
+    // Pipelined guesses are no faster: of ten sent at once, four are answered as late, then
+    // the connection is closed.
+    let mut raw = server.connect().await;
+    let started = std::time::Instant::now();
+    raw.send(&b"AUTH guess\r\n".repeat(10)).await;
+    raw.expect(&wrong.repeat(4)).await;
+    assert!(started.elapsed() >= Duration::from_millis(750));
+    assert!(raw.closed().await);
+
+    // The right password on a new connection still opens the namespace.
+    let mut raw = server.connect().await;
+    raw.auth(&server.password("alice")).await;
+    raw.send(b"PING\r\n").await;
+    raw.expect(b"+PONG\r\n").await;
 }

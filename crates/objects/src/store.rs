@@ -11,6 +11,7 @@
 //! etag is `object_store`'s `inode-mtime-size`, new for every put since the renamed file is new.
 
 use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path as FsPath;
 use std::sync::{Arc, Mutex};
 
@@ -61,7 +62,12 @@ pub struct StoreObjects {
 impl StoreObjects {
     /// Objects kept under `dir` on the local filesystem (created if missing).
     pub fn local(dir: &FsPath, config: ObjectsConfig) -> Result<StoreObjects, ObjectError> {
-        std::fs::create_dir_all(dir)
+        // Owner-only: every namespace's objects are under it. (The files and folders in it
+        // are `object_store`'s to make; no one else can reach them through this one.)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .map_err(|e| ObjectError::Storage(format!("cannot create {}: {e}", dir.display())))?;
         let fs = LocalFileSystem::new_with_prefix(dir)
             .map_err(storage)?
@@ -154,7 +160,7 @@ impl StoreObjects {
             .await;
         let stream = found
             .into_stream()
-            .map(|chunk| chunk.map_err(std::io::Error::other))
+            .map(|chunk| chunk.map_err(read_failed))
             .boxed();
         Ok(Read::Found(ObjectBody {
             meta,
@@ -526,7 +532,11 @@ fn check(namespace: &str, key: &str) -> Result<(), ObjectError> {
 /// Namespaces come validated from the controller; this keeps a bad one from naming a folder
 /// outside its own all the same.
 fn check_namespace(namespace: &str) -> Result<(), ObjectError> {
-    if namespace.is_empty() || namespace.contains('/') || namespace.starts_with('.') {
+    if namespace.is_empty()
+        || namespace.contains('/')
+        || namespace.starts_with('.')
+        || crate::key::stored_len(namespace) > crate::key::MAX_SEGMENT_BYTES
+    {
         return Err(ObjectError::InvalidKey(format!(
             "'{namespace}' is not a namespace name."
         )));
@@ -603,8 +613,29 @@ fn ignore_absent(result: object_store::Result<()>) -> Result<(), ObjectError> {
     }
 }
 
+/// A failure of the store itself. Its text (which names files on the server) is logged here;
+/// the error says only what kind of failure it was, since it reaches clients and functions.
 fn storage(e: object_store::Error) -> ObjectError {
-    ObjectError::Storage(e.to_string())
+    tracing::error!(error = %e, "object storage failed");
+    ObjectError::Storage(kind_of(&e))
+}
+
+/// A failure while an object's bytes were read, as [`storage`] reports it.
+fn read_failed(e: object_store::Error) -> std::io::Error {
+    tracing::error!(error = %e, "reading an object failed");
+    std::io::Error::other(kind_of(&e))
+}
+
+/// What kind of failure `e` is, without its paths: the kind of the I/O error under it.
+fn kind_of(e: &object_store::Error) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = source {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            return io.kind().to_string();
+        }
+        source = error.source();
+    }
+    "see the server's log".to_string()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -118,6 +118,8 @@ impl S3Credentials {
             .truncate(true)
             .mode(0o600)
             .open(&temporary)?;
+        // A temporary file left by a crash keeps its mode through `open`.
+        out.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         out.write_all(&serde_json::to_vec_pretty(stored).map_err(std::io::Error::other)?)?;
         out.sync_all()?;
         std::fs::rename(&temporary, &self.file)?;

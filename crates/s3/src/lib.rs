@@ -16,12 +16,15 @@ mod credentials;
 mod listing;
 mod multipart;
 mod service;
+mod timeout;
 mod website;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{s3_error, S3Result};
@@ -56,12 +59,28 @@ pub fn service(
 }
 
 /// Serves `service` on `listener` until the task is dropped: one task per connection.
-pub async fn serve(listener: TcpListener, service: S3Service) -> std::io::Result<()> {
+/// `read_timeout` bounds the wait for a request's headers (and for the next request on a
+/// kept-alive connection) and for each part of its body; past it the connection is closed,
+/// so a client that stops sending holds nothing for long.
+pub async fn serve(
+    listener: TcpListener,
+    service: S3Service,
+    read_timeout: Duration,
+) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         let service = service.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let request = request.map(|body| {
+                s3s::Body::http_body_unsync(timeout::ReadTimeout::new(read_timeout, body))
+            });
+            let service = service.clone();
+            async move { service.call(request).await }
+        });
         tokio::spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(read_timeout)
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "S3 connection ended");

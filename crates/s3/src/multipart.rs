@@ -7,6 +7,7 @@
 //! per part, `<number>.<md5>` (the md5 is the part's ETag, as in S3). Uploads untouched for a
 //! week are removed when the endpoint starts.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -63,7 +64,11 @@ pub struct Uploads {
 impl Uploads {
     /// Uploads staged under `dir` (created if missing); abandoned ones are removed.
     pub fn open(dir: &Path) -> std::io::Result<Uploads> {
-        std::fs::create_dir_all(dir)?;
+        // Owner-only, as everything under the data directory: the parts are objects' bytes.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         for entry in std::fs::read_dir(dir)?.flatten() {
             let old = entry
                 .metadata()
@@ -84,9 +89,14 @@ impl Uploads {
     pub async fn create(&self, upload: &Upload) -> Result<String, UploadError> {
         let id = Alphanumeric.sample_string(&mut rand::rng(), 32);
         let dir = self.dir.join(&id);
-        tokio::fs::create_dir(&dir).await?;
+        tokio::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .await?;
         let json = serde_json::to_vec(upload).map_err(std::io::Error::other)?;
-        tokio::fs::write(dir.join("upload.json"), json).await?;
+        let mut file = private_file(&dir.join("upload.json")).await?;
+        file.write_all(&json).await?;
+        file.flush().await?;
         Ok(id)
     }
 
@@ -129,7 +139,7 @@ impl Uploads {
         }
         let dir = self.dir.join(id);
         let staging = dir.join(format!("{number:05}.partial-{}", rand::random::<u32>()));
-        let mut file = tokio::fs::File::create(&staging).await?;
+        let mut file = private_file(&staging).await?;
         let mut md5 = Md5::new();
         let mut size = 0u64;
         let written = async {
@@ -213,6 +223,17 @@ impl Uploads {
             _ => Ok(()),
         }
     }
+}
+
+/// A new file (or an emptied one) readable by its owner only.
+async fn private_file(path: &Path) -> std::io::Result<tokio::fs::File> {
+    tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .await
 }
 
 #[cfg(test)]

@@ -22,13 +22,16 @@ pub(crate) fn runs(spawner: &Spawner) -> Result<(), String> {
             .map_err(|e| e.to_string())
     };
     let sandboxed = spawner
-        .spawn(Spec {
-            program,
-            args: &[],
-            env: &[],
-            cwd: Path::new("/"),
-            stdio: [null()?, null()?, null()?, null()?],
-        })
+        .spawn_with(
+            Spec {
+                program,
+                args: &[],
+                env: &[],
+                cwd: Path::new("/"),
+                stdio: [null()?, null()?, null()?, null()?],
+            },
+            false,
+        )
         .map_err(|e| e.to_string())?;
     for _ in 0..2000 {
         if let Some(status) = sandboxed.try_wait() {

@@ -118,6 +118,16 @@ impl Spawner {
     }
 
     pub(crate) fn spawn(&self, spec: Spec<'_>) -> Result<Sandboxed, SandboxError> {
+        self.spawn_with(spec, true)
+    }
+
+    /// [`spawn`](Self::spawn); `forward`: whether to serve the platform's endpoints in an
+    /// isolated network (not for the probe, whose program has exited by then).
+    pub(crate) fn spawn_with(
+        &self,
+        spec: Spec<'_>,
+        forward: bool,
+    ) -> Result<Sandboxed, SandboxError> {
         let namespaces = self.layers.namespaces;
         let uid = if namespaces {
             Some(self.ids.take().ok_or_else(|| {
@@ -235,7 +245,11 @@ impl Spawner {
             return Err(SandboxError::Spawn(failure));
         }
         drop(go_write);
-        if namespaces && self.layers.network_namespace && self.config.network == Network::Isolated {
+        if forward
+            && namespaces
+            && self.layers.network_namespace
+            && self.config.network == Network::Isolated
+        {
             if let Some(runtime) = &self.runtime {
                 let listeners = crate::namespace::listen(pid, self.endpoints.clone())?;
                 sandboxed._forwarders = Some(Forwarders::start(runtime, listeners)?);

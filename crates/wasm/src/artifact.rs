@@ -5,6 +5,8 @@
 //! configured differently compiles again instead of loading an artifact it cannot run.
 
 use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -27,7 +29,11 @@ pub(crate) struct Cache {
 
 impl Cache {
     pub(crate) fn open(dir: &Path, engine: &Engine) -> Result<Cache, WasmError> {
-        std::fs::create_dir_all(dir)
+        // Owner-only, as everything under the data directory: compiled namespaces' code.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .map_err(|e| WasmError::Engine(format!("cannot create {}: {e}", dir.display())))?;
         // `DefaultHasher::new()` has fixed keys: the same engine gives the same tag in every
         // run of this build, which is all a cache key needs.
@@ -87,11 +93,22 @@ impl Cache {
         };
         let written = serialized
             .map_err(|e| e.to_string())
-            .and_then(|bytes| std::fs::write(&staging, bytes).map_err(|e| e.to_string()))
+            .and_then(|bytes| write_private(&staging, &bytes).map_err(|e| e.to_string()))
             .and_then(|()| std::fs::rename(&staging, &path).map_err(|e| e.to_string()));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&staging);
             tracing::warn!(path = %path.display(), error = %e, "compiled module not cached");
         }
     }
+}
+
+/// A file readable by its owner only (a staging name is new, so the mode applies).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(bytes)
 }

@@ -155,7 +155,7 @@ async fn put(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let path = action_path(&caller, &state, &ns, &rest, true)?;
-    let body = body.map_err(too_large)?;
+    let body = body.map_err(unread_body)?;
     let put = wire::action_put(wire::object_body(&body, false)?.unwrap_or_default())?;
     let action = state
         .controller
@@ -174,8 +174,10 @@ async fn delete(
     Ok(Json(wire::action(&action, true)))
 }
 
-fn too_large(rejection: BytesRejection) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, rejection.body_text())
+/// A body that could not be read: past the size bound (413), or cut short or not sent in
+/// time (400).
+fn unread_body(rejection: BytesRejection) -> ApiError {
+    ApiError::new(rejection.status(), rejection.body_text())
 }
 
 async fn invoke(
@@ -195,7 +197,7 @@ async fn invoke(
     if let Some(size) = declared.filter(|size| *size > max) {
         return Err(payload_too_large(size, max));
     }
-    let body = body.map_err(too_large)?;
+    let body = body.map_err(unread_body)?;
     if body.len() > max {
         return Err(payload_too_large(body.len(), max));
     }

@@ -72,6 +72,17 @@ fn namespace_of(domains: &[String], host: &str) -> Option<String> {
     })
 }
 
+/// Whether `label` can be the first label of a host name: 1 to 63 letters, digits, `-` or `_`
+/// (namespaces may have one, and browsers resolve it), not starting or ending with `-`.
+fn is_host_label(label: &str) -> bool {
+    (1..=63).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+}
+
 /// `host[:port]` or `[v6]:port` without the port.
 fn host_name(host: &str) -> &str {
     if host.starts_with('[') {
@@ -101,6 +112,11 @@ pub async fn by_host(State(state): State<AppState>, request: Request, next: Next
         _ => None,
     };
     match namespace {
+        Some(label) if !is_host_label(&label) => ApiError::bad_request(
+            "The Host header names no site: its first label is not a host name label \
+             (1 to 63 letters, digits, '-' or '_').",
+        )
+        .into_response(),
         Some(namespace) => {
             let path = request.uri().path().to_string();
             serve(&state, &namespace, &path, "", request).await
@@ -134,6 +150,10 @@ async fn by_path(
     let namespace = percent_decode_str(&namespace)
         .decode_utf8_lossy()
         .into_owned();
+    // No namespace has an invalid name, so no site has one either.
+    if wisp_core::EntityName::parse(&namespace).is_err() {
+        return ApiError::not_found().into_response();
+    }
     serve(&state, &namespace, &rest, &prefix, request).await
 }
 
@@ -437,6 +457,16 @@ mod tests {
             "evillocalhost",
         ] {
             assert_eq!(of(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn host_labels_are_dns_labels() {
+        for good in ["guest", "ns-1", "my_ns", "a", &"a".repeat(63)] {
+            assert!(is_host_label(good), "{good}");
+        }
+        for bad in ["", &"a".repeat(64), "-a", "a-", "a b", "a@b", "ü"] {
+            assert!(!is_host_label(bad), "{bad}");
         }
     }
 }

@@ -36,6 +36,14 @@ function tag(id) {
 const rawStdout = process.stdout.write.bind(process.stdout);
 const rawStderr = process.stderr.write.bind(process.stderr);
 
+// Logs wait for the invoker to read them. libuv makes the pipes non-blocking and keeps what
+// does not fit in them in this process's memory until the event loop runs again, so code
+// printing in a loop grew until it was killed for its memory, instead of having its logs cut
+// at their limit.
+for (const stream of [process.stdout, process.stderr]) {
+  if (stream._handle && typeof stream._handle.setBlocking === 'function') stream._handle.setBlocking(true);
+}
+
 function endOfActivation(id) {
   const line = tag(id) + SENTINEL + '\n';
   rawStdout(line);

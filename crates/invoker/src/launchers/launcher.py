@@ -91,6 +91,8 @@ def run(message):
         return
     try:
         line = json.dumps({"activation_id": activation_id, "result": result}, ensure_ascii=False, separators=(",", ":"))
+        # A lone surrogate survives dumps but cannot be written as UTF-8.
+        line.encode("utf-8")
     except (TypeError, ValueError) as ex:
         reply({"activation_id": activation_id, "error": "The action did not produce a valid JSON response: %s" % ex})
         return

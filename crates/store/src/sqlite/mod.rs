@@ -8,6 +8,7 @@ mod activations;
 mod entities;
 mod schema;
 
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -25,7 +26,12 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating and migrating as needed) both databases under `dir`.
     pub fn open(dir: &Path) -> Result<(SqliteStore, SqliteActivations)> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(e.to_string()))?;
+        // Owner-only: the databases hold every namespace's keys and activations.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         let conn = open_connection(&dir.join("entities.db"), "FULL")?;
         schema::migrate(&conn, schema::ENTITY_MIGRATIONS)?;
         let activations = SqliteActivations::open(&dir.join("activations.db"))?;
@@ -54,12 +60,25 @@ impl SqliteStore {
 }
 
 pub(crate) fn open_connection(path: &Path, synchronous: &str) -> Result<Connection> {
+    create_private(path).map_err(|e| StoreError::Backend(e.to_string()))?;
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+/// Creates the database file readable by its owner only before SQLite opens it: SQLite would
+/// make it 0644, and it gives the `-wal` and `-shm` files the database file's mode.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
