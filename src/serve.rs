@@ -480,7 +480,7 @@ async fn ensure_guest_key(
             Err(_) => {
                 let (uuid, key) = wisp_controller::generate_key();
                 let auth = format!("{uuid}:{key}");
-                write_private(&file, &auth)
+                wisp_cli::write_private(&file, auth.as_bytes())
                     .with_context(|| format!("cannot keep the guest key in {}", file.display()))?;
                 auth
             }
@@ -491,21 +491,6 @@ async fn ensure_guest_key(
     // Storing the key is idempotent; it also refuses a uuid that belongs to another namespace.
     wisp_controller::add_key(store, guest, Some((uuid, key))).await?;
     Ok(auth)
-}
-
-/// Writes `contents` to `path` readable by its owner only, whatever the umask.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
 }
 
 /// Makes a properties file of ours (it holds a key) readable by its owner only.
@@ -539,7 +524,7 @@ fn write_wskprops(api_host: &str, auth: &str) {
                 path.display()
             )
         }
-        Err(_) => match write_private(&path, &wanted) {
+        Err(_) => match wisp_cli::write_private(&path, wanted.as_bytes()) {
             Ok(()) => println!("wisp: wrote {}", path.display()),
             Err(e) => println!("wisp: could not write {}: {e}", path.display()),
         },

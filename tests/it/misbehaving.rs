@@ -15,15 +15,7 @@ async fn developer_error(
 ) -> (Value, String) {
     server.action(name, kind, code, extra).await;
     let (status, record) = server.invoke(name, json!({})).await;
-    assert_eq!(status, 502, "{name}: {record}");
-    assert_eq!(
-        record["response"]["status"], "action developer error",
-        "{name}: {record}"
-    );
-    let error = record["response"]["result"]["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let error = crate::support::developer_error_of(name, status, &record);
     (record, error)
 }
 

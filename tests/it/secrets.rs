@@ -28,8 +28,15 @@ fn open_to_others(dir: &Path, root: &Path, found: &mut Vec<String>) {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        // The launchers and the bundled npm modules are the sandbox's to install.
-        if relative == "runtime/launchers" || relative == "runtime/nodejs" {
+        // What sandboxed runtimes (a uid of their own each) read through mounts of their
+        // own: the launchers and bundled modules, each action's unpacked code (the `code`
+        // directory above it is checked: owner-only), and the declared-file cache, which they
+        // may enter but not list (its own test checks its modes).
+        let sandbox_reads = relative == "runtime/launchers"
+            || relative == "runtime/nodejs"
+            || relative == "state-cache"
+            || relative.starts_with("runtime/code/");
+        if sandbox_reads {
             continue;
         }
         let kind = std::fs::symlink_metadata(&path).unwrap().file_type();

@@ -373,6 +373,19 @@ impl Drop for Server {
     }
 }
 
+/// The error message of an activation record that must be a developer error answered 502.
+pub fn developer_error_of(name: &str, status: u16, record: &Value) -> String {
+    assert_eq!(status, 502, "{name}: {record}");
+    assert_eq!(
+        record["response"]["status"], "action developer error",
+        "{name}: {record}"
+    );
+    record["response"]["result"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Creates namespace `name` with `wisp admin` on the server's data directory; returns its key.
 pub fn admin_namespace(server: &Server, name: &str) -> String {
     let admin = Command::new(wisp_binary())

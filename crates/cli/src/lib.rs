@@ -32,6 +32,7 @@ use commands::{
 pub use config::ClientOpts;
 use config::Config;
 use output::Printer;
+pub use props::write_private;
 use props::Props;
 
 // The client subcommands. (A plain comment: a doc comment here would become the `about` of

@@ -102,8 +102,8 @@ impl Props {
 }
 
 /// Writes the file readable by its owner only (it holds a key), whatever the umask, and makes
-/// an existing one so.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// an existing one so; durable when this returns.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut file = std::fs::OpenOptions::new()
@@ -113,7 +113,8 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)?;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(contents)
+    file.write_all(contents)?;
+    file.sync_all()
 }
 
 fn split_line(line: &str) -> Option<(&str, &str)> {

@@ -69,7 +69,12 @@ impl Spawner {
         } else {
             crate::seccomp::filters().ok()
         };
+        // Only a mount point (each sandbox mounts its root over it, in its own namespace).
         std::fs::create_dir_all(&config.scratch)?;
+        std::fs::set_permissions(
+            &config.scratch,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )?;
         let mut spawner = Spawner {
             layers: Layers {
                 seccomp: filters.is_some(),

@@ -360,6 +360,13 @@ mod tests {
         assert!(files.iter().all(|f| &f.path == path && f.version == "v1"));
         assert_eq!(std::fs::read(path).unwrap(), b"weights");
         assert!(std::fs::metadata(path).unwrap().permissions().readonly());
+        // Sandboxed functions may read it and pass through its directories, not list them.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(path), 0o444);
+        for dir in path.ancestors().skip(1).take(3) {
+            assert_eq!(mode(dir), 0o711, "{}", dir.display());
+        }
         // Another namespace's object of the same name is another copy.
         objects.put("models/m.bin", "v1", b"weights");
         let other = cache
