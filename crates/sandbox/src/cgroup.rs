@@ -100,8 +100,13 @@ impl CgroupTree {
                 v2: h.v2,
             });
         }
+        let procs = match dirs.first() {
+            Some(group) => Some(std::fs::File::open(group.dir.join("cgroup.procs"))?),
+            None => None,
+        };
         Ok(Cgroup {
             dirs,
+            procs,
             _tree: self.clone(),
         })
     }
@@ -126,6 +131,8 @@ struct Group {
 #[derive(Debug)]
 pub struct Cgroup {
     dirs: Vec<Group>,
+    /// `cgroup.procs`, kept open: read after every activation, one `pread` each time.
+    procs: Option<std::fs::File>,
     /// Keeps the subtree alive while any of its groups is.
     _tree: Arc<CgroupTree>,
 }
@@ -236,9 +243,21 @@ impl Cgroup {
 
     /// The host pids of the processes in the sandbox.
     pub fn processes(&self) -> io::Result<Vec<i32>> {
-        let group = self.dirs.first().ok_or(io::ErrorKind::NotFound)?;
-        let text = std::fs::read_to_string(group.dir.join("cgroup.procs"))?;
-        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        use std::os::unix::fs::FileExt;
+        let procs = self.procs.as_ref().ok_or(io::ErrorKind::NotFound)?;
+        let mut text = Vec::with_capacity(64);
+        let mut chunk = [0u8; 256];
+        loop {
+            let n = procs.read_at(&mut chunk, text.len() as u64)?;
+            if n == 0 {
+                break;
+            }
+            text.extend_from_slice(&chunk[..n]);
+        }
+        Ok(String::from_utf8_lossy(&text)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect())
     }
 
     /// Memory charged to the sandbox, in bytes.
@@ -259,6 +278,7 @@ impl Cgroup {
 
 impl Drop for Cgroup {
     fn drop(&mut self) {
+        self.procs = None;
         for group in &self.dirs {
             // Fails (EBUSY) only if something in it is still alive.
             if std::fs::remove_dir(&group.dir).is_err() {
