@@ -55,6 +55,9 @@ impl CgroupTree {
             if let Some(path) = own.lines().find_map(|l| v1_path(l, controller.name())) {
                 let mount = Path::new("/sys/fs/cgroup").join(controller.name());
                 if let Some(root) = make_subtree(&mount.join(path.trim_start_matches('/'))) {
+                    if controller == Controller::Cpu {
+                        weigh_subtree(&root, false);
+                    }
                     hierarchies.push(Hierarchy {
                         controllers: vec![controller],
                         root,
@@ -100,13 +103,8 @@ impl CgroupTree {
                 v2: h.v2,
             });
         }
-        let procs = match dirs.first() {
-            Some(group) => Some(std::fs::File::open(group.dir.join("cgroup.procs"))?),
-            None => None,
-        };
         Ok(Cgroup {
             dirs,
-            procs,
             _tree: self.clone(),
         })
     }
@@ -131,8 +129,6 @@ struct Group {
 #[derive(Debug)]
 pub struct Cgroup {
     dirs: Vec<Group>,
-    /// `cgroup.procs`, kept open: read after every activation, one `pread` each time.
-    procs: Option<std::fs::File>,
     /// Keeps the subtree alive while any of its groups is.
     _tree: Arc<CgroupTree>,
 }
@@ -243,21 +239,11 @@ impl Cgroup {
 
     /// The host pids of the processes in the sandbox.
     pub fn processes(&self) -> io::Result<Vec<i32>> {
-        use std::os::unix::fs::FileExt;
-        let procs = self.procs.as_ref().ok_or(io::ErrorKind::NotFound)?;
-        let mut text = Vec::with_capacity(64);
-        let mut chunk = [0u8; 256];
-        loop {
-            let n = procs.read_at(&mut chunk, text.len() as u64)?;
-            if n == 0 {
-                break;
-            }
-            text.extend_from_slice(&chunk[..n]);
-        }
-        Ok(String::from_utf8_lossy(&text)
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect())
+        // Opened afresh each time: cgroup v1 keeps the list it read for an open file for a
+        // second, so a file kept open would miss a process started meanwhile.
+        let group = self.dirs.first().ok_or(io::ErrorKind::NotFound)?;
+        let text = std::fs::read_to_string(group.dir.join("cgroup.procs"))?;
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
     }
 
     /// Memory charged to the sandbox, in bytes.
@@ -278,7 +264,6 @@ impl Cgroup {
 
 impl Drop for Cgroup {
     fn drop(&mut self) {
-        self.procs = None;
         for group in &self.dirs {
             // Fails (EBUSY) only if something in it is still alive.
             if std::fs::remove_dir(&group.dir).is_err() {
@@ -304,6 +289,21 @@ fn make_subtree(own: &Path) -> Option<PathBuf> {
         .open(root.join("cgroup.procs"))
         .ok()
         .map(|_| root)
+}
+
+/// The weight of all sandboxes together against the server's own threads and the host's
+/// other processes: as much as 32 ordinary processes, what the runtimes had before they were
+/// grouped (one group of default weight would make every runtime together weigh as one
+/// process, and starve them under load).
+fn weigh_subtree(root: &Path, v2: bool) {
+    let written = if v2 {
+        std::fs::write(root.join("cpu.weight"), "3200")
+    } else {
+        std::fs::write(root.join("cpu.shares"), (32 * 1024).to_string())
+    };
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "the sandboxes' cpu weight is the default");
+    }
 }
 
 /// cgroup v2: controllers must be enabled down to our subtree, which the kernel allows only
@@ -338,6 +338,9 @@ fn detect_v2(own: &str, wanted: &[Controller]) -> Option<Hierarchy> {
     std::fs::write(parent.join("cgroup.subtree_control"), enable.trim()).ok()?;
     let root = make_subtree(&parent)?;
     std::fs::write(root.join("cgroup.subtree_control"), enable.trim()).ok()?;
+    if controllers.contains(&Controller::Cpu) {
+        weigh_subtree(&root, true);
+    }
     Some(Hierarchy {
         controllers,
         root,
