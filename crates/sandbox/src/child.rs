@@ -97,6 +97,9 @@ impl Stage {
     }
 }
 
+/// How long the child waits for the parent's go-ahead (which comes within a millisecond).
+const GO_TIMEOUT_MS: libc::c_int = 30_000;
+
 /// A program and its vectors, ready for `execve`.
 pub(crate) struct Exec {
     pub program: CString,
@@ -155,8 +158,20 @@ pub(crate) struct Prepared {
 pub(crate) fn run(p: &Prepared) -> isize {
     // SAFETY: only async-signal-safe syscalls on memory prepared by the parent.
     unsafe {
+        // Dies with the server from the start: a server killed while it makes sandboxes must
+        // not leave children waiting here, each holding copies of the others' pipes. (The
+        // credential change below clears it; it is set again after.) The wait is bounded for
+        // a server that died before this line ran.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+        let mut go = libc::pollfd {
+            fd: p.go,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let mut byte = 0u8;
-        if libc::read(p.go, (&mut byte as *mut u8).cast(), 1) != 1 {
+        if libc::poll(&mut go, 1, GO_TIMEOUT_MS) != 1
+            || libc::read(p.go, (&mut byte as *mut u8).cast(), 1) != 1
+        {
             fail(p.report, Stage::Wait, 0);
         }
         setup_stdio(p);
