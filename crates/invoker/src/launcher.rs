@@ -85,16 +85,7 @@ impl Launchers {
     /// What every sandbox binds read-only: the launchers, the bundled modules, and the
     /// interpreters' installations outside `/usr` at their own paths.
     pub fn binds(&self) -> Vec<Bind> {
-        let mut binds = vec![
-            Bind {
-                host: self.dir.clone(),
-                inside: INSIDE_LAUNCHERS.into(),
-            },
-            Bind {
-                host: self.node_modules.clone(),
-                inside: INSIDE_MODULES.into(),
-            },
-        ];
+        let mut binds = vec![self.launchers_bind(), self.modules_bind()];
         for prefix in [&self.node.prefix, &self.python.prefix]
             .into_iter()
             .flatten()
@@ -107,6 +98,20 @@ impl Launchers {
         binds
     }
 
+    fn launchers_bind(&self) -> Bind {
+        Bind {
+            host: self.dir.clone(),
+            inside: INSIDE_LAUNCHERS.into(),
+        }
+    }
+
+    fn modules_bind(&self) -> Bind {
+        Bind {
+            host: self.node_modules.clone(),
+            inside: INSIDE_MODULES.into(),
+        }
+    }
+
     /// How to start a stem cell of `kind` in `sandboxes`; `None` for a kind that runs in no
     /// process (`wasm`). `work` is the working directory of processes on the host.
     pub fn spawn(
@@ -117,10 +122,7 @@ impl Launchers {
         work: &Path,
     ) -> Option<Spawn> {
         let sandboxed = sandboxes.layers().namespaces;
-        let launchers = sandboxes.visible(&Bind {
-            host: self.dir.clone(),
-            inside: INSIDE_LAUNCHERS.into(),
-        });
+        let launchers = sandboxes.visible(&self.launchers_bind());
         let (interpreter, script) = match kind {
             Kind::Nodejs20 => (&self.node, "launcher.js"),
             Kind::Python3 => (&self.python, "launcher.py"),
@@ -149,10 +151,7 @@ impl Launchers {
         match kind {
             Kind::Nodejs20 => {
                 // Searched after the action's own node_modules, so its copies win.
-                let modules = sandboxes.visible(&Bind {
-                    host: self.node_modules.clone(),
-                    inside: INSIDE_MODULES.into(),
-                });
+                let modules = sandboxes.visible(&self.modules_bind());
                 env.push(("NODE_PATH".into(), modules.display().to_string()));
             }
             Kind::Python3 => {

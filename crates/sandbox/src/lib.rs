@@ -198,14 +198,6 @@ impl Sandboxes {
         self.inner.layers
     }
 
-    pub fn mode(&self) -> Mode {
-        self.inner.config.mode
-    }
-
-    pub fn network(&self) -> Network {
-        self.inner.config.network
-    }
-
     /// Where a host path bound into every sandbox (`Config::binds`) is seen by the process:
     /// inside the sandbox when it has a root of its own, else on the host.
     pub fn visible(&self, bind: &Bind) -> PathBuf {

@@ -122,6 +122,8 @@ impl Drop for Forwarders {
 async fn accept(listener: tokio::net::TcpListener, target: SocketAddr) {
     loop {
         let Ok((mut inbound, _)) = listener.accept().await else {
+            // Out of file descriptors, say: wait rather than spin on the error.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
         tokio::spawn(async move {
