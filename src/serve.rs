@@ -11,7 +11,7 @@ use wisp_api::{AppState, BuildInfo};
 use wisp_controller::{Controller, ControllerConfig, StateConfig};
 use wisp_core::EntityName;
 use wisp_invoker::{
-    FunctionNetwork, Invoker, InvokerConfig, SandboxBind, SandboxMode, SandboxSettings,
+    FunctionNetwork, Invoker, InvokerConfig, Outbound, SandboxBind, SandboxMode, SandboxSettings,
 };
 use wisp_store::SqliteStore;
 
@@ -133,12 +133,22 @@ pub struct ServeArgs {
     /// the server's own user with nothing between them and the host.
     #[arg(long, env = "WISP_SANDBOX", default_value = "auto")]
     sandbox: SandboxArg,
-    /// What functions' network reaches: `isolated` (their own network namespace in which only
-    /// the platform's endpoints answer: API, key-value, S3), `none` (a loopback interface only),
-    /// or `host` (everything the host reaches, its loopback services included: only for a
-    /// trusted single-user machine).
+    /// What functions' network reaches: `isolated` (their own network namespace whose TCP
+    /// connections and DNS queries the server carries: to the platform's endpoints, API,
+    /// key-value and S3, and to the outside network, but not to the host's other services or
+    /// private addresses), `none` (a loopback interface only), or `host` (everything the host
+    /// reaches, its loopback services included: only for a trusted single-user machine).
     #[arg(long, env = "WISP_FUNCTION_NETWORK", default_value = "isolated")]
     function_network: NetworkArg,
+    /// Address blocks functions in isolated networks may reach although they are denied by
+    /// default (private, loopback, link-local and the host's own addresses), e.g. a LAN
+    /// service: `10.1.2.0/24,192.168.5.7`.
+    #[arg(long, env = "WISP_FUNCTION_EGRESS_ALLOW", value_delimiter = ',')]
+    function_egress_allow: Vec<wisp_invoker::Cidr>,
+    /// Name servers functions' DNS queries are relayed to (`address` or `address:port`,
+    /// comma-separated); the host's `/etc/resolv.conf` by default.
+    #[arg(long, env = "WISP_FUNCTION_DNS", value_delimiter = ',', value_parser = parse_resolver)]
+    function_dns: Vec<SocketAddr>,
     /// Size (MB) of each function sandbox's private `/tmp`.
     #[arg(long, env = "WISP_FUNCTION_TMP_MB", default_value_t = 64)]
     function_tmp_mb: u64,
@@ -168,6 +178,16 @@ enum NetworkArg {
 }
 
 /// Where an endpoint bound to `address` is reached from the same host.
+/// A name server's address, port 53 unless given.
+fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
+    text.parse::<SocketAddr>()
+        .or_else(|_| {
+            text.parse::<std::net::IpAddr>()
+                .map(|ip| SocketAddr::new(ip, 53))
+        })
+        .map_err(|_| format!("`{text}` is not an address or address:port"))
+}
+
 fn reachable(address: SocketAddr) -> SocketAddr {
     if address.ip().is_unspecified() {
         SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), address.port())
@@ -244,6 +264,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 reachable(args.kv_listen),
                 reachable(args.s3_listen),
             ],
+            outbound: Outbound {
+                allow: args.function_egress_allow.clone(),
+                resolvers: if args.function_dns.is_empty() {
+                    Outbound::host_resolvers()
+                } else {
+                    args.function_dns.clone()
+                },
+            },
             init_program: std::env::current_exe()
                 .context("cannot find the wisp binary, which sandboxes run as their init")?,
             tmp_mb: args.function_tmp_mb,

@@ -25,6 +25,7 @@ mod model;
 mod nimbella_deployer;
 mod node_sdk;
 mod objects;
+mod outbound;
 mod pool;
 mod projects;
 mod runtimes;

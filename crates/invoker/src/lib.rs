@@ -31,7 +31,8 @@ use wisp_core::{Action, ActivationId, ActivationResponse};
 pub use pool::Invoker;
 pub use wasm_component::FRESH_INSTANCE;
 pub use wisp_sandbox::{
-    Bind as SandboxBind, Layers as SandboxLayers, Mode as SandboxMode, Network as FunctionNetwork,
+    Bind as SandboxBind, Cidr, Layers as SandboxLayers, Mode as SandboxMode,
+    Network as FunctionNetwork, Outbound,
 };
 /// What `wasm` components' state imports reach, implemented by the server over its stores.
 pub use wisp_wasm::{GuestState, ObjectPage, StateError};
@@ -79,6 +80,8 @@ pub struct SandboxSettings {
     pub network: FunctionNetwork,
     /// The platform's endpoints (API, key-value, S3) functions in isolated networks reach.
     pub endpoints: Vec<std::net::SocketAddr>,
+    /// What functions in isolated networks reach beyond the platform.
+    pub outbound: Outbound,
     /// The `wisp` binary, run as each sandbox's init.
     pub init_program: PathBuf,
     /// Size of each sandbox's `/tmp`, in MB.

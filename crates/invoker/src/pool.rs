@@ -110,6 +110,7 @@ impl Invoker {
             memory_cgroups: config.memory_cgroups,
             scratch: config.runtime_dir.join("sandbox-root"),
             endpoints: settings.endpoints.clone(),
+            outbound: settings.outbound.clone(),
             init_program: settings.init_program.clone(),
         })
         .map_err(std::io::Error::other)?;

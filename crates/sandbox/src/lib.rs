@@ -16,11 +16,15 @@
 
 mod cgroup;
 mod child;
+mod forward;
 mod ids;
 pub mod init;
 mod namespace;
+mod netlink;
 mod plan;
+mod policy;
 mod probe;
+mod redirect;
 mod seccomp;
 mod spawner;
 
@@ -29,7 +33,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use cgroup::Cgroup;
-pub use namespace::Forwarders;
+pub use forward::Forwarders;
+pub use policy::{Cidr, Outbound};
 pub use spawner::Sandboxed;
 
 /// How strictly the operator wants functions sandboxed (`--sandbox`).
@@ -46,8 +51,9 @@ pub enum Mode {
 /// What a function's network namespace reaches (`--function-network`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Network {
-    /// Its own network namespace in which only the platform's endpoints answer (API,
-    /// key-value, S3), forwarded by the server; nothing else of the host.
+    /// Its own network namespace whose TCP connections and DNS queries the server carries:
+    /// to the platform's endpoints (API, key-value, S3) and to the outside network as the
+    /// [`Outbound`] policy allows, never to the host's other services.
     Isolated,
     /// Its own network namespace with only a loopback interface.
     None,
@@ -80,6 +86,8 @@ pub struct Config {
     /// The platform's endpoints (API, key-value, S3) functions in isolated networks reach at
     /// the same addresses.
     pub endpoints: Vec<std::net::SocketAddr>,
+    /// What functions in isolated networks reach beyond the platform.
+    pub outbound: Outbound,
     /// The program run as each sandbox's init: a binary whose `main` starts with
     /// [`init::run_if_requested`] (the `wisp` binary).
     pub init_program: PathBuf,
@@ -91,6 +99,8 @@ pub struct Layers {
     /// User, PID, mount, IPC and UTS namespaces, a read-only root and an unprivileged uid.
     pub namespaces: bool,
     pub network_namespace: bool,
+    /// Isolated networks reach the outside (TCP and DNS) through the server.
+    pub outbound: bool,
     pub seccomp: bool,
     pub memory_cgroup: bool,
     pub pids_cgroup: bool,
@@ -106,6 +116,9 @@ impl Layers {
         }
         if network != Network::Host && !self.network_namespace {
             missing.push("network namespaces");
+        }
+        if network == Network::Isolated && !self.outbound {
+            missing.push("nf_tables redirection for functions' outbound connections");
         }
         if !self.seccomp {
             missing.push("seccomp");
@@ -127,7 +140,11 @@ impl std::fmt::Display for Layers {
             on.push("user/pid/mount/ipc/uts namespaces, read-only root, unprivileged uid");
         }
         if self.network_namespace {
-            on.push("network namespace");
+            on.push(if self.outbound {
+                "network namespace (outbound through the server)"
+            } else {
+                "network namespace"
+            });
         }
         if self.seccomp {
             on.push("seccomp");

@@ -5,8 +5,8 @@
 //!   specialised (a detached copy of the host directory made with `open_tree`, moved into the
 //!   sandbox's mount namespace);
 //! - listening, inside an isolated network namespace, on the addresses of the platform's own
-//!   endpoints (API, key-value, S3); the server accepts there and forwards each connection to
-//!   the same address on the host. Nothing else of the host's network is reachable.
+//!   endpoints (API, key-value, S3), and redirecting the rest of its TCP and DNS to the server
+//!   ([`crate::redirect`]); the server serves these sockets ([`crate::forward`]).
 
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
@@ -14,6 +14,8 @@ use std::path::Path;
 
 use rustix::mount::{MountFlags, MoveMountFlags, OpenTreeFlags};
 use rustix::thread::{LinkNameSpaceType, UnshareFlags};
+
+use crate::forward::Listeners;
 
 /// Runs `work` on a new thread that has joined the namespace `kind` of process `pid`.
 fn inside<T: Send + 'static>(
@@ -69,14 +71,18 @@ pub(crate) fn mount_code(pid: i32, host_dir: &Path, target: &'static str) -> std
     })
 }
 
-/// Listening sockets on `addresses` inside the network namespace of `pid`.
+/// The listening sockets of the isolated network of `pid`: one at each loopback endpoint
+/// address and, with `outbound`, the redirect of everything else to the server.
 pub(crate) fn listen(
     pid: i32,
-    addresses: Vec<SocketAddr>,
-) -> std::io::Result<Vec<(SocketAddr, std::net::TcpListener)>> {
+    endpoints: Vec<SocketAddr>,
+    outbound: bool,
+) -> std::io::Result<Listeners> {
     inside(pid, LinkNameSpaceType::Network, move || {
         let mut listeners = Vec::new();
-        for address in addresses {
+        // An endpoint at a loopback address is served at that address inside; one at another
+        // address is reached through the outbound redirect, whose policy lets it through.
+        for address in endpoints.into_iter().filter(|a| a.ip().is_loopback()) {
             match std::net::TcpListener::bind(address) {
                 Ok(listener) => {
                     listener.set_nonblocking(true)?;
@@ -86,53 +92,19 @@ pub(crate) fn listen(
                     "functions in isolated networks cannot reach this endpoint"),
             }
         }
-        Ok(listeners)
-    })
-}
-
-/// The tasks forwarding a sandbox's endpoint connections to the host; they end when dropped.
-#[derive(Default)]
-pub struct Forwarders(Vec<tokio::task::JoinHandle<()>>);
-
-impl Forwarders {
-    /// Accepts on each listener and copies each connection to and from the same address on
-    /// the host. Needs a tokio runtime.
-    pub(crate) fn start(
-        runtime: &tokio::runtime::Handle,
-        listeners: Vec<(SocketAddr, std::net::TcpListener)>,
-    ) -> std::io::Result<Forwarders> {
-        let _entered = runtime.enter();
-        let mut tasks = Vec::new();
-        for (target, listener) in listeners {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            tasks.push(runtime.spawn(accept(listener, target)));
-        }
-        Ok(Forwarders(tasks))
-    }
-}
-
-impl Drop for Forwarders {
-    fn drop(&mut self) {
-        for task in &self.0 {
-            task.abort();
-        }
-    }
-}
-
-async fn accept(listener: tokio::net::TcpListener, target: SocketAddr) {
-    loop {
-        let Ok((mut inbound, _)) = listener.accept().await else {
-            // Out of file descriptors, say: wait rather than spin on the error.
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            continue;
+        let outbound = if outbound {
+            crate::redirect::route_everything_to_loopback()?;
+            crate::redirect::redirect_to_server()?;
+            let tcp = std::net::TcpListener::bind(("127.0.0.1", crate::redirect::OUTBOUND_PORT))?;
+            tcp.set_nonblocking(true)?;
+            let dns = std::net::UdpSocket::bind(("127.0.0.1", crate::redirect::DNS_PORT))?;
+            Some((tcp, dns))
+        } else {
+            None
         };
-        tokio::spawn(async move {
-            let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
-                return;
-            };
-            let _ = inbound.set_nodelay(true);
-            let _ = outbound.set_nodelay(true);
-            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-        });
-    }
+        Ok(Listeners {
+            endpoints: listeners,
+            outbound,
+        })
+    })
 }

@@ -8,7 +8,6 @@
 
 use std::ffi::CString;
 use std::io::Read;
-use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
@@ -18,9 +17,10 @@ use seccompiler::BpfProgram;
 
 use crate::cgroup::{CgroupTree, Controller};
 use crate::child::{self, Exec, Isolation, Prepared, Stage};
+use crate::forward::Forwarders;
 use crate::ids::Ids;
-use crate::namespace::Forwarders;
 use crate::plan::{c_path, c_str, Plan, Sizes};
+use crate::policy::Policy;
 use crate::{Cgroup, Config, Layers, Mode, Network, SandboxError, Spec};
 
 /// The uid and gid of a sandboxed process inside its user namespace.
@@ -40,8 +40,8 @@ pub(crate) struct Spawner {
     exe: OwnedFd,
     jobs: Mutex<mpsc::Sender<Job>>,
     runtime: Option<tokio::runtime::Handle>,
-    /// Where the platform's endpoints listen, reachable from isolated networks.
-    pub(crate) endpoints: Vec<SocketAddr>,
+    /// What isolated networks reach: the platform's endpoints and the outside.
+    policy: Arc<Policy>,
 }
 
 impl Spawner {
@@ -89,17 +89,34 @@ impl Spawner {
             exe,
             jobs: Mutex::new(jobs),
             runtime: tokio::runtime::Handle::try_current().ok(),
-            endpoints: config.endpoints.clone(),
+            policy: Arc::new(Policy {
+                outbound: config.outbound.clone(),
+                endpoints: config.endpoints.clone(),
+            }),
             config,
         };
         if !off {
             spawner.probe_namespaces();
+            spawner.probe_outbound();
         }
         let missing = spawner.layers.missing(spawner.config.network);
         if spawner.config.mode == Mode::Required && !missing.is_empty() {
             return Err(SandboxError::Unavailable(missing.join(", ")));
         }
         Ok(spawner)
+    }
+
+    /// Turns on outbound traffic for isolated networks if this host lets the server redirect
+    /// a namespace's connections (root, with nf_tables).
+    fn probe_outbound(&mut self) {
+        if !self.layers.network_namespace || self.config.network != Network::Isolated {
+            return;
+        }
+        match crate::redirect::probe() {
+            Ok(()) => self.layers.outbound = true,
+            Err(e) => tracing::warn!(error = %e,
+                "functions in isolated networks reach only the platform's endpoints"),
+        }
     }
 
     /// Turns on the namespace layers if a sandbox with them can run a program here.
@@ -256,8 +273,13 @@ impl Spawner {
             && self.config.network == Network::Isolated
         {
             if let Some(runtime) = &self.runtime {
-                let listeners = crate::namespace::listen(pid, self.endpoints.clone())?;
-                sandboxed._forwarders = Some(Forwarders::start(runtime, listeners)?);
+                let listeners = crate::namespace::listen(
+                    pid,
+                    self.policy.endpoints.clone(),
+                    self.layers.outbound,
+                )?;
+                sandboxed._forwarders =
+                    Some(Forwarders::start(runtime, listeners, self.policy.clone())?);
             }
         }
         Ok(sandboxed)
