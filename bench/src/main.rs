@@ -8,6 +8,7 @@ mod compose;
 mod floor;
 mod kv;
 mod model;
+mod outbound;
 mod report;
 mod sandbox;
 mod server;
@@ -64,7 +65,8 @@ struct Args {
     #[arg(long, conflicts_with = "state_only")]
     wasm_only: bool,
     /// Only the sandbox rows: no-op functions with the sandbox off, without a network
-    /// namespace, and with every layer.
+    /// namespace, and with every layer; then HTTP requests from a function on the host's
+    /// network and from an isolated one.
     #[arg(long, conflicts_with_all = ["state_only", "wasm_only", "sites_only"])]
     sandbox_only: bool,
     /// Where to write the JSON results.
@@ -84,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
     if args.sandbox_only {
         let seconds = Duration::from_secs(args.seconds);
         sandbox::rows(&binary, &mut report, args.iterations, seconds, args.cold).await?;
+        outbound::rows(&binary, &mut report, args.iterations).await?;
         return finish(report, &args);
     }
     let wisp = Wisp::start(&binary, 2).await.context("starting wisp")?;
@@ -252,5 +255,6 @@ async fn core_rows(wisp: &Wisp, report: &mut Report, args: &Args) -> anyhow::Res
     let binary = args.wisp.clone().unwrap_or_else(server::default_binary);
     sites::rows(wisp, &binary, report, args.iterations, seconds).await?;
     sandbox::rows(&binary, report, args.iterations / 4, seconds, args.cold).await?;
+    outbound::rows(&binary, report, args.iterations / 4).await?;
     Ok(())
 }

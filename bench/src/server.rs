@@ -258,6 +258,23 @@ impl Wisp {
         invoke(&self.client, &url, auth.as_deref()).await
     }
 
+    /// A blocking invoke's result.
+    pub async fn result(&self, name: &str, params: Value) -> anyhow::Result<Value> {
+        let response = self
+            .client
+            .post(format!("{}?blocking=true&result=true", self.url(name)))
+            .header("authorization", &self.auth)
+            .json(&params)
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        if !status.is_success() {
+            bail!("{name} answered {status}: {body}");
+        }
+        Ok(body)
+    }
+
     /// One warm-up call, then `iterations` sequential calls through `via`.
     pub async fn latencies(
         &self,
