@@ -36,6 +36,13 @@ if ! command -v chromium >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends chromium
 fi
 
+# The outbound tests (tests/it/outbound.rs) build an "outside" network namespace with iproute2.
+if ! command -v ip >/dev/null 2>&1; then
+    sudo_if_needed() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+    sudo_if_needed apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends iproute2
+fi
+
 # Nimbella's Python SDK, likewise: pip into a directory, only when the pinned list changed.
 python_sdk=tests/fixtures/nimbella-sdk-python
 want="$(sha256sum "$python_sdk/requirements.txt" | cut -d' ' -f1)"
