@@ -53,6 +53,16 @@ if [[ "$(cat "$python_sdk/site/.requirements.sha256" 2>/dev/null)" != "$want" ]]
     echo "$want" > "$python_sdk/site/.requirements.sha256"
 fi
 
+# Prometheus's Python client, whose parser reads /metrics in tests/it/metrics.rs; likewise.
+parser=tests/fixtures/prometheus-parser
+want="$(sha256sum "$parser/requirements.txt" | cut -d' ' -f1)"
+if [[ "$(cat "$parser/site/.requirements.sha256" 2>/dev/null)" != "$want" ]]; then
+    rm -rf "$parser/site"
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+        --target "$parser/site" -r "$parser/requirements.txt"
+    echo "$want" > "$parser/site/.requirements.sha256"
+fi
+
 # The Redis backend's tests use a Redis on 127.0.0.1:6379: start one if none answers (with
 # nothing kept on disk: the tests clean up after themselves).
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then

@@ -125,6 +125,14 @@ pub struct ServeArgs {
     /// past it the connection is closed.
     #[arg(long, env = "WISP_READ_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     read_timeout: u64,
+    /// Where Prometheus scrapes `/metrics`: an address of its own, loopback by default, so
+    /// namespace names are not published on the API's port. If it cannot listen, the server
+    /// runs without it.
+    #[arg(long, env = "WISP_METRICS_LISTEN", default_value = "127.0.0.1:9184")]
+    metrics_listen: SocketAddr,
+    /// Count activations per action too (a label tenants can grow without bound).
+    #[arg(long, env = "WISP_METRICS_PER_ACTION")]
+    metrics_per_action: bool,
     /// Seconds running activations get to finish on shutdown.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
@@ -321,6 +329,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ),
             max_blocking_wait: Duration::from_secs(args.max_blocking_wait),
             identity_ttl: Duration::from_secs(args.identity_cache_ttl),
+            metrics: wisp_metrics::Metrics::new(args.metrics_per_action),
         },
         Arc::new(entities),
         Arc::new(activations),
@@ -412,6 +421,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(address) = s3_address {
         println!("wisp: object storage (S3) on http://{address}");
     }
+    if let Some(address) = serve_metrics(args.metrics_listen, &controller, args.read_timeout).await
+    {
+        println!("wisp: metrics on http://{address}/metrics");
+    }
 
     wisp_api::serve(
         listener,
@@ -425,6 +438,31 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .shutdown(Duration::from_secs(args.shutdown_grace))
         .await;
     Ok(())
+}
+
+/// Serves `/metrics` on `address` until the server ends; `None` (and a warning) if it cannot
+/// listen there.
+async fn serve_metrics(
+    address: SocketAddr,
+    controller: &Controller,
+    read_timeout: u64,
+) -> Option<SocketAddr> {
+    let listener = match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::warn!(%address, error = %e, "no metrics endpoint: cannot listen");
+            return None;
+        }
+    };
+    let bound = listener.local_addr().ok()?;
+    let app = wisp_api::metrics_router(controller.clone());
+    tokio::spawn(wisp_api::serve(
+        listener,
+        app,
+        Duration::from_secs(read_timeout),
+        std::future::pending(),
+    ));
+    Some(bound)
 }
 
 fn init_tracing() {

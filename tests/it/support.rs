@@ -102,6 +102,11 @@ impl Server {
         self.kv_address.replace(":6379", ":9000")
     }
 
+    /// Where `/metrics` is served: the key-value store's loopback address, port 9184.
+    pub fn metrics_address(&self) -> String {
+        self.kv_address.replace(":6379", ":9184")
+    }
+
     pub fn home(&self) -> &Path {
         &self.scratch.0
     }
@@ -119,6 +124,7 @@ impl Server {
             .arg(self.data_dir())
             .args(["--kv-listen", &self.kv_address])
             .args(["--s3-listen", &self.s3_address()])
+            .args(["--metrics-listen", &self.metrics_address()])
             .args(extra)
             .env("HOME", self.home())
             .env_remove("WSK_CONFIG_FILE")

@@ -5,6 +5,8 @@
 
 mod auth;
 mod error;
+mod health;
+mod measure;
 mod middleware;
 mod query;
 mod range;
@@ -22,6 +24,7 @@ use axum::Router;
 use wisp_controller::Controller;
 
 pub use error::ApiError;
+pub use measure::metrics_router;
 pub use server::serve;
 pub use site::{Sites, SitesConfig};
 
@@ -73,10 +76,17 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::rules::routes())
         .merge(routes::kv::routes())
         .merge(routes::objects::routes())
-        .merge(routes::web::routes());
+        .merge(routes::web::routes())
+        // Inside the nest, so the route template counted is the whole path's.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            measure::requests,
+        ));
     Router::new()
         .route("/", get(routes::info::server_info))
         .route("/ping", get(|| async { "pong" }))
+        .route("/healthz", get(health::alive))
+        .route("/readyz", get(health::ready))
         .nest("/api/v1", api)
         .merge(site::routes())
         .fallback(error::not_found)
@@ -87,6 +97,10 @@ pub fn router(state: AppState) -> Router {
             site::by_host,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            measure::other_requests,
+        ))
         .layer(axum::middleware::from_fn(middleware::transaction))
         .with_state(state)
 }

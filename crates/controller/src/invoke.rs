@@ -19,6 +19,7 @@ use wisp_core::{
     Outcome,
 };
 use wisp_invoker::{InvokerError, RunOutcome, RunRequest};
+use wisp_metrics::Start;
 
 use crate::packages::ResolvedAction;
 use crate::{Controller, ControllerError, Result};
@@ -105,7 +106,8 @@ impl Controller {
         let permit = self
             .inner
             .throttle
-            .admit(identity.namespace.as_str(), &self.throttles(identity))?;
+            .admit(identity.namespace.as_str(), &self.throttles(identity))
+            .inspect_err(|refused| self.throttled(identity, refused.limit()))?;
         if action.is_composition() {
             drop(permit);
             return self
@@ -234,6 +236,14 @@ impl Controller {
                     return;
                 }
             }
+            let start = match &outcome {
+                Ok(run) => match run.start_kind {
+                    wisp_invoker::StartKind::Cold => Start::Cold,
+                    wisp_invoker::StartKind::StemCell => Start::StemCell,
+                    wisp_invoker::StartKind::Warm => Start::Warm,
+                },
+                Err(_) => Start::None,
+            };
             let mut record = finish(pending, received, outcome);
             if let Some(note) = state_note {
                 record.annotations.set(wisp_core::state::ANNOTATION, note);
@@ -248,7 +258,7 @@ impl Controller {
             if let Some(tx) = done_tx {
                 let _ = tx.send(Ok(record.clone()));
             }
-            if let Err(e) = controller.inner.activations.complete(record).await {
+            if let Err(e) = controller.complete(record, start).await {
                 tracing::error!(error = %e, activation = %id, "activation record not stored");
             }
             controller.inner.unflushed.remove(&id);
@@ -282,7 +292,7 @@ impl Controller {
         record.response = ActivationResponse::from_result(result, size);
         record.annotations.set("timeout", Value::Bool(false));
         record.annotations.set("waitTime", Value::from(0));
-        self.inner.activations.complete(record.clone()).await?;
+        self.complete(record.clone(), Start::None).await?;
         Ok(record)
     }
 
@@ -332,7 +342,8 @@ impl Controller {
                 .get(orphan.namespace.clone(), orphan.activation_id.clone())
                 .await?;
             // Completing again also clears the marker.
-            store.complete(existing.unwrap_or(orphan)).await?;
+            self.complete(existing.unwrap_or(orphan), Start::None)
+                .await?;
         }
         Ok(())
     }

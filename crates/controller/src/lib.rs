@@ -12,6 +12,7 @@ mod compose;
 mod feeds;
 mod identity;
 mod invoke;
+mod measure;
 mod names;
 mod packages;
 mod rules;
@@ -52,6 +53,8 @@ pub struct ControllerConfig {
     /// How long a looked-up key, with its namespace's limits, is trusted before the store is
     /// asked again: what `wisp admin` changes on a running server take to be seen.
     pub identity_ttl: Duration,
+    /// Where finished activations and refusals are counted.
+    pub metrics: Arc<wisp_metrics::Metrics>,
 }
 
 impl Default for ControllerConfig {
@@ -61,6 +64,7 @@ impl Default for ControllerConfig {
             max_blocking_wait: Duration::from_secs(60),
             activation_retention: Duration::from_secs(30 * 24 * 3600),
             identity_ttl: Duration::from_secs(5),
+            metrics: wisp_metrics::Metrics::new(false),
         }
     }
 }

@@ -25,6 +25,16 @@ pub enum Refused {
     PerMinute { count: u64, allowed: u64 },
 }
 
+impl Refused {
+    /// The invocation limit's name, as a metric label.
+    pub fn limit(&self) -> &'static str {
+        match self {
+            Refused::Concurrent { .. } => "concurrent_invocations",
+            Refused::PerMinute { .. } => "invocations_per_minute",
+        }
+    }
+}
+
 impl From<Refused> for ControllerError {
     fn from(refused: Refused) -> Self {
         ControllerError::TooManyRequests(match refused {

@@ -119,7 +119,8 @@ impl Controller {
     ) -> Result<Option<ActivationId>> {
         self.inner
             .throttle
-            .fire(identity.namespace.as_str(), &self.throttles(identity))?;
+            .fire(identity.namespace.as_str(), &self.throttles(identity))
+            .inspect_err(|_| self.throttled(identity, "fires_per_minute"))?;
         let trigger = self.get_trigger(path).await?;
         let active: Vec<_> = trigger
             .rules
@@ -165,7 +166,7 @@ impl Controller {
             logs,
             annotations: Annotations::default(),
         };
-        self.inner.activations.complete(record).await?;
+        self.complete(record, wisp_metrics::Start::None).await?;
         Ok(Some(id))
     }
 }

@@ -68,6 +68,7 @@ enum Waiting {
 
 struct Warm {
     process: Arc<RuntimeProcess>,
+    kind: Kind,
     in_flight: u64,
     last_used: Instant,
     memory_mb: u64,
@@ -156,6 +157,28 @@ impl Invoker {
     /// first invoke. Other kinds pass as they are.
     pub async fn prepare(&self, action: &Action) -> Result<(), CodeError> {
         crate::wasm::prepare(&self.inner, action).await
+    }
+
+    /// Whether activations are taken (not shutting down).
+    pub fn accepting(&self) -> bool {
+        !self.inner.lock().shutting_down
+    }
+
+    /// The pool now: runtime processes by kind and state (`stem_cell`, `warm` idle, `busy`),
+    /// and the memory they reserve in bytes.
+    pub fn pool_snapshot(&self) -> (Vec<(&'static str, &'static str, usize)>, u64) {
+        let state = self.inner.lock();
+        let mut counts: std::collections::BTreeMap<(&'static str, &'static str), usize> =
+            std::collections::BTreeMap::new();
+        for (kind, cells) in &state.stem {
+            *counts.entry((kind.as_str(), "stem_cell")).or_default() += cells.len();
+        }
+        for warm in state.warm.values().flatten() {
+            let busy = if warm.in_flight > 0 { "busy" } else { "warm" };
+            *counts.entry((warm.kind.as_str(), busy)).or_default() += 1;
+        }
+        let counts = counts.into_iter().map(|((k, s), n)| (k, s, n)).collect();
+        (counts, state.reserved_mb * 1024 * 1024)
     }
 
     /// Stops every runtime process; later activations are refused.
@@ -305,7 +328,13 @@ impl Inner {
     }
 
     /// Records a freshly initialised process as warm for `key`, busy with one activation.
-    pub(crate) fn add_warm(&self, key: &str, process: Arc<RuntimeProcess>, memory_mb: u64) {
+    pub(crate) fn add_warm(
+        &self,
+        key: &str,
+        kind: Kind,
+        process: Arc<RuntimeProcess>,
+        memory_mb: u64,
+    ) {
         let mut state = self.lock();
         if state.shutting_down {
             process.kill();
@@ -313,6 +342,7 @@ impl Inner {
         }
         state.warm.entry(key.to_string()).or_default().push(Warm {
             process,
+            kind,
             in_flight: 1,
             last_used: Instant::now(),
             memory_mb,

@@ -79,7 +79,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
                 outcome.start_kind = start_kind;
                 return Ok(outcome);
             }
-            inner.add_warm(&key, process.clone(), limits.memory);
+            inner.add_warm(&key, kind, process.clone(), limits.memory);
             inner.warmed(&key, limits.concurrency);
             (process, start_kind, start, Some(init_time))
         }

@@ -1,0 +1,80 @@
+//! What the controller counts: every finished activation as it is stored (its namespace, kind,
+//! outcome, how it started, and its wait, init and run times from the record) and every request
+//! a namespace's limits refuse.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wisp_core::{Activation, Identity, Outcome as Status};
+use wisp_metrics::{Finished, Metrics, Outcome, Start};
+
+use crate::Controller;
+
+impl Controller {
+    /// The platform's metrics, shared with the API and the invoker.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.config.metrics
+    }
+
+    /// Stores a finished activation's record and counts it. `start` says how its runtime was
+    /// found; records of sequences, conductors and triggers started nothing.
+    pub(crate) async fn complete(
+        &self,
+        record: Activation,
+        start: Start,
+    ) -> wisp_store::Result<()> {
+        let millis = |key: &str| {
+            record
+                .annotations
+                .get(key)
+                .and_then(serde_json::Value::as_u64)
+                .map(Duration::from_millis)
+        };
+        let kind = record
+            .annotations
+            .get("kind")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("trigger");
+        self.metrics().activation(Finished {
+            namespace: &record.namespace,
+            action: &record.name,
+            kind,
+            outcome: match record.response.outcome {
+                Status::Success => Outcome::Success,
+                Status::ApplicationError => Outcome::ApplicationError,
+                Status::DeveloperError => Outcome::DeveloperError,
+                Status::InternalError => Outcome::InternalError,
+            },
+            start,
+            wait: millis("waitTime").unwrap_or_default(),
+            init: millis("initTime"),
+            run: Duration::from_millis(record.duration.unwrap_or(0)),
+        });
+        self.inner.activations.complete(record).await
+    }
+
+    /// Whether the entity store answers and the invoker takes activations.
+    pub async fn ready(&self) -> bool {
+        let store = self
+            .inner
+            .entities
+            .find_key("wisp-readiness-probe".to_owned())
+            .await;
+        if let Err(e) = &store {
+            tracing::warn!(error = %e, "the entity store does not answer");
+        }
+        store.is_ok() && self.inner.invoker.accepting()
+    }
+
+    /// Refreshes the pool's gauges, before they are read.
+    pub fn measure_pool(&self) {
+        let (counts, reserved) = self.inner.invoker.pool_snapshot();
+        self.metrics().pool(&counts, reserved);
+    }
+
+    /// Counts a request refused by `limit` (`concurrent_invocations`,
+    /// `invocations_per_minute`, `fires_per_minute`).
+    pub(crate) fn throttled(&self, identity: &Identity, limit: &str) {
+        self.metrics().throttled(identity.namespace.as_str(), limit);
+    }
+}
