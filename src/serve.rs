@@ -126,10 +126,10 @@ pub struct ServeArgs {
     #[arg(long, env = "WISP_READ_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     read_timeout: u64,
     /// Where Prometheus scrapes `/metrics`: an address of its own, loopback by default, so
-    /// namespace names are not published on the API's port. If it cannot listen, the server
-    /// runs without it.
+    /// namespace names are not published on the API's port; `off` records nothing. If it
+    /// cannot listen, the server runs without it.
     #[arg(long, env = "WISP_METRICS_LISTEN", default_value = "127.0.0.1:9184")]
-    metrics_listen: SocketAddr,
+    metrics_listen: MetricsListen,
     /// Count activations per action too (a label tenants can grow without bound).
     #[arg(long, env = "WISP_METRICS_PER_ACTION")]
     metrics_per_action: bool,
@@ -186,6 +186,23 @@ enum NetworkArg {
 }
 
 /// Where an endpoint bound to `address` is reached from the same host.
+/// `--metrics-listen`: an address, or `off` (`None`).
+#[derive(Debug, Clone, Copy)]
+struct MetricsListen(Option<SocketAddr>);
+
+impl std::str::FromStr for MetricsListen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<MetricsListen, String> {
+        if text == "off" {
+            return Ok(MetricsListen(None));
+        }
+        text.parse()
+            .map(|address| MetricsListen(Some(address)))
+            .map_err(|_| format!("`{text}` is not an address:port or `off`"))
+    }
+}
+
 /// A name server's address, port 53 unless given.
 fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
     text.parse::<SocketAddr>()
@@ -301,11 +318,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.objects_max_upload_mb,
         &api_host,
     )?;
+    let metrics = match args.metrics_listen.0 {
+        Some(_) => wisp_metrics::Metrics::new(args.metrics_per_action),
+        None => wisp_metrics::Metrics::disabled(),
+    };
     let kv = crate::state::start_kv(
         &data_dir.join("kv"),
         &args.kv_backend,
         args.kv_listen,
         args.kv_quota_mb,
+        &metrics,
     )
     .await?;
     // Components' `kv` and `objects` imports reach the same stores as everything else.
@@ -329,7 +351,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ),
             max_blocking_wait: Duration::from_secs(args.max_blocking_wait),
             identity_ttl: Duration::from_secs(args.identity_cache_ttl),
-            metrics: wisp_metrics::Metrics::new(args.metrics_per_action),
+            metrics,
         },
         Arc::new(entities),
         Arc::new(activations),
@@ -421,9 +443,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(address) = s3_address {
         println!("wisp: object storage (S3) on http://{address}");
     }
-    if let Some(address) = serve_metrics(args.metrics_listen, &controller, args.read_timeout).await
-    {
-        println!("wisp: metrics on http://{address}/metrics");
+    if let Some(listen) = args.metrics_listen.0 {
+        if let Some(address) = serve_metrics(listen, &controller, args.read_timeout).await {
+            println!("wisp: metrics on http://{address}/metrics");
+        }
     }
 
     wisp_api::serve(

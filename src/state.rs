@@ -93,6 +93,7 @@ pub async fn start_kv(
     backend: &KvBackend,
     listen: SocketAddr,
     quota_mb: usize,
+    metrics: &Arc<wisp_metrics::Metrics>,
 ) -> anyhow::Result<Option<Kv>> {
     let store: Arc<dyn KvStore> = match backend {
         KvBackend::Embedded => EmbeddedKv::open(
@@ -107,6 +108,12 @@ pub async fn start_kv(
             .await
             .context("cannot reach the key-value store's Redis (see --kv-backend)")?,
     };
+    // Every client of the store (RESP, REST, declared state, wasm) is counted.
+    let counted = metrics.clone();
+    let store: Arc<dyn KvStore> = Arc::new(wisp_kv::Counted::new(
+        store,
+        Arc::new(move |ok, failed| counted.kv_commands(ok, failed)),
+    ));
     let passwords =
         Arc::new(Passwords::open(dir).with_context(|| {
             format!("cannot open the key-value passwords in {}", dir.display())

@@ -7,6 +7,7 @@
 mod compose;
 mod floor;
 mod kv;
+mod metrics;
 mod model;
 mod outbound;
 mod report;
@@ -69,6 +70,9 @@ struct Args {
     /// network and from an isolated one.
     #[arg(long, conflicts_with_all = ["state_only", "wasm_only", "sites_only"])]
     sandbox_only: bool,
+    /// Only the metrics rows: the same function with metrics on and off.
+    #[arg(long, conflicts_with_all = ["state_only", "wasm_only", "sites_only", "sandbox_only"])]
+    metrics_only: bool,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/latest.json")]
     json: PathBuf,
@@ -83,6 +87,11 @@ async fn main() -> anyhow::Result<()> {
     let binary = args.wisp.clone().unwrap_or_else(server::default_binary);
     let mut report = Report::default();
 
+    if args.metrics_only {
+        let seconds = Duration::from_secs(args.seconds);
+        metrics::rows(&binary, &mut report, args.iterations, seconds).await?;
+        return finish(report, &args);
+    }
     if args.sandbox_only {
         let seconds = Duration::from_secs(args.seconds);
         sandbox::rows(&binary, &mut report, args.iterations, seconds, args.cold).await?;
@@ -256,5 +265,6 @@ async fn core_rows(wisp: &Wisp, report: &mut Report, args: &Args) -> anyhow::Res
     sites::rows(wisp, &binary, report, args.iterations, seconds).await?;
     sandbox::rows(&binary, report, args.iterations / 4, seconds, args.cold).await?;
     outbound::rows(&binary, report, args.iterations / 4).await?;
+    metrics::rows(&binary, report, args.iterations / 4, seconds).await?;
     Ok(())
 }

@@ -238,3 +238,45 @@ async fn refusals_by_a_namespace_limit_are_counted_by_limit() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn key_value_commands_fires_and_record_writes_are_counted() {
+    let server = Server::start();
+    crate::support::create_resp_client(&server, None).await;
+    let replies = crate::support::resp(
+        &server,
+        None,
+        json!([
+            ["SET", "a", "1"],
+            ["GET", "a"],
+            ["INCR", "a"],
+            ["LPUSH", "a", "x"],
+            ["GET", "missing"]
+        ]),
+    )
+    .await;
+    assert!(
+        replies[3]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("WRONGTYPE"),
+        "{replies}"
+    );
+    let (status, _) = server.put("namespaces/_/triggers/tick", json!({})).await;
+    assert_eq!(status, 200);
+    for _ in 0..2 {
+        let (status, _) = server.post("namespaces/_/triggers/tick", json!({})).await;
+        assert!(status < 300, "{status}");
+    }
+    let samples = scrape(&server).await;
+    let kv = "wisp_kv_commands_total";
+    assert_eq!(sum(&samples, kv, &[("outcome", "ok")]), 4.0, "{samples:#?}");
+    assert_eq!(sum(&samples, kv, &[("outcome", "error")]), 1.0);
+    let fires = [("namespace", "guest")];
+    assert_eq!(sum(&samples, "wisp_trigger_fires_total", &fires), 2.0);
+    // One record was written: the client's activation (a trigger with no rules leaves none).
+    assert_eq!(
+        sum(&samples, "wisp_activation_store_write_seconds_count", &[]),
+        1.0
+    );
+}

@@ -50,7 +50,10 @@ impl Controller {
             init: millis("initTime"),
             run: Duration::from_millis(record.duration.unwrap_or(0)),
         });
-        self.inner.activations.complete(record).await
+        let handed = std::time::Instant::now();
+        let stored = self.inner.activations.complete(record).await;
+        self.metrics().store_write(handed.elapsed());
+        stored
     }
 
     /// Whether the entity store answers and the invoker takes activations.

@@ -122,6 +122,7 @@ impl Controller {
             .fire(identity.namespace.as_str(), &self.throttles(identity))
             .inspect_err(|_| self.throttled(identity, "fires_per_minute"))?;
         let trigger = self.get_trigger(path).await?;
+        self.metrics().trigger_fire(identity.namespace.as_str());
         let active: Vec<_> = trigger
             .rules
             .iter()

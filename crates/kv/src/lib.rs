@@ -16,6 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub mod command;
+mod counted;
 mod db;
 pub mod embedded;
 pub mod glob;
@@ -25,6 +26,7 @@ pub mod resp;
 pub mod server;
 
 pub use command::{Command, Refusal};
+pub use counted::{Counted, Observer};
 pub use embedded::{EmbeddedKv, KvConfig};
 pub use passwords::Passwords;
 pub use redis::{RedisConfig, RedisKv};

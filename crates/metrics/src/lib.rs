@@ -81,6 +81,8 @@ pub struct Finished<'a> {
 /// The platform's metric families.
 pub struct Metrics {
     registry: Registry,
+    /// Off: nothing is recorded (`--metrics-listen off`).
+    enabled: bool,
     per_action: bool,
     http_requests: Family<Labels, Counter>,
     activations: Family<Labels, Counter>,
@@ -90,6 +92,9 @@ pub struct Metrics {
     throttled: Family<Labels, Counter>,
     processes: Family<Labels, Gauge>,
     memory_reserved: Gauge,
+    kv_commands: Family<Labels, Counter>,
+    trigger_fires: Family<Labels, Counter>,
+    store_writes: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -166,8 +171,28 @@ impl Metrics {
             prometheus_client::registry::Unit::Bytes,
             memory_reserved.clone(),
         );
+        let kv_commands = Family::default();
+        registry.register(
+            "kv_commands",
+            "Key-value commands by outcome (ok or error), from every client: RESP, REST, declared state, wasm",
+            kv_commands.clone(),
+        );
+        let trigger_fires = Family::default();
+        registry.register(
+            "trigger_fires",
+            "Trigger fires accepted, by namespace (through the API or a feed)",
+            trigger_fires.clone(),
+        );
+        let store_writes = latency();
+        registry.register_with_unit(
+            "activation_store_write",
+            "Time from a finished record's hand-off to its commit (the writer's lag)",
+            prometheus_client::registry::Unit::Seconds,
+            store_writes.clone(),
+        );
         Arc::new(Metrics {
             registry,
+            enabled: true,
             per_action,
             http_requests,
             activations,
@@ -177,7 +202,19 @@ impl Metrics {
             throttled,
             processes,
             memory_reserved,
+            kv_commands,
+            trigger_fires,
+            store_writes,
         })
+    }
+
+    /// Metrics that record nothing, for a server that exports none.
+    pub fn disabled() -> Arc<Metrics> {
+        let mut metrics = Metrics::new(false);
+        Arc::get_mut(&mut metrics)
+            .expect("a new Arc is unique")
+            .enabled = false;
+        metrics
     }
 
     /// The OpenMetrics text exposition of every family.
@@ -188,6 +225,9 @@ impl Metrics {
     }
 
     pub fn http_request(&self, method: &str, route: &str, status: u16) {
+        if !self.enabled {
+            return;
+        }
         self.http_requests
             .get_or_create(&vec![
                 ("method", method.to_owned()),
@@ -198,6 +238,9 @@ impl Metrics {
     }
 
     pub fn activation(&self, finished: Finished<'_>) {
+        if !self.enabled {
+            return;
+        }
         let mut labels = vec![
             ("namespace", finished.namespace.to_owned()),
             ("kind", finished.kind.to_owned()),
@@ -223,6 +266,9 @@ impl Metrics {
     /// A request refused by `limit` (`invocations_per_minute`, `concurrent_invocations`,
     /// `fires_per_minute`).
     pub fn throttled(&self, namespace: &str, limit: &str) {
+        if !self.enabled {
+            return;
+        }
         self.throttled
             .get_or_create(&vec![
                 ("namespace", namespace.to_owned()),
@@ -234,6 +280,9 @@ impl Metrics {
     /// The pools' sizes now: `(kind, state, count)` for every pair that exists, and the memory
     /// they reserve. Pairs absent from `counts` read 0.
     pub fn pool(&self, counts: &[(&str, &str, usize)], reserved_bytes: u64) {
+        if !self.enabled {
+            return;
+        }
         self.processes.clear();
         for (kind, state, count) in counts {
             self.processes
@@ -245,6 +294,37 @@ impl Metrics {
         }
         self.memory_reserved
             .set(i64::try_from(reserved_bytes).unwrap_or(i64::MAX));
+    }
+
+    /// Key-value commands answered: `ok` succeeded, `failed` got an error reply.
+    pub fn kv_commands(&self, ok: u64, failed: u64) {
+        if !self.enabled {
+            return;
+        }
+        for (outcome, count) in [("ok", ok), ("error", failed)] {
+            if count > 0 {
+                self.kv_commands
+                    .get_or_create(&vec![("outcome", outcome.to_owned())])
+                    .inc_by(count);
+            }
+        }
+    }
+
+    pub fn trigger_fire(&self, namespace: &str) {
+        if !self.enabled {
+            return;
+        }
+        self.trigger_fires
+            .get_or_create(&vec![("namespace", namespace.to_owned())])
+            .inc();
+    }
+
+    /// How long one finished record took to be committed.
+    pub fn store_write(&self, took: Duration) {
+        if !self.enabled {
+            return;
+        }
+        self.store_writes.observe(took.as_secs_f64());
     }
 }
 
@@ -314,6 +394,15 @@ mod tests {
             text.contains("wisp_activation_init_seconds_count{kind=\"python:3\"} 1\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn disabled_metrics_record_nothing() {
+        let metrics = Metrics::disabled();
+        metrics.http_request("GET", "/", 200);
+        metrics.throttled("guest", "invocations_per_minute");
+        assert!(!metrics.encode().contains("wisp_http_requests_total"));
+        assert!(!metrics.encode().contains("wisp_throttled_total"));
     }
 
     #[test]
