@@ -133,6 +133,11 @@ pub struct ServeArgs {
     /// Count activations per action too (a label tenants can grow without bound).
     #[arg(long, env = "WISP_METRICS_PER_ACTION")]
     metrics_per_action: bool,
+    /// The server log's format on stderr: `text` for people, `json` (one object per line,
+    /// with the request's transaction id and the activation's id and namespace) for log
+    /// collectors. `WISP_LOG` (or `RUST_LOG`) filters it, e.g. `info`.
+    #[arg(long, env = "WISP_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
     /// Seconds running activations get to finish on shutdown.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
@@ -169,6 +174,12 @@ pub struct ServeArgs {
     /// The Python 3 interpreter.
     #[arg(long, env = "WISP_PYTHON", default_value = "python3")]
     python: PathBuf,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -222,7 +233,7 @@ fn reachable(address: SocketAddr) -> SocketAddr {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    init_tracing();
+    init_tracing(args.log_format);
     let data_dir = args
         .data_dir
         .clone()
@@ -488,15 +499,28 @@ async fn serve_metrics(
     Some(bound)
 }
 
-fn init_tracing() {
+/// The server's log on stderr: `WISP_LOG` (or `RUST_LOG`) filters it in tracing's syntax
+/// (`info`, `wisp_controller=debug,warn`); `json` writes one object per line with the spans
+/// it happened in (a request's transaction id, an activation's id and namespace).
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WISP_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         // s3s logs every refused S3 request (a bad signature, an absent key) as an error: a
         // client's mistake, not the server's. Failures of storage itself are logged by Wisp.
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,s3s=off"));
-    let _ = tracing_subscriber::fmt()
+    // Colours only for a person at a terminal, never into a file or a collector.
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(false)
+            .with_span_list(true)
+            .try_init(),
+    };
 }
 
 /// Creates the data directory owner-only, or makes an existing one of ours so: it holds every

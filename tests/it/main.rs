@@ -20,6 +20,7 @@ mod hostile;
 mod kv;
 mod kv_api;
 mod kv_redis;
+mod logs;
 mod metrics;
 mod misbehaving;
 mod model;

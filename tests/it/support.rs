@@ -4,6 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -44,6 +45,8 @@ pub struct Server {
     pub kv_address: String,
     /// Environment variables the server process gets beyond the test's own.
     pub env: Vec<(String, String)>,
+    /// The server's stderr, line by line, when the test reads its log.
+    logs: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 static NEXT_KV: AtomicUsize = AtomicUsize::new(0);
@@ -75,21 +78,39 @@ impl Server {
 
     /// A server started with `extra` flags and `env` variables.
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
-        let scratch = Scratch::new("server");
-        let mut server = Server {
+        let mut server = Server::unlaunched(env);
+        server.launch(extra);
+        server
+    }
+
+    /// A server whose log (stderr) the test reads with [`Server::log_lines`].
+    pub fn start_with_logs(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut server = Server::unlaunched(env);
+        server.logs = Some(Arc::default());
+        server.launch(extra);
+        server
+    }
+
+    fn unlaunched(env: &[(&str, &str)]) -> Server {
+        Server {
             child: None,
             api_host: String::new(),
             auth: String::new(),
-            scratch,
+            scratch: Scratch::new("server"),
             http: reqwest::Client::new(),
             kv_address: kv_address(),
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-        };
-        server.launch(extra);
-        server
+            logs: None,
+        }
+    }
+
+    /// The log lines the server has written so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        let logs = self.logs.as_ref().expect("started with start_with_logs");
+        logs.lock().unwrap().clone()
     }
 
     /// The server process's id.
@@ -131,8 +152,19 @@ impl Server {
             .env_remove("WISP_GUEST_KEY")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(if self.logs.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            });
         let mut child = command.spawn().expect("wisp starts");
+        if let (Some(logs), Some(stderr)) = (self.logs.clone(), child.stderr.take()) {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let mut api_host = None;

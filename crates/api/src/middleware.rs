@@ -5,6 +5,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rand::distr::{Alphanumeric, SampleString};
+use tracing::Instrument;
 
 tokio::task_local! {
     static TRANSACTION_ID: String;
@@ -39,7 +40,10 @@ pub async fn transaction(request: Request, next: Next) -> Response {
     let mut response = if preflight {
         StatusCode::OK.into_response()
     } else {
-        TRANSACTION_ID.scope(id.clone(), next.run(request)).await
+        let span = tracing::info_span!("request", tid = %id);
+        TRANSACTION_ID
+            .scope(id.clone(), next.run(request).instrument(span))
+            .await
     };
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 use tokio::sync::{oneshot, Notify};
+use tracing::Instrument;
 use wisp_core::params::merge_into;
 use wisp_core::time::now_ms;
 use wisp_core::{
@@ -223,7 +224,16 @@ impl Controller {
         let guard = RunningGuard::enter(self.inner.clone());
         let (done_tx, done_rx) = oneshot::channel();
         let controller = self.clone();
-        tokio::spawn(async move {
+        // Everything logged while it runs (here, in the invoker, in declared state) carries
+        // the activation's id and namespace.
+        let span = tracing::info_span!(
+            "activation",
+            id = %request.activation_id,
+            namespace = %request.namespace,
+            action = %request.action.path.relative(),
+            tid = %request.transaction_id,
+        );
+        let task = async move {
             let mut done_tx = Some(done_tx);
             let (outcome, state_note) = controller.run_with_state(request).await;
             drop(permit);
@@ -258,12 +268,18 @@ impl Controller {
             if let Some(tx) = done_tx {
                 let _ = tx.send(Ok(record.clone()));
             }
+            tracing::debug!(
+                status = record.response.outcome.status(),
+                duration_ms = record.duration.unwrap_or(0),
+                "activation finished"
+            );
             if let Err(e) = controller.complete(record, start).await {
-                tracing::error!(error = %e, activation = %id, "activation record not stored");
+                tracing::error!(error = %e, "activation record not stored");
             }
             controller.inner.unflushed.remove(&id);
             drop(guard);
-        });
+        };
+        tokio::spawn(task.instrument(span));
         done_rx
     }
 

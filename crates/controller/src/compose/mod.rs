@@ -16,6 +16,7 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 use wisp_core::params::merge_into;
 use wisp_core::{Activation, ActivationId, ActivationResponse, EntityPath, Exec, Identity};
 use wisp_invoker::InvokerError;
@@ -88,11 +89,20 @@ impl Controller {
         let guard = RunningGuard::enter(self.inner.clone());
         let (done_tx, done_rx) = oneshot::channel();
         let controller = self.clone();
-        tokio::spawn(async move {
-            let (record, _) = controller.drive(session).await;
-            let _ = done_tx.send(record);
-            drop(guard);
-        });
+        // Its steps' activations get spans of their own inside this one.
+        let span = tracing::info_span!(
+            "composition",
+            id = %session.id,
+            namespace = %session.caller.namespace,
+        );
+        tokio::spawn(
+            async move {
+                let (record, _) = controller.drive(session).await;
+                let _ = done_tx.send(record);
+                drop(guard);
+            }
+            .instrument(span),
+        );
         done_rx
     }
 
