@@ -94,7 +94,10 @@ async fn the_text_log_is_the_default() {
     }
     let line = line.expect("an `activation finished` line");
     assert!(line.contains("namespace=guest"), "{line}");
-    assert!(!line.contains('\u{1b}'), "no colour codes outside a terminal: {line}");
+    assert!(
+        !line.contains('\u{1b}'),
+        "no colour codes outside a terminal: {line}"
+    );
     assert!(
         serde_json::from_str::<Value>(&line).is_err(),
         "text, not JSON: {line}"

@@ -197,3 +197,46 @@ async fn web_actions_in_packages_inherit_package_parameters() {
     .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn a_fire_hands_rule_actions_its_headers_but_never_credentials() {
+    let server = Server::start();
+    server.action("target", "nodejs:20", ECHO, json!({})).await;
+    let (status, _) = server.put("namespaces/_/triggers/t", json!({})).await;
+    assert_eq!(status, 200);
+    let (status, _) = server
+        .put(
+            "namespaces/_/rules/r",
+            json!({"trigger": "/_/t", "action": "/_/target"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let request = server
+        .request(reqwest::Method::POST, "namespaces/_/triggers/t")
+        .header("x-trace", "t1")
+        .header("cookie", "session=secret")
+        .header("proxy-authorization", "Basic c2VjcmV0")
+        .json(&json!({"n": 1}));
+    let (status, fired) = server.send(request).await;
+    assert_eq!(status, 202, "{fired}");
+    let record = server
+        .wait_for_activation(fired["activationId"].as_str().unwrap())
+        .await;
+    let line: Value = serde_json::from_str(record["logs"][0].as_str().unwrap()).unwrap();
+    let run = server
+        .wait_for_activation(line["activationId"].as_str().unwrap())
+        .await;
+    let headers = &run["response"]["result"]["__ow_headers"];
+    assert_eq!(headers["x-trace"], "t1", "{run}");
+    for credential in ["authorization", "cookie", "proxy-authorization"] {
+        assert!(
+            headers.get(credential).is_none(),
+            "{credential} reached the action: {headers}"
+        );
+    }
+    let logs = serde_json::to_string(&run).unwrap();
+    assert!(
+        !logs.contains(server.auth.split(':').nth(1).unwrap()),
+        "the key is nowhere in the record"
+    );
+}

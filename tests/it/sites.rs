@@ -530,3 +530,42 @@ async fn a_failed_build_uploads_no_web_content() {
         "nothing was uploaded"
     );
 }
+
+/// What an S3 client that does not type its files uploads (`nim web create` through the AWS
+/// SDK): `application/octet-stream`. The site serves such files as their names say.
+#[tokio::test]
+async fn files_uploaded_as_octet_stream_are_served_as_their_names_say() {
+    let server = Server::start();
+    let big_script = "console.log('padding');\n".repeat(60_000);
+    for (key, body) in [
+        ("page.html", INDEX.as_bytes().to_vec()),
+        ("big.js", big_script.into_bytes()),
+        ("data.bin", vec![0u8, 1, 2, 3]),
+    ] {
+        let request = server
+            .request(
+                reqwest::Method::PUT,
+                &format!("namespaces/_/objects/{key}?bucket=web"),
+            )
+            .header("content-type", "application/octet-stream")
+            .body(body);
+        let (status, answer) = server.send(request).await;
+        assert_eq!(status, 200, "{key}: {answer}");
+    }
+    let client = browser(&server);
+    let page = fetch(&client, &site_url(&server, "/page.html"), &[]).await;
+    assert!(
+        page.header("content-type").starts_with("text/html"),
+        "{}",
+        page.header("content-type")
+    );
+    // Past the in-memory cache's size: served from storage, typed the same way.
+    let script = fetch(&client, &site_url(&server, "/big.js"), &[]).await;
+    assert!(
+        script.header("content-type").contains("javascript"),
+        "{}",
+        script.header("content-type")
+    );
+    let data = fetch(&client, &site_url(&server, "/data.bin"), &[]).await;
+    assert_eq!(data.header("content-type"), "application/octet-stream");
+}

@@ -91,6 +91,10 @@ async fn delete(
 }
 
 /// 202 with the trigger's activation id, or 204 when no rule is active.
+/// Request headers rule actions never see: the caller's credentials, which any action that
+/// logs its input would otherwise write into its logs.
+const WITHHELD: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
 async fn fire(
     State(state): State<AppState>,
     caller: Caller,
@@ -106,6 +110,7 @@ async fn fire(
     let event = wire::object_body(&body, true)?.unwrap_or_default();
     let headers: Map<String, Value> = headers
         .iter()
+        .filter(|(name, _)| !WITHHELD.contains(&name.as_str()))
         .filter_map(|(name, value)| {
             let value = value.to_str().ok()?;
             Some((name.as_str().to_ascii_lowercase(), Value::from(value)))

@@ -16,6 +16,22 @@ use bytes::Bytes;
 use futures_util::TryStreamExt;
 use wisp_objects::{guess_content_type, Bucket, ObjectError, ObjectMeta, Objects};
 
+/// The type a site file is served as: as uploaded, unless the uploader gave none or the
+/// generic `application/octet-stream` (what S3 clients send for a file they did not type,
+/// `nim web create` among them); then guessed from its name.
+pub fn served_type(stored: Option<&str>, key: &str) -> String {
+    match stored {
+        Some(t)
+            if !t.is_empty()
+                && !t.starts_with("application/octet-stream")
+                && !t.starts_with("binary/octet-stream") =>
+        {
+            t.to_owned()
+        }
+        _ => guess_content_type(key).to_string(),
+    }
+}
+
 use super::negotiate::{compressible, Coding};
 
 /// Files up to this size are cached (and compressed); larger ones stream.
@@ -190,10 +206,7 @@ impl SiteFiles {
             .map_err(|e| ObjectError::Storage(e.to_string()))?;
         let body = Bytes::from(chunks.concat());
         let meta = found.meta;
-        let content_type = meta
-            .content_type
-            .clone()
-            .unwrap_or_else(|| guess_content_type(key).to_string());
+        let content_type = served_type(meta.content_type.as_deref(), key);
         let file = Arc::new(CachedFile {
             version: meta.etag,
             modified_ms: meta.last_modified_ms,

@@ -304,9 +304,7 @@ impl Target<'_> {
             SiteFile::Cached(f) => (f.modified_ms, f.content_type.clone()),
             SiteFile::Large(meta) => (
                 meta.last_modified_ms,
-                meta.content_type
-                    .clone()
-                    .unwrap_or_else(|| "application/octet-stream".into()),
+                files::served_type(meta.content_type.as_deref(), &meta.key),
             ),
         };
         let version = file.version().to_string();
