@@ -21,6 +21,7 @@ pub fn open_objects(
     quota_mb: u64,
     max_upload_mb: u64,
     public_url: &str,
+    metrics: &Arc<wisp_metrics::Metrics>,
 ) -> anyhow::Result<ObjectsApi> {
     let store = StoreObjects::local(
         dir,
@@ -30,6 +31,12 @@ pub fn open_objects(
     )
     .with_context(|| format!("cannot open object storage in {}", dir.display()))?;
     let signer = UrlSigner::open(&data_dir.join("objects-url.key"))?;
+    // Every reader and writer (API, S3, sites, declared files, wasm) is counted.
+    let counted = metrics.clone();
+    let store = wisp_objects::Counted::new(
+        Arc::new(store),
+        Arc::new(move |stored, bytes| counted.object_bytes(stored, bytes)),
+    );
     Ok(ObjectsApi {
         store: Arc::new(store),
         signer: Arc::new(signer),

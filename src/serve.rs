@@ -322,17 +322,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .objects_dir
         .clone()
         .unwrap_or_else(|| data_dir.join("objects"));
+    let metrics = match args.metrics_listen.0 {
+        Some(_) => wisp_metrics::Metrics::new(args.metrics_per_action),
+        None => wisp_metrics::Metrics::disabled(),
+    };
     let objects = crate::objects::open_objects(
         &objects_dir,
         &data_dir,
         args.objects_quota_mb,
         args.objects_max_upload_mb,
         &api_host,
+        &metrics,
     )?;
-    let metrics = match args.metrics_listen.0 {
-        Some(_) => wisp_metrics::Metrics::new(args.metrics_per_action),
-        None => wisp_metrics::Metrics::disabled(),
-    };
     let kv = crate::state::start_kv(
         &data_dir.join("kv"),
         &args.kv_backend,

@@ -275,8 +275,41 @@ async fn key_value_commands_fires_and_record_writes_are_counted() {
     let fires = [("namespace", "guest")];
     assert_eq!(sum(&samples, "wisp_trigger_fires_total", &fires), 2.0);
     // One record was written: the client's activation (a trigger with no rules leaves none).
+    // Its commit lands just after its caller's answer, so look until it has.
+    let mut writes = sum(&samples, "wisp_activation_store_write_seconds_count", &[]);
+    for _ in 0..50 {
+        if writes >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let again = scrape(&server).await;
+        writes = sum(&again, "wisp_activation_store_write_seconds_count", &[]);
+    }
+    assert_eq!(writes, 1.0);
+}
+
+#[tokio::test]
+async fn object_bytes_in_and_out_are_counted() {
+    let server = Server::start();
+    let body = vec![b'x'; 10_000];
+    let request = server
+        .request(reqwest::Method::PUT, "namespaces/_/objects/blob.bin")
+        .body(body.clone());
+    let (status, answer) = server.send(request).await;
+    assert_eq!(status, 200, "{answer}");
+    let response = server
+        .request(reqwest::Method::GET, "namespaces/_/objects/blob.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap().len(), body.len());
+    let samples = scrape(&server).await;
+    let bytes = "wisp_object_bytes_total";
     assert_eq!(
-        sum(&samples, "wisp_activation_store_write_seconds_count", &[]),
-        1.0
+        sum(&samples, bytes, &[("direction", "in")]),
+        10_000.0,
+        "{samples:#?}"
     );
+    assert_eq!(sum(&samples, bytes, &[("direction", "out")]), 10_000.0);
 }

@@ -265,6 +265,7 @@ impl Controller {
                 .inner
                 .unflushed
                 .insert(id.clone(), record.clone());
+            controller.count(&record, start);
             if let Some(tx) = done_tx {
                 let _ = tx.send(Ok(record.clone()));
             }
@@ -273,7 +274,7 @@ impl Controller {
                 duration_ms = record.duration.unwrap_or(0),
                 "activation finished"
             );
-            if let Err(e) = controller.complete(record, start).await {
+            if let Err(e) = controller.store(record).await {
                 tracing::error!(error = %e, "activation record not stored");
             }
             controller.inner.unflushed.remove(&id);

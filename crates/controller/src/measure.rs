@@ -16,13 +16,20 @@ impl Controller {
         &self.inner.config.metrics
     }
 
-    /// Stores a finished activation's record and counts it. `start` says how its runtime was
+    /// Counts a finished activation's record and stores it. `start` says how its runtime was
     /// found; records of sequences, conductors and triggers started nothing.
     pub(crate) async fn complete(
         &self,
         record: Activation,
         start: Start,
     ) -> wisp_store::Result<()> {
+        self.count(&record, start);
+        self.store(record).await
+    }
+
+    /// Counts a finished activation: done before its caller is answered, so whoever got the
+    /// answer finds it in the metrics.
+    pub(crate) fn count(&self, record: &Activation, start: Start) {
         let millis = |key: &str| {
             record
                 .annotations
@@ -50,6 +57,10 @@ impl Controller {
             init: millis("initTime"),
             run: Duration::from_millis(record.duration.unwrap_or(0)),
         });
+    }
+
+    /// Stores a finished record (already counted), timing the writer's lag.
+    pub(crate) async fn store(&self, record: Activation) -> wisp_store::Result<()> {
         let handed = std::time::Instant::now();
         let stored = self.inner.activations.complete(record).await;
         self.metrics().store_write(handed.elapsed());

@@ -93,6 +93,7 @@ pub struct Metrics {
     processes: Family<Labels, Gauge>,
     memory_reserved: Gauge,
     kv_commands: Family<Labels, Counter>,
+    object_bytes: Family<Labels, Counter>,
     trigger_fires: Family<Labels, Counter>,
     store_writes: Histogram,
 }
@@ -177,6 +178,13 @@ impl Metrics {
             "Key-value commands by outcome (ok or error), from every client: RESP, REST, declared state, wasm",
             kv_commands.clone(),
         );
+        let object_bytes = Family::default();
+        registry.register_with_unit(
+            "object",
+            "Bytes written to (in) and read from (out) object storage, by every client",
+            prometheus_client::registry::Unit::Bytes,
+            object_bytes.clone(),
+        );
         let trigger_fires = Family::default();
         registry.register(
             "trigger_fires",
@@ -203,6 +211,7 @@ impl Metrics {
             processes,
             memory_reserved,
             kv_commands,
+            object_bytes,
             trigger_fires,
             store_writes,
         })
@@ -308,6 +317,17 @@ impl Metrics {
                     .inc_by(count);
             }
         }
+    }
+
+    /// Bytes stored (`stored`) or read from object storage.
+    pub fn object_bytes(&self, stored: bool, bytes: u64) {
+        if !self.enabled {
+            return;
+        }
+        let direction = if stored { "in" } else { "out" };
+        self.object_bytes
+            .get_or_create(&vec![("direction", direction.to_owned())])
+            .inc_by(bytes);
     }
 
     pub fn trigger_fire(&self, namespace: &str) {

@@ -9,6 +9,7 @@
 //! This crate knows no HTTP: the REST routes (`wisp-api`) and the S3 endpoint (`wisp-s3`) are
 //! built on the trait.
 
+mod counted;
 mod key;
 mod signing;
 mod store;
@@ -21,6 +22,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
+pub use counted::{Counted, Observer};
 pub use key::{validate_key, MAX_KEY_BYTES};
 pub use signing::{UrlSigner, MAX_URL_SECONDS};
 pub use store::{ObjectsConfig, StoreObjects};
