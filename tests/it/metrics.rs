@@ -313,3 +313,49 @@ async fn object_bytes_in_and_out_are_counted() {
     );
     assert_eq!(sum(&samples, bytes, &[("direction", "out")]), 10_000.0);
 }
+
+#[tokio::test]
+async fn wisp_top_shows_the_namespaces_activations_and_the_pool() {
+    let server = Server::start();
+    server
+        .action(
+            "ok",
+            "nodejs:20",
+            "function main() { return {} }",
+            json!({}),
+        )
+        .await;
+    for _ in 0..3 {
+        server.invoke("ok", json!({})).await;
+    }
+    let url = format!("http://{}/metrics", server.metrics_address());
+    let out = server.cli(&["top", "--once", "--interval", "0.2", "--metrics-url", &url]);
+    let text = crate::support::stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        crate::support::stderr(&out)
+    );
+    let guest: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("guest"))
+        .unwrap_or_else(|| panic!("a row for guest: {text}"))
+        .split_whitespace()
+        .collect();
+    // Three activations, none in the last 0.2 s, no errors, one initialised start.
+    assert_eq!(guest, ["guest", "3", "0.0", "0", "(0.0%)", "1"], "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("nodejs:20") && l.contains("warm")),
+        "{text}"
+    );
+
+    let nowhere = server.cli(&[
+        "top",
+        "--once",
+        "--metrics-url",
+        "http://127.0.0.1:9/metrics",
+    ]);
+    assert_eq!(nowhere.status.code(), Some(1));
+    assert!(crate::support::stderr(&nowhere).contains("--metrics-listen"));
+}

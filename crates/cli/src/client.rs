@@ -113,6 +113,22 @@ fn snippet(text: &str) -> String {
     }
 }
 
+/// The body of a plain GET of `url` (no credentials): a server's metrics endpoint.
+pub async fn fetch_text(url: &str) -> anyhow::Result<String> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .context("cannot set up the HTTP client")?;
+    let response =
+        http.get(url).send().await.with_context(|| {
+            format!("cannot reach {url} (is the server's --metrics-listen there?)")
+        })?;
+    let status = response.status();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
+    Ok(response.text().await?)
+}
+
 impl Client {
     /// A client for the namespace routes, which need credentials.
     pub fn new(config: &Config) -> anyhow::Result<Self> {

@@ -27,7 +27,7 @@ mod test_support;
 use std::path::PathBuf;
 
 use commands::{
-    action, activation, kv, namespace, object, package, project, property, rule, trigger,
+    action, activation, kv, namespace, object, package, project, property, rule, top, trigger,
 };
 pub use config::ClientOpts;
 use config::Config;
@@ -59,6 +59,9 @@ pub enum ClientCommand {
     Namespace(namespace::NamespaceArgs),
     /// Show or change the client settings in ~/.wskprops (or $WSK_CONFIG_FILE)
     Property(property::PropertyArgs),
+    /// Watch a server's activations, latency, process pool and refusals live (its operator's
+    /// view, from its metrics endpoint)
+    Top(top::TopArgs),
 }
 
 /// Runs a client command, printing its output and any error (`error: <message>` on stderr).
@@ -117,6 +120,7 @@ async fn execute(
             namespace::run(args.command, &config, printer).await
         }
         ClientCommand::Property(args) => property::run(args.command, props_path, printer).await,
+        ClientCommand::Top(args) => top::run(args, printer).await,
     }
 }
 

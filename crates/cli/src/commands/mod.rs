@@ -14,5 +14,6 @@ mod poll;
 pub mod project;
 pub mod property;
 pub mod rule;
+pub mod top;
 mod tree;
 pub mod trigger;
