@@ -224,14 +224,6 @@ fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("`{text}` is not an address or address:port"))
 }
 
-fn reachable(address: SocketAddr) -> SocketAddr {
-    if address.ip().is_unspecified() {
-        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), address.port())
-    } else {
-        address
-    }
-}
-
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing(args.log_format);
     let data_dir = args
@@ -295,11 +287,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 NetworkArg::None => FunctionNetwork::None,
                 NetworkArg::Host => FunctionNetwork::Host,
             },
-            endpoints: vec![
-                reachable(local),
-                reachable(args.kv_listen),
-                reachable(args.s3_listen),
-            ],
+            endpoints: vec![local, args.kv_listen, args.s3_listen],
             outbound: Outbound {
                 allow: args.function_egress_allow.clone(),
                 resolvers: if args.function_dns.is_empty() {

@@ -308,3 +308,34 @@ fn a_bad_block_is_refused_at_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("the prefix must be 0 to 32"), "{stderr}");
 }
+
+#[tokio::test]
+async fn an_api_on_every_address_is_reached_at_the_hosts_address() {
+    let outside = Outside::new();
+    let dns = serve_dns(outside.remote);
+    let server = Server::start_on("0.0.0.0:0", &["--function-dns", &dns.to_string()]);
+    let port = server.api_host.rsplit(':').next().unwrap().to_owned();
+    // The host's address on the veth: how a function finds the platform by a public name.
+    let urls = json!({
+        "api": format!("http://{}:{port}/api/v1", outside.host),
+        "other": format!("http://{}:{}/", outside.host, host_service(outside.stop.clone())),
+    });
+    let js = report(
+        &server,
+        "fetch",
+        "nodejs:20",
+        FETCH_JS,
+        json!({"name": NAME, "urls": urls}),
+    )
+    .await;
+    let api = js["api"].as_str().unwrap_or_default();
+    assert!(api.starts_with("reached: {"), "{js:#}");
+    assert!(
+        api.contains("api_paths") || api.contains("runtimes"),
+        "{js:#}"
+    );
+    assert_eq!(
+        js["other"], "blocked: ECONNRESET",
+        "only the platform's port: {js:#}"
+    );
+}

@@ -47,6 +47,8 @@ pub struct Server {
     pub env: Vec<(String, String)>,
     /// The server's stderr, line by line, when the test reads its log.
     logs: Option<Arc<Mutex<Vec<String>>>>,
+    /// Where the API listens: a random loopback port unless the test says otherwise.
+    listen: String,
 }
 
 static NEXT_KV: AtomicUsize = AtomicUsize::new(0);
@@ -104,7 +106,16 @@ impl Server {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             logs: None,
+            listen: "127.0.0.1:0".to_owned(),
         }
+    }
+
+    /// A server whose API listens on `listen` (`0.0.0.0:0`: every address, a random port).
+    pub fn start_on(listen: &str, extra: &[&str]) -> Server {
+        let mut server = Server::unlaunched(&[]);
+        server.listen = listen.to_owned();
+        server.launch(extra);
+        server
     }
 
     /// The log lines the server has written so far.
@@ -140,7 +151,7 @@ impl Server {
     pub fn launch(&mut self, extra: &[&str]) {
         let mut command = Command::new(wisp_binary());
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--stem-cells", "1"])
+            .args(["serve", "--listen", &self.listen, "--stem-cells", "1"])
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(["--kv-listen", &self.kv_address])

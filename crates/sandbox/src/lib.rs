@@ -83,8 +83,9 @@ pub struct Config {
     pub memory_cgroups: bool,
     /// An empty directory the server owns, mount point of every sandbox's root.
     pub scratch: PathBuf,
-    /// The platform's endpoints (API, key-value, S3) functions in isolated networks reach at
-    /// the same addresses.
+    /// The platform's endpoints (API, key-value, S3) as they listen, which functions in
+    /// isolated networks reach at the same addresses; one listening on an unspecified address
+    /// (`0.0.0.0:port`) is reached at 127.0.0.1 and at every address of the host.
     pub endpoints: Vec<std::net::SocketAddr>,
     /// What functions in isolated networks reach beyond the platform.
     pub outbound: Outbound,

@@ -80,9 +80,20 @@ pub(crate) fn listen(
 ) -> std::io::Result<Listeners> {
     inside(pid, LinkNameSpaceType::Network, move || {
         let mut listeners = Vec::new();
-        // An endpoint at a loopback address is served at that address inside; one at another
-        // address is reached through the outbound redirect, whose policy lets it through.
-        for address in endpoints.into_iter().filter(|a| a.ip().is_loopback()) {
+        // An endpoint at a loopback address is served at that address inside (one on every
+        // address, at 127.0.0.1); one at another address is reached through the outbound
+        // redirect, whose policy lets it through.
+        let inside: Vec<SocketAddr> = endpoints
+            .into_iter()
+            .filter_map(|a| {
+                if a.ip().is_unspecified() {
+                    Some(SocketAddr::from(([127, 0, 0, 1], a.port())))
+                } else {
+                    a.ip().is_loopback().then_some(a)
+                }
+            })
+            .collect();
+        for address in inside {
             match std::net::TcpListener::bind(address) {
                 Ok(listener) => {
                     listener.set_nonblocking(true)?;

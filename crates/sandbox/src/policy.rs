@@ -114,7 +114,7 @@ fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
 /// The decision for one connection.
 pub(crate) struct Policy {
     pub(crate) outbound: Outbound,
-    /// The platform's endpoints (API, key-value, S3).
+    /// The platform's endpoints (API, key-value, S3) as they listen.
     pub(crate) endpoints: Vec<SocketAddr>,
 }
 
@@ -123,6 +123,12 @@ impl Policy {
         let ip = canonical(destination.ip());
         let destination = SocketAddr::new(ip, destination.port());
         if self.endpoints.contains(&destination) {
+            return true;
+        }
+        // An endpoint listening on every address is the platform at any of the host's.
+        let on_every_address =
+            |e: &SocketAddr| e.ip().is_unspecified() && e.port() == destination.port();
+        if self.endpoints.iter().any(on_every_address) && is_host_address(ip) {
             return true;
         }
         if destination.port() == 53 && self.outbound.resolvers.iter().any(|r| r.ip() == ip) {
@@ -225,6 +231,28 @@ mod tests {
         assert!(!permits(&policy, "10.0.0.2:80"), "only the resolver's DNS");
         assert!(permits(&policy, "10.1.200.3:5432"));
         assert!(!permits(&policy, "10.2.0.1:5432"));
+    }
+
+    #[test]
+    fn an_endpoint_on_every_address_is_reached_at_the_hosts_addresses_only() {
+        let policy = Policy {
+            outbound: Outbound::default(),
+            endpoints: vec!["0.0.0.0:3233".parse().unwrap()],
+        };
+        // This machine's own address on its default route, as the host's: reachable on the
+        // endpoint's port only.
+        let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        if socket.connect("192.0.2.1:9").is_ok() {
+            let host = socket.local_addr().unwrap().ip();
+            if !host.is_unspecified() && !host.is_loopback() {
+                assert!(policy.permits(SocketAddr::new(host, 3233)));
+                assert!(!policy.permits(SocketAddr::new(host, 3234)));
+            }
+        }
+        assert!(
+            !permits(&policy, "10.255.255.1:3233"),
+            "not another machine's port"
+        );
     }
 
     #[test]
