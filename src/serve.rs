@@ -416,6 +416,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         kv: kv_store,
         objects: Some(objects),
         sites: Some(sites),
+        api_host: api_host.clone(),
+        logins: Arc::default(),
     });
     // The properties file is in place before the address is announced, so whoever waits for
     // the announcement (a script, a test) finds it.

@@ -540,3 +540,37 @@ async fn without_a_storage_key_web_content_is_refused_by_the_deployer() {
     let (status, _) = server.get("namespaces/_/actions/hello").await;
     assert_eq!(status, 404, "nothing was deployed");
 }
+
+/// `wisp namespace login-token` on one machine, `nim auth login <token>` on another: the
+/// deployer's own login stores a credential with the key, object storage and the key-value
+/// store on, and the token works once.
+#[tokio::test]
+async fn a_login_token_gives_nims_login_a_full_credential_once() {
+    let server = Server::start();
+    let scratch = Scratch::new("nim-login");
+    std::fs::create_dir_all(scratch.0.join("nimbella")).unwrap();
+    let out = server.cli(&["namespace", "login-token"]);
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    let token = crate::support::stdout(&out).trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    assert!(
+        !token.contains(server.auth.split(':').nth(1).unwrap()),
+        "no key in the token"
+    );
+
+    let logged_in = node("login.js", &scratch.0, &[("TOKEN", &token)]);
+    let store = &logged_in["credentials"];
+    let entry = &store["credentials"][&server.api_host]["guest"];
+    assert_eq!(entry["api_key"], server.auth, "{store:#}");
+    assert_eq!(entry["redis"], true, "{store:#}");
+    let storage = &entry["storageKey"];
+    assert_eq!(storage["provider"], "@nimbella/storage-s3", "{store:#}");
+    assert!(
+        storage["credentials"]["accessKeyId"].is_string(),
+        "{store:#}"
+    );
+    assert_eq!(store["currentHost"], server.api_host);
+
+    let again = node_outcome("login.js", &scratch.0, &[("TOKEN", &token)]);
+    assert_eq!(again["error"], "The provided token is invalid", "{again:#}");
+}

@@ -25,6 +25,7 @@ use wisp_controller::Controller;
 
 pub use error::ApiError;
 pub use measure::metrics_router;
+pub use routes::login::LoginTokens;
 pub use server::serve;
 pub use site::{Sites, SitesConfig};
 
@@ -39,6 +40,16 @@ pub struct AppState {
     pub objects: Option<ObjectsApi>,
     /// The namespaces' static sites (their web buckets); `None` without object storage.
     pub sites: Option<Arc<Sites>>,
+    /// The API's public URL (`http://host:port`), as clients are told to reach it.
+    pub api_host: String,
+    /// Nimbella login tokens handed out and not yet used.
+    pub logins: Arc<LoginTokens>,
+}
+
+impl AppState {
+    fn public_url(&self) -> &str {
+        &self.api_host
+    }
 }
 
 /// Object storage as the API serves it.
@@ -76,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::rules::routes())
         .merge(routes::kv::routes())
         .merge(routes::objects::routes())
+        .merge(routes::login::routes())
         .merge(routes::web::routes())
         // Inside the nest, so the route template counted is the whole path's.
         .layer(axum::middleware::from_fn_with_state(

@@ -117,6 +117,18 @@ impl Controller {
         Ok(identity)
     }
 
+    /// The variables activations of `namespace` get from the state services (its key-value
+    /// password, its storage key): what a Nimbella login hands the CLI.
+    pub async fn namespace_environment(&self, namespace: &str) -> Vec<(String, String)> {
+        match (
+            &self.inner.activation_env,
+            wisp_core::EntityName::parse(namespace),
+        ) {
+            (Some(env), Ok(name)) => env.variables(&name).await,
+            _ => Vec::new(),
+        }
+    }
+
     async fn lookup_key(&self, uuid: &str) -> Result<Option<(KeyRecord, NamespaceLimits)>> {
         if let Some((found, at)) = self.inner.keys.get(uuid) {
             if at.elapsed() < self.inner.config.identity_ttl {

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod activations;
 pub mod info;
 pub mod kv;
+pub mod login;
 pub mod objects;
 pub mod packages;
 pub mod rules;
