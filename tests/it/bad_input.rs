@@ -311,3 +311,19 @@ async fn odd_host_names_and_object_keys_get_a_4xx_naming_no_path_of_the_server()
         }
     }
 }
+
+#[tokio::test]
+async fn nimbellas_remote_build_services_say_to_build_locally() {
+    let server = Server::start();
+    for path in [
+        "namespaces/nimbella/actions/builder/build_nodejs_14?blocking=true",
+        "namespaces/nimbella/actions/builder/getUploadUrl?blocking=true",
+        "namespaces/nimbella/actions/websupport/getSignedUrl?blocking=true",
+    ] {
+        let (status, body) = server.post(path, json!({"toBuild": "slice"})).await;
+        assert_eq!(status, 501, "{path}: {body}");
+        let message = error_message(&body);
+        assert!(message.contains("build locally"), "{path}: {message}");
+        assert!(body["code"].is_string(), "OpenWhisk's error shape: {body}");
+    }
+}

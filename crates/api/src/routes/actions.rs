@@ -180,6 +180,21 @@ fn unread_body(rejection: BytesRejection) -> ApiError {
     ApiError::new(rejection.status(), rejection.body_text())
 }
 
+/// The actions of Nimbella's hosted platform that `nim` invokes for remote builds, which Wisp
+/// does not offer: answered with what to do instead of a bare 404.
+fn nimbella_hosted_service(ns: &str, rest: &str) -> Option<&'static str> {
+    if ns != "nimbella" {
+        return None;
+    }
+    if rest.starts_with("builder/") {
+        Some("The remote builder (/nimbella/builder)")
+    } else if rest == "websupport/getSignedUrl" {
+        Some("/nimbella/websupport/getSignedUrl")
+    } else {
+        None
+    }
+}
+
 async fn invoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -188,6 +203,15 @@ async fn invoke(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    if let Some(service) = nimbella_hosted_service(&ns, &rest) {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!(
+                "{service} is a service of Nimbella's hosted platform, not supported by this \
+                 server: build locally (without --remote-build or remoteBuild)."
+            ),
+        ));
+    }
     let path = action_path(&caller, &state, &ns, &rest, false)?;
     let max = state.controller.limits().max_payload_bytes;
     let declared = headers
