@@ -569,3 +569,20 @@ async fn files_uploaded_as_octet_stream_are_served_as_their_names_say() {
     let data = fetch(&client, &site_url(&server, "/data.bin"), &[]).await;
     assert_eq!(data.header("content-type"), "application/octet-stream");
 }
+
+/// `nim` prints a namespace's site as `<namespace>-<API host name>`: that host form is served
+/// too (here with `localhost`, always a site domain).
+#[tokio::test]
+async fn the_host_form_nim_prints_serves_the_site() {
+    let server = Server::start();
+    let root = site_project(&server);
+    deploy(&server, &root, &[]);
+    let client = reqwest::Client::builder()
+        .resolve("guest-localhost", address(&server))
+        .build()
+        .unwrap();
+    let url = format!("http://guest-localhost:{}/", address(&server).port());
+    let home = fetch(&client, &url, &[]).await;
+    assert_eq!(home.status, 200);
+    assert_eq!(home.text(), INDEX);
+}

@@ -66,10 +66,16 @@ impl Sites {
 /// The namespace whose site `host` (a `Host` header) names under one of `domains`, if any.
 fn namespace_of(domains: &[String], host: &str) -> Option<String> {
     let name = host_name(host).to_ascii_lowercase();
-    domains.iter().find_map(|domain| {
-        let label = name.strip_suffix(domain.as_str())?.strip_suffix('.')?;
-        (!label.is_empty() && !label.contains('.')).then(|| label.to_string())
-    })
+    // `<namespace>.<domain>`, else the form Nimbella's CLI prints, `<namespace>-<domain>`.
+    let by = |separator: char| {
+        domains.iter().find_map(|domain| {
+            let label = name
+                .strip_suffix(domain.as_str())?
+                .strip_suffix(separator)?;
+            (!label.is_empty() && !label.contains('.')).then(|| label.to_string())
+        })
+    };
+    by('.').or_else(|| by('-'))
 }
 
 /// Whether `label` can be the first label of a host name: 1 to 63 letters, digits, `-` or `_`
@@ -447,7 +453,14 @@ mod tests {
         assert_eq!(of("guest.localhost:3233"), Some("guest".into()));
         assert_eq!(of("Guest.LocalHost"), Some("guest".into()));
         assert_eq!(of("ns1.wisp.example.com"), Some("ns1".into()));
+        // As `nim` prints sites: `<namespace>-<API host name>`.
+        assert_eq!(of("ns1-wisp.example.com"), Some("ns1".into()));
+        assert_eq!(of("my-ns-wisp.example.com:443"), Some("my-ns".into()));
+        assert_eq!(of("guest-localhost:3233"), Some("guest".into()));
         for other in [
+            "-localhost",
+            "a.b-localhost",
+            "wisp.example.com",
             "localhost:3233",
             "127.0.0.1:3233",
             "a.b.localhost",
