@@ -10,12 +10,23 @@ use serde_json::{json, Value};
 use crate::support::Server;
 
 /// The JSON lines of the server's log, each parsed; a line that is not JSON fails the test.
-fn json_lines(server: &Server) -> Vec<Value> {
-    server
-        .log_lines()
+fn json_lines(lines: Vec<String>) -> Vec<Value> {
+    lines
         .iter()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
         .collect()
+}
+
+/// The first log line `matches` keeps, waiting for it: it is written as the record is handed
+/// to the store, just after the answer.
+async fn wait_for_line<T>(server: &Server, matches: impl Fn(Vec<String>) -> Option<T>) -> T {
+    for _ in 0..100 {
+        if let Some(found) = matches(server.log_lines()) {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no `activation finished` line: {:#?}", server.log_lines());
 }
 
 #[tokio::test]
@@ -42,18 +53,12 @@ async fn json_log_lines_carry_the_activation_and_the_request() {
     let (status, record) = server.send(request).await;
     assert_eq!(status, 200, "{record}");
     let id = record["activationId"].as_str().unwrap().to_owned();
-    // The line is written as the record is handed to the store, just after the answer.
-    let mut finished = None;
-    for _ in 0..100 {
-        finished = json_lines(&server)
+    let line = wait_for_line(&server, |lines| {
+        json_lines(lines)
             .into_iter()
-            .find(|line| line["fields"]["message"] == "activation finished");
-        if finished.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let line = finished.expect("an `activation finished` line");
+            .find(|line| line["fields"]["message"] == "activation finished")
+    })
+    .await;
     assert_eq!(line["level"], "DEBUG");
     assert_eq!(line["fields"]["status"], "success", "{line}");
     let spans = line["spans"].as_array().expect("the spans it happened in");
@@ -81,18 +86,12 @@ async fn the_text_log_is_the_default() {
         .await;
     let (status, _) = server.invoke("hello", json!({})).await;
     assert_eq!(status, 200);
-    let mut line = None;
-    for _ in 0..100 {
-        line = server
-            .log_lines()
+    let line = wait_for_line(&server, |lines| {
+        lines
             .into_iter()
-            .find(|l| l.contains("activation finished"));
-        if line.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let line = line.expect("an `activation finished` line");
+            .find(|l| l.contains("activation finished"))
+    })
+    .await;
     assert!(line.contains("namespace=guest"), "{line}");
     assert!(
         !line.contains('\u{1b}'),

@@ -230,6 +230,18 @@ fn host_service(stop: Arc<AtomicBool>) -> u16 {
     port
 }
 
+/// What the Node.js fetcher reports for `urls`, with `NAME` to resolve.
+async fn fetch_js(server: &Server, urls: Value) -> Value {
+    report(
+        server,
+        "fetch",
+        "nodejs:20",
+        FETCH_JS,
+        json!({"name": NAME, "urls": urls}),
+    )
+    .await
+}
+
 async fn report(server: &Server, name: &str, kind: &str, code: &str, params: Value) -> Value {
     server
         .action(name, kind, code, json!({"limits": {"timeout": 30000}}))
@@ -282,14 +294,7 @@ async fn the_operator_may_allow_a_denied_block() {
         "host": format!("http://{}:{host_port}/", outside.host),
         "private": "http://10.255.255.1:80/",
     });
-    let js = report(
-        &server,
-        "fetch",
-        "nodejs:20",
-        FETCH_JS,
-        json!({"name": NAME, "urls": urls}),
-    )
-    .await;
+    let js = fetch_js(&server, urls).await;
     let reached = js["host"].as_str().unwrap_or_default();
     assert!(
         reached.starts_with("reached: a host service, you are "),
@@ -320,14 +325,7 @@ async fn an_api_on_every_address_is_reached_at_the_hosts_address() {
         "api": format!("http://{}:{port}/api/v1", outside.host),
         "other": format!("http://{}:{}/", outside.host, host_service(outside.stop.clone())),
     });
-    let js = report(
-        &server,
-        "fetch",
-        "nodejs:20",
-        FETCH_JS,
-        json!({"name": NAME, "urls": urls}),
-    )
-    .await;
+    let js = fetch_js(&server, urls).await;
     let api = js["api"].as_str().unwrap_or_default();
     assert!(api.starts_with("reached: {"), "{js:#}");
     assert!(

@@ -46,12 +46,6 @@ pub struct AppState {
     pub logins: Arc<LoginTokens>,
 }
 
-impl AppState {
-    fn public_url(&self) -> &str {
-        &self.api_host
-    }
-}
-
 /// Object storage as the API serves it.
 #[derive(Clone)]
 pub struct ObjectsApi {

@@ -55,11 +55,7 @@ impl Forwarders {
         let mut tasks = Vec::new();
         for (target, listener) in listeners.endpoints {
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            tasks.push(
-                runtime.spawn(accept(listener, connections.clone(), move |_| {
-                    std::future::ready(Some(target))
-                })),
-            );
+            tasks.push(runtime.spawn(accept(listener, connections.clone(), move |_| Some(target))));
         }
         if let Some((listener, dns)) = listeners.outbound {
             let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -71,7 +67,7 @@ impl Forwarders {
                 if decision.is_none() {
                     tracing::debug!("an outbound connection was refused by the policy");
                 }
-                std::future::ready(decision)
+                decision
             })));
             dns.set_nonblocking(true)?;
             let dns = tokio::net::UdpSocket::from_std(dns)?;
@@ -91,11 +87,11 @@ impl Drop for Forwarders {
 
 /// Accepts on `listener` and copies each connection to and from where `route` says, or
 /// resets it when `route` says nowhere.
-async fn accept<F, R>(listener: tokio::net::TcpListener, connections: Arc<Semaphore>, route: R)
-where
-    R: Fn(&tokio::net::TcpStream) -> F,
-    F: std::future::Future<Output = Option<SocketAddr>>,
-{
+async fn accept(
+    listener: tokio::net::TcpListener,
+    connections: Arc<Semaphore>,
+    route: impl Fn(&tokio::net::TcpStream) -> Option<SocketAddr>,
+) {
     loop {
         let Ok(permit) = connections.clone().acquire_owned().await else {
             return;
@@ -105,7 +101,7 @@ where
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let target = route(&inbound).await;
+        let target = route(&inbound);
         tokio::spawn(async move {
             let _permit = permit;
             let outbound = match target {

@@ -141,28 +141,31 @@ impl Policy {
     }
 }
 
-const DENIED_V4: [(Ipv4Addr, u8); 10] = [
-    (Ipv4Addr::new(0, 0, 0, 0), 8),
-    (Ipv4Addr::new(10, 0, 0, 0), 8),
-    (Ipv4Addr::new(100, 64, 0, 0), 10),
-    (Ipv4Addr::new(127, 0, 0, 0), 8),
-    (Ipv4Addr::new(169, 254, 0, 0), 16),
-    (Ipv4Addr::new(172, 16, 0, 0), 12),
-    (Ipv4Addr::new(192, 0, 0, 0), 24),
-    (Ipv4Addr::new(192, 168, 0, 0), 16),
-    (Ipv4Addr::new(224, 0, 0, 0), 4),
-    (Ipv4Addr::new(240, 0, 0, 0), 4),
+/// IPv4 blocks denied unless allowed: this network, private, shared, loopback, link-local,
+/// IETF protocol assignments, multicast and reserved (broadcast included).
+const DENIED_V4: [Cidr; 10] = [
+    v4(0, 0, 0, 0, 8),
+    v4(10, 0, 0, 0, 8),
+    v4(100, 64, 0, 0, 10),
+    v4(127, 0, 0, 0, 8),
+    v4(169, 254, 0, 0, 16),
+    v4(172, 16, 0, 0, 12),
+    v4(192, 0, 0, 0, 24),
+    v4(192, 168, 0, 0, 16),
+    v4(224, 0, 0, 0, 4),
+    v4(240, 0, 0, 0, 4),
 ];
+
+const fn v4(a: u8, b: u8, c: u8, d: u8, prefix: u8) -> Cidr {
+    Cidr {
+        network: IpAddr::V4(Ipv4Addr::new(a, b, c, d)),
+        prefix,
+    }
+}
 
 fn denied_by_default(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => DENIED_V4.iter().any(|(net, prefix)| {
-            Cidr {
-                network: IpAddr::V4(*net),
-                prefix: *prefix,
-            }
-            .contains(IpAddr::V4(v4))
-        }),
+        IpAddr::V4(_) => DENIED_V4.iter().any(|block| block.contains(ip)),
         IpAddr::V6(v6) => {
             let first = v6.segments()[0];
             v6.is_loopback()

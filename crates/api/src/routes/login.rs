@@ -121,7 +121,7 @@ async fn tokenizer(
     let token = format!(
         "{}.{}.{secret}",
         part(json!({"alg": "none", "typ": "JWT"})),
-        part(json!({"apihost": state.public_url(), "namespace": identity.namespace.as_str()})),
+        part(json!({"apihost": state.api_host, "namespace": identity.namespace.as_str()})),
     );
     Ok(Json(json!({"token": token})))
 }
@@ -152,7 +152,7 @@ async fn authorize(
         "body": {
             "status": "success",
             "namespace": namespace,
-            "apihost": state.public_url(),
+            "apihost": state.api_host,
             "uuid": uuid,
             "key": key,
             "storage": storage,

@@ -116,10 +116,15 @@ fn label<'a>(sample: &'a Sample, key: &str) -> &'a str {
     sample.labels.get(key).map_or("", String::as_str)
 }
 
-/// Sums of `name` grouped by the value of label `by`.
-fn by_label(samples: &[Sample], name: &str, by: &str) -> BTreeMap<String, f64> {
+/// Sums of the samples named `name` that `keep` keeps, grouped by the value of label `by`.
+fn by_label(
+    samples: &[Sample],
+    name: &str,
+    by: &str,
+    keep: impl Fn(&Sample) -> bool,
+) -> BTreeMap<String, f64> {
     let mut sums = BTreeMap::new();
-    for s in samples.iter().filter(|s| s.name == name) {
+    for s in samples.iter().filter(|s| s.name == name && keep(s)) {
         *sums.entry(label(s, by).to_owned()).or_insert(0.0) += s.value;
     }
     sums
@@ -128,17 +133,12 @@ fn by_label(samples: &[Sample], name: &str, by: &str) -> BTreeMap<String, f64> {
 fn render(before: &[Sample], now: &[Sample], seconds: f64) -> String {
     let mut out = String::new();
     let activations = "wisp_activations_total";
-    let totals = by_label(now, activations, "namespace");
-    let earlier = by_label(before, activations, "namespace");
-    let matching = |f: &dyn Fn(&Sample) -> bool| {
-        let mut sums: BTreeMap<String, f64> = BTreeMap::new();
-        for s in now.iter().filter(|s| s.name == activations && f(s)) {
-            *sums.entry(label(s, "namespace").to_owned()).or_insert(0.0) += s.value;
-        }
-        sums
-    };
-    let errors = matching(&|s| label(s, "outcome") != "success");
-    let initialised = matching(&|s| matches!(label(s, "start"), "cold" | "stem_cell"));
+    let per_namespace =
+        |samples, keep: &dyn Fn(&Sample) -> bool| by_label(samples, activations, "namespace", keep);
+    let totals = per_namespace(now, &|_| true);
+    let earlier = per_namespace(before, &|_| true);
+    let errors = per_namespace(now, &|s| label(s, "outcome") != "success");
+    let initialised = per_namespace(now, &|s| matches!(label(s, "start"), "cold" | "stem_cell"));
     let rows: Vec<Vec<String>> = totals
         .iter()
         .map(|(namespace, total)| {
