@@ -355,7 +355,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         Arc::new(entities),
         Arc::new(activations),
-        invoker,
+        Arc::new(invoker),
     );
     let site_domains = crate::sites::site_domains(&api_host, args.site_domain.as_deref());
     let site_url = crate::sites::site_url_pattern(&api_host, &site_domains);

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use serde_json::Value;
+use wisp_core::invoke::CodeError;
 use wisp_core::limits::LimitsPatch;
 use wisp_core::state::StateDecl;
 use wisp_core::{
     Action, Annotations, CodeExec, EntityName, EntityPath, Exec, Identity, Kind, Parameter,
     Revision, SemVer,
 };
-use wisp_invoker::CodeError;
 use wisp_store::{Expect, Page};
 
 use crate::{Controller, ControllerError, Result};

@@ -13,13 +13,13 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use tokio::sync::{oneshot, Notify};
 use tracing::Instrument;
+use wisp_core::invoke::{InvokeError, RunOutcome, RunRequest, StartKind};
 use wisp_core::params::merge_into;
 use wisp_core::time::now_ms;
 use wisp_core::{
     Action, Activation, ActivationId, ActivationResponse, Annotations, EntityPath, Exec, Identity,
     Outcome,
 };
-use wisp_invoker::{InvokerError, RunOutcome, RunRequest};
 use wisp_metrics::Start;
 
 use crate::packages::ResolvedAction;
@@ -174,7 +174,7 @@ impl Controller {
         id: ActivationId,
         cause: &ActivationId,
         transaction_id: String,
-    ) -> std::result::Result<Activation, InvokerError> {
+    ) -> std::result::Result<Activation, InvokeError> {
         let received = now_ms();
         let pending = self.record(identity, resolved, &id, received, Some(cause));
         let env = self.activation_env(&identity.namespace).await;
@@ -190,7 +190,7 @@ impl Controller {
                 env,
             },
         );
-        done.await.unwrap_or(Err(InvokerError::ShuttingDown))
+        done.await.unwrap_or(Err(InvokeError::ShuttingDown))
     }
 
     /// Hands an activation to the invoker in a task of its own; the receiver gets the finished
@@ -208,7 +208,7 @@ impl Controller {
             transaction_id,
             env,
         }: RunContext,
-    ) -> oneshot::Receiver<std::result::Result<Activation, InvokerError>> {
+    ) -> oneshot::Receiver<std::result::Result<Activation, InvokeError>> {
         let action = resolved.action.clone();
         let received = pending.start;
         let request = RunRequest {
@@ -237,20 +237,20 @@ impl Controller {
             let mut done_tx = Some(done_tx);
             let (outcome, state_note) = controller.run_with_state(request).await;
             drop(permit);
-            if blocking && matches!(outcome, Err(InvokerError::Overloaded)) {
+            if blocking && matches!(outcome, Err(InvokeError::Overloaded)) {
                 // Refused before it ran: a caller still waiting gets a 503 and nothing was
                 // accepted, so no record is kept. A caller that already got a 202 gets one.
                 let tx = done_tx.take().expect("not sent yet");
-                if tx.send(Err(InvokerError::Overloaded)).is_ok() {
+                if tx.send(Err(InvokeError::Overloaded)).is_ok() {
                     drop(guard);
                     return;
                 }
             }
             let start = match &outcome {
                 Ok(run) => match run.start_kind {
-                    wisp_invoker::StartKind::Cold => Start::Cold,
-                    wisp_invoker::StartKind::StemCell => Start::StemCell,
-                    wisp_invoker::StartKind::Warm => Start::Warm,
+                    StartKind::Cold => Start::Cold,
+                    StartKind::StemCell => Start::StemCell,
+                    StartKind::Warm => Start::Warm,
                 },
                 Err(_) => Start::None,
             };
@@ -370,7 +370,7 @@ impl Controller {
 fn finish(
     mut record: Activation,
     received: u64,
-    outcome: std::result::Result<RunOutcome, InvokerError>,
+    outcome: std::result::Result<RunOutcome, InvokeError>,
 ) -> Activation {
     match outcome {
         Ok(run) => {

@@ -18,17 +18,19 @@ mod packages;
 mod rules;
 mod state;
 mod system;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod throttle;
 mod triggers;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use wisp_core::invoke::Invoke;
 use wisp_core::{
     Action, Activation, ActivationId, EntityName, EntityPath, Identity, Package, SystemLimits,
     Throttles,
 };
-use wisp_invoker::Invoker;
 use wisp_store::{ActivationStore, EntityStore, StoreError};
 
 pub use actions::{ActionPut, ExecPut};
@@ -127,7 +129,7 @@ pub trait ActivationEnv: Send + Sync {
     fn variables<'a>(
         &'a self,
         namespace: &'a EntityName,
-    ) -> wisp_store::BoxFuture<'a, Vec<(String, String)>>;
+    ) -> wisp_core::BoxFuture<'a, Vec<(String, String)>>;
 }
 
 /// The controller; cheap to clone.
@@ -140,7 +142,7 @@ struct Inner {
     config: ControllerConfig,
     entities: Arc<dyn EntityStore>,
     activations: Arc<dyn ActivationStore>,
-    invoker: Invoker,
+    invoker: Arc<dyn Invoke>,
     /// Actions by path; entries are replaced on every write of the action.
     actions: cache::SharedMap<EntityPath, Arc<Action>>,
     /// Packages by path; entries are replaced or removed on every write of the package.
@@ -168,7 +170,7 @@ impl Controller {
         config: ControllerConfig,
         entities: Arc<dyn EntityStore>,
         activations: Arc<dyn ActivationStore>,
-        invoker: Invoker,
+        invoker: Arc<dyn Invoke>,
     ) -> Controller {
         Controller {
             inner: Arc::new(Inner {

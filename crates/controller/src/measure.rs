@@ -82,8 +82,7 @@ impl Controller {
 
     /// Refreshes the pool's gauges, before they are read.
     pub fn measure_pool(&self) {
-        let (counts, reserved) = self.inner.invoker.pool_snapshot();
-        self.metrics().pool(&counts, reserved);
+        self.metrics().pool(&self.inner.invoker.pool());
     }
 
     /// Counts a request refused by `limit` (`concurrent_invocations`,

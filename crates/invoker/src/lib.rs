@@ -5,8 +5,8 @@
 //! specialised for that exact action revision. The pool enforces a memory budget (each process
 //! reserves its action's `limits.memory`), evicts idle processes, and queues work when full.
 //!
-//! What a function did (success, application or developer error, timeout) is an outcome in the
-//! returned [`RunOutcome`], never an `Err`. This crate knows nothing of HTTP or storage.
+//! [`Invoker`] implements `wisp_core::invoke::Invoke`, the trait the controller calls it
+//! through. This crate knows nothing of HTTP or storage.
 
 mod bundle;
 mod code;
@@ -22,11 +22,9 @@ mod wasm_component;
 mod wasm_pool;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
-use wisp_core::{Action, ActivationId, ActivationResponse};
+pub(crate) use wisp_core::invoke::{CodeError, InvokeError, RunOutcome, RunRequest, StartKind};
 
 pub use pool::Invoker;
 pub use wasm_component::FRESH_INSTANCE;
@@ -90,89 +88,4 @@ pub struct SandboxSettings {
     pub pids_max: u64,
     /// Host directories every sandbox sees read-only (the declared-file cache).
     pub shared: Vec<SandboxBind>,
-}
-
-/// One activation to run.
-#[derive(Debug, Clone)]
-pub struct RunRequest {
-    pub activation_id: ActivationId,
-    pub action: Arc<Action>,
-    /// The merged run arguments.
-    pub args: Value,
-    /// Parameters marked `init`, delivered as environment at initialisation.
-    pub init_env: Map<String, Value>,
-    /// The caller's namespace.
-    pub namespace: String,
-    /// The caller's key, when the action asks for it (`provide-api-key`).
-    pub api_key: Option<String>,
-    /// More environment for this activation (the state services' endpoints and secrets).
-    pub env: Vec<(String, String)>,
-    pub transaction_id: String,
-}
-
-/// How the process that ran an activation was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartKind {
-    Warm,
-    StemCell,
-    Cold,
-}
-
-/// What happened to one activation.
-#[derive(Debug, Clone)]
-pub struct RunOutcome {
-    pub response: ActivationResponse,
-    pub logs: Vec<String>,
-    /// Epoch ms when a process was ready for this activation (before any init).
-    pub start: u64,
-    pub end: u64,
-    /// Milliseconds spent initialising, on a cold start.
-    pub init_time: Option<u64>,
-    pub timed_out: bool,
-    pub start_kind: StartKind,
-}
-
-impl RunOutcome {
-    /// An activation that ended in `outcome` with `message` before the function gave a result
-    /// (it could not start, or it broke), ending now.
-    pub fn failure(
-        outcome: wisp_core::Outcome,
-        message: impl Into<String>,
-        start: u64,
-        init_time: Option<u64>,
-        start_kind: StartKind,
-    ) -> RunOutcome {
-        RunOutcome {
-            response: ActivationResponse::failure(outcome, message),
-            logs: Vec::new(),
-            start,
-            end: wisp_core::time::now_ms(),
-            init_time,
-            timed_out: false,
-            start_kind,
-        }
-    }
-}
-
-/// Why an action's code cannot be run, found when the action is written.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum CodeError {
-    /// The developer's code is wrong; the message says how (a 400).
-    #[error("{0}")]
-    Invalid(String),
-    /// The platform failed to prepare it.
-    #[error("{0}")]
-    Engine(String),
-}
-
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum InvokerError {
-    #[error("too many activations are waiting for room in the invoker")]
-    Overloaded,
-    #[error("no room in the invoker before the activation's deadline")]
-    Timeout,
-    #[error("the invoker is shutting down")]
-    ShuttingDown,
-    #[error("the action has no code a runtime can run")]
-    NotRunnable,
 }

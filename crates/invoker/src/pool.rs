@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
+use wisp_core::invoke::{BoxFuture, Invoke, PoolCount, PoolSnapshot};
 use wisp_core::{Action, Kind};
 
 use wisp_sandbox::Sandboxes;
 
 use crate::launcher::Launchers;
 use crate::process::RuntimeProcess;
-use crate::{CodeError, InvokerConfig, InvokerError, RunOutcome, RunRequest};
+use crate::{CodeError, InvokeError, InvokerConfig, RunOutcome, RunRequest};
 
 /// How long a new launcher may take to say it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -142,57 +143,9 @@ impl Invoker {
         self.inner.sandboxes.layers()
     }
 
-    /// Runs one activation to its outcome.
-    pub async fn run(&self, request: RunRequest) -> Result<RunOutcome, InvokerError> {
-        crate::run::run(&self.inner, request).await
-    }
-
     /// Gives the state imports of `wasm` components (`kv`, `objects`) their stores.
     pub fn set_wasm_state(&self, state: Arc<dyn crate::GuestState>) {
         self.inner.wasm.set_state(state);
-    }
-
-    /// Checks and prepares the code of an action about to be written, so that invokes never
-    /// pay for it: a `wasm` module is validated and compiled here, ready for the new revision's
-    /// first invoke. Other kinds pass as they are.
-    pub async fn prepare(&self, action: &Action) -> Result<(), CodeError> {
-        crate::wasm::prepare(&self.inner, action).await
-    }
-
-    /// Whether activations are taken (not shutting down).
-    pub fn accepting(&self) -> bool {
-        !self.inner.lock().shutting_down
-    }
-
-    /// The pool now: runtime processes by kind and state (`stem_cell`, `warm` idle, `busy`),
-    /// and the memory they reserve in bytes.
-    pub fn pool_snapshot(&self) -> (Vec<(&'static str, &'static str, usize)>, u64) {
-        let state = self.inner.lock();
-        let mut counts: std::collections::BTreeMap<(&'static str, &'static str), usize> =
-            std::collections::BTreeMap::new();
-        for (kind, cells) in &state.stem {
-            *counts.entry((kind.as_str(), "stem_cell")).or_default() += cells.len();
-        }
-        for warm in state.warm.values().flatten() {
-            let busy = if warm.in_flight > 0 { "busy" } else { "warm" };
-            *counts.entry((warm.kind.as_str(), busy)).or_default() += 1;
-        }
-        let counts = counts.into_iter().map(|((k, s), n)| (k, s, n)).collect();
-        (counts, state.reserved_mb * 1024 * 1024)
-    }
-
-    /// Stops every runtime process; later activations are refused.
-    pub fn shutdown(&self) {
-        let mut state = self.inner.lock();
-        state.shutting_down = true;
-        for process in state.stem.drain().flat_map(|(_, v)| v) {
-            process.kill();
-        }
-        for warm in state.warm.drain().flat_map(|(_, v)| v) {
-            warm.process.kill();
-        }
-        state.reserved_mb = 0;
-        self.inner.wasm.shutdown();
     }
 
     fn spawn_idle_reaper(&self) {
@@ -210,6 +163,57 @@ impl Invoker {
     }
 }
 
+impl Invoke for Invoker {
+    fn run(&self, request: RunRequest) -> BoxFuture<'_, Result<RunOutcome, InvokeError>> {
+        Box::pin(crate::run::run(&self.inner, request))
+    }
+
+    /// A `wasm` module is validated and compiled here, ready for the new revision's first
+    /// invoke. Other kinds pass as they are.
+    fn prepare<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<(), CodeError>> {
+        Box::pin(crate::wasm::prepare(&self.inner, action))
+    }
+
+    fn accepting(&self) -> bool {
+        !self.inner.lock().shutting_down
+    }
+
+    /// Processes by kind and state (`stem_cell`, `warm` idle, `busy`), and the memory they
+    /// reserve.
+    fn pool(&self) -> PoolSnapshot {
+        let state = self.inner.lock();
+        let mut counts: std::collections::BTreeMap<(&'static str, &'static str), usize> =
+            std::collections::BTreeMap::new();
+        for (kind, cells) in &state.stem {
+            *counts.entry((kind.as_str(), "stem_cell")).or_default() += cells.len();
+        }
+        for warm in state.warm.values().flatten() {
+            let busy = if warm.in_flight > 0 { "busy" } else { "warm" };
+            *counts.entry((warm.kind.as_str(), busy)).or_default() += 1;
+        }
+        PoolSnapshot {
+            runtimes: counts
+                .into_iter()
+                .map(|((kind, state), count)| PoolCount { kind, state, count })
+                .collect(),
+            reserved_bytes: state.reserved_mb * 1024 * 1024,
+        }
+    }
+
+    fn shutdown(&self) {
+        let mut state = self.inner.lock();
+        state.shutting_down = true;
+        for process in state.stem.drain().flat_map(|(_, v)| v) {
+            process.kill();
+        }
+        for warm in state.warm.drain().flat_map(|(_, v)| v) {
+            warm.process.kill();
+        }
+        state.reserved_mb = 0;
+        self.inner.wasm.shutdown();
+    }
+}
+
 impl Inner {
     fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -223,7 +227,7 @@ impl Inner {
         memory_mb: u64,
         concurrency: u64,
         deadline: Instant,
-    ) -> Result<Lease, InvokerError> {
+    ) -> Result<Lease, InvokeError> {
         let mut waiting = Waiting::No;
         let result = loop {
             match self.try_acquire(key, kind, memory_mb, concurrency, waiting) {
@@ -232,7 +236,7 @@ impl Inner {
                 Err(e) => break Err(e),
             }
             if Instant::now() >= deadline {
-                break Err(InvokerError::Timeout);
+                break Err(InvokeError::Timeout);
             }
             let _ = tokio::time::timeout(QUEUE_RECHECK, self.released.notified()).await;
         };
@@ -253,10 +257,10 @@ impl Inner {
         memory_mb: u64,
         concurrency: u64,
         waiting: Waiting,
-    ) -> Result<Result<Lease, Waiting>, InvokerError> {
+    ) -> Result<Result<Lease, Waiting>, InvokeError> {
         let mut state = self.lock();
         if state.shutting_down {
-            return Err(InvokerError::ShuttingDown);
+            return Err(InvokeError::ShuttingDown);
         }
         if let Some(list) = state.warm.get_mut(key) {
             if let Some(w) = list
@@ -304,7 +308,7 @@ impl Inner {
         }
         if waiting != Waiting::Queued {
             if state.queued >= self.config.max_queued {
-                return Err(InvokerError::Overloaded);
+                return Err(InvokeError::Overloaded);
             }
             state.queued += 1;
         }

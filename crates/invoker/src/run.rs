@@ -13,7 +13,7 @@ use crate::demux::Finished;
 use crate::pool::{Inner, Lease};
 use crate::process::RuntimeProcess;
 use crate::protocol::{init_line, run_line, RunContext, Source};
-use crate::{InvokerError, RunOutcome, RunRequest, StartKind};
+use crate::{InvokeError, RunOutcome, RunRequest, StartKind};
 
 const MB: u64 = 1024 * 1024;
 /// How often a running activation's memory is checked.
@@ -21,11 +21,11 @@ const MEMORY_POLL: Duration = Duration::from_millis(50);
 /// How long to wait for the last logs of a process that was killed.
 const KILL_GRACE: Duration = Duration::from_millis(500);
 
-pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcome, InvokerError> {
+pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcome, InvokeError> {
     let action = req.action.clone();
     let limits = action.limits;
     let key = action.revision_key();
-    let kind = action.exec.code().ok_or(InvokerError::NotRunnable)?.kind;
+    let kind = action.exec.code().ok_or(InvokeError::NotRunnable)?.kind;
     if kind == wisp_core::Kind::Wasm {
         // No process: a fresh instance in the wasm engine.
         return crate::wasm::run(inner, req).await;
@@ -117,7 +117,7 @@ async fn initialize(
     let code = action.exec.code().ok_or_else(|| {
         RunOutcome::failure(
             Outcome::InternalError,
-            InvokerError::NotRunnable.to_string(),
+            InvokeError::NotRunnable.to_string(),
             now_ms(),
             None,
             StartKind::Cold,

@@ -24,7 +24,7 @@ use wisp_wasm::{
 use crate::logs::{LogBuffer, Stream};
 use crate::pool::Inner;
 use crate::wasm_pool::InstancePool;
-use crate::{CodeError, InvokerConfig, InvokerError, RunOutcome, RunRequest, StartKind};
+use crate::{CodeError, InvokeError, InvokerConfig, RunOutcome, RunRequest, StartKind};
 
 const MB: u64 = 1024 * 1024;
 /// How long past its timeout an activation waits for a guest stuck in a host call (where the
@@ -125,8 +125,8 @@ fn decode(exec: &CodeExec) -> Result<Vec<u8>, String> {
     bytes.ok_or_else(|| "the code of a wasm action must be the base64 of a .wasm file".into())
 }
 
-pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcome, InvokerError> {
-    let code = req.action.exec.code().ok_or(InvokerError::NotRunnable)?;
+pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcome, InvokeError> {
+    let code = req.action.exec.code().ok_or(InvokeError::NotRunnable)?;
     if crate::wasm_component::is_component(&code.code) {
         return crate::wasm_component::run(inner, req).await;
     }

@@ -13,7 +13,7 @@ use wisp_wasm::{Call, Ended, Exit, Handled, InstanceSetup};
 
 use crate::logs::{LogBuffer, Stream};
 use crate::pool::Inner;
-use crate::{InvokerError, RunOutcome, RunRequest, StartKind};
+use crate::{InvokeError, RunOutcome, RunRequest, StartKind};
 
 const MB: u64 = 1024 * 1024;
 /// The annotation that asks for a new component instance per activation: no state is left in globals
@@ -41,7 +41,7 @@ fn warm_key(req: &RunRequest) -> String {
     format!("{} {}", req.action.revision_key(), req.namespace)
 }
 
-pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcome, InvokerError> {
+pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcome, InvokeError> {
     let limits = req.action.limits;
     let timeout = Duration::from_millis(limits.timeout);
     let fresh = req.action.annotations.is_true(FRESH_INSTANCE);

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use crate::InvokerError;
+use crate::InvokeError;
 
 /// A slot of the pool, held by a running activation or an idle instance.
 pub(crate) type Slot = OwnedSemaphorePermit;
@@ -81,11 +81,11 @@ impl<I> InstancePool<I> {
 
     /// A free slot: at once if there is one, else by dropping the least recently used idle
     /// instance, else by waiting (at most `timeout`) for a running activation to end.
-    pub(crate) async fn slot(&self, timeout: Duration) -> Result<Slot, InvokerError> {
+    pub(crate) async fn slot(&self, timeout: Duration) -> Result<Slot, InvokeError> {
         loop {
             match self.slots.clone().try_acquire_owned() {
                 Ok(slot) => return Ok(slot),
-                Err(TryAcquireError::Closed) => return Err(InvokerError::ShuttingDown),
+                Err(TryAcquireError::Closed) => return Err(InvokeError::ShuttingDown),
                 Err(TryAcquireError::NoPermits) => {}
             }
             // Deciding between evicting and waiting under the lock `park` takes: an instance
@@ -106,8 +106,8 @@ impl<I> InstancePool<I> {
         let _waiting = Waiting(self);
         match tokio::time::timeout(timeout, self.slots.clone().acquire_owned()).await {
             Ok(Ok(slot)) => Ok(slot),
-            Ok(Err(_closed)) => Err(InvokerError::ShuttingDown),
-            Err(_) => Err(InvokerError::Timeout),
+            Ok(Err(_closed)) => Err(InvokeError::ShuttingDown),
+            Err(_) => Err(InvokeError::Timeout),
         }
     }
 
@@ -276,13 +276,13 @@ mod tests {
         let _held = pool.slot(LONG).await.unwrap();
         assert_eq!(
             pool.slot(Duration::from_millis(20)).await.unwrap_err(),
-            InvokerError::Timeout
+            InvokeError::Timeout
         );
         assert_eq!(pool.lock().waiting, 0);
         pool.close();
         assert_eq!(
             pool.slot(LONG).await.unwrap_err(),
-            InvokerError::ShuttingDown
+            InvokeError::ShuttingDown
         );
     }
 }

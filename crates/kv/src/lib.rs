@@ -12,9 +12,6 @@
 //!
 //! This crate knows nothing of the platform's entities or HTTP; the binary wires it in.
 
-use std::future::Future;
-use std::pin::Pin;
-
 pub mod command;
 mod counted;
 mod db;
@@ -33,7 +30,7 @@ pub use redis::{RedisConfig, RedisKv};
 pub use resp::{Bytes, Reply};
 pub use server::{serve, ServerConfig};
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use wisp_core::BoxFuture;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KvError {

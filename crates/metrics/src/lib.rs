@@ -18,6 +18,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use wisp_core::invoke::PoolSnapshot;
 
 /// A label set: names fixed by the family, values from the observation.
 type Labels = Vec<(&'static str, String)>;
@@ -286,23 +287,22 @@ impl Metrics {
             .inc();
     }
 
-    /// The pools' sizes now: `(kind, state, count)` for every pair that exists, and the memory
-    /// they reserve. Pairs absent from `counts` read 0.
-    pub fn pool(&self, counts: &[(&str, &str, usize)], reserved_bytes: u64) {
+    /// The pools' sizes now. Kind and state pairs absent from `pool` read 0.
+    pub fn pool(&self, pool: &PoolSnapshot) {
         if !self.enabled {
             return;
         }
         self.processes.clear();
-        for (kind, state, count) in counts {
+        for runtimes in &pool.runtimes {
             self.processes
                 .get_or_create(&vec![
-                    ("kind", (*kind).to_owned()),
-                    ("state", (*state).to_owned()),
+                    ("kind", runtimes.kind.to_owned()),
+                    ("state", runtimes.state.to_owned()),
                 ])
-                .set(i64::try_from(*count).unwrap_or(i64::MAX));
+                .set(i64::try_from(runtimes.count).unwrap_or(i64::MAX));
         }
         self.memory_reserved
-            .set(i64::try_from(reserved_bytes).unwrap_or(i64::MAX));
+            .set(i64::try_from(pool.reserved_bytes).unwrap_or(i64::MAX));
     }
 
     /// Key-value commands answered: `ok` succeeded, `failed` got an error reply.
@@ -351,6 +351,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wisp_core::invoke::PoolCount;
 
     #[test]
     fn activations_are_counted_by_their_labels_and_timed_by_kind() {
@@ -428,11 +429,20 @@ mod tests {
     #[test]
     fn the_pool_gauges_show_only_what_exists_now() {
         let metrics = Metrics::new(false);
-        metrics.pool(
+        let pool = |runtimes: &[(&'static str, &'static str, usize)], reserved_bytes| {
+            metrics.pool(&PoolSnapshot {
+                runtimes: runtimes
+                    .iter()
+                    .map(|&(kind, state, count)| PoolCount { kind, state, count })
+                    .collect(),
+                reserved_bytes,
+            })
+        };
+        pool(
             &[("nodejs:20", "stem_cell", 2), ("python:3", "warm", 1)],
             512 << 20,
         );
-        metrics.pool(&[("nodejs:20", "stem_cell", 1)], 256 << 20);
+        pool(&[("nodejs:20", "stem_cell", 1)], 256 << 20);
         let text = metrics.encode();
         assert!(
             text.contains("wisp_processes{kind=\"nodejs:20\",state=\"stem_cell\"} 1\n"),

@@ -15,9 +15,7 @@ mod signing;
 mod store;
 mod types;
 
-use std::future::Future;
 use std::ops::Range;
-use std::pin::Pin;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
@@ -28,7 +26,7 @@ pub use signing::{UrlSigner, MAX_URL_SECONDS};
 pub use store::{ObjectsConfig, StoreObjects};
 pub use types::guess_content_type;
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use wisp_core::BoxFuture;
 
 /// Bytes flowing in (a put) or out (a get), chunk by chunk: an object is never held whole.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;

@@ -4,9 +4,6 @@
 //! the only place that knows SQL. The embedded implementation is SQLite in WAL mode
 //! ([`sqlite`]); a PostgreSQL implementation is meant to sit beside it with the same traits.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use wisp_core::{
     Activation, ActivationId, Collection, Entity, EntityName, EntityPath, NamespaceLimits,
 };
@@ -15,7 +12,7 @@ pub mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use wisp_core::BoxFuture;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

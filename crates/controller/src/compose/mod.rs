@@ -17,9 +17,9 @@ use std::sync::Mutex;
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 use tracing::Instrument;
+use wisp_core::invoke::InvokeError;
 use wisp_core::params::merge_into;
 use wisp_core::{Activation, ActivationId, ActivationResponse, EntityPath, Exec, Identity};
-use wisp_invoker::InvokerError;
 
 use crate::invoke::RunningGuard;
 use crate::packages::ResolvedAction;
@@ -215,7 +215,7 @@ impl Controller {
             session.transaction_id.clone(),
         )
         .await
-        .map_err(|e: InvokerError| {
+        .map_err(|e: InvokeError| {
             tracing::warn!(error = %e, "a composition step could not run");
             internal_error("Activation failure during composition.")
         })

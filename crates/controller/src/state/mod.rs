@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
+use wisp_core::invoke::{InvokeError, RunOutcome, RunRequest, StartKind};
 use wisp_core::state::{self, OnConflict, ResolvedState, StateDecl};
 use wisp_core::{ActivationResponse, Outcome};
-use wisp_invoker::{InvokerError, RunOutcome, RunRequest};
 
 use crate::Controller;
 pub(crate) use files::FileCache;
@@ -119,7 +119,7 @@ impl Controller {
     pub(crate) async fn run_with_state(
         &self,
         request: RunRequest,
-    ) -> (Result<RunOutcome, InvokerError>, Option<Value>) {
+    ) -> (Result<RunOutcome, InvokeError>, Option<Value>) {
         let declared = StateDecl::of(request.action.annotations.get(state::ANNOTATION));
         let resolved = match declared {
             Ok(None) => return (self.inner.invoker.run(request).await, None),
@@ -142,7 +142,7 @@ impl Controller {
         request: RunRequest,
         resolved: &ResolvedState,
         note: &mut Note,
-    ) -> Result<RunOutcome, InvokerError> {
+    ) -> Result<RunOutcome, InvokeError> {
         let Some((backend, files)) = self.inner.state.as_ref() else {
             let message = "This server has no state store, so actions cannot declare state.";
             return Ok(refused(Outcome::InternalError, message.into()));
@@ -280,5 +280,5 @@ fn returned_writes(result: &mut Value, resolved: &ResolvedState) -> Result<KeyVa
 /// reads the start kind of such a run).
 fn refused(outcome: Outcome, message: String) -> RunOutcome {
     let now = wisp_core::time::now_ms();
-    RunOutcome::failure(outcome, message, now, None, wisp_invoker::StartKind::Warm)
+    RunOutcome::failure(outcome, message, now, None, StartKind::Warm)
 }

@@ -37,18 +37,24 @@ impl SqliteActivations {
     pub(super) fn open(path: &Path) -> Result<SqliteActivations> {
         // NORMAL in WAL mode: a commit survives the process being killed; only a power loss can
         // take the last commits, which is the trade every WAL database makes for throughput.
-        let writer_conn = open_connection(path, "NORMAL")?;
-        schema::migrate(&writer_conn, schema::ACTIVATION_MIGRATIONS)?;
+        let writer = open_connection(path, "NORMAL")?;
         let reader = open_connection(path, "NORMAL")?;
+        SqliteActivations::start(Arc::new(Mutex::new(writer)), Arc::new(Mutex::new(reader)))
+    }
+
+    /// Migrates the database behind `writer` and starts the writer thread on it. `reader`
+    /// may be the same connection (an in-memory database has only one).
+    pub(super) fn start(
+        writer: Arc<Mutex<Connection>>,
+        reader: Arc<Mutex<Connection>>,
+    ) -> Result<SqliteActivations> {
+        schema::migrate(&lock(&writer), schema::ACTIVATION_MIGRATIONS)?;
         let (tx, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("activation-writer".into())
-            .spawn(move || run_writer(writer_conn, rx))
+            .spawn(move || run_writer(&writer, rx))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        Ok(SqliteActivations {
-            writer: tx,
-            reader: Arc::new(Mutex::new(reader)),
-        })
+        Ok(SqliteActivations { writer: tx, reader })
     }
 
     async fn write(&self, op: WriteOp) -> Result<u64> {
@@ -66,16 +72,17 @@ impl SqliteActivations {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let conn = self.reader.clone();
-        tokio::task::spawn_blocking(move || {
-            let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&guard)
-        })
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?
+        tokio::task::spawn_blocking(move || f(&lock(&conn)))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
     }
 }
 
-fn run_writer(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<(WriteOp, Ack)>) {
+fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn run_writer(conn: &Mutex<Connection>, mut rx: mpsc::UnboundedReceiver<(WriteOp, Ack)>) {
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -84,7 +91,7 @@ fn run_writer(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<(WriteOp, Ac
                 Err(_) => break,
             }
         }
-        let outcome = apply_batch(&mut conn, &batch);
+        let outcome = apply_batch(&mut lock(conn), &batch);
         for (index, (_, ack)) in batch.into_iter().enumerate() {
             let reply = match &outcome {
                 Ok(counts) => Ok(counts[index]),

@@ -43,6 +43,21 @@ impl SqliteStore {
         ))
     }
 
+    /// Both databases in memory, gone when the last handle is dropped: for tests, which get
+    /// the same SQL as a server without touching the disk.
+    pub fn in_memory() -> Result<(SqliteStore, SqliteActivations)> {
+        let entities = Connection::open_in_memory()?;
+        entities.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&entities, schema::ENTITY_MIGRATIONS)?;
+        let activations = Arc::new(Mutex::new(Connection::open_in_memory()?));
+        Ok((
+            SqliteStore {
+                conn: Arc::new(Mutex::new(entities)),
+            },
+            SqliteActivations::start(activations.clone(), activations)?,
+        ))
+    }
+
     /// Runs `f` on the connection off the async runtime.
     async fn with_conn<T, F>(&self, f: F) -> Result<T>
     where

@@ -1,0 +1,7 @@
+//! The API router driven in process with `oneshot`: the JSON bodies, status codes and
+//! OpenWhisk error shapes a client sees, over the real controller with scripted runtimes. No
+//! socket, process or disk: these run with only Rust installed.
+
+mod actions;
+mod errors;
+mod support;
