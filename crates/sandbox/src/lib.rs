@@ -206,7 +206,8 @@ impl Sandboxes {
     /// Detects the layers the host allows and prepares what sandboxes share. With
     /// [`Mode::Required`], a missing layer is an error.
     pub fn new(config: Config) -> Result<Sandboxes, SandboxError> {
-        let spawner = spawner::Spawner::start(config)?;
+        let mut spawner = spawner::Spawner::start(config)?;
+        probe::layers(&mut spawner)?;
         Ok(Sandboxes {
             inner: Arc::new(spawner),
         })

@@ -75,7 +75,7 @@ impl Spawner {
             &config.scratch,
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )?;
-        let mut spawner = Spawner {
+        let spawner = Spawner {
             layers: Layers {
                 seccomp: filters.is_some(),
                 memory_cgroup: cgroups.as_ref().is_some_and(|c| c.has(Controller::Memory)),
@@ -95,48 +95,7 @@ impl Spawner {
             }),
             config,
         };
-        if !off {
-            spawner.probe_namespaces();
-            spawner.probe_outbound();
-        }
-        let missing = spawner.layers.missing(spawner.config.network);
-        if spawner.config.mode == Mode::Required && !missing.is_empty() {
-            return Err(SandboxError::Unavailable(missing.join(", ")));
-        }
         Ok(spawner)
-    }
-
-    /// Turns on outbound traffic for isolated networks if this host lets the server redirect
-    /// a namespace's connections (root, with nf_tables).
-    fn probe_outbound(&mut self) {
-        if !self.layers.network_namespace || self.config.network != Network::Isolated {
-            return;
-        }
-        match crate::redirect::probe() {
-            Ok(()) => self.layers.outbound = true,
-            Err(e) => tracing::warn!(error = %e,
-                "functions in isolated networks reach only the platform's endpoints"),
-        }
-    }
-
-    /// Turns on the namespace layers if a sandbox with them can run a program here.
-    fn probe_namespaces(&mut self) {
-        self.layers.namespaces = true;
-        self.layers.network_namespace = self.config.network != Network::Host;
-        let failure = match crate::probe::runs(self) {
-            Ok(()) => return,
-            Err(e) => e,
-        };
-        if self.layers.network_namespace {
-            self.layers.network_namespace = false;
-            if crate::probe::runs(self).is_ok() {
-                tracing::warn!(error = %failure, "sandboxes without a network namespace");
-                return;
-            }
-        }
-        tracing::warn!(error = %failure, "this host allows no sandbox namespaces");
-        self.layers.namespaces = false;
-        self.layers.network_namespace = false;
     }
 
     pub(crate) fn spawn(&self, spec: Spec<'_>) -> Result<Sandboxed, SandboxError> {

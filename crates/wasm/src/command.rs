@@ -7,7 +7,7 @@ use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use crate::capture::Capture;
-use crate::engine::{root, run_for};
+use crate::stop::{root, run_for};
 use crate::{Completion, Exit, Invocation, WasmError};
 
 /// Most table elements an instance may have (C and Rust guests use a few hundred).

@@ -12,18 +12,17 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::PoolingAllocationConfig;
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, Store, UpdateDeadline,
-};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module};
 
 use crate::artifact::{Cache, Compiled};
 use crate::command::Guest;
 use crate::component::{FunctionPre, Handled, Host, Instance, InstanceSetup};
+use crate::stop::root;
 use crate::validate::{check_header, check_module, Format};
 use crate::{Completion, Invocation, WasmError};
 
@@ -37,24 +36,6 @@ const MEMORIES_PER_COMPONENT: u32 = 4;
 const TABLES_PER_COMPONENT: u32 = 8;
 /// Elements a table may have: CPython's function table is large.
 const TABLE_ELEMENTS: usize = 100_000;
-
-/// Lets the guest of `store` run for `timeout` from now: at every epoch tick it yields to the
-/// executor and carries on, until the deadline has passed; then it traps with
-/// `Trap::Interrupt`, which is how a guest's timeout stops it.
-pub(crate) fn run_for<T: 'static>(store: &mut Store<T>, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        if Instant::now() >= deadline {
-            Ok(UpdateDeadline::Interrupt)
-        } else {
-            Ok(UpdateDeadline::YieldCustom(
-                1,
-                Box::pin(tokio::task::yield_now()),
-            ))
-        }
-    });
-}
 
 /// Operator settings of the engine.
 #[derive(Debug, Clone)]
@@ -306,11 +287,6 @@ fn start_ticker(shared: Weak<Shared>) {
     if let Err(e) = spawned {
         tracing::error!(error = %e, "the wasm epoch ticker did not start: wasm timeouts will not fire");
     }
-}
-
-/// The innermost cause, which is what names the problem (wasmtime wraps it in context).
-pub(crate) fn root(e: &wasmtime::Error) -> String {
-    e.root_cause().to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {

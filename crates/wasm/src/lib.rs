@@ -26,6 +26,7 @@ mod command;
 mod component;
 mod engine;
 mod state;
+mod stop;
 #[cfg(test)]
 mod tests;
 mod validate;

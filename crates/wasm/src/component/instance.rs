@@ -11,8 +11,8 @@ use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 use super::{Function, FunctionPre, Host};
 use crate::capture::Capture;
 use crate::command::{ended, MemoryLimit};
-use crate::engine::{root, run_for};
 use crate::state::GuestState;
+use crate::stop::{root, run_for};
 use crate::{Exit, WasmError};
 
 /// What an instance is made with; fixed for its life.

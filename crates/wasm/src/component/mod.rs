@@ -18,7 +18,7 @@ pub(crate) use host::Host;
 pub(crate) use instance::{instantiate, instantiate_only};
 pub use instance::{Call, Ended, Handled, Instance, InstanceSetup};
 
-use crate::engine::root;
+use crate::stop::root;
 use crate::WasmError;
 
 wasmtime::component::bindgen!({
