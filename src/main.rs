@@ -5,13 +5,13 @@
 
 mod activation_env;
 mod admin;
-mod declared;
+mod declared_state;
+mod guest_stores;
+mod kv_service;
 mod objects;
 mod paths;
 mod serve;
 mod sites;
-mod state;
-mod wasm_state;
 
 use clap::{Parser, Subcommand};
 

@@ -80,7 +80,7 @@ pub struct ServeArgs {
     /// Where the key-value data lives: `embedded` (in memory and under the data directory)
     /// or a Redis URL, `redis://[[user]:password@]host[:port][/db]`, that servers share.
     #[arg(long, env = "WISP_KV_BACKEND", default_value = "embedded")]
-    kv_backend: crate::state::KvBackend,
+    kv_backend: crate::kv_service::KvBackend,
     /// Bytes (in MB) of keys and values each namespace may keep in the key-value store.
     #[arg(long, env = "WISP_KV_QUOTA_MB", default_value_t = 32)]
     kv_quota_mb: usize,
@@ -322,7 +322,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         &api_host,
         &metrics,
     )?;
-    let kv = crate::state::start_kv(
+    let kv = crate::kv_service::start_kv(
         &data_dir.join("kv"),
         &args.kv_backend,
         args.kv_listen,
@@ -331,7 +331,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )
     .await?;
     // Components' `kv` and `objects` imports reach the same stores as everything else.
-    invoker.set_wasm_state(Arc::new(crate::wasm_state::WasmState {
+    invoker.set_wasm_state(Arc::new(crate::guest_stores::WasmState {
         kv: kv.as_ref().map(|kv| kv.store.clone()),
         objects: objects.store.clone(),
     }));
@@ -376,7 +376,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             (
                 controller
                     .with_state(
-                        Arc::new(crate::declared::DeclaredState {
+                        Arc::new(crate::declared_state::DeclaredState {
                             kv: kv.store.clone(),
                             objects: objects.store.clone(),
                         }),

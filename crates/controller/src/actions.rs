@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use serde_json::Value;
+use wisp_core::declared_state::StateDecl;
 use wisp_core::invoke::CodeError;
 use wisp_core::limits::LimitsPatch;
-use wisp_core::state::StateDecl;
 use wisp_core::{
     Action, Annotations, CodeExec, EntityName, EntityPath, Exec, Identity, Kind, Parameter,
     Revision, SemVer,
@@ -282,7 +282,7 @@ fn too_big(field: &str, size: usize, allowed: usize) -> Result<()> {
 /// A `state` annotation must parse, and only an action with code of its own may have one (a
 /// sequence's or a builtin's state would be nobody's to read).
 fn check_state_declaration(exec: &Exec, annotations: &Annotations) -> Result<()> {
-    let declared = StateDecl::of(annotations.get(wisp_core::state::ANNOTATION))
+    let declared = StateDecl::of(annotations.get(wisp_core::declared_state::ANNOTATION))
         .map_err(ControllerError::BadRequest)?;
     if declared.is_some() && !matches!(exec, Exec::Code(_)) {
         return Err(ControllerError::BadRequest(

@@ -256,7 +256,9 @@ impl Controller {
             };
             let mut record = finish(pending, received, outcome);
             if let Some(note) = state_note {
-                record.annotations.set(wisp_core::state::ANNOTATION, note);
+                record
+                    .annotations
+                    .set(wisp_core::declared_state::ANNOTATION, note);
             }
             // The caller gets the record now; the write is group-committed behind it. Until it
             // lands, reads of this activation are answered from `unflushed`.

@@ -9,6 +9,7 @@ mod actions;
 mod activations;
 mod cache;
 mod compose;
+mod declared_state;
 mod feeds;
 mod identity;
 mod invoke;
@@ -16,7 +17,6 @@ mod measure;
 mod names;
 mod packages;
 mod rules;
-mod state;
 mod system;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -35,12 +35,12 @@ use wisp_store::{ActivationStore, EntityStore, StoreError};
 
 pub use actions::{ActionPut, ExecPut};
 pub use activations::ActivationFilter;
+pub use declared_state::{KeyValues, StateBackend, StateConfig};
 pub use identity::{add_key, generate_key, NamespaceKey};
 pub use invoke::{InvokeOptions, Invoked};
 pub use names::parse_fully_qualified;
 pub use packages::{PackagePut, PackageView, ReadablePackage, ResolvedAction};
 pub use rules::{RulePut, RuleView};
-pub use state::{KeyValues, StateBackend, StateConfig};
 pub use triggers::TriggerPut;
 pub use wisp_store::Page;
 
@@ -159,8 +159,8 @@ struct Inner {
     activation_env: Option<Arc<dyn ActivationEnv>>,
     /// Where declared state is loaded from and written to, and the host's copies of
     /// declared files.
-    state: Option<(Arc<dyn StateBackend>, state::FileCache)>,
-    key_locks: state::KeyLocks,
+    state: Option<(Arc<dyn StateBackend>, declared_state::FileCache)>,
+    key_locks: declared_state::KeyLocks,
     /// Compositions loaded at start that their resumed parents pick up.
     resumable: compose::Resumable,
 }
@@ -188,7 +188,7 @@ impl Controller {
                 scheduler: feeds::Scheduler::default(),
                 activation_env: None,
                 state: None,
-                key_locks: state::KeyLocks::default(),
+                key_locks: declared_state::KeyLocks::default(),
                 resumable: compose::Resumable::default(),
             }),
         }
@@ -210,7 +210,7 @@ impl Controller {
         backend: Arc<dyn StateBackend>,
         config: StateConfig,
     ) -> std::io::Result<Controller> {
-        let files = state::FileCache::new(
+        let files = declared_state::FileCache::new(
             config.file_cache_dir,
             config.file_cache_bytes,
             config.files_seen_at,

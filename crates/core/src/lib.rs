@@ -7,6 +7,7 @@
 pub mod action;
 pub mod activation;
 pub mod cron;
+pub mod declared_state;
 pub mod entity;
 pub mod identity;
 pub mod invoke;
@@ -16,7 +17,6 @@ pub mod names;
 pub mod package;
 pub mod params;
 pub mod site;
-pub mod state;
 pub mod time;
 pub mod trigger;
 pub mod version;

@@ -25,7 +25,7 @@ mod capture;
 mod command;
 mod component;
 mod engine;
-mod state;
+mod state_imports;
 mod stop;
 #[cfg(test)]
 mod tests;
@@ -35,7 +35,7 @@ use std::time::Duration;
 
 pub use component::{Call, Ended, Handled, Instance, InstanceSetup};
 pub use engine::{Loaded, Program, WasmConfig, WasmEngine};
-pub use state::{GuestState, ObjectPage, StateError};
+pub use state_imports::{GuestState, ObjectPage, StateError};
 
 /// Why code cannot become a runnable program. The messages name what is wrong for the developer.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::wisp::function::{kv, log, objects, types};
 use crate::capture::Capture;
 use crate::command::MemoryLimit;
-use crate::state::{GuestState, StateError};
+use crate::state_imports::{GuestState, StateError};
 
 /// Most keys one `objects.list` call may return.
 const MAX_LIST: u32 = 1000;

@@ -11,7 +11,7 @@ use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 use super::{Function, FunctionPre, Host};
 use crate::capture::Capture;
 use crate::command::{ended, MemoryLimit};
-use crate::state::GuestState;
+use crate::state_imports::GuestState;
 use crate::stop::{root, run_for};
 use crate::{Exit, WasmError};
 

@@ -1,5 +1,5 @@
 //! Declared state around one run: the pre-phase loads the keys and files the action declares
-//! (`wisp_core::state`) into the event's `__state`; the post-phase takes the `__state` the
+//! (`wisp_core::declared_state`) into the event's `__state`; the post-phase takes the `__state` the
 //! function returned out of its result and writes the declared keys back in one atomic,
 //! optimistic step (`StateBackend::commit`). A conflict is retried by running again on fresh
 //! values, or reported, as the action declares. `docs/STATE.md` describes the model.
@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
+use wisp_core::declared_state::{self as declared, OnConflict, ResolvedState, StateDecl};
 use wisp_core::invoke::{InvokeError, RunOutcome, RunRequest, StartKind};
-use wisp_core::state::{self, OnConflict, ResolvedState, StateDecl};
 use wisp_core::{ActivationResponse, Outcome};
 
 use crate::Controller;
@@ -120,7 +120,7 @@ impl Controller {
         &self,
         request: RunRequest,
     ) -> (Result<RunOutcome, InvokeError>, Option<Value>) {
-        let declared = StateDecl::of(request.action.annotations.get(state::ANNOTATION));
+        let declared = StateDecl::of(request.action.annotations.get(declared::ANNOTATION));
         let resolved = match declared {
             Ok(None) => return (self.inner.invoker.run(request).await, None),
             Ok(Some(decl)) => match request.args.as_object() {
@@ -161,7 +161,7 @@ impl Controller {
             let mut attempt = request.clone();
             if let Value::Object(args) = &mut attempt.args {
                 let event = json!({"keys": loaded.keys, "files": loaded.files});
-                args.insert(state::FIELD.into(), event);
+                args.insert(declared::FIELD.into(), event);
             }
             let mut run = self.inner.invoker.run(attempt).await?;
             if !run.response.outcome.is_success() {
@@ -229,7 +229,7 @@ async fn load(
         files: Map::new(),
     };
     for (key, value) in keys.into_iter().zip(values) {
-        let shown = value.as_deref().map_or(Value::Null, state::decode_value);
+        let shown = value.as_deref().map_or(Value::Null, declared::decode_value);
         loaded.keys.insert(key.clone(), shown);
         loaded.raw.push((key, value));
     }
@@ -251,7 +251,10 @@ async fn load(
 
 /// Takes `__state` out of a successful result: the keys it writes, each declared writable.
 fn returned_writes(result: &mut Value, resolved: &ResolvedState) -> Result<KeyValues, String> {
-    let Some(returned) = result.as_object_mut().and_then(|r| r.remove(state::FIELD)) else {
+    let Some(returned) = result
+        .as_object_mut()
+        .and_then(|r| r.remove(declared::FIELD))
+    else {
         return Ok(Vec::new());
     };
     let keys = match returned {
@@ -265,7 +268,7 @@ fn returned_writes(result: &mut Value, resolved: &ResolvedState) -> Result<KeyVa
     keys.into_iter()
         .map(|(key, value)| {
             if resolved.is_writable(&key) {
-                Ok((key.clone(), state::encode_value(&value)))
+                Ok((key.clone(), declared::encode_value(&value)))
             } else {
                 Err(format!(
                     "The result writes the key '{key}', which the action does not declare in \

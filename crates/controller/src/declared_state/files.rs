@@ -258,7 +258,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::state::KeyValues;
+    use crate::declared_state::KeyValues;
 
     /// Objects held in memory, counting downloads: what the cache must save.
     #[derive(Default)]

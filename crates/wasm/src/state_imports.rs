@@ -1,6 +1,6 @@
 //! What a component's `kv` and `objects` imports reach: a namespace's keys and data objects,
 //! behind a trait this crate defines and the server implements over its stores
-//! (`src/wasm_state.rs`), so that this crate knows no store and the stores know no wasmtime.
+//! (`src/guest_stores.rs`), so that this crate knows no store and the stores know no wasmtime.
 //!
 //! The namespace is the activation's, set by the host when the instance is made; a guest names
 //! only keys, so it can never reach another namespace's.
