@@ -1,17 +1,36 @@
 #!/usr/bin/env bash
-# The project's single test command: installs the npm packages the tests use (the official
-# `openwhisk` client and openwhisk-composer in tests/compat, Nimbella's SDK and the AWS SDK v3
-# for S3 in tests/fixtures/nimbella-sdk, Nimbella's deployer in tests/fixtures/nimbella-deployer,
-# playwright-core in tests/browser; each pinned by its package-lock.json), Debian's chromium
-# for the browser tests, and Nimbella's Python SDK
-# (pinned in tests/fixtures/nimbella-sdk-python), starts a Redis if none answers, then runs every Rust test,
-# including tests/it/compat.rs which drives a real server with that client.
+# The project's single test command, the full tier: installs the npm packages the tests use (the
+# official `openwhisk` client and openwhisk-composer in tests/compat, Nimbella's SDK and the AWS
+# SDK v3 for S3 in tests/fixtures/nimbella-sdk, Nimbella's deployer in
+# tests/fixtures/nimbella-deployer, playwright-core in tests/browser; each pinned by its
+# package-lock.json), Debian's chromium for the browser tests, iproute2, Redis, and Nimbella's
+# Python SDK (pinned in tests/fixtures/nimbella-sdk-python), starts a Redis if none answers, then
+# runs every Rust test with `--features full-tests`, including tests/it/compat.rs which drives a
+# real server with that client. It needs Node.js 20 with npm and Python 3 with pip.
+#
+# Plain `cargo test` is the hermetic tier: it needs Rust only.
 #
 #   scripts/test.sh                  # everything
-#   scripts/test.sh --test it compat # extra args go to `cargo test --workspace`
+#   scripts/test.sh --test it compat # extra args go to `cargo test --workspace --features full-tests`
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+for tool in node npm python3; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "scripts/test.sh: $tool is missing: install Node.js 20 with npm, and Python 3 with pip" >&2
+        exit 1
+    fi
+done
+
+# Debian packages the tests use, installed once.
+apt_install() {
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "$@"
+}
 
 # npm ci only where node_modules was not installed from the current lock file.
 install() {
@@ -29,18 +48,15 @@ install tests/fixtures/nimbella-sdk  # Nimbella's SDK and the AWS SDK, zipped in
 install tests/fixtures/nimbella-deployer  # Nimbella's deployer library, driven against the server
 install tests/browser                # playwright-core, which drives the browser below
 
-# The example sites are tested in a real browser: Debian's chromium, installed once.
-if ! command -v chromium >/dev/null 2>&1; then
-    sudo_if_needed() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-    sudo_if_needed apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends chromium
-fi
+# The example sites are tested in a real browser: Debian's chromium.
+command -v chromium >/dev/null 2>&1 || apt_install chromium
 
 # The outbound tests (tests/it/outbound.rs) build an "outside" network namespace with iproute2.
-if ! command -v ip >/dev/null 2>&1; then
-    sudo_if_needed() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-    sudo_if_needed apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends iproute2
+command -v ip >/dev/null 2>&1 || apt_install iproute2
+
+# The Redis backend's tests (crates/kv/tests, tests/it/kv_redis.rs) and redis-cli.
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+    apt_install redis-server
 fi
 
 # Nimbella's Python SDK, likewise: pip into a directory, only when the pinned list changed.
@@ -74,4 +90,6 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
         sleep 0.1
     done
 fi
-cargo test --workspace "$@"
+# `--features full-tests` turns on the full tier in every package that declares it (the root's
+# tests/it, wisp-kv's Redis tests).
+cargo test --workspace --features full-tests "$@"

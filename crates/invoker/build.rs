@@ -1,130 +1,63 @@
-//! Installs the npm modules bundled with the Node.js runtime (`runtime/nodejs`, pinned by its
-//! `package-lock.json`) into `OUT_DIR` with `npm ci`, and writes `bundled_modules.rs`: a table of
-//! the installed files as `include_bytes!`, so the binary carries them (`src/bundle.rs` writes
-//! them out at start). npm runs only when the lock file differs from the last install.
+//! Checks the npm modules bundled with the Node.js runtime before `src/bundle.rs` embeds them:
+//! `runtime/nodejs/node_modules.zip` (`openwhisk` and its dependencies, as
+//! `runtime/nodejs/package-lock.json` pins them) must have the SHA-256 that
+//! `node_modules.zip.sha256` records, and the lock file the one it was made from. Both are
+//! committed and refreshed by `scripts/vendor-node-modules.sh`, so building needs no npm. Sets
+//! `WISP_BUNDLE_DIGEST`, the name of this set of modules on disk.
 
-use std::fmt::Write as _;
-use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 const PROJECT: &str = "runtime/nodejs";
-const STAMP: &str = ".wisp-installed-lock";
+const ARCHIVE: &str = "node_modules.zip";
+const LOCK: &str = "package-lock.json";
+const SUMS: &str = "node_modules.zip.sha256";
+const REFRESH: &str = "scripts/vendor-node-modules.sh";
 
 fn main() {
-    println!("cargo:rerun-if-changed={PROJECT}/package.json");
-    println!("cargo:rerun-if-changed={PROJECT}/package-lock.json");
-
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(PROJECT);
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let project = out.join("nodejs");
-    let lock = read(&source.join("package-lock.json"));
-    let manifest = read(&source.join("package.json"));
-
-    let installed = std::fs::read(project.join(STAMP)).ok();
-    if installed.as_deref() != Some(&lock[..]) || !project.join("node_modules").is_dir() {
-        std::fs::create_dir_all(&project).expect("create OUT_DIR/nodejs");
-        write(&project.join("package.json"), &manifest);
-        write(&project.join("package-lock.json"), &lock);
-        npm_ci(&project);
-        write(&project.join(STAMP), &lock);
+    for file in [ARCHIVE, LOCK, SUMS] {
+        println!("cargo:rerun-if-changed={PROJECT}/{file}");
     }
-
-    let root = project.join("node_modules");
-    let mut files = Vec::new();
-    collect(&root, &root, &mut files);
-    files.sort();
-    write(
-        &out.join("bundled_modules.rs"),
-        generated(&root, &files).as_bytes(),
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join(PROJECT);
+    let sums = std::fs::read_to_string(project.join(SUMS)).unwrap_or_else(|e| {
+        panic!("read crates/invoker/{PROJECT}/{SUMS}: {e}; run {REFRESH} to make it")
+    });
+    let archive = sha256(&project.join(ARCHIVE));
+    check(
+        &sums,
+        ARCHIVE,
+        &archive,
+        "the archive is not the one the script wrote (a Git LFS pointer, or edited by hand?)",
     );
+    check(
+        &sums,
+        LOCK,
+        &sha256(&project.join(LOCK)),
+        "the lock file changed since the archive was made from it",
+    );
+    println!("cargo:rustc-env=WISP_BUNDLE_DIGEST={}", &archive[..16]);
 }
 
-fn npm_ci(project: &Path) {
-    let npm = std::env::var("NPM").unwrap_or_else(|_| "npm".into());
-    println!("cargo:rerun-if-env-changed=NPM");
-    let output = Command::new(&npm)
-        .args([
-            "ci",
-            "--omit=dev",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-        ])
-        .current_dir(project)
-        .output();
-    match output {
-        Ok(output) if output.status.success() => {}
-        Ok(output) => panic!(
-            "`{npm} ci` failed installing the npm modules bundled with the Node.js runtime \
-             (crates/invoker/{PROJECT}); it needs the npm registry. npm said:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-        Err(e) if e.kind() == ErrorKind::NotFound => panic!(
-            "building Wisp needs npm (it installs the `openwhisk` module that Node.js actions can \
-             require, pinned in crates/invoker/{PROJECT}): install Node.js 20 with npm, or set \
-             NPM to the npm program"
-        ),
-        Err(e) => panic!("could not run `{npm} ci`: {e}"),
+/// Fails the build unless `sums` (`sha256sum` output) records `digest` for `file`.
+fn check(sums: &str, file: &str, digest: &str, problem: &str) {
+    let recorded = sums.lines().find_map(|line| {
+        let (sum, name) = line.split_once(char::is_whitespace)?;
+        (name.trim_start().trim_start_matches('*') == file).then_some(sum)
+    });
+    if recorded != Some(digest) {
+        panic!(
+            "crates/invoker/{PROJECT}/{file} has SHA-256 {digest}, but {SUMS} records {}: \
+             {problem}. Run {REFRESH} (it needs npm) and commit {ARCHIVE} and {SUMS}",
+            recorded.unwrap_or("none")
+        );
     }
 }
 
-/// The installed files worth shipping: no symlinks (`.bin`), dotfiles, docs or test suites.
-fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|entry| entry.expect("read a node_modules entry"))
-        .collect();
-    entries.sort_by_key(|entry| entry.file_name());
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let kind = entry.file_type().expect("file type");
-        let path = entry.path();
-        if name.starts_with('.') || kind.is_symlink() {
-            continue;
-        }
-        if kind.is_dir() {
-            if !matches!(name.as_str(), "test" | "tests" | "example" | "examples") {
-                collect(root, &path, files);
-            }
-        } else if !name.ends_with(".md") {
-            let relative = path.strip_prefix(root).expect("under node_modules");
-            files.push(relative.to_str().expect("UTF-8 file names").to_string());
-        }
-    }
-}
-
-/// `DIGEST` names this set of files (it changes whenever a path or a byte does); `FILES` holds
-/// them, paths relative to `node_modules`.
-fn generated(root: &Path, files: &[String]) -> String {
-    let mut digest = Sha256::new();
-    let mut table = String::new();
-    for file in files {
-        let path = root.join(file);
-        digest.update(file.as_bytes());
-        digest.update([0]);
-        digest.update(read(&path));
-        let absolute = path.to_str().expect("UTF-8 OUT_DIR");
-        writeln!(table, "    ({file:?}, include_bytes!({absolute:?})),").unwrap();
-    }
-    let digest: String = digest.finalize()[..8]
+fn sha256(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect();
-    format!(
-        "// Generated by build.rs from {PROJECT}/package-lock.json.\n\
-         pub(crate) const DIGEST: &str = {digest:?};\n\
-         pub(crate) const FILES: &[(&str, &[u8])] = &[\n{table}];\n"
-    )
-}
-
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-fn write(path: &Path, contents: &[u8]) {
-    std::fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()))
+        .collect()
 }

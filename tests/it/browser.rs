@@ -33,6 +33,9 @@ fn drive(scenario: &str, url: &str) -> Value {
         "playwright-core is not installed: run scripts/test.sh, which installs tests/browser's \
          packages and Debian's chromium"
     );
+    // drive.js starts the browser at $CHROMIUM, else Debian's.
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    crate::tools::require(&chromium, crate::tools::CHROMIUM);
     let output = Command::new("node")
         .current_dir(&root)
         .args(["tests/browser/drive.js", scenario, url])

@@ -60,6 +60,7 @@ async fn functions_reach_their_namespace_keyspace_over_resp() {
     // From outside, with the machine's redis-cli and the password the function was given.
     let password = password_of(&server).await;
     let (host, port) = server.kv_address.split_once(':').unwrap();
+    crate::tools::require("redis-cli", crate::tools::REDIS);
     let cli = |args: &[&str]| {
         let out = Command::new("redis-cli")
             .args(["-h", host, "-p", port, "--no-auth-warning", "-a", &password])

@@ -47,11 +47,7 @@ impl Drop for Keys {
 
 #[tokio::test]
 async fn a_functions_keys_live_in_redis_under_its_namespace_and_outlast_a_restart() {
-    assert_eq!(
-        redis_cli(&["PING"]),
-        "PONG",
-        "the machine's Redis must run on 127.0.0.1:6379"
-    );
+    crate::tools::require_redis();
     let mut server = Server::start_with(&["--kv-backend", REDIS]);
     let namespace = format!("redis-it-{:012x}", rand::random::<u64>() >> 16);
     let keys = Keys(namespace.clone());

@@ -2,6 +2,7 @@
 //! CLI and by the official `openwhisk` npm client. One test binary, so linking is paid once.
 
 mod support;
+mod tools;
 
 mod actions_api;
 mod activations_api;

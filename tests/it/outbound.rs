@@ -136,6 +136,7 @@ impl Drop for Outside {
 }
 
 fn ip(args: &[&str]) {
+    crate::tools::require("ip", crate::tools::IPROUTE2);
     let output = Command::new("ip")
         .args(args)
         .output()

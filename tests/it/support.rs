@@ -149,6 +149,7 @@ impl Server {
 
     /// Starts the server process (again) on the same data directory.
     pub fn launch(&mut self, extra: &[&str]) {
+        crate::tools::require_runtimes();
         let mut command = Command::new(wisp_binary());
         command
             .args(["serve", "--listen", &self.listen, "--stem-cells", "1"])

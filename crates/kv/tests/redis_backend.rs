@@ -10,6 +10,11 @@ use std::time::Duration;
 use wisp_kv::command::Request;
 use wisp_kv::{Command, KvStore, RedisConfig, RedisKv, Reply, Swap};
 
+/// These tests are of the full tier (`--features full-tests`): without Redis they fail, saying
+/// this.
+const INSTALL: &str = "run scripts/test.sh, which installs Redis (Debian's redis-server) and \
+                       starts one on 127.0.0.1:6379";
+
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 fn url() -> String {
@@ -29,7 +34,7 @@ impl Ns {
         let out = Process::new("redis-cli")
             .args(args)
             .output()
-            .expect("redis-cli runs");
+            .unwrap_or_else(|e| panic!("redis-cli: {e}: {INSTALL}"));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -66,7 +71,7 @@ impl Drop for Ns {
 async fn store(quota: usize) -> Arc<RedisKv> {
     RedisKv::connect(RedisConfig::new(url(), quota))
         .await
-        .expect("the machine's Redis answers on 127.0.0.1:6379 (redis-server running?)")
+        .unwrap_or_else(|e| panic!("no Redis answers at {}: {e}: {INSTALL}", url()))
 }
 
 fn command(line: &str) -> Command {
@@ -521,7 +526,7 @@ impl PrivateRedis {
             .args(["--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
             .spawn()
-            .expect("redis-server runs");
+            .unwrap_or_else(|e| panic!("redis-server: {e}: {INSTALL}"));
         let redis = PrivateRedis { child: Some(child) };
         for _ in 0..100 {
             if Ns::cli(&["-p", &port.to_string(), "PING"]) == "PONG" {

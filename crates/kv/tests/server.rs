@@ -71,7 +71,11 @@ async fn cli(port: u16, password: &str, args: &[&str], stdin: Option<Vec<u8>>) -
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
-    let mut child = command.spawn().expect("redis-cli runs");
+    let mut child = command.spawn().unwrap_or_else(|e| {
+        panic!(
+            "{REDIS_CLI}: {e}: run scripts/test.sh, which installs Redis (Debian's redis-server)"
+        )
+    });
     let mut input = child.stdin.take().unwrap();
     if let Some(bytes) = stdin {
         input.write_all(&bytes).await.unwrap();
