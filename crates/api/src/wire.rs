@@ -1,11 +1,14 @@
 //! The JSON shapes of OpenWhisk's API, converted to and from the domain types.
 //!
-//! Domain types are never serialised directly: every field a client sees is written here.
+//! Domain types are never serialised directly: every field a client sees is set here, in the
+//! documents of `wisp-wire` that the client reads too.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use wisp_controller::{ActionPut, ExecPut};
 use wisp_core::limits::LimitsPatch;
 use wisp_core::{Action, Activation, Annotations, Exec, Parameter, SemVer};
+
+use wisp_wire::{ActionLimits, ActivationResponse, KeyValue};
 
 use crate::ApiError;
 
@@ -21,138 +24,121 @@ pub(crate) fn malformed(detail: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(format!("The request content was malformed:\n{detail}"))
 }
 
-pub fn annotations(a: &Annotations) -> Value {
-    Value::Array(
-        a.0.iter()
-            .map(|(k, v)| json!({"key": k, "value": v}))
-            .collect(),
-    )
+/// `{key, value}` entries, in order.
+pub fn annotations(a: &Annotations) -> Vec<KeyValue> {
+    a.0.iter()
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect()
 }
 
-pub(crate) fn parameters(params: &[Parameter]) -> Value {
-    Value::Array(
-        params
-            .iter()
-            .map(|p| {
-                let mut o = json!({"key": p.key, "value": p.value});
-                if p.init {
-                    o["init"] = Value::Bool(true);
-                }
-                o
-            })
-            .collect(),
-    )
+pub(crate) fn parameters(params: &[Parameter]) -> Vec<KeyValue> {
+    params
+        .iter()
+        .map(|p| KeyValue {
+            key: p.key.clone(),
+            value: p.value.clone(),
+            init: p.init,
+        })
+        .collect()
 }
 
-fn limits(action: &Action) -> Value {
+fn limits(action: &Action) -> ActionLimits {
     let l = action.limits;
-    json!({"timeout": l.timeout, "memory": l.memory, "logs": l.logs, "concurrency": l.concurrency})
+    ActionLimits {
+        timeout: l.timeout,
+        memory: l.memory,
+        logs: l.logs,
+        concurrency: l.concurrency,
+    }
 }
 
 /// The full action document; `code` false drops the code.
-pub fn action(a: &Action, code: bool) -> Value {
+pub fn action(a: &Action, code: bool) -> wisp_wire::Action {
     let exec = match &a.exec {
-        Exec::Code(c) => {
-            let mut exec = json!({"kind": c.kind.as_str(), "binary": c.binary});
-            if code {
-                exec["code"] = Value::from(c.code.as_str());
-            }
-            if let Some(main) = &c.main {
-                exec["main"] = Value::from(main.as_str());
-            }
-            exec
-        }
-        Exec::Builtin(b) => json!({"kind": "builtin", "builtin": b.builtin, "binary": false}),
-        Exec::Sequence(s) => {
-            let components: Vec<String> =
-                s.components.iter().map(|c| c.fully_qualified()).collect();
-            json!({"kind": "sequence", "components": components, "binary": false})
-        }
+        Exec::Code(c) => wisp_wire::Exec {
+            kind: Some(c.kind.as_str().to_owned()),
+            code: code.then(|| c.code.clone()),
+            main: c.main.clone(),
+            binary: c.binary,
+            ..wisp_wire::Exec::default()
+        },
+        Exec::Builtin(b) => wisp_wire::Exec {
+            kind: Some("builtin".into()),
+            builtin: Some(b.builtin.clone()),
+            ..wisp_wire::Exec::default()
+        },
+        Exec::Sequence(s) => wisp_wire::Exec {
+            kind: Some("sequence".into()),
+            components: Some(s.components.iter().map(|c| c.fully_qualified()).collect()),
+            ..wisp_wire::Exec::default()
+        },
     };
-    json!({
-        "namespace": a.path.parent(),
-        "name": a.path.name.as_str(),
-        "version": a.version.to_string(),
-        "publish": a.publish,
-        "exec": exec,
-        "annotations": annotations(&a.annotations),
-        "parameters": parameters(&a.parameters),
-        "limits": limits(a),
-        "updated": a.updated,
-    })
+    wisp_wire::Action {
+        parameters: Some(parameters(&a.parameters)),
+        exec,
+        ..action_summary(a)
+    }
 }
 
-/// What a listing shows of an action.
-pub fn action_summary(a: &Action) -> Value {
-    json!({
-        "namespace": a.path.parent(),
-        "name": a.path.name.as_str(),
-        "version": a.version.to_string(),
-        "publish": a.publish,
-        "annotations": annotations(&a.annotations),
-        "limits": limits(a),
-        "exec": {"binary": a.exec.code().is_some_and(|c| c.binary)},
-        "updated": a.updated,
-    })
+/// What a listing shows of an action: no parameters, and of `exec` only `binary`.
+pub fn action_summary(a: &Action) -> wisp_wire::Action {
+    wisp_wire::Action {
+        namespace: a.path.parent(),
+        name: a.path.name.to_string(),
+        version: a.version.to_string(),
+        publish: a.publish,
+        exec: wisp_wire::Exec {
+            binary: a.exec.code().is_some_and(|c| c.binary),
+            ..wisp_wire::Exec::default()
+        },
+        annotations: annotations(&a.annotations),
+        parameters: None,
+        limits: limits(a),
+        updated: a.updated,
+    }
 }
 
 /// The `response` object of a record: `status`, `success`, `result`, `size`.
-pub fn response(a: &Activation) -> Value {
+pub fn response(a: &Activation) -> ActivationResponse {
     let r = &a.response;
-    let mut o = json!({
-        "status": r.outcome.status(),
-        "success": r.outcome.is_success(),
-        "result": r.result,
-    });
-    if let Some(size) = r.size {
-        o["size"] = Value::from(size);
+    ActivationResponse {
+        status: r.outcome.status().to_owned(),
+        success: r.outcome.is_success(),
+        result: r.result.clone(),
+        size: r.size,
     }
-    o
 }
 
-/// `end`, `duration` and `cause` appear only when known (triggers have no end; only components
-/// of compositions have a cause).
-fn with_optional_fields(mut o: Value, a: &Activation) -> Value {
-    if let Some(end) = a.end {
-        o["end"] = Value::from(end);
+/// A whole record. `end`, `duration` and `cause` appear only when known (triggers have no
+/// end; only components of compositions have a cause).
+pub fn activation(a: &Activation) -> wisp_wire::Activation {
+    wisp_wire::Activation {
+        subject: Some(a.subject.clone()),
+        status_code: None,
+        response: Some(response(a)),
+        logs: Some(a.logs.clone()),
+        ..activation_summary(a)
     }
-    if let Some(duration) = a.duration {
-        o["duration"] = Value::from(duration);
-    }
-    if let Some(cause) = &a.cause {
-        o["cause"] = Value::from(cause.as_str());
-    }
-    o
 }
 
-pub fn activation(a: &Activation) -> Value {
-    let o = json!({
-        "namespace": a.namespace,
-        "name": a.name,
-        "subject": a.subject,
-        "activationId": a.activation_id.as_str(),
-        "version": a.version.to_string(),
-        "publish": a.publish,
-        "start": a.start,
-        "response": response(a),
-        "logs": a.logs,
-        "annotations": annotations(&a.annotations),
-    });
-    with_optional_fields(o, a)
-}
-
-pub fn activation_summary(a: &Activation) -> Value {
-    let o = json!({
-        "namespace": a.namespace,
-        "name": a.name,
-        "version": a.version.to_string(),
-        "publish": a.publish,
-        "annotations": annotations(&a.annotations),
-        "activationId": a.activation_id.as_str(),
-        "start": a.start,
-        "statusCode": a.response.outcome.status_code(),
-    });
-    with_optional_fields(o, a)
+/// What a listing shows of a record: its status code instead of its response and logs.
+pub fn activation_summary(a: &Activation) -> wisp_wire::Activation {
+    wisp_wire::Activation {
+        namespace: a.namespace.clone(),
+        name: a.name.clone(),
+        subject: None,
+        activation_id: a.activation_id.to_string(),
+        version: a.version.to_string(),
+        publish: a.publish,
+        start: a.start,
+        end: a.end,
+        duration: a.duration,
+        cause: a.cause.clone(),
+        status_code: Some(a.response.outcome.status_code()),
+        response: None,
+        logs: None,
+        annotations: annotations(&a.annotations),
+    }
 }
 
 /// Parses a request body that must be a JSON object (empty means `{}` when `empty_ok`).
@@ -315,6 +301,7 @@ fn limits_patch(value: Value) -> Result<LimitsPatch, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn action_put_rejects_wrong_types_with_a_message() {

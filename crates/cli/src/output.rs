@@ -123,6 +123,16 @@ pub fn pairs(indent: &str, items: &[(&str, String)]) -> String {
 }
 
 /// A JSON string as itself and anything else as compact JSON; `-` when absent.
+/// The documents of a list answer, typed; an entry of another shape reads as empty.
+pub fn documents<T: serde::de::DeserializeOwned + Default>(list: &Value) -> Vec<T> {
+    list.as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|item| T::deserialize(item).unwrap_or_default())
+        .collect()
+}
+
 pub fn cell(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "-".to_string(),

@@ -9,9 +9,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::json;
 use wisp_controller::{InvokeOptions, Invoked};
 use wisp_core::{EntityName, EntityPath, NameError, Outcome};
+use wisp_wire::Accepted;
 
 use crate::auth::Caller;
 use crate::middleware::transaction_id;
@@ -87,7 +88,7 @@ async fn list(
     caller: Caller,
     Path(ns): Path<String>,
     QueryParams(query): QueryParams<Query>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let namespace = caller.entitled_namespace(&state, &ns, "actions")?;
     list_in(&state, &caller, namespace, None, &query).await
 }
@@ -98,22 +99,20 @@ async fn list_in(
     namespace: EntityName,
     package: Option<EntityName>,
     query: &Query,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = list_params(query, "actions")?;
     if params.count {
         let n = state
             .controller
             .count_actions(&caller.0, namespace, package)
             .await?;
-        return Ok(Json(json!({"actions": n})));
+        return Ok(Json(json!({"actions": n})).into_response());
     }
     let actions = state
         .controller
         .list_actions(&caller.0, namespace, package, params.skip, params.limit)
         .await?;
-    Ok(Json(Value::Array(
-        actions.iter().map(wire::action_summary).collect(),
-    )))
+    Ok(Json(actions.iter().map(wire::action_summary).collect::<Vec<_>>()).into_response())
 }
 
 async fn get_action(
@@ -121,7 +120,7 @@ async fn get_action(
     caller: Caller,
     Path((ns, rest)): Path<(String, String)>,
     QueryParams(query): QueryParams<Query>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     match target(&caller, &state, &ns, &rest, false)? {
         Target::Package(package) => {
             list_in(
@@ -142,7 +141,7 @@ async fn get_action(
             let code = query
                 .get("code")
                 .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
-            Ok(Json(wire::action(&action, code)))
+            Ok(Json(wire::action(&action, code)).into_response())
         }
     }
 }
@@ -153,7 +152,7 @@ async fn put(
     Path((ns, rest)): Path<(String, String)>,
     QueryParams(query): QueryParams<Query>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let path = action_path(&caller, &state, &ns, &rest, true)?;
     let body = body.map_err(unread_body)?;
     let put = wire::action_put(wire::object_body(&body, false)?.unwrap_or_default())?;
@@ -161,17 +160,17 @@ async fn put(
         .controller
         .put_action(&caller.0, path, put, flag(&query, "overwrite"))
         .await?;
-    Ok(Json(wire::action(&action, true)))
+    Ok(Json(wire::action(&action, true)).into_response())
 }
 
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, rest)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let path = action_path(&caller, &state, &ns, &rest, true)?;
     let action = state.controller.delete_action(path).await?;
-    Ok(Json(wire::action(&action, true)))
+    Ok(Json(wire::action(&action, true)).into_response())
 }
 
 /// A body that could not be read: past the size bound (413), or cut short or not sent in
@@ -246,12 +245,13 @@ async fn invoke(
 }
 
 fn invoke_response(invoked: Invoked, result_only: bool) -> Response {
-    let (status, id, body) = match invoked {
-        Invoked::Accepted(id) => (
-            StatusCode::ACCEPTED,
-            id.to_string(),
-            json!({"activationId": id.as_str()}),
-        ),
+    let (id, mut response) = match invoked {
+        Invoked::Accepted(id) => {
+            let body = Accepted {
+                activation_id: id.to_string(),
+            };
+            (id, (StatusCode::ACCEPTED, Json(body)).into_response())
+        }
         Invoked::Completed(record) => {
             let status = match record.response.outcome {
                 Outcome::Success => StatusCode::OK,
@@ -260,16 +260,15 @@ fn invoke_response(invoked: Invoked, result_only: bool) -> Response {
             };
             let result = &record.response.result;
             // An array result is the body itself, whatever was asked (OpenWhisk's code does so).
-            let body = if result_only || result.is_array() {
-                result.clone()
+            let response = if result_only || result.is_array() {
+                (status, Json(result)).into_response()
             } else {
-                wire::activation(&record)
+                (status, Json(wire::activation(&record))).into_response()
             };
-            (status, record.activation_id.to_string(), body)
+            (record.activation_id, response)
         }
     };
-    let mut response = (status, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
         response
             .headers_mut()
             .insert("x-openwhisk-activation-id", value);

@@ -1,9 +1,10 @@
 //! `/namespaces/{ns}/activations`: records, their logs and results.
 
 use axum::extract::{Path, Query as QueryParams, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::json;
 use wisp_controller::ActivationFilter;
 use wisp_core::ActivationId;
 
@@ -24,7 +25,7 @@ async fn list(
     caller: Caller,
     Path(ns): Path<String>,
     QueryParams(query): QueryParams<Query>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let namespace = caller.entitled_namespace(&state, &ns, "activations")?;
     let params = list_params(&query, "activations")?;
     let docs = flag(&query, "docs");
@@ -54,7 +55,7 @@ async fn list(
             .controller
             .count_activations(&namespace, filter)
             .await?;
-        return Ok(Json(json!({"activations": n})));
+        return Ok(Json(json!({"activations": n})).into_response());
     }
     let records = state
         .controller
@@ -65,7 +66,7 @@ async fn list(
     } else {
         wire::activation_summary
     };
-    Ok(Json(Value::Array(records.iter().map(render).collect())))
+    Ok(Json(records.iter().map(render).collect::<Vec<_>>()).into_response())
 }
 
 async fn find(
@@ -83,25 +84,25 @@ async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let record = find(&state, &caller, &ns, &id).await?;
-    Ok(Json(wire::activation(&record)))
+    Ok(Json(wire::activation(&record)).into_response())
 }
 
 async fn logs(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let record = find(&state, &caller, &ns, &id).await?;
-    Ok(Json(json!({"logs": record.logs})))
+    Ok(Json(json!({"logs": record.logs})).into_response())
 }
 
 async fn result(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let record = find(&state, &caller, &ns, &id).await?;
-    Ok(Json(wire::response(&record)))
+    Ok(Json(wire::response(&record)).into_response())
 }

@@ -2,9 +2,10 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query as QueryParams, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::json;
 use wisp_core::EntityPath;
 
 use crate::auth::Caller;
@@ -26,21 +27,25 @@ async fn list(
     caller: Caller,
     Path(ns): Path<String>,
     QueryParams(query): QueryParams<Query>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     // Another namespace's published packages are listed too, so no entitlement here.
     let namespace = caller.namespace(&ns)?;
     let params = list_params(&query, "packages")?;
     let controller = &state.controller;
     if params.count {
         let n = controller.count_packages(&caller.0, namespace).await?;
-        return Ok(Json(json!({"packages": n})));
+        return Ok(Json(json!({"packages": n})).into_response());
     }
     let packages = controller
         .list_packages(&caller.0, namespace, params.page())
         .await?;
-    Ok(Json(Value::Array(
-        packages.iter().map(wire::package_summary).collect(),
-    )))
+    Ok(Json(
+        packages
+            .iter()
+            .map(wire::package_summary)
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
 }
 
 fn package_path(caller: &Caller, ns: &str, name: &str) -> Result<EntityPath, ApiError> {
@@ -55,10 +60,10 @@ async fn get_package(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let path = package_path(&caller, &ns, &name)?;
     let view = state.controller.get_package(&caller.0, &path).await?;
-    Ok(Json(wire::package_view(&view)))
+    Ok(Json(wire::package_view(&view)).into_response())
 }
 
 async fn put(
@@ -67,7 +72,7 @@ async fn put(
     Path((ns, name)): Path<(String, String)>,
     QueryParams(query): QueryParams<Query>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let path = own_entity(&caller, &state, &ns, "packages", &name)?;
     let body = wire::object_body(&body, true)?.unwrap_or_default();
     let put = wire::package_put(body, &caller.0.namespace)?;
@@ -75,7 +80,7 @@ async fn put(
         .controller
         .put_package(&caller.0, path, put, flag(&query, "overwrite"))
         .await?;
-    Ok(Json(wire::package(&package)))
+    Ok(Json(wire::package(&package)).into_response())
 }
 
 async fn delete(
@@ -83,11 +88,11 @@ async fn delete(
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
     QueryParams(query): QueryParams<Query>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let path = own_entity(&caller, &state, &ns, "packages", &name)?;
     let package = state
         .controller
         .delete_package(path, flag(&query, "force"))
         .await?;
-    Ok(Json(wire::package(&package)))
+    Ok(Json(wire::package(&package)).into_response())
 }

@@ -2,6 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query as QueryParams, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -36,18 +37,18 @@ async fn list(
     caller: Caller,
     Path(ns): Path<String>,
     QueryParams(query): QueryParams<Query>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.entitled_namespace(&state, &ns, "rules")?;
     let params = list_params(&query, "rules")?;
     if params.count {
         let n = state.controller.count_rules(&caller.0).await?;
-        return Ok(Json(json!({"rules": n})));
+        return Ok(Json(json!({"rules": n})).into_response());
     }
     let rules = state
         .controller
         .list_rules(&caller.0, params.page())
         .await?;
-    Ok(Json(Value::Array(
+    Ok(Json(
         rules
             .into_iter()
             .map(|rule| {
@@ -57,18 +58,19 @@ async fn list(
                 };
                 wire::rule(&view, false)
             })
-            .collect(),
-    )))
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
 }
 
 async fn get_rule(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let path = rule_path(&caller, &state, &ns, &name)?;
     let view = state.controller.get_rule(&path).await?;
-    Ok(Json(wire::rule(&view, true)))
+    Ok(Json(wire::rule(&view, true)).into_response())
 }
 
 async fn put(
@@ -77,24 +79,24 @@ async fn put(
     Path((ns, name)): Path<(String, String)>,
     QueryParams(query): QueryParams<Query>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let path = rule_path(&caller, &state, &ns, &name)?;
     let put = wire::rule_put(wire::object_body(&body, true)?.unwrap_or_default())?;
     let view = state
         .controller
         .put_rule(&caller.0, path, put, flag(&query, "overwrite"))
         .await?;
-    Ok(Json(wire::rule(&view, true)))
+    Ok(Json(wire::rule(&view, true)).into_response())
 }
 
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let path = rule_path(&caller, &state, &ns, &name)?;
     let view = state.controller.delete_rule(&path).await?;
-    Ok(Json(wire::rule(&view, true)))
+    Ok(Json(wire::rule(&view, true)).into_response())
 }
 
 /// `{"status": "active" | "inactive"}`: 200 with an empty body.

@@ -38,30 +38,34 @@ async fn list(
     caller: Caller,
     Path(ns): Path<String>,
     QueryParams(query): QueryParams<Query>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.entitled_namespace(&state, &ns, "triggers")?;
     let params = list_params(&query, "triggers")?;
     if params.count {
         let n = state.controller.count_triggers(&caller.0).await?;
-        return Ok(Json(json!({"triggers": n})));
+        return Ok(Json(json!({"triggers": n})).into_response());
     }
     let triggers = state
         .controller
         .list_triggers(&caller.0, params.page())
         .await?;
-    Ok(Json(Value::Array(
-        triggers.iter().map(wire::trigger_summary).collect(),
-    )))
+    Ok(Json(
+        triggers
+            .iter()
+            .map(wire::trigger_summary)
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
 }
 
 async fn get_trigger(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let path = trigger_path(&caller, &state, &ns, &name)?;
     let trigger = state.controller.get_trigger(&path).await?;
-    Ok(Json(wire::trigger(&trigger)))
+    Ok(Json(wire::trigger(&trigger)).into_response())
 }
 
 async fn put(
@@ -70,24 +74,24 @@ async fn put(
     Path((ns, name)): Path<(String, String)>,
     QueryParams(query): QueryParams<Query>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let path = trigger_path(&caller, &state, &ns, &name)?;
     let put = wire::trigger_put(wire::object_body(&body, true)?.unwrap_or_default())?;
     let trigger = state
         .controller
         .put_trigger(path, put, flag(&query, "overwrite"))
         .await?;
-    Ok(Json(wire::trigger(&trigger)))
+    Ok(Json(wire::trigger(&trigger)).into_response())
 }
 
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path((ns, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let path = trigger_path(&caller, &state, &ns, &name)?;
     let trigger = state.controller.delete_trigger(&path).await?;
-    Ok(Json(wire::trigger(&trigger)))
+    Ok(Json(wire::trigger(&trigger)).into_response())
 }
 
 /// 202 with the trigger's activation id, or 204 when no rule is active.

@@ -1,64 +1,68 @@
 //! Packages and bindings on the wire.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use wisp_controller::{PackagePut, PackageView};
 use wisp_core::{EntityName, Package, PackageRef};
+use wisp_wire::{Binding, PackageEntry};
 
 use super::{
     annotation_list, annotations, malformed, parameter_list, parameters, publish, version,
 };
 use crate::ApiError;
 
-fn binding(p: &Package) -> Value {
+fn binding(p: &Package) -> Binding {
     match &p.binding {
-        Some(target) => {
-            json!({"namespace": target.namespace.as_str(), "name": target.name.as_str()})
-        }
-        None => json!({}),
+        Some(target) => Binding::To {
+            namespace: target.namespace.to_string(),
+            name: target.name.to_string(),
+        },
+        None => Binding::Nothing {},
     }
 }
 
-pub fn package(p: &Package) -> Value {
-    json!({
-        "namespace": p.path.namespace.as_str(),
-        "name": p.path.name.as_str(),
-        "version": p.version.to_string(),
-        "publish": p.publish,
-        "annotations": annotations(&p.annotations),
-        "parameters": parameters(&p.parameters),
-        "binding": binding(p),
-        "updated": p.updated,
-    })
+pub fn package(p: &Package) -> wisp_wire::Package {
+    wisp_wire::Package {
+        namespace: p.path.namespace.to_string(),
+        name: p.path.name.to_string(),
+        version: p.version.to_string(),
+        publish: p.publish,
+        annotations: annotations(&p.annotations),
+        parameters: Some(parameters(&p.parameters)),
+        binding: binding(p),
+        updated: p.updated,
+        actions: None,
+        feeds: None,
+    }
 }
 
-/// A list entry: `binding` is `false` for a package.
-pub fn package_summary(p: &Package) -> Value {
-    let mut summary = package(p);
-    let fields = summary.as_object_mut().expect("an object");
-    fields.remove("parameters");
-    if p.binding.is_none() {
-        fields.insert("binding".into(), Value::Bool(false));
+/// A list entry: no parameters, and `binding` is `false` for a package.
+pub fn package_summary(p: &Package) -> wisp_wire::Package {
+    wisp_wire::Package {
+        parameters: None,
+        binding: match p.binding {
+            Some(_) => binding(p),
+            None => Binding::Flag(false),
+        },
+        ..package(p)
     }
-    summary
 }
 
 /// `GET /packages/{name}`: the package with its actions and feeds.
-pub fn package_view(view: &PackageView) -> Value {
-    let mut body = package(&view.package);
+pub fn package_view(view: &PackageView) -> wisp_wire::Package {
     let (feeds, actions): (Vec<_>, Vec<_>) = view
         .actions
         .iter()
         .partition(|a| a.annotations.get("feed").is_some());
-    let entry = |a: &&wisp_core::Action| {
-        json!({
-            "name": a.path.name.as_str(),
-            "version": a.version.to_string(),
-            "annotations": annotations(&a.annotations),
-        })
+    let entry = |a: &&wisp_core::Action| PackageEntry {
+        name: a.path.name.to_string(),
+        version: a.version.to_string(),
+        annotations: annotations(&a.annotations),
     };
-    body["actions"] = Value::Array(actions.iter().map(entry).collect());
-    body["feeds"] = Value::Array(feeds.iter().map(entry).collect());
-    body
+    wisp_wire::Package {
+        actions: Some(actions.iter().map(entry).collect()),
+        feeds: Some(feeds.iter().map(entry).collect()),
+        ..package(&view.package)
+    }
 }
 
 /// The body of a package PUT. `caller` resolves `_` in a binding's namespace.

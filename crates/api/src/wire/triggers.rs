@@ -1,8 +1,11 @@
 //! Triggers and rules on the wire.
 
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
 use wisp_controller::{RulePut, RuleView, TriggerPut};
 use wisp_core::{EntityPath, Trigger};
+use wisp_wire::{PathName, RuleLink};
 
 use super::{
     annotation_list, annotations, malformed, parameter_list, parameters, publish, version,
@@ -10,58 +13,62 @@ use super::{
 use crate::ApiError;
 
 /// `{path, name}`, as OpenWhisk writes a rule's trigger and action.
-fn path_and_name(path: &EntityPath) -> Value {
-    json!({"path": path.parent(), "name": path.name.as_str()})
-}
-
-pub fn trigger_summary(t: &Trigger) -> Value {
-    json!({
-        "namespace": t.path.namespace.as_str(),
-        "name": t.path.name.as_str(),
-        "version": t.version.to_string(),
-        "publish": t.publish,
-        "annotations": annotations(&t.annotations),
-        "updated": t.updated,
-    })
-}
-
-pub fn trigger(t: &Trigger) -> Value {
-    let mut body = trigger_summary(t);
-    body["parameters"] = parameters(&t.parameters);
-    body["limits"] = json!({});
-    if !t.rules.is_empty() {
-        let rules: Map<String, Value> = t
-            .rules
-            .iter()
-            .map(|(name, link)| {
-                (
-                    name.clone(),
-                    json!({"action": path_and_name(&link.action), "status": link.status.as_str()}),
-                )
-            })
-            .collect();
-        body["rules"] = Value::Object(rules);
+fn path_and_name(path: &EntityPath) -> PathName {
+    PathName {
+        path: path.parent(),
+        name: path.name.to_string(),
     }
-    body
+}
+
+pub fn trigger_summary(t: &Trigger) -> wisp_wire::Trigger {
+    wisp_wire::Trigger {
+        namespace: t.path.namespace.to_string(),
+        name: t.path.name.to_string(),
+        version: t.version.to_string(),
+        publish: t.publish,
+        annotations: annotations(&t.annotations),
+        updated: t.updated,
+        parameters: None,
+        limits: None,
+        rules: None,
+    }
+}
+
+/// A trigger with its parameters and, when any use it, its rules.
+pub fn trigger(t: &Trigger) -> wisp_wire::Trigger {
+    let rules = t
+        .rules
+        .iter()
+        .map(|(name, link)| {
+            let link = RuleLink {
+                action: path_and_name(&link.action),
+                status: link.status.as_str().to_owned(),
+            };
+            (name.clone(), link)
+        })
+        .collect::<BTreeMap<_, _>>();
+    wisp_wire::Trigger {
+        parameters: Some(parameters(&t.parameters)),
+        limits: Some(BTreeMap::new()),
+        rules: (!rules.is_empty()).then_some(rules),
+        ..trigger_summary(t)
+    }
 }
 
 /// A rule; `status` only where OpenWhisk shows it (get, put, delete; not lists).
-pub fn rule(view: &RuleView, with_status: bool) -> Value {
+pub fn rule(view: &RuleView, with_status: bool) -> wisp_wire::Rule {
     let r = &view.rule;
-    let mut body = json!({
-        "namespace": r.path.namespace.as_str(),
-        "name": r.path.name.as_str(),
-        "version": r.version.to_string(),
-        "publish": r.publish,
-        "annotations": annotations(&r.annotations),
-        "trigger": path_and_name(&r.trigger),
-        "action": path_and_name(&r.action),
-        "updated": r.updated,
-    });
-    if with_status {
-        body["status"] = Value::from(view.status.as_str());
+    wisp_wire::Rule {
+        namespace: r.path.namespace.to_string(),
+        name: r.path.name.to_string(),
+        version: r.version.to_string(),
+        publish: r.publish,
+        annotations: annotations(&r.annotations),
+        trigger: path_and_name(&r.trigger),
+        action: path_and_name(&r.action),
+        updated: r.updated,
+        status: with_status.then(|| view.status.as_str().to_owned()),
     }
-    body
 }
 
 pub fn trigger_put(body: Map<String, Value>) -> Result<TriggerPut, ApiError> {

@@ -1,5 +1,6 @@
 //! `wisp action ...`: get, list and delete here; create/update in `action_put`, invoke in `invoke`.
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::entity::{self, annotation, full_name, parameter_keys, updated, Kind, PageFlags};
@@ -176,13 +177,14 @@ pub fn action_table(list: &Value) -> String {
 
 /// A few lines a person can read at a glance.
 pub fn summary(action: &Value) -> String {
-    let mut items = vec![("kind", cell(action.pointer("/exec/kind")))];
-    if let Some(main) = action.pointer("/exec/main") {
-        items.push(("main", cell(Some(main))));
+    let typed = wisp_wire::Action::deserialize(action).unwrap_or_default();
+    let exec = &typed.exec;
+    let mut items = vec![("kind", exec.kind.clone().unwrap_or_else(|| "-".into()))];
+    if let Some(main) = &exec.main {
+        items.push(("main", main.clone()));
     }
-    if let Some(components) = action.pointer("/exec/components").and_then(Value::as_array) {
-        let names: Vec<String> = components.iter().map(|c| cell(Some(c))).collect();
-        items.push(("components", names.join(", ")));
+    if let Some(components) = &exec.components {
+        items.push(("components", components.join(", ")));
     }
     items.push(("version", cell(action.get("version"))));
     items.push(("updated", updated(action)));
@@ -196,22 +198,15 @@ pub fn summary(action: &Value) -> String {
     };
     items.push(("web", web.into()));
     items.push(("parameters", parameter_keys(action)));
-    if let Some(limits) = action.get("limits") {
-        let limit = |key, unit| {
-            limits
-                .get(key)
-                .map(|v| format!("{key} {}{unit}", cell(Some(v))))
-        };
-        let parts: Vec<String> = [
-            limit("timeout", " ms"),
-            limit("memory", " MB"),
-            limit("logs", " MB"),
-            limit("concurrency", ""),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        items.push(("limits", parts.join(", ")));
+    if action.get("limits").is_some() {
+        let l = typed.limits;
+        items.push((
+            "limits",
+            format!(
+                "timeout {} ms, memory {} MB, logs {} MB, concurrency {}",
+                l.timeout, l.memory, l.logs, l.concurrency
+            ),
+        ));
     }
     format!(
         "action {}\n{}",

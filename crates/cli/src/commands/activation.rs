@@ -3,8 +3,8 @@
 
 use reqwest::Method;
 use serde_json::Value;
+use wisp_wire::Activation;
 
-use super::entity::annotation;
 use super::{poll, tree};
 use crate::client::Client;
 use crate::config::{ClientOpts, Config};
@@ -227,10 +227,7 @@ async fn resolve_id(which: &WhichArgs, client: &Client, config: &Config) -> anyh
 }
 
 pub fn activation_table(list: &Value) -> String {
-    let rows: Vec<Vec<String>> = list
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    let rows: Vec<Vec<String>> = output::documents::<Activation>(list)
         .iter()
         .map(activation_row)
         .collect();
@@ -247,16 +244,15 @@ pub fn activation_table(list: &Value) -> String {
 }
 
 /// One table row from a list summary or a full record (`docs=true`).
-pub fn activation_row(activation: &Value) -> Vec<String> {
-    let datetime = activation
-        .get("start")
-        .and_then(Value::as_i64)
-        .map(format_millis)
-        .unwrap_or_else(|| "-".into());
+pub fn activation_row(activation: &Activation) -> Vec<String> {
+    let or_dash = |text: &str| match text {
+        "" => "-".to_string(),
+        text => text.to_string(),
+    };
     vec![
-        datetime,
-        cell(activation.get("activationId")),
-        cell(annotation(activation, "kind")),
+        format_millis(activation.start as i64),
+        or_dash(&activation.activation_id),
+        cell(activation.annotation("kind")),
         start_kind(activation).into(),
         duration(activation),
         status(activation).into(),
@@ -267,30 +263,22 @@ pub fn activation_row(activation: &Value) -> Vec<String> {
 /// Cold when the runtime had to be initialised (`initTime`), warm when the record says how it
 /// ran but without init, unknown when the server sent no annotations or the record is a
 /// composition's (which ran no code itself).
-fn start_kind(activation: &Value) -> &'static str {
-    let annotated = activation
-        .get("annotations")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty());
-    if tree::is_composition(activation) {
+fn start_kind(activation: &Activation) -> &'static str {
+    if activation.annotation("kind") == Some(&Value::from("sequence")) {
         "-"
-    } else if annotation(activation, "initTime").is_some() {
+    } else if activation.annotation("initTime").is_some() {
         "cold"
-    } else if annotated {
+    } else if !activation.annotations.is_empty() {
         "warm"
     } else {
         "-"
     }
 }
 
-pub fn status(activation: &Value) -> &'static str {
-    let code = activation
-        .get("statusCode")
-        .or_else(|| activation.pointer("/response/statusCode"))
-        .and_then(Value::as_i64);
-    let text = activation
-        .pointer("/response/status")
-        .and_then(Value::as_str);
+/// The outcome, from a summary's `statusCode` or a record's `response.status`.
+pub fn status(activation: &Activation) -> &'static str {
+    let code = activation.status_code;
+    let text = activation.response.as_ref().map(|r| r.status.as_str());
     match (code, text) {
         (Some(0), _) | (_, Some("success")) => "success",
         (Some(1), _) | (_, Some("application error")) => "application error",
@@ -300,34 +288,28 @@ pub fn status(activation: &Value) -> &'static str {
     }
 }
 
-pub fn duration(activation: &Value) -> String {
+pub fn duration(activation: &Activation) -> String {
     activation
-        .get("duration")
-        .and_then(Value::as_i64)
+        .duration
         .map(|ms| format!("{ms}ms"))
         .unwrap_or_else(|| "-".into())
 }
 
 /// The action that ran (`ns/pkg/action`) when the record says so, else `namespace/name`.
-pub fn path(activation: &Value) -> String {
-    annotation(activation, "path")
+pub fn path(activation: &Activation) -> String {
+    activation
+        .annotation("path")
         .and_then(Value::as_str)
         .map(str::to_string)
-        .unwrap_or_else(|| {
-            format!(
-                "{}/{}",
-                cell(activation.get("namespace")),
-                cell(activation.get("name"))
-            )
-        })
+        .unwrap_or_else(|| format!("{}/{}", activation.namespace, activation.name))
 }
 
 /// `path:version`.
-fn entity(activation: &Value) -> String {
+fn entity(activation: &Activation) -> String {
     let path = path(activation);
-    match activation.get("version").and_then(Value::as_str) {
-        Some(version) => format!("{path}:{version}"),
-        None => path,
+    match activation.version.as_str() {
+        "" => path,
+        version => format!("{path}:{version}"),
     }
 }
 

@@ -246,14 +246,6 @@ pub fn full_name(entity: &Value) -> String {
     )
 }
 
-/// `/path/name` of a `{"path": ..., "name": ...}` reference (a rule's trigger and action).
-pub fn reference(value: Option<&Value>) -> String {
-    match value {
-        Some(r) => format!("/{}/{}", cell(r.get("path")), cell(r.get("name"))),
-        None => "-".into(),
-    }
-}
-
 /// The `updated` time of an entity, for people.
 pub fn updated(entity: &Value) -> String {
     entity
@@ -337,12 +329,9 @@ mod tests {
     }
 
     #[test]
-    fn names_and_references() {
-        let rule = json!({"namespace": "guest", "name": "r",
-                          "trigger": {"path": "guest", "name": "t"}});
+    fn full_names() {
+        let rule = json!({"namespace": "guest", "name": "r"});
         assert_eq!(full_name(&rule), "/guest/r");
-        assert_eq!(reference(rule.get("trigger")), "/guest/t");
-        assert_eq!(reference(rule.get("action")), "-");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `wisp package ...`: packages group actions and give them parameters; a binding is a package
 //! that points at another one, with parameters of its own.
 
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::entity::{self, field_list, full_name, parameter_keys, updated, Kind, ListArgs};
@@ -155,18 +156,16 @@ fn parse_shared(raw: &str) -> Result<bool, String> {
 
 /// `/ns/name` of the package a binding points at, or `-` for a package.
 fn binding_target(package: &Value) -> String {
-    match package.get("binding") {
-        Some(Value::Object(target)) if !target.is_empty() => format!(
-            "/{}/{}",
-            cell(target.get("namespace")),
-            cell(target.get("name"))
-        ),
-        _ => "-".into(),
+    let typed = wisp_wire::Package::deserialize(package).unwrap_or_default();
+    match typed.binding.target() {
+        Some((namespace, name)) => format!("/{namespace}/{name}"),
+        None => "-".into(),
     }
 }
 
 fn visibility(package: &Value) -> &'static str {
-    if package.get("publish") == Some(&json!(true)) {
+    let typed = wisp_wire::Package::deserialize(package).unwrap_or_default();
+    if typed.publish {
         "shared"
     } else {
         "private"

@@ -1,9 +1,10 @@
 //! `wisp rule ...`: rules connect a trigger to an action; enable, disable and read their status.
 
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::entity::{self, full_name, reference, updated, Kind, ListArgs, NameArg};
+use super::entity::{self, full_name, updated, Kind, ListArgs, NameArg};
 use crate::client::Client;
 use crate::config::{ClientOpts, Config};
 use crate::names::QualifiedName;
@@ -117,12 +118,22 @@ pub fn put_body(trigger: &str, action: &str, namespace: &str) -> anyhow::Result<
     Ok(json!({ "trigger": trigger.to_string(), "action": action.to_string() }))
 }
 
+/// `/path/name` of a rule's trigger or action, `-` when the server named none.
+fn reference(target: &wisp_wire::PathName) -> String {
+    if target.name.is_empty() {
+        "-".into()
+    } else {
+        target.fully_qualified()
+    }
+}
+
 pub fn rule_table(list: &Value) -> String {
     let rows = entity::rows(list, |rule| {
+        let typed = wisp_wire::Rule::deserialize(rule).unwrap_or_default();
         vec![
             full_name(rule),
-            reference(rule.get("trigger")),
-            reference(rule.get("action")),
+            reference(&typed.trigger),
+            reference(&typed.action),
             cell(rule.get("version")),
             updated(rule),
         ]

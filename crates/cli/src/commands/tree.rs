@@ -7,7 +7,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use serde::Deserialize;
 use serde_json::{json, Value};
+use wisp_wire::Activation;
 
 use super::activation::{duration, path, status};
 use super::entity::annotation;
@@ -138,13 +140,16 @@ pub fn render(entries: &[Entry]) -> String {
         .map(|entry| {
             let id = format!("{}{}", entry.prefix, entry.id);
             match entry.record {
-                Some(record) => vec![
-                    id,
-                    path(record),
-                    kind(record),
-                    status(record).into(),
-                    duration(record),
-                ],
+                Some(record) => {
+                    let typed = Activation::deserialize(record).unwrap_or_default();
+                    vec![
+                        id,
+                        path(&typed),
+                        kind(record),
+                        status(&typed).into(),
+                        duration(&typed),
+                    ]
+                }
                 None => vec![id, entry.note.unwrap_or_default().into()],
             }
         })
