@@ -238,8 +238,8 @@ async fn storage_key(server: &Server) -> String {
 async fn nimbellas_deployer_deploys_a_project_unchanged_and_incrementally() {
     let server = Server::start();
     let scratch = Scratch::new("nim-deployer");
-    std::fs::create_dir_all(scratch.0.join("nimbella")).unwrap();
-    let root = scratch.0.join("demo-project");
+    std::fs::create_dir_all(scratch.path().join("nimbella")).unwrap();
+    let root = scratch.path().join("demo-project");
     write(&root, PROJECT);
     let storage = storage_key(&server).await;
     let project = root.to_str().unwrap();
@@ -250,7 +250,7 @@ async fn nimbellas_deployer_deploys_a_project_unchanged_and_incrementally() {
         std::thread::sleep(std::time::Duration::from_millis(2100));
         node(
             "deploy.js",
-            &scratch.0,
+            scratch.path(),
             &[
                 ("WISP_APIHOST", server.api_host.as_str()),
                 ("WISP_AUTH", server.auth.as_str()),
@@ -277,7 +277,7 @@ async fn nimbellas_deployer_deploys_a_project_unchanged_and_incrementally() {
     );
     // The credential store is the scratch one; the user's home was never the deployer's.
     let store: Value = serde_json::from_str(
-        &std::fs::read_to_string(scratch.0.join("nimbella/credentials.json")).unwrap(),
+        &std::fs::read_to_string(scratch.path().join("nimbella/credentials.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(store["currentNamespace"], "guest");
@@ -402,7 +402,11 @@ async fn nimbellas_deployer_deploys_a_project_unchanged_and_incrementally() {
         ],
         "{outcome:#}"
     );
-    let bucket = node("read-bucket.js", &scratch.0, &[("STORAGE_KEY", &storage)]);
+    let bucket = node(
+        "read-bucket.js",
+        scratch.path(),
+        &[("STORAGE_KEY", &storage)],
+    );
     assert_eq!(bucket["bucket"], "guest-127-nimbella-io");
     let objects = &bucket["objects"];
     assert_eq!(
@@ -514,8 +518,8 @@ async fn nimbellas_deployer_deploys_a_project_unchanged_and_incrementally() {
 async fn without_a_storage_key_web_content_is_refused_by_the_deployer() {
     let server = Server::start();
     let scratch = Scratch::new("nim-deployer-nokey");
-    std::fs::create_dir_all(scratch.0.join("nimbella")).unwrap();
-    let root = scratch.0.join("site");
+    std::fs::create_dir_all(scratch.path().join("nimbella")).unwrap();
+    let root = scratch.path().join("site");
     write(
         &root,
         &[
@@ -525,7 +529,7 @@ async fn without_a_storage_key_web_content_is_refused_by_the_deployer() {
     );
     let outcome = node_outcome(
         "deploy.js",
-        &scratch.0,
+        scratch.path(),
         &[
             ("WISP_APIHOST", server.api_host.as_str()),
             ("WISP_AUTH", server.auth.as_str()),
@@ -548,7 +552,7 @@ async fn without_a_storage_key_web_content_is_refused_by_the_deployer() {
 async fn a_login_token_gives_nims_login_a_full_credential_once() {
     let server = Server::start();
     let scratch = Scratch::new("nim-login");
-    std::fs::create_dir_all(scratch.0.join("nimbella")).unwrap();
+    std::fs::create_dir_all(scratch.path().join("nimbella")).unwrap();
     let out = server.cli(&["namespace", "login-token"]);
     assert!(out.status.success(), "{}", crate::support::stderr(&out));
     let token = crate::support::stdout(&out).trim().to_owned();
@@ -558,7 +562,7 @@ async fn a_login_token_gives_nims_login_a_full_credential_once() {
         "no key in the token"
     );
 
-    let logged_in = node("login.js", &scratch.0, &[("TOKEN", &token)]);
+    let logged_in = node("login.js", scratch.path(), &[("TOKEN", &token)]);
     let store = &logged_in["credentials"];
     let entry = &store["credentials"][&server.api_host]["guest"];
     assert_eq!(entry["api_key"], server.auth, "{store:#}");
@@ -571,6 +575,6 @@ async fn a_login_token_gives_nims_login_a_full_credential_once() {
     );
     assert_eq!(store["currentHost"], server.api_host);
 
-    let again = node_outcome("login.js", &scratch.0, &[("TOKEN", &token)]);
+    let again = node_outcome("login.js", scratch.path(), &[("TOKEN", &token)]);
     assert_eq!(again["error"], "The provided token is invalid", "{again:#}");
 }

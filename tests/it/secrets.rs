@@ -75,7 +75,7 @@ fn command_lines_holding(secret: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_data_directory_is_private_and_no_command_line_shows_the_guest_key() {
     let keys = Scratch::new("keys");
-    let key_file = keys.0.join("guest.key");
+    let key_file = keys.path().join("guest.key");
     std::fs::write(&key_file, format!("{GUEST}\n")).unwrap();
     let mut server = Server::start_with(&["--guest-key-file", key_file.to_str().unwrap()]);
     assert_eq!(server.auth, GUEST, "the key comes from the file");

@@ -9,27 +9,20 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
 /// A scratch directory removed when dropped.
-pub struct Scratch(pub PathBuf);
+pub struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     pub fn new(label: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "wisp-it-{}-{}-{label}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("wisp-it-{label}-"))
+            .tempdir()
+            .expect("a scratch directory");
         Scratch(dir)
     }
-}
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+    pub fn path(&self) -> &Path {
+        self.0.path()
     }
 }
 
@@ -140,11 +133,11 @@ impl Server {
     }
 
     pub fn home(&self) -> &Path {
-        &self.scratch.0
+        self.scratch.path()
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.scratch.0.join("data")
+        self.scratch.path().join("data")
     }
 
     /// Starts the server process (again) on the same data directory.

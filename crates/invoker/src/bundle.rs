@@ -97,8 +97,8 @@ mod tests {
 
     #[test]
     fn install_writes_once_and_replaces_other_versions() {
-        let root = std::env::temp_dir().join(format!("wisp-bundle-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let scratch = tempfile::tempdir().unwrap();
+        let root = scratch.path().to_path_buf();
         std::fs::create_dir_all(root.join("0000stale/node_modules")).unwrap();
         let modules = install(&root).unwrap();
         assert!(modules.join("openwhisk/lib/main.js").is_file());
@@ -111,6 +111,5 @@ mod tests {
         std::fs::write(&main, "module.exports = 'backdoor'").unwrap();
         assert_eq!(install(&root).unwrap(), modules);
         assert_eq!(std::fs::read(&main).unwrap(), built);
-        std::fs::remove_dir_all(&root).unwrap();
     }
 }

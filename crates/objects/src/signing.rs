@@ -136,16 +136,13 @@ mod tests {
 
     #[test]
     fn the_secret_is_made_once_and_kept() {
-        let dir = std::env::temp_dir().join(format!("wisp-signing-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("key");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
         let first = UrlSigner::open(&file).unwrap().sign("GET", "n", "k", 1);
         let again = UrlSigner::open(&file).unwrap().sign("GET", "n", "k", 1);
         assert_eq!(first, again);
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

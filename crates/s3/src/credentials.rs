@@ -136,10 +136,8 @@ mod tests {
 
     #[test]
     fn pairs_are_made_once_kept_and_map_back() {
-        let dir = std::env::temp_dir().join(format!("wisp-s3-creds-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("s3.json");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s3.json");
         let credentials = S3Credentials::open(&file).unwrap();
         assert_eq!(credentials.known("guest"), None);
         let guest = credentials.pair_for("guest").unwrap();
@@ -157,6 +155,5 @@ mod tests {
             Some(("other".to_string(), other.secret_access_key))
         );
         assert_eq!(reopened.lookup("WISPNOSUCHKEY"), None);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -248,8 +248,8 @@ mod tests {
 
     #[tokio::test]
     async fn parts_are_staged_checked_and_assembled_in_order() {
-        let dir = std::env::temp_dir().join(format!("wisp-s3-uploads-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().join("uploads");
         let uploads = Uploads::open(&dir).unwrap();
         let upload = Upload {
             namespace: "ns".into(),
@@ -303,6 +303,5 @@ mod tests {
             uploads.find(&id, "ns", Bucket::Data, "big").await,
             Err(UploadError::NoSuchUpload)
         ));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

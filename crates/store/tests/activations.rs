@@ -38,7 +38,7 @@ fn query(name: Option<&str>) -> ActivationQuery {
 #[tokio::test]
 async fn retention_prunes_only_records_older_than_the_cutoff() {
     let dir = Dir::new("prune");
-    let (_, store) = SqliteStore::open(&dir.0).unwrap();
+    let (_, store) = SqliteStore::open(dir.path()).unwrap();
     let old = record("f", 1_000);
     let new = record("f", 5_000);
     store.complete(old.clone()).await.unwrap();
@@ -61,11 +61,11 @@ async fn records_and_pending_markers_survive_a_reopen() {
     let done = record("f", 1_000);
     let interrupted = record("g", 2_000);
     {
-        let (_, store) = SqliteStore::open(&dir.0).unwrap();
+        let (_, store) = SqliteStore::open(dir.path()).unwrap();
         store.complete(done.clone()).await.unwrap();
         store.accept(interrupted.clone()).await.unwrap();
     }
-    let (_, store) = SqliteStore::open(&dir.0).unwrap();
+    let (_, store) = SqliteStore::open(dir.path()).unwrap();
     assert_eq!(
         store
             .get("guest".into(), done.activation_id.clone())
@@ -85,7 +85,7 @@ async fn records_and_pending_markers_survive_a_reopen() {
 #[tokio::test]
 async fn listings_are_newest_first_and_filter_by_name_and_time() {
     let dir = Dir::new("list");
-    let (_, store) = SqliteStore::open(&dir.0).unwrap();
+    let (_, store) = SqliteStore::open(dir.path()).unwrap();
     let a1 = record("a", 1_000);
     let b = record("b", 2_000);
     let a2 = record("a", 3_000);
@@ -122,7 +122,7 @@ async fn sessions_keep_their_last_save_across_a_reopen_and_go_with_their_record(
     let done = record("seq", 1_000);
     let running = record("seq", 2_000);
     {
-        let (_, store) = SqliteStore::open(&dir.0).unwrap();
+        let (_, store) = SqliteStore::open(dir.path()).unwrap();
         // Saves land in call order even when only the last one is awaited.
         drop(store.save_session(done.activation_id.clone(), "{\"step\":1}".into()));
         drop(store.save_session(running.activation_id.clone(), "{\"step\":1}".into()));
@@ -132,7 +132,7 @@ async fn sessions_keep_their_last_save_across_a_reopen_and_go_with_their_record(
             .unwrap();
         store.complete(done.clone()).await.unwrap();
     }
-    let (_, store) = SqliteStore::open(&dir.0).unwrap();
+    let (_, store) = SqliteStore::open(dir.path()).unwrap();
     assert_eq!(
         store.sessions().await.unwrap(),
         vec!["{\"step\":2}".to_string()]

@@ -24,7 +24,7 @@ fn key(uuid: &str, namespace: &str) -> KeyRecord {
 #[tokio::test]
 async fn limits_are_empty_until_set_and_replaced_whole() {
     let dir = Dir::new("limits");
-    let (store, _) = SqliteStore::open(&dir.0).unwrap();
+    let (store, _) = SqliteStore::open(dir.path()).unwrap();
     assert!(store.get_limits(name("a")).await.unwrap().is_empty());
 
     let first = NamespaceLimits {
@@ -64,13 +64,13 @@ async fn limits_survive_a_reopen_and_go_with_their_namespace() {
         ..Default::default()
     };
     {
-        let (store, _) = SqliteStore::open(&dir.0).unwrap();
+        let (store, _) = SqliteStore::open(dir.path()).unwrap();
         store.put_key(key("u1", "a")).await.unwrap();
         store.put_key(key("u2", "b")).await.unwrap();
         store.put_limits(name("a"), limits).await.unwrap();
         store.put_limits(name("b"), limits).await.unwrap();
     }
-    let (store, _) = SqliteStore::open(&dir.0).unwrap();
+    let (store, _) = SqliteStore::open(dir.path()).unwrap();
     assert_eq!(store.get_limits(name("a")).await.unwrap(), limits);
 
     assert_eq!(store.delete_namespace(name("a")).await.unwrap(), 1);

@@ -1,24 +1,20 @@
 //! What the store's tests share: a scratch directory per test.
 
-use std::path::PathBuf;
+use std::path::Path;
 
-use wisp_core::ActivationId;
-
-pub struct Dir(pub PathBuf);
+/// A directory removed when dropped; `label` names it for whoever looks in /tmp meanwhile.
+pub struct Dir(tempfile::TempDir);
 
 impl Dir {
     pub fn new(label: &str) -> Dir {
-        let path = std::env::temp_dir().join(format!(
-            "wisp-store-{label}-{}-{}",
-            std::process::id(),
-            ActivationId::generate()
-        ));
-        Dir(path)
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("wisp-store-{label}-"))
+            .tempdir()
+            .expect("a scratch directory");
+        Dir(dir)
     }
-}
 
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+    pub fn path(&self) -> &Path {
+        self.0.path()
     }
 }
