@@ -9,25 +9,17 @@
 //! through. This crate knows nothing of HTTP or storage.
 
 mod bundle;
-mod code;
-mod demux;
-mod launcher;
 mod logs;
-mod pool;
 mod process;
-mod protocol;
-mod run;
 mod wasm;
-mod wasm_component;
-mod wasm_pool;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub(crate) use wisp_core::invoke::{CodeError, InvokeError, RunOutcome, RunRequest, StartKind};
 
-pub use pool::Invoker;
-pub use wasm_component::FRESH_INSTANCE;
+pub use process::Invoker;
+pub use wasm::FRESH_INSTANCE;
 pub use wisp_sandbox::{
     Bind as SandboxBind, Cidr, Layers as SandboxLayers, Mode as SandboxMode,
     Network as FunctionNetwork, Outbound,

@@ -21,9 +21,9 @@ use wisp_wasm::{
     Completion, Exit, GuestState, Instance, Invocation, Program, WasmConfig, WasmEngine, WasmError,
 };
 
+use super::instance_pool::InstancePool;
 use crate::logs::{LogBuffer, Stream};
-use crate::pool::Inner;
-use crate::wasm_pool::InstancePool;
+use crate::process::Inner;
 use crate::{CodeError, InvokeError, InvokerConfig, RunOutcome, RunRequest, StartKind};
 
 const MB: u64 = 1024 * 1024;
@@ -127,8 +127,8 @@ fn decode(exec: &CodeExec) -> Result<Vec<u8>, String> {
 
 pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcome, InvokeError> {
     let code = req.action.exec.code().ok_or(InvokeError::NotRunnable)?;
-    if crate::wasm_component::is_component(&code.code) {
-        return crate::wasm_component::run(inner, req).await;
+    if super::component::is_component(&code.code) {
+        return super::component::run(inner, req).await;
     }
     let limits = req.action.limits;
     let timeout = Duration::from_millis(limits.timeout);

@@ -8,11 +8,11 @@ use serde_json::Value;
 use wisp_core::time::now_ms;
 use wisp_core::{ActivationResponse, Outcome};
 
-use crate::code::{prepare, Loadable};
-use crate::demux::Finished;
-use crate::pool::{Inner, Lease};
-use crate::process::RuntimeProcess;
-use crate::protocol::{init_line, run_line, RunContext, Source};
+use super::code::{prepare, Loadable};
+use super::demux::Finished;
+use super::pool::{Inner, Lease};
+use super::protocol::{init_line, run_line, RunContext, Source};
+use super::runtime_process::RuntimeProcess;
 use crate::{InvokeError, RunOutcome, RunRequest, StartKind};
 
 const MB: u64 = 1024 * 1024;

@@ -13,8 +13,8 @@ use wisp_core::{Action, Kind};
 
 use wisp_sandbox::Sandboxes;
 
-use crate::launcher::Launchers;
-use crate::process::RuntimeProcess;
+use super::launcher::Launchers;
+use super::runtime_process::RuntimeProcess;
 use crate::{CodeError, InvokeError, InvokerConfig, RunOutcome, RunRequest};
 
 /// How long a new launcher may take to say it is ready.
@@ -165,7 +165,7 @@ impl Invoker {
 
 impl Invoke for Invoker {
     fn run(&self, request: RunRequest) -> BoxFuture<'_, Result<RunOutcome, InvokeError>> {
-        Box::pin(crate::run::run(&self.inner, request))
+        Box::pin(super::run::run(&self.inner, request))
     }
 
     /// A `wasm` module is validated and compiled here, ready for the new revision's first

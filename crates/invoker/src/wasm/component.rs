@@ -12,7 +12,7 @@ use wisp_core::{ActivationResponse, Outcome};
 use wisp_wasm::{Call, Ended, Exit, Handled, InstanceSetup};
 
 use crate::logs::{LogBuffer, Stream};
-use crate::pool::Inner;
+use crate::process::Inner;
 use crate::{InvokeError, RunOutcome, RunRequest, StartKind};
 
 const MB: u64 = 1024 * 1024;
@@ -61,7 +61,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
     let (instance, init) = match warm {
         Some(instance) => (Ok(instance), None),
         None => {
-            let program = match crate::wasm::program(inner, &req).await {
+            let program = match super::command::program(inner, &req).await {
                 Ok((program, _)) => program,
                 Err(message) => {
                     return Ok(RunOutcome::failure(
@@ -154,7 +154,7 @@ fn stuck() -> Handled {
 fn setup(inner: &Inner, req: &RunRequest) -> InstanceSetup {
     let action = &req.action;
     let name = action.path.fully_qualified();
-    let mut env = crate::wasm::init_variables(req);
+    let mut env = super::command::init_variables(req);
     let context = [
         ("__OW_NAMESPACE", req.namespace.clone()),
         ("__OW_ACTION_NAME", name.clone()),
@@ -222,14 +222,14 @@ impl Judge {
                 Ok(_) => developer("The action did not return a dictionary.".into()),
                 Err(_) => developer(format!(
                     "The action did not return a valid JSON object{}.",
-                    crate::wasm::excerpt(&text)
+                    super::command::excerpt(&text)
                 )),
             },
             Ended::Err(message) => ActivationResponse::failure(Outcome::ApplicationError, message),
             Ended::Stopped(Exit::Code(code)) => developer(format!(
                 "The action exited with code {code} instead of returning from handle."
             )),
-            Ended::Stopped(exit) => crate::wasm::stopped(exit, self.timeout_ms, self.memory_mb),
+            Ended::Stopped(exit) => super::command::stopped(exit, self.timeout_ms, self.memory_mb),
         };
         Judged {
             response,
