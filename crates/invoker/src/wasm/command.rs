@@ -1,141 +1,33 @@
-//! `wasm` actions: no process, no stem cell. A WASI preview-1 command runs each activation in a
-//! fresh instance of the action's compiled module in the wasm engine (`crates/wasm`, the only
-//! crate that knows wasmtime); this file turns an activation into an engine invocation and what
-//! the guest wrote into an outcome. A component goes to `wasm_component.rs`, which keeps warm
-//! instances.
-//!
-//! Code is compiled when the action is written (`prepare`), and the program kept under that
-//! revision; an activation only looks its program up, by revision, and loads it from the
-//! engine's disk cache the first time after a restart (that load is the activation's
-//! `initTime`).
+//! A WASI preview-1 command: each activation runs in a fresh instance of the action's compiled
+//! module; this file turns an activation into an engine invocation and what the guest wrote into
+//! an outcome. It also holds what commands and components judge alike (`init_variables`,
+//! `stopped`, `excerpt`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
 use serde_json::Value;
+use wisp_core::invoke::{InvokeError, RunOutcome, RunRequest, StartKind};
 use wisp_core::time::now_ms;
-use wisp_core::{Action, ActivationResponse, CodeExec, Outcome};
-use wisp_wasm::{
-    Completion, Exit, GuestState, Instance, Invocation, Program, WasmConfig, WasmEngine, WasmError,
-};
+use wisp_core::{ActivationResponse, Outcome};
+use wisp_wasm::{Completion, Exit, Invocation};
 
+use super::engine::{program, Wasm};
 use crate::logs::{LogBuffer, Stream};
-use crate::pool::Inner;
-use crate::wasm_pool::InstancePool;
-use crate::{CodeError, InvokeError, InvokerConfig, RunOutcome, RunRequest, StartKind};
 
 const MB: u64 = 1024 * 1024;
 /// How long past its timeout an activation waits for a guest stuck in a host call (where the
 /// epoch deadline cannot stop it) before it is stopped and reported as timed out regardless.
 const BACKSTOP: Duration = Duration::from_secs(1);
 
-pub(crate) struct Wasm {
-    /// Made on first use: the pooling allocator reserves address space for every slot, which a
-    /// server without wasm actions should not pay for.
-    engine: OnceLock<Result<WasmEngine, WasmError>>,
-    config: WasmConfig,
-    /// Programs by action revision, so that an activation never hashes or decodes its code.
-    programs: Mutex<HashMap<String, Arc<Program>>>,
-    /// The instance slots, and the warm component instances idling in them: activations past
-    /// the pool's size wait there, not fail.
-    pub(crate) pool: InstancePool<Instance>,
-    /// What components' `kv` and `objects` imports reach (`Invoker::set_wasm_state`).
-    state: OnceLock<Arc<dyn GuestState>>,
-}
-
-impl Wasm {
-    pub(crate) fn new(config: &InvokerConfig) -> Wasm {
-        Wasm {
-            engine: OnceLock::new(),
-            config: WasmConfig {
-                cache_dir: config.runtime_dir.join("wasm"),
-                max_instances: config.wasm_instances,
-                max_memory_bytes: config.wasm_max_memory_mb * MB,
-            },
-            programs: Mutex::new(HashMap::new()),
-            pool: InstancePool::new(
-                config.wasm_instances,
-                config.wasm_idle_instances,
-                config.idle_timeout,
-            ),
-            state: OnceLock::new(),
-        }
-    }
-
-    pub(crate) fn engine(&self) -> Result<&WasmEngine, WasmError> {
-        self.engine
-            .get_or_init(|| WasmEngine::new(self.config.clone()))
-            .as_ref()
-            .map_err(Clone::clone)
-    }
-
-    pub(crate) fn shutdown(&self) {
-        self.pool.close();
-    }
-
-    /// Gives components' state imports their stores; the first call wins.
-    pub(crate) fn set_state(&self, state: Arc<dyn GuestState>) {
-        let _ = self.state.set(state);
-    }
-
-    pub(crate) fn state(&self) -> Option<Arc<dyn GuestState>> {
-        self.state.get().cloned()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Program>>> {
-        self.programs.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Validates and compiles a `wasm` action's code (at create/update); other kinds pass. The
-/// program is kept under the revision being written, so that its first invoke finds it as a
-/// warm one does: no decoding, hashing or extra thread hop on the invoke path.
-pub(crate) async fn prepare(inner: &Arc<Inner>, action: &Action) -> Result<(), CodeError> {
-    let Some(exec) = action
-        .exec
-        .code()
-        .filter(|c| c.kind == wisp_core::Kind::Wasm)
-    else {
-        return Ok(());
-    };
-    let bytes = decode(exec).map_err(CodeError::Invalid)?;
-    let inner2 = inner.clone();
-    let compiled = tokio::task::spawn_blocking(move || inner2.wasm.engine()?.prepare(&bytes))
-        .await
-        .map_err(|e| CodeError::Engine(e.to_string()))?;
-    let program = compiled.map_err(|e| match e {
-        WasmError::Invalid(message) => CodeError::Invalid(message),
-        WasmError::Engine(message) => CodeError::Engine(message),
-    })?;
-    // A write that then fails leaves an entry no activation asks for: harmless.
-    inner.wasm.lock().insert(action.revision_key(), program);
-    Ok(())
-}
-
-fn decode(exec: &CodeExec) -> Result<Vec<u8>, String> {
-    let bytes = if exec.binary {
-        base64::engine::general_purpose::STANDARD
-            .decode(exec.code.trim())
-            .ok()
-    } else {
-        None
-    };
-    bytes.ok_or_else(|| "the code of a wasm action must be the base64 of a .wasm file".into())
-}
-
-pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcome, InvokeError> {
-    let code = req.action.exec.code().ok_or(InvokeError::NotRunnable)?;
-    if crate::wasm_component::is_component(&code.code) {
-        return crate::wasm_component::run(inner, req).await;
-    }
+/// Runs a command's activation in a fresh instance.
+pub(crate) async fn run(wasm: &Arc<Wasm>, req: RunRequest) -> Result<RunOutcome, InvokeError> {
     let limits = req.action.limits;
     let timeout = Duration::from_millis(limits.timeout);
     // Waiting for a slot counts against the activation's time, as in the process pool.
-    let slot = inner.wasm.pool.slot(timeout).await?;
+    let slot = wasm.pool.slot(timeout).await?;
     let start = now_ms();
-    let (program, init_time) = match program(inner, &req).await {
+    let (program, init_time) = match program(wasm, &req).await {
         Ok(found) => found,
         Err(message) => {
             let kind = StartKind::Cold;
@@ -148,11 +40,8 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
             ));
         }
     };
-    let invocation = invocation(inner, &req);
-    let engine = inner
-        .wasm
-        .engine()
-        .expect("the program came from this engine");
+    let invocation = invocation(wasm, &req);
+    let engine = wasm.engine().expect("the program came from this engine");
     // The guest runs here, on this activation's task: the engine stops it at its timeout;
     // past that and the backstop (a host call that does not return), the future is dropped,
     // which stops it too.
@@ -171,7 +60,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
         completion.clone(),
         limits.timeout,
         limits.memory,
-        inner.config.max_result_bytes,
+        wasm.max_result_bytes,
         log_limit,
     );
     Ok(RunOutcome {
@@ -187,37 +76,6 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
             StartKind::Warm
         },
     })
-}
-
-/// The action revision's program, and the milliseconds it took when it had to be loaded from
-/// the engine's disk cache (or, for code written before this server had an engine, compiled).
-pub(crate) async fn program(
-    inner: &Arc<Inner>,
-    req: &RunRequest,
-) -> Result<(Arc<Program>, Option<u64>), String> {
-    let key = req.action.revision_key();
-    if let Some(program) = inner.wasm.lock().get(&key) {
-        return Ok((program.clone(), None));
-    }
-    let exec = req
-        .action
-        .exec
-        .code()
-        .ok_or("the action has no code")?
-        .clone();
-    let started = Instant::now();
-    let inner2 = inner.clone();
-    let loaded = tokio::task::spawn_blocking(move || {
-        let bytes = decode(&exec)?;
-        let engine = inner2.wasm.engine().map_err(|e| e.to_string())?;
-        engine.load(&bytes).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| format!("Initialization has failed due to: {e}"))?;
-    let init_time = loaded.loaded.then(|| started.elapsed().as_millis() as u64);
-    inner.wasm.lock().insert(key, loaded.program.clone());
-    Ok((loaded.program, init_time))
 }
 
 /// The action's init parameters as environment variables (a string as it is, any other value
@@ -237,7 +95,7 @@ pub(crate) fn init_variables(req: &RunRequest) -> Vec<(String, String)> {
 
 /// The guest's stdin, argv and environment: the run arguments, and as variables only the
 /// action's init parameters and OpenWhisk's `__OW_*` context.
-fn invocation(inner: &Inner, req: &RunRequest) -> Invocation {
+fn invocation(wasm: &Wasm, req: &RunRequest) -> Invocation {
     let action = &req.action;
     let name = action.path.fully_qualified();
     let mut env = init_variables(req);
@@ -249,7 +107,7 @@ fn invocation(inner: &Inner, req: &RunRequest) -> Invocation {
         ("__OW_ACTION_VERSION", action.version.to_string()),
         ("__OW_DEADLINE", deadline.to_string()),
         ("__OW_TRANSACTION_ID", req.transaction_id.clone()),
-        ("__OW_API_HOST", inner.config.api_host.clone()),
+        ("__OW_API_HOST", wasm.api_host.clone()),
     ];
     env.extend(context.into_iter().map(|(k, v)| (k.to_string(), v)));
     if let Some(key) = &req.api_key {
@@ -262,7 +120,7 @@ fn invocation(inner: &Inner, req: &RunRequest) -> Invocation {
         timeout: Duration::from_millis(action.limits.timeout),
         memory_bytes: action.limits.memory * MB,
         // One byte more than a result may have, to tell a result that is too large.
-        stdout_limit: inner.config.max_result_bytes + 1,
+        stdout_limit: wasm.max_result_bytes + 1,
         stderr_limit: (action.limits.logs * MB) as usize + 1,
     }
 }

@@ -8,33 +8,27 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
-use wisp_core::invoke::{BoxFuture, Invoke, PoolCount, PoolSnapshot};
-use wisp_core::{Action, Kind};
+use wisp_core::invoke::{InvokeError, PoolCount, PoolSnapshot};
+use wisp_core::Kind;
 
 use wisp_sandbox::Sandboxes;
 
-use crate::launcher::Launchers;
-use crate::process::RuntimeProcess;
-use crate::{CodeError, InvokeError, InvokerConfig, RunOutcome, RunRequest};
+use super::launcher::Launchers;
+use super::runtime_process::RuntimeProcess;
+use crate::config::InvokerConfig;
 
 /// How long a new launcher may take to say it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a queued activation looks for room even without a wake-up.
 const QUEUE_RECHECK: Duration = Duration::from_millis(50);
 
-#[derive(Clone)]
-pub struct Invoker {
-    pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
+/// The process family's state: its configuration, launchers and sandboxes, and the processes.
+pub(crate) struct Pool {
     pub(crate) config: InvokerConfig,
     launchers: Launchers,
-    pub(crate) sandboxes: Sandboxes,
+    sandboxes: Sandboxes,
     state: Mutex<PoolState>,
     released: Notify,
-    /// `wasm` actions run here instead of in processes.
-    pub(crate) wasm: crate::wasm::Wasm,
 }
 
 #[derive(Default)]
@@ -83,8 +77,10 @@ pub(crate) enum Lease {
     Fresh(Option<Arc<RuntimeProcess>>),
 }
 
-impl Invoker {
-    pub fn new(config: InvokerConfig) -> std::io::Result<Invoker> {
+impl Pool {
+    /// Makes the runtime directories, installs the launchers, and starts the stem cells and
+    /// the idle reaper.
+    pub(crate) fn start(config: InvokerConfig) -> std::io::Result<Arc<Pool>> {
         // Owner-only, made before anything is written under them: the runtime directory holds
         // every namespace's unpacked code.
         for dir in ["work", "code"] {
@@ -116,72 +112,50 @@ impl Invoker {
             init_program: settings.init_program.clone(),
         })
         .map_err(std::io::Error::other)?;
-        let invoker = Invoker {
-            inner: Arc::new(Inner {
-                wasm: crate::wasm::Wasm::new(&config),
-                config,
-                launchers,
-                sandboxes,
-                state: Mutex::new(PoolState::default()),
-                released: Notify::new(),
-            }),
-        };
+        let pool = Arc::new(Pool {
+            config,
+            launchers,
+            sandboxes,
+            state: Mutex::new(PoolState::default()),
+            released: Notify::new(),
+        });
         for kind in Kind::LAUNCHED {
-            invoker.inner.refill(kind);
+            pool.refill(kind);
         }
-        invoker.spawn_idle_reaper();
-        Ok(invoker)
+        pool.spawn_idle_reaper();
+        Ok(pool)
     }
 
     /// Where runtime processes see a host directory bound into every sandbox.
-    pub fn seen_by_functions(&self, bind: &wisp_sandbox::Bind) -> PathBuf {
-        self.inner.sandboxes.visible(bind)
+    pub(crate) fn seen_by_functions(&self, bind: &wisp_sandbox::Bind) -> PathBuf {
+        self.sandboxes.visible(bind)
     }
 
     /// The sandbox layers runtime processes get.
-    pub fn sandbox_layers(&self) -> wisp_sandbox::Layers {
-        self.inner.sandboxes.layers()
+    pub(crate) fn sandbox_layers(&self) -> wisp_sandbox::Layers {
+        self.sandboxes.layers()
     }
 
-    /// Gives the state imports of `wasm` components (`kv`, `objects`) their stores.
-    pub fn set_wasm_state(&self, state: Arc<dyn crate::GuestState>) {
-        self.inner.wasm.set_state(state);
-    }
-
-    fn spawn_idle_reaper(&self) {
-        let weak = Arc::downgrade(&self.inner);
-        let period = (self.inner.config.idle_timeout / 4)
-            .clamp(Duration::from_millis(100), Duration::from_secs(30));
+    fn spawn_idle_reaper(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let period = self.config.idle_check_period();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(period).await;
-                let Some(inner) = weak.upgrade() else { return };
-                inner.evict_idle(inner.config.idle_timeout);
-                inner.wasm.pool.sweep();
+                let Some(pool) = weak.upgrade() else { return };
+                pool.evict_idle(pool.config.idle_timeout);
             }
         });
     }
-}
 
-impl Invoke for Invoker {
-    fn run(&self, request: RunRequest) -> BoxFuture<'_, Result<RunOutcome, InvokeError>> {
-        Box::pin(crate::run::run(&self.inner, request))
-    }
-
-    /// A `wasm` module is validated and compiled here, ready for the new revision's first
-    /// invoke. Other kinds pass as they are.
-    fn prepare<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<(), CodeError>> {
-        Box::pin(crate::wasm::prepare(&self.inner, action))
-    }
-
-    fn accepting(&self) -> bool {
-        !self.inner.lock().shutting_down
+    pub(crate) fn accepting(&self) -> bool {
+        !self.lock().shutting_down
     }
 
     /// Processes by kind and state (`stem_cell`, `warm` idle, `busy`), and the memory they
     /// reserve.
-    fn pool(&self) -> PoolSnapshot {
-        let state = self.inner.lock();
+    pub(crate) fn snapshot(&self) -> PoolSnapshot {
+        let state = self.lock();
         let mut counts: std::collections::BTreeMap<(&'static str, &'static str), usize> =
             std::collections::BTreeMap::new();
         for (kind, cells) in &state.stem {
@@ -200,8 +174,9 @@ impl Invoke for Invoker {
         }
     }
 
-    fn shutdown(&self) {
-        let mut state = self.inner.lock();
+    /// Stops every process and refuses new activations.
+    pub(crate) fn shutdown(&self) {
+        let mut state = self.lock();
         state.shutting_down = true;
         for process in state.stem.drain().flat_map(|(_, v)| v) {
             process.kill();
@@ -210,11 +185,8 @@ impl Invoke for Invoker {
             warm.process.kill();
         }
         state.reserved_mb = 0;
-        self.inner.wasm.shutdown();
     }
-}
 
-impl Inner {
     fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -442,10 +414,10 @@ impl Inner {
             missing
         };
         for _ in 0..missing {
-            let inner = self.clone();
+            let pool = self.clone();
             tokio::spawn(async move {
-                let started = inner.start_process(kind).await;
-                let mut state = inner.lock();
+                let started = pool.start_process(kind).await;
+                let mut state = pool.lock();
                 if let Some(n) = state.starting.get_mut(&kind) {
                     *n = n.saturating_sub(1);
                 }

@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
-
-use crate::InvokeError;
+use wisp_core::invoke::InvokeError;
 
 /// A slot of the pool, held by a running activation or an idle instance.
 pub(crate) type Slot = OwnedSemaphorePermit;

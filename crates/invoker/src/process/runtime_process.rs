@@ -1,5 +1,5 @@
 //! One runtime process: spawning it in its sandbox with its pipes, and the driver task that
-//! feeds what it writes to the [`Demux`](crate::demux::Demux).
+//! feeds what it writes to the [`Demux`](super::demux::Demux).
 //!
 //! This module is the only place in the invoker that starts processes; the sandbox crate makes
 //! the sandbox around each one.
@@ -16,9 +16,9 @@ use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot, Mutex};
 use wisp_sandbox::{Sandboxed, Sandboxes};
 
-use crate::demux::{Demux, Finished, Inflight};
+use super::demux::{Demux, Finished, Inflight};
+use super::protocol::Reply;
 use crate::logs::Stream;
-use crate::protocol::Reply;
 
 /// Longest log or reply line kept whole; longer lines are split.
 const MAX_LINE: usize = 64 * 1024;

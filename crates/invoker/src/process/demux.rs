@@ -6,8 +6,8 @@
 
 use std::time::SystemTime;
 
+use super::protocol::{split_tag, Reply, SENTINEL};
 use crate::logs::{LogBuffer, Stream};
-use crate::protocol::{split_tag, Reply, SENTINEL};
 
 /// What the process produced for one exchange (ready, init or run).
 #[derive(Debug)]

@@ -8,8 +8,8 @@ use wisp_core::Kind;
 
 use wisp_sandbox::{Bind, Sandboxes};
 
+use super::runtime_process::Spawn;
 use crate::bundle;
-use crate::process::Spawn;
 
 const NODE_LAUNCHER: &str = include_str!("launchers/launcher.js");
 const PYTHON_LAUNCHER: &str = include_str!("launchers/launcher.py");
@@ -178,7 +178,7 @@ impl Launchers {
 /// of the interpreter itself: its first output line is its executable, the second, if any, its
 /// installation prefix. Falls back to finding `program` on `PATH`.
 fn resolve(program: &Path, args: &[&str]) -> Interpreter {
-    let output = crate::process::output_of(program, args).unwrap_or_default();
+    let output = super::runtime_process::output_of(program, args).unwrap_or_default();
     let mut lines = output.lines().map(str::trim).filter(|l| !l.is_empty());
     let executable = lines
         .next()

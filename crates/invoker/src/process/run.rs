@@ -5,15 +5,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use wisp_core::invoke::{InvokeError, RunOutcome, RunRequest, StartKind};
 use wisp_core::time::now_ms;
 use wisp_core::{ActivationResponse, Outcome};
 
-use crate::code::{prepare, Loadable};
-use crate::demux::Finished;
-use crate::pool::{Inner, Lease};
-use crate::process::RuntimeProcess;
-use crate::protocol::{init_line, run_line, RunContext, Source};
-use crate::{InvokeError, RunOutcome, RunRequest, StartKind};
+use super::code::{prepare, Loadable};
+use super::demux::Finished;
+use super::pool::{Lease, Pool};
+use super::protocol::{init_line, run_line, RunContext, Source};
+use super::runtime_process::RuntimeProcess;
 
 const MB: u64 = 1024 * 1024;
 /// How often a running activation's memory is checked.
@@ -21,18 +21,16 @@ const MEMORY_POLL: Duration = Duration::from_millis(50);
 /// How long to wait for the last logs of a process that was killed.
 const KILL_GRACE: Duration = Duration::from_millis(500);
 
-pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcome, InvokeError> {
+/// Runs a process kind's activation: on a warm process of its revision, else on a stem cell (or
+/// a process started cold) initialised with its code.
+pub(crate) async fn run(pool: &Arc<Pool>, req: RunRequest) -> Result<RunOutcome, InvokeError> {
     let action = req.action.clone();
     let limits = action.limits;
     let key = action.revision_key();
     let kind = action.exec.code().ok_or(InvokeError::NotRunnable)?.kind;
-    if kind == wisp_core::Kind::Wasm {
-        // No process: a fresh instance in the wasm engine.
-        return crate::wasm::run(inner, req).await;
-    }
     // Waiting for room counts against the activation's time, as it would for a caller.
     let queue_deadline = Instant::now() + Duration::from_millis(limits.timeout);
-    let lease = inner
+    let lease = pool
         .acquire(
             &key,
             kind,
@@ -47,11 +45,11 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
         Lease::Fresh(stem) => {
             let (process, start_kind) = match stem {
                 Some(p) => (p, StartKind::StemCell),
-                None => match inner.start_process(kind).await {
+                None => match pool.start_process(kind).await {
                     Ok(p) => (Arc::new(p), StartKind::Cold),
                     Err(e) => {
-                        inner.release_reservation(limits.memory);
-                        inner.warmed(&key, limits.concurrency);
+                        pool.release_reservation(limits.memory);
+                        pool.warmed(&key, limits.concurrency);
                         tracing::error!(error = %e, "runtime process failed to start");
                         return Ok(RunOutcome::failure(
                             Outcome::InternalError,
@@ -68,24 +66,24 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
             process.limit_memory(limits.memory * MB);
             let start = now_ms();
             let init_started = Instant::now();
-            let init = initialize(inner, &process, &req).await;
+            let init = initialize(pool, &process, &req).await;
             let init_time = init_started.elapsed().as_millis() as u64;
             if let Err(mut outcome) = init {
                 process.kill();
-                inner.release_reservation(limits.memory);
-                inner.warmed(&key, limits.concurrency);
+                pool.release_reservation(limits.memory);
+                pool.warmed(&key, limits.concurrency);
                 outcome.start = start;
                 outcome.init_time = Some(init_time);
                 outcome.start_kind = start_kind;
                 return Ok(outcome);
             }
-            inner.add_warm(&key, kind, process.clone(), limits.memory);
-            inner.warmed(&key, limits.concurrency);
+            pool.add_warm(&key, kind, process.clone(), limits.memory);
+            pool.warmed(&key, limits.concurrency);
             (process, start_kind, start, Some(init_time))
         }
     };
 
-    let mut outcome = execute(inner, &process, &req).await;
+    let mut outcome = execute(pool, &process, &req).await;
     outcome.start = start;
     outcome.init_time = init_time;
     outcome.start_kind = start_kind;
@@ -99,21 +97,21 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
     // giving the process back; beside others, once the last of them has ended.
     let alone = limits.concurrency == 1;
     let strays = alone && !failed && process.has_strays();
-    let idle = inner.release(&key, &process, failed || strays);
+    let idle = pool.release(&key, &process, failed || strays);
     if idle && !alone && process.has_strays() {
-        inner.retire_if_idle(&key, &process);
+        pool.retire_if_idle(&key, &process);
     }
     Ok(outcome)
 }
 
 async fn initialize(
-    inner: &Inner,
+    pool: &Pool,
     process: &RuntimeProcess,
     req: &RunRequest,
 ) -> Result<(), RunOutcome> {
     let action = &req.action;
     let timeout = Duration::from_millis(action.limits.timeout);
-    let code_root = inner.config.runtime_dir.join("code");
+    let code_root = pool.config.runtime_dir.join("code");
     let code = action.exec.code().ok_or_else(|| {
         RunOutcome::failure(
             Outcome::InternalError,
@@ -124,7 +122,7 @@ async fn initialize(
         )
     })?;
     let exec = code.clone();
-    let max_unpacked = inner.config.max_unpacked_bytes;
+    let max_unpacked = pool.config.max_unpacked_bytes;
     let loadable = tokio::task::spawn_blocking(move || prepare(&exec, &code_root, max_unpacked))
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
@@ -193,7 +191,7 @@ async fn initialize(
     })
 }
 
-async fn execute(inner: &Inner, process: &RuntimeProcess, req: &RunRequest) -> RunOutcome {
+async fn execute(pool: &Pool, process: &RuntimeProcess, req: &RunRequest) -> RunOutcome {
     let action = &req.action;
     let timeout = Duration::from_millis(action.limits.timeout);
     let action_name = action.path.fully_qualified();
@@ -220,13 +218,13 @@ async fn execute(inner: &Inner, process: &RuntimeProcess, req: &RunRequest) -> R
     )
     .await;
     let mut response = cut_short(ended, action.limits.timeout, "")
-        .unwrap_or_else(|| interpret(&finished, inner.config.max_result_bytes));
+        .unwrap_or_else(|| interpret(&finished, pool.config.max_result_bytes));
     if response.outcome != Outcome::Success && process.pids_exhausted() {
         response = ActivationResponse::failure(
             Outcome::DeveloperError,
             format!(
                 "The action reached its limit of {} processes and threads.",
-                inner.config.sandbox.pids_max
+                pool.config.sandbox.pids_max
             ),
         );
     }

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
+use wisp_core::invoke::{InvokeError, RunOutcome, RunRequest, StartKind};
 use wisp_core::time::now_ms;
 use wisp_core::{ActivationResponse, Outcome};
 use wisp_wasm::{Call, Ended, Exit, Handled, InstanceSetup};
 
+use super::command::{excerpt, init_variables, stopped};
+use super::engine::{program, Wasm};
 use crate::logs::{LogBuffer, Stream};
-use crate::pool::Inner;
-use crate::{InvokeError, RunOutcome, RunRequest, StartKind};
 
 const MB: u64 = 1024 * 1024;
 /// The annotation that asks for a new component instance per activation: no state is left in globals
@@ -41,27 +42,24 @@ fn warm_key(req: &RunRequest) -> String {
     format!("{} {}", req.action.revision_key(), req.namespace)
 }
 
-pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcome, InvokeError> {
+/// Runs a component's activation on a warm instance, else on a new one.
+pub(crate) async fn run(wasm: &Arc<Wasm>, req: RunRequest) -> Result<RunOutcome, InvokeError> {
     let limits = req.action.limits;
     let timeout = Duration::from_millis(limits.timeout);
     let fresh = req.action.annotations.is_true(FRESH_INSTANCE);
     let key = warm_key(&req);
-    let warm = if fresh {
-        None
-    } else {
-        inner.wasm.pool.take(&key)
-    };
+    let warm = if fresh { None } else { wasm.pool.take(&key) };
     let (warm, slot) = match warm {
         Some((instance, slot)) => (Some(instance), slot),
         // Waiting for a slot counts against the activation's time, as in the process pool.
-        None => (None, inner.wasm.pool.slot(timeout).await?),
+        None => (None, wasm.pool.slot(timeout).await?),
     };
     let start = now_ms();
     let started = Instant::now();
     let (instance, init) = match warm {
         Some(instance) => (Ok(instance), None),
         None => {
-            let program = match crate::wasm::program(inner, &req).await {
+            let program = match program(wasm, &req).await {
                 Ok((program, _)) => program,
                 Err(message) => {
                     return Ok(RunOutcome::failure(
@@ -73,7 +71,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
                     ))
                 }
             };
-            (Err((program, setup(inner, &req))), Some(started))
+            (Err((program, setup(wasm, &req))), Some(started))
         }
     };
     let call = Call {
@@ -83,14 +81,11 @@ pub(crate) async fn run(inner: &Arc<Inner>, req: RunRequest) -> Result<RunOutcom
     let judge = Judge {
         timeout_ms: limits.timeout,
         memory_mb: limits.memory,
-        max_result: inner.config.max_result_bytes,
+        max_result: wasm.max_result_bytes,
         log_limit: (limits.logs * MB) as usize,
     };
-    let engine = inner
-        .wasm
-        .engine()
-        .expect("the program came from this engine");
-    let pool = &inner.wasm.pool;
+    let engine = wasm.engine().expect("the program came from this engine");
+    let pool = &wasm.pool;
     // The guest runs here, on this activation's task (no thread hop): instantiation and the
     // call each have the action's time, and the engine stops them at it.
     let running = async move {
@@ -151,22 +146,22 @@ fn stuck() -> Handled {
 /// limits, and as environment the action's init parameters and the context that holds for the
 /// instance's whole life (not the per-activation `__OW_ACTIVATION_ID` or `__OW_DEADLINE`: a
 /// warm instance serves many activations, and most guest runtimes read their environment once).
-fn setup(inner: &Inner, req: &RunRequest) -> InstanceSetup {
+fn setup(wasm: &Wasm, req: &RunRequest) -> InstanceSetup {
     let action = &req.action;
     let name = action.path.fully_qualified();
-    let mut env = crate::wasm::init_variables(req);
+    let mut env = init_variables(req);
     let context = [
         ("__OW_NAMESPACE", req.namespace.clone()),
         ("__OW_ACTION_NAME", name.clone()),
         ("__OW_ACTION_VERSION", action.version.to_string()),
-        ("__OW_API_HOST", inner.config.api_host.clone()),
+        ("__OW_API_HOST", wasm.api_host.clone()),
     ];
     env.extend(context.into_iter().map(|(k, v)| (k.to_string(), v)));
     InstanceSetup {
         args: vec![name],
         env,
         namespace: req.namespace.clone(),
-        state: inner.wasm.state(),
+        state: wasm.state(),
         memory_bytes: action.limits.memory * MB,
         stdout_limit: (action.limits.logs * MB) as usize + 1,
         stderr_limit: (action.limits.logs * MB) as usize + 1,
@@ -222,14 +217,14 @@ impl Judge {
                 Ok(_) => developer("The action did not return a dictionary.".into()),
                 Err(_) => developer(format!(
                     "The action did not return a valid JSON object{}.",
-                    crate::wasm::excerpt(&text)
+                    excerpt(&text)
                 )),
             },
             Ended::Err(message) => ActivationResponse::failure(Outcome::ApplicationError, message),
             Ended::Stopped(Exit::Code(code)) => developer(format!(
                 "The action exited with code {code} instead of returning from handle."
             )),
-            Ended::Stopped(exit) => crate::wasm::stopped(exit, self.timeout_ms, self.memory_mb),
+            Ended::Stopped(exit) => stopped(exit, self.timeout_ms, self.memory_mb),
         };
         Judged {
             response,

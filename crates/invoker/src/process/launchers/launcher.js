@@ -1,8 +1,8 @@
 'use strict';
 // Wisp's Node.js launcher. It starts unspecialised (a "stem cell"), announces itself ready,
-// then speaks Wisp's pipe protocol (crates/invoker/src/protocol.rs): one JSON message per line
-// on stdin, one JSON reply per line on fd 3, and after every init or run a sentinel line on
-// stdout and on stderr so the invoker knows where this activation's logs end.
+// then speaks Wisp's pipe protocol (crates/invoker/src/process/protocol.rs): one JSON message
+// per line on stdin, one JSON reply per line on fd 3, and after every init or run a sentinel
+// line on stdout and on stderr so the invoker knows where this activation's logs end.
 
 const fs = require('fs');
 const path = require('path');
