@@ -35,7 +35,7 @@ use wisp_store::{ActivationStore, EntityStore, StoreError};
 
 pub use actions::{ActionPut, ExecPut};
 pub use activations::ActivationFilter;
-pub use declared_state::{KeyValues, StateBackend, StateConfig};
+pub use declared_state::{KeyValues, StateBackend, StateBackendError, StateConfig};
 pub use identity::{add_key, generate_key, NamespaceKey};
 pub use invoke::{InvokeOptions, Invoked};
 pub use names::parse_fully_qualified;
