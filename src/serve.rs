@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use wisp_api::{AppState, BuildInfo};
+use wisp_api::{AppState, BuildInfo, ObjectsApi};
 use wisp_controller::{Controller, ControllerConfig, StateConfig};
 use wisp_core::EntityName;
 use wisp_invoker::{
     FunctionNetwork, Invoker, InvokerConfig, Outbound, SandboxBind, SandboxMode, SandboxSettings,
 };
+use wisp_services::{Envs, GuestStores, Keys, StateStores};
 use wisp_store::SqliteStore;
 
 use crate::admin::split_auth;
@@ -80,7 +81,7 @@ pub struct ServeArgs {
     /// Where the key-value data lives: `embedded` (in memory and under the data directory)
     /// or a Redis URL, `redis://[[user]:password@]host[:port][/db]`, that servers share.
     #[arg(long, env = "WISP_KV_BACKEND", default_value = "embedded")]
-    kv_backend: crate::kv_service::KvBackend,
+    kv_backend: wisp_services::KvBackend,
     /// Bytes (in MB) of keys and values each namespace may keep in the key-value store.
     #[arg(long, env = "WISP_KV_QUOTA_MB", default_value_t = 32)]
     kv_quota_mb: usize,
@@ -314,25 +315,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(_) => wisp_metrics::Metrics::new(args.metrics_per_action),
         None => wisp_metrics::Metrics::disabled(),
     };
-    let objects = crate::objects::open_objects(
+    let objects = wisp_services::objects::open_objects(
         &objects_dir,
         &data_dir,
-        args.objects_quota_mb,
-        args.objects_max_upload_mb,
-        &api_host,
+        args.objects_quota_mb << 20,
         &metrics,
     )?;
-    let kv = crate::kv_service::start_kv(
+    let kv = wisp_services::kv::start_kv(
         &data_dir.join("kv"),
         &args.kv_backend,
         args.kv_listen,
-        args.kv_quota_mb,
+        args.kv_quota_mb << 20,
         &metrics,
     )
     .await?;
+    let keys = kv.as_ref().map(|kv| Keys::new(kv.store.clone()));
     // Components' `kv` and `objects` imports reach the same stores as everything else.
-    invoker.set_wasm_state(Arc::new(crate::guest_stores::WasmState {
-        kv: kv.as_ref().map(|kv| kv.store.clone()),
+    invoker.set_wasm_state(Arc::new(GuestStores {
+        keys: keys.clone(),
         objects: objects.store.clone(),
     }));
     let controller = Controller::new(
@@ -357,9 +357,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(activations),
         Arc::new(invoker),
     );
-    let site_domains = crate::sites::site_domains(&api_host, args.site_domain.as_deref());
-    let site_url = crate::sites::site_url_pattern(&api_host, &site_domains);
-    let s3 = crate::objects::start_s3(
+    let site_domains = wisp_services::sites::site_domains(&api_host, args.site_domain.as_deref());
+    let site_url = wisp_services::sites::site_url_pattern(&api_host, &site_domains);
+    let s3 = wisp_services::objects::start_s3(
         objects.store.clone(),
         &data_dir,
         args.s3_listen,
@@ -370,14 +370,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await?;
     // Every state service that runs tells each activation where it is.
     let mut envs: Vec<Arc<dyn wisp_controller::ActivationEnv>> = Vec::new();
-    let (controller, kv_address, kv_store) = match kv {
-        Some(kv) => {
+    let (controller, kv_address) = match (kv, &keys) {
+        (Some(kv), Some(keys)) => {
             envs.push(Arc::new(kv.env));
             (
                 controller
                     .with_state(
-                        Arc::new(crate::declared_state::DeclaredState {
-                            kv: kv.store.clone(),
+                        Arc::new(StateStores {
+                            keys: keys.clone(),
                             objects: objects.store.clone(),
                         }),
                         StateConfig {
@@ -388,16 +388,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                     )
                     .context("cannot prepare the cache of declared files")?,
                 Some(kv.address),
-                Some(kv.store),
             )
         }
-        None => (controller, None, None),
+        _ => (controller, None),
     };
     let s3_address = s3.map(|(address, env)| {
         envs.push(Arc::new(env));
         address
     });
-    let controller = controller.with_activation_env(Arc::new(crate::activation_env::Envs(envs)));
+    let controller = controller.with_activation_env(Arc::new(Envs(envs)));
     controller.start().await?;
 
     let sites = Arc::new(wisp_api::Sites::new(
@@ -413,8 +412,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             version: env!("CARGO_PKG_VERSION"),
             build: format!("wisp {}", env!("CARGO_PKG_VERSION")),
         },
-        kv: kv_store,
-        objects: Some(objects),
+        kv: keys,
+        objects: Some(ObjectsApi {
+            store: objects.store,
+            signer: objects.signer,
+            public_url: api_host.clone(),
+            max_upload_bytes: args.objects_max_upload_mb << 20,
+        }),
         sites: Some(sites),
         api_host: api_host.clone(),
         logins: Arc::default(),

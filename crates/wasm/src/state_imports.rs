@@ -1,6 +1,7 @@
 //! What a component's `kv` and `objects` imports reach: a namespace's keys and data objects,
-//! behind a trait this crate defines and the server implements over its stores
-//! (`src/guest_stores.rs`), so that this crate knows no store and the stores know no wasmtime.
+//! behind a trait this crate defines and the state services implement over their stores
+//! (`crates/services/src/guest_stores.rs`), so that this crate knows no store and the stores
+//! know no wasmtime.
 //!
 //! The namespace is the activation's, set by the host when the instance is made; a guest names
 //! only keys, so it can never reach another namespace's.

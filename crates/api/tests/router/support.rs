@@ -11,6 +11,7 @@ use tower::ServiceExt;
 use wisp_api::{AppState, BuildInfo};
 use wisp_controller::testing::TestController;
 use wisp_kv::{EmbeddedKv, KvConfig, KvStore};
+use wisp_services::Keys;
 
 pub struct App {
     pub t: TestController,
@@ -76,7 +77,7 @@ impl App {
                 version: "0.0.0",
                 build: "test".into(),
             },
-            kv: kv.as_ref().map(|kv| kv.store.clone()),
+            kv: kv.as_ref().map(|kv| Keys::new(kv.store.clone())),
             objects: None,
             sites: None,
             api_host: "http://127.0.0.1:3233".into(),

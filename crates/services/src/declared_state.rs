@@ -9,50 +9,35 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use wisp_controller::{KeyValues, StateBackend, StateBackendError};
 use wisp_core::BoxFuture;
-use wisp_kv::{Command, KvStore, Reply, Swap};
+use wisp_kv::Swap;
 use wisp_objects::{Bucket, Objects};
 
-pub struct DeclaredState {
-    pub kv: Arc<dyn KvStore>,
+use crate::keys::{Keys, KeysError};
+
+/// Declared state in the namespace's keys and data objects.
+pub struct StateStores {
+    pub keys: Keys,
     pub objects: Arc<dyn Objects>,
 }
 
-impl StateBackend for DeclaredState {
+impl StateBackend for StateStores {
     fn load<'a>(
         &'a self,
         namespace: &'a str,
         keys: Vec<String>,
     ) -> BoxFuture<'a, Result<Vec<Option<Vec<u8>>>, StateBackendError>> {
-        // One transaction: the values are one snapshot, and a key of another type is named.
-        let gets = keys
-            .iter()
-            .map(|k| Command::Get(k.as_bytes().to_vec()))
-            .collect();
-        let transaction = self.kv.transaction(namespace, gets);
+        // One snapshot: the values are of one moment, and a key of another type is named.
         Box::pin(async move {
-            let replies = match transaction.await {
-                Reply::Array(Some(replies)) => replies,
-                Reply::Error(e) => return Err(StateBackendError::Keys(e)),
-                other => {
-                    return Err(StateBackendError::Keys(format!(
-                        "unexpected reply {other:?}"
-                    )))
-                }
-            };
-            keys.iter()
-                .zip(replies)
-                .map(|(key, reply)| match reply {
-                    Reply::Bulk(value) => Ok(value),
-                    Reply::Error(e) => Err(StateBackendError::Key {
-                        key: key.clone(),
-                        message: e,
-                    }),
-                    other => Err(StateBackendError::Key {
-                        key: key.clone(),
-                        message: format!("unexpected {other:?}"),
-                    }),
+            self.keys
+                .snapshot(namespace, &keys)
+                .await
+                .map_err(|e| match e {
+                    KeysError::Key { key, error } => StateBackendError::Key {
+                        key,
+                        message: error.to_string(),
+                    },
+                    other => StateBackendError::Keys(other.to_string()),
                 })
-                .collect()
         })
     }
 
@@ -72,12 +57,11 @@ impl StateBackend for DeclaredState {
             expect: bytes(expect),
             write: bytes(write),
         };
-        let swapped = self.kv.swap(namespace, swap);
         Box::pin(async move {
-            swapped.await.map_err(|reply| match reply {
-                Reply::Error(e) => StateBackendError::Keys(e),
-                other => StateBackendError::Keys(format!("unexpected reply {other:?}")),
-            })
+            self.keys
+                .swap(namespace, swap)
+                .await
+                .map_err(|e| StateBackendError::Keys(e.to_string()))
         })
     }
 

@@ -6,43 +6,42 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use wisp_core::BoxFuture;
-use wisp_invoker::{GuestState, ObjectPage, StateError};
-use wisp_kv::{Command, KvStore, Refusal, Reply};
+use wisp_kv::Refusal;
 use wisp_objects::{Bucket, ObjectError, Objects};
+use wisp_wasm::{GuestState, ObjectPage, StateError};
 
-pub struct WasmState {
+use crate::keys::{Keys, KeysError};
+
+/// What components' `kv` and `objects` imports reach.
+pub struct GuestStores {
     /// `None` when the server runs without its key-value store.
-    pub kv: Option<Arc<dyn KvStore>>,
+    pub keys: Option<Keys>,
     pub objects: Arc<dyn Objects>,
 }
 
-impl WasmState {
-    async fn kv(&self, namespace: &str, command: Command) -> Result<Reply, StateError> {
-        let kv = self.kv.as_ref().ok_or_else(|| {
+impl GuestStores {
+    fn keys(&self) -> Result<&Keys, StateError> {
+        self.keys.as_ref().ok_or_else(|| {
             StateError::Failed("this server runs without its key-value store".into())
-        })?;
-        match kv.execute(namespace, command).await {
-            Reply::Error(e) => Err(refused(&e)),
-            reply => Ok(reply),
-        }
+        })
     }
 }
 
-/// An error reply as the guest's error variant.
-fn refused(error: &str) -> StateError {
-    let text = error.to_string();
-    match Refusal::of(error) {
-        Refusal::WrongType => StateError::WrongType(text),
-        Refusal::Quota => StateError::Quota(text),
-        Refusal::NotANumber => StateError::NotANumber(text),
-        Refusal::Failed => StateError::Failed(text),
-        Refusal::Invalid => StateError::Invalid(text),
+/// A key-value error as the guest's error variant.
+fn refused(error: KeysError) -> StateError {
+    match error {
+        KeysError::Refused(text) => match Refusal::of(&text) {
+            Refusal::WrongType => StateError::WrongType(text),
+            Refusal::Quota => StateError::Quota(text),
+            Refusal::NotANumber => StateError::NotANumber(text),
+            Refusal::Failed => StateError::Failed(text),
+            Refusal::Invalid => StateError::Invalid(text),
+        },
+        // The guest's ttl is a u32: only 0 is refused.
+        KeysError::BadExpiry => StateError::Invalid("a ttl must be at least 1 second".into()),
+        // Logged where it was met.
+        _ => StateError::Failed("unexpected reply from the key-value store".into()),
     }
-}
-
-fn unexpected(reply: Reply) -> StateError {
-    tracing::error!(?reply, "unexpected reply from the key-value store");
-    StateError::Failed("unexpected reply from the key-value store".into())
 }
 
 fn object_error(e: ObjectError) -> StateError {
@@ -53,21 +52,13 @@ fn object_error(e: ObjectError) -> StateError {
     }
 }
 
-impl GuestState for WasmState {
+impl GuestState for GuestStores {
     fn kv_get<'a>(
         &'a self,
         namespace: &'a str,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StateError>> {
-        Box::pin(async move {
-            match self
-                .kv(namespace, Command::Get(key.as_bytes().to_vec()))
-                .await?
-            {
-                Reply::Bulk(value) => Ok(value),
-                other => Err(unexpected(other)),
-            }
-        })
+        Box::pin(async move { self.keys()?.get(namespace, key).await.map_err(refused) })
     }
 
     fn kv_set<'a>(
@@ -78,9 +69,10 @@ impl GuestState for WasmState {
         ttl_seconds: Option<u32>,
     ) -> BoxFuture<'a, Result<(), StateError>> {
         Box::pin(async move {
-            let command = Command::set(key.as_bytes().to_vec(), value, ttl_seconds.map(u64::from))
-                .ok_or_else(|| StateError::Invalid("a ttl must be at least 1 second".into()))?;
-            self.kv(namespace, command).await.map(drop)
+            self.keys()?
+                .set(namespace, key, value, ttl_seconds.map(u64::from))
+                .await
+                .map_err(refused)
         })
     }
 
@@ -89,15 +81,7 @@ impl GuestState for WasmState {
         namespace: &'a str,
         key: &'a str,
     ) -> BoxFuture<'a, Result<bool, StateError>> {
-        Box::pin(async move {
-            match self
-                .kv(namespace, Command::Del(vec![key.as_bytes().to_vec()]))
-                .await?
-            {
-                Reply::Integer(n) => Ok(n > 0),
-                other => Err(unexpected(other)),
-            }
-        })
+        Box::pin(async move { self.keys()?.delete(namespace, key).await.map_err(refused) })
     }
 
     fn kv_incr<'a>(
@@ -106,15 +90,7 @@ impl GuestState for WasmState {
         key: &'a str,
         by: i64,
     ) -> BoxFuture<'a, Result<i64, StateError>> {
-        Box::pin(async move {
-            match self
-                .kv(namespace, Command::IncrBy(key.as_bytes().to_vec(), by))
-                .await?
-            {
-                Reply::Integer(n) => Ok(n),
-                other => Err(unexpected(other)),
-            }
-        })
+        Box::pin(async move { self.keys()?.incr(namespace, key, by).await.map_err(refused) })
     }
 
     fn kv_keys<'a>(
@@ -123,19 +99,15 @@ impl GuestState for WasmState {
         prefix: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, StateError>> {
         Box::pin(async move {
-            match self
-                .kv(namespace, Command::keys_with_prefix(prefix.as_bytes()))
-                .await?
-            {
-                Reply::Array(Some(items)) => Ok(items
-                    .into_iter()
-                    .filter_map(|item| match item {
-                        Reply::Bulk(Some(key)) => Some(String::from_utf8_lossy(&key).into_owned()),
-                        _ => None,
-                    })
-                    .collect()),
-                other => Err(unexpected(other)),
-            }
+            let keys = self
+                .keys()?
+                .keys(namespace, prefix)
+                .await
+                .map_err(refused)?;
+            Ok(keys
+                .into_iter()
+                .map(|key| String::from_utf8_lossy(&key).into_owned())
+                .collect())
         })
     }
 
