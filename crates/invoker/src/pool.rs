@@ -84,7 +84,12 @@ pub(crate) enum Lease {
 }
 
 impl Invoker {
-    pub fn new(config: InvokerConfig) -> std::io::Result<Invoker> {
+    /// `wasm_state` is what the state imports of `wasm` components (`kv`, `objects`) reach;
+    /// without it they fail.
+    pub fn new(
+        config: InvokerConfig,
+        wasm_state: Option<Arc<dyn crate::GuestState>>,
+    ) -> std::io::Result<Invoker> {
         // Owner-only, made before anything is written under them: the runtime directory holds
         // every namespace's unpacked code.
         for dir in ["work", "code"] {
@@ -118,7 +123,7 @@ impl Invoker {
         .map_err(std::io::Error::other)?;
         let invoker = Invoker {
             inner: Arc::new(Inner {
-                wasm: crate::wasm::Wasm::new(&config),
+                wasm: crate::wasm::Wasm::new(&config, wasm_state),
                 config,
                 launchers,
                 sandboxes,
@@ -141,11 +146,6 @@ impl Invoker {
     /// The sandbox layers runtime processes get.
     pub fn sandbox_layers(&self) -> wisp_sandbox::Layers {
         self.inner.sandboxes.layers()
-    }
-
-    /// Gives the state imports of `wasm` components (`kv`, `objects`) their stores.
-    pub fn set_wasm_state(&self, state: Arc<dyn crate::GuestState>) {
-        self.inner.wasm.set_state(state);
     }
 
     fn spawn_idle_reaper(&self) {

@@ -41,12 +41,12 @@ pub(crate) struct Wasm {
     /// The instance slots, and the warm component instances idling in them: activations past
     /// the pool's size wait there, not fail.
     pub(crate) pool: InstancePool<Instance>,
-    /// What components' `kv` and `objects` imports reach (`Invoker::set_wasm_state`).
-    state: OnceLock<Arc<dyn GuestState>>,
+    /// What components' `kv` and `objects` imports reach (given to `Invoker::new`).
+    state: Option<Arc<dyn GuestState>>,
 }
 
 impl Wasm {
-    pub(crate) fn new(config: &InvokerConfig) -> Wasm {
+    pub(crate) fn new(config: &InvokerConfig, state: Option<Arc<dyn GuestState>>) -> Wasm {
         Wasm {
             engine: OnceLock::new(),
             config: WasmConfig {
@@ -60,7 +60,7 @@ impl Wasm {
                 config.wasm_idle_instances,
                 config.idle_timeout,
             ),
-            state: OnceLock::new(),
+            state,
         }
     }
 
@@ -75,13 +75,8 @@ impl Wasm {
         self.pool.close();
     }
 
-    /// Gives components' state imports their stores; the first call wins.
-    pub(crate) fn set_state(&self, state: Arc<dyn GuestState>) {
-        let _ = self.state.set(state);
-    }
-
     pub(crate) fn state(&self) -> Option<Arc<dyn GuestState>> {
-        self.state.get().cloned()
+        self.state.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Program>>> {

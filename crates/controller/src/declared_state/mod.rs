@@ -8,6 +8,7 @@ mod files;
 mod locks;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
@@ -75,6 +76,26 @@ pub enum StateBackendError {
     /// The host could not write its copy of a declared file (the server's log says where).
     #[error("the host cannot keep a copy of it ({0})")]
     LocalCopy(std::io::ErrorKind),
+}
+
+/// Declared state as the controller runs it: the backend keys and files are loaded from and
+/// written to, and the host's copies of declared files.
+pub struct DeclaredState {
+    backend: Arc<dyn StateBackend>,
+    files: FileCache,
+}
+
+impl DeclaredState {
+    /// Prepares the cache of declared files in `config.file_cache_dir`, emptied: copies from
+    /// an earlier run are not trusted.
+    pub fn new(backend: Arc<dyn StateBackend>, config: StateConfig) -> std::io::Result<Self> {
+        let files = FileCache::new(
+            config.file_cache_dir,
+            config.file_cache_bytes,
+            config.files_seen_at,
+        )?;
+        Ok(DeclaredState { backend, files })
+    }
 }
 
 /// Where the host keeps its copies of declared files, and how many bytes of them.
@@ -165,7 +186,7 @@ impl Controller {
         resolved: &ResolvedState,
         note: &mut Note,
     ) -> Result<RunOutcome, InvokeError> {
-        let Some((backend, files)) = self.inner.state.as_ref() else {
+        let Some(DeclaredState { backend, files }) = self.inner.state.as_ref() else {
             let message = "This server has no state store, so actions cannot declare state.";
             return Ok(refused(Outcome::InternalError, message.into()));
         };
