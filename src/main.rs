@@ -1,17 +1,11 @@
 //! `wisp`: the server (`serve`), its local administration (`admin`) and the client commands.
 //!
 //! This binary is the composition root: it reads configuration and wires the crates together;
-//! it holds no platform logic of its own.
+//! it holds no platform logic of its own (the state services it starts are `wisp-services`).
 
-mod activation_env;
 mod admin;
-mod declared_state;
-mod guest_stores;
-mod kv_service;
-mod objects;
 mod paths;
 mod serve;
-mod sites;
 
 use clap::{Parser, Subcommand};
 

@@ -1,21 +1,24 @@
-//! `wisp serve`: the whole platform in one process on embedded defaults.
+//! `wisp serve`: the whole platform in one process on embedded defaults. The flags resolve
+//! into one [`Config`] (`config.rs`), `build.rs` makes the platform from it, and `run` serves
+//! it until a signal.
+
+mod build;
+mod config;
+mod setup;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
-use wisp_api::{AppState, BuildInfo};
-use wisp_controller::{Controller, ControllerConfig, StateConfig};
-use wisp_core::EntityName;
-use wisp_invoker::{
-    FunctionNetwork, Invoker, InvokerConfig, Outbound, SandboxBind, SandboxMode, SandboxSettings,
-};
-use wisp_store::SqliteStore;
+use wisp_controller::Controller;
+use wisp_invoker::{FunctionNetwork, Outbound, SandboxMode};
+use wisp_services::KvBackend;
 
-use crate::admin::split_auth;
+use config::{
+    Config, ControllerSettings, InvokerSettings, KvSettings, LogFormat, MetricsSettings,
+    ObjectSettings, SiteSettings,
+};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -80,7 +83,7 @@ pub struct ServeArgs {
     /// Where the key-value data lives: `embedded` (in memory and under the data directory)
     /// or a Redis URL, `redis://[[user]:password@]host[:port][/db]`, that servers share.
     #[arg(long, env = "WISP_KV_BACKEND", default_value = "embedded")]
-    kv_backend: crate::kv_service::KvBackend,
+    kv_backend: KvBackend,
     /// Bytes (in MB) of keys and values each namespace may keep in the key-value store.
     #[arg(long, env = "WISP_KV_QUOTA_MB", default_value_t = 32)]
     kv_quota_mb: usize,
@@ -137,7 +140,7 @@ pub struct ServeArgs {
     /// with the request's transaction id and the activation's id and namespace) for log
     /// collectors. `WISP_LOG` (or `RUST_LOG`) filters it, e.g. `info`.
     #[arg(long, env = "WISP_LOG_FORMAT", default_value = "text")]
-    log_format: LogFormat,
+    log_format: LogArg,
     /// Seconds running activations get to finish on shutdown.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
@@ -177,7 +180,7 @@ pub struct ServeArgs {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum LogFormat {
+enum LogArg {
     Text,
     Json,
 }
@@ -196,7 +199,6 @@ enum NetworkArg {
     Host,
 }
 
-/// Where an endpoint bound to `address` is reached from the same host.
 /// `--metrics-listen`: an address, or `off` (`None`).
 #[derive(Debug, Clone, Copy)]
 struct MetricsListen(Option<SocketAddr>);
@@ -224,244 +226,144 @@ fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("`{text}` is not an address or address:port"))
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    init_tracing(args.log_format);
-    let data_dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(crate::paths::default_data_dir);
-    private_dir(&data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let (entities, activations) = SqliteStore::open(&data_dir.join("db"))
-        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
-    let given = given_guest_key(args.guest_key_file.as_deref())?;
-    let guest = ensure_guest_key(&entities, &data_dir, given.as_deref()).await?;
-
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let local = listener.local_addr()?;
-    let api_host = args.api_host.clone().unwrap_or_else(|| {
-        let host = if local.ip().is_unspecified() {
-            "127.0.0.1".to_string()
-        } else {
-            local.ip().to_string()
-        };
-        format!(
-            "http://{}",
-            SocketAddr::new(host.parse().expect("an IP"), local.port())
-        )
-    });
-
-    // Made before the invoker: its sandboxes bind it.
-    let state_cache = data_dir.join("state-cache");
-    std::fs::create_dir_all(&state_cache)
-        .with_context(|| format!("cannot create {}", state_cache.display()))?;
-    let state_files = SandboxBind {
-        host: state_cache.clone(),
-        inside: "/wisp/state-files".into(),
-    };
-    let invoker = Invoker::new(InvokerConfig {
-        runtime_dir: data_dir.join("runtime"),
-        node: args.node.clone(),
-        python: args.python.clone(),
-        stem_cells: args.stem_cells,
-        memory_budget_mb: args.memory_budget,
-        idle_timeout: Duration::from_secs(args.idle_timeout),
-        max_queued: args.max_queued,
-        memory_cgroups: !args.no_cgroups,
-        max_result_bytes: 1024 * 1024,
-        max_unpacked_bytes: args.max_unpacked_mb << 20,
-        api_host: api_host.clone(),
-        wasm_instances: args.wasm_instances,
-        wasm_idle_instances: args.wasm_idle_instances,
-        wasm_max_memory_mb: wisp_core::SystemLimits::default().max_memory,
-        sandbox: SandboxSettings {
-            mode: match args.sandbox {
-                SandboxArg::Required => SandboxMode::Required,
-                SandboxArg::Auto => SandboxMode::Auto,
-                SandboxArg::Off => SandboxMode::Off,
+impl ServeArgs {
+    /// The configuration these flags say, with every default resolved.
+    fn into_config(self) -> Config {
+        let data_dir = self.data_dir.unwrap_or_else(crate::paths::default_data_dir);
+        let objects_dir = self.objects_dir.unwrap_or_else(|| data_dir.join("objects"));
+        Config {
+            listen: self.listen,
+            api_host: self.api_host,
+            guest_key_file: self.guest_key_file,
+            read_timeout: Duration::from_secs(self.read_timeout),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            log_format: match self.log_format {
+                LogArg::Text => LogFormat::Text,
+                LogArg::Json => LogFormat::Json,
             },
-            network: match args.function_network {
-                NetworkArg::Isolated => FunctionNetwork::Isolated,
-                NetworkArg::None => FunctionNetwork::None,
-                NetworkArg::Host => FunctionNetwork::Host,
-            },
-            endpoints: vec![local, args.kv_listen, args.s3_listen],
-            outbound: Outbound {
-                allow: args.function_egress_allow.clone(),
-                resolvers: if args.function_dns.is_empty() {
-                    Outbound::host_resolvers()
-                } else {
-                    args.function_dns.clone()
+            controller: ControllerSettings {
+                limits: wisp_core::SystemLimits {
+                    throttles: wisp_core::Throttles {
+                        invocations_per_minute: self.invocations_per_minute,
+                        concurrent_invocations: self.concurrent_invocations,
+                        fires_per_minute: self.fires_per_minute,
+                    },
+                    max_sequence_length: self.sequence_max_length as usize,
+                    ..wisp_core::SystemLimits::default()
                 },
+                activation_retention: Duration::from_secs(
+                    self.activation_retention_days.max(1) * 86_400,
+                ),
+                max_blocking_wait: Duration::from_secs(self.max_blocking_wait),
+                identity_ttl: Duration::from_secs(self.identity_cache_ttl),
             },
-            init_program: std::env::current_exe()
-                .context("cannot find the wisp binary, which sandboxes run as their init")?,
-            tmp_mb: args.function_tmp_mb,
-            pids_max: args.function_pids,
-            shared: vec![state_files.clone()],
-        },
-    })
-    .context("cannot start the invoker")?;
-    let layers = invoker.sandbox_layers();
-    let files_seen_at = invoker.seen_by_functions(&state_files);
-    let objects_dir = args
-        .objects_dir
-        .clone()
-        .unwrap_or_else(|| data_dir.join("objects"));
-    let metrics = match args.metrics_listen.0 {
-        Some(_) => wisp_metrics::Metrics::new(args.metrics_per_action),
-        None => wisp_metrics::Metrics::disabled(),
-    };
-    let objects = crate::objects::open_objects(
-        &objects_dir,
-        &data_dir,
-        args.objects_quota_mb,
-        args.objects_max_upload_mb,
-        &api_host,
-        &metrics,
-    )?;
-    let kv = crate::kv_service::start_kv(
-        &data_dir.join("kv"),
-        &args.kv_backend,
-        args.kv_listen,
-        args.kv_quota_mb,
-        &metrics,
-    )
-    .await?;
-    // Components' `kv` and `objects` imports reach the same stores as everything else.
-    invoker.set_wasm_state(Arc::new(crate::guest_stores::WasmState {
-        kv: kv.as_ref().map(|kv| kv.store.clone()),
-        objects: objects.store.clone(),
-    }));
-    let controller = Controller::new(
-        ControllerConfig {
-            limits: wisp_core::SystemLimits {
-                throttles: wisp_core::Throttles {
-                    invocations_per_minute: args.invocations_per_minute,
-                    concurrent_invocations: args.concurrent_invocations,
-                    fires_per_minute: args.fires_per_minute,
+            invoker: InvokerSettings {
+                node: self.node,
+                python: self.python,
+                stem_cells: self.stem_cells,
+                memory_budget_mb: self.memory_budget,
+                max_queued: self.max_queued,
+                idle_timeout: Duration::from_secs(self.idle_timeout),
+                memory_cgroups: !self.no_cgroups,
+                max_unpacked_bytes: self.max_unpacked_mb << 20,
+                wasm_instances: self.wasm_instances,
+                wasm_idle_instances: self.wasm_idle_instances,
+                sandbox: match self.sandbox {
+                    SandboxArg::Required => SandboxMode::Required,
+                    SandboxArg::Auto => SandboxMode::Auto,
+                    SandboxArg::Off => SandboxMode::Off,
                 },
-                max_sequence_length: args.sequence_max_length as usize,
-                ..wisp_core::SystemLimits::default()
+                network: match self.function_network {
+                    NetworkArg::Isolated => FunctionNetwork::Isolated,
+                    NetworkArg::None => FunctionNetwork::None,
+                    NetworkArg::Host => FunctionNetwork::Host,
+                },
+                outbound: Outbound {
+                    allow: self.function_egress_allow,
+                    resolvers: if self.function_dns.is_empty() {
+                        Outbound::host_resolvers()
+                    } else {
+                        self.function_dns
+                    },
+                },
+                tmp_mb: self.function_tmp_mb,
+                pids_max: self.function_pids,
             },
-            activation_retention: Duration::from_secs(
-                args.activation_retention_days.max(1) * 86_400,
-            ),
-            max_blocking_wait: Duration::from_secs(args.max_blocking_wait),
-            identity_ttl: Duration::from_secs(args.identity_cache_ttl),
-            metrics,
-        },
-        Arc::new(entities),
-        Arc::new(activations),
-        Arc::new(invoker),
-    );
-    let site_domains = crate::sites::site_domains(&api_host, args.site_domain.as_deref());
-    let site_url = crate::sites::site_url_pattern(&api_host, &site_domains);
-    let s3 = crate::objects::start_s3(
-        objects.store.clone(),
-        &data_dir,
-        args.s3_listen,
-        &api_host,
-        &site_url,
-        Duration::from_secs(args.read_timeout),
-    )
-    .await?;
-    // Every state service that runs tells each activation where it is.
-    let mut envs: Vec<Arc<dyn wisp_controller::ActivationEnv>> = Vec::new();
-    let (controller, kv_address, kv_store) = match kv {
-        Some(kv) => {
-            envs.push(Arc::new(kv.env));
-            (
-                controller
-                    .with_state(
-                        Arc::new(crate::declared_state::DeclaredState {
-                            kv: kv.store.clone(),
-                            objects: objects.store.clone(),
-                        }),
-                        StateConfig {
-                            files_seen_at,
-                            file_cache_dir: state_cache,
-                            file_cache_bytes: args.state_cache_mb << 20,
-                        },
-                    )
-                    .context("cannot prepare the cache of declared files")?,
-                Some(kv.address),
-                Some(kv.store),
-            )
+            kv: KvSettings {
+                listen: self.kv_listen,
+                backend: self.kv_backend,
+                quota_bytes: self.kv_quota_mb << 20,
+            },
+            objects: ObjectSettings {
+                dir: objects_dir,
+                quota_bytes: self.objects_quota_mb << 20,
+                max_upload_bytes: self.objects_max_upload_mb << 20,
+                s3_listen: self.s3_listen,
+            },
+            state_cache_bytes: self.state_cache_mb << 20,
+            sites: SiteSettings {
+                domain: self.site_domain,
+                cache_bytes: self.site_cache_mb << 20,
+            },
+            metrics: MetricsSettings {
+                listen: self.metrics_listen.0,
+                per_action: self.metrics_per_action,
+            },
+            data_dir,
         }
-        None => (controller, None, None),
-    };
-    let s3_address = s3.map(|(address, env)| {
-        envs.push(Arc::new(env));
-        address
-    });
-    let controller = controller.with_activation_env(Arc::new(crate::activation_env::Envs(envs)));
-    controller.start().await?;
+    }
+}
 
-    let sites = Arc::new(wisp_api::Sites::new(
-        objects.store.clone(),
-        wisp_api::SitesConfig {
-            domains: site_domains,
-            cache_bytes: args.site_cache_mb << 20,
-        },
-    ));
-    let app = wisp_api::router(AppState {
-        controller: controller.clone(),
-        build: BuildInfo {
-            version: env!("CARGO_PKG_VERSION"),
-            build: format!("wisp {}", env!("CARGO_PKG_VERSION")),
-        },
-        kv: kv_store,
-        objects: Some(objects),
-        sites: Some(sites),
-        api_host: api_host.clone(),
-        logins: Arc::default(),
-    });
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.into_config();
+    init_tracing(config.log_format);
+    let server = build::build(&config).await?;
+    let api_host = &server.api_host;
     // The properties file is in place before the address is announced, so whoever waits for
     // the announcement (a script, a test) finds it.
-    write_wskprops(&api_host, &guest);
+    setup::write_wskprops(api_host, &server.guest);
     println!("wisp: listening on {api_host}");
-    println!("wisp: guest credentials {guest}");
-    println!("wisp: data directory {}", data_dir.display());
-    match args.sandbox {
-        SandboxArg::Off => println!(
+    println!("wisp: guest credentials {}", server.guest);
+    println!("wisp: data directory {}", config.data_dir.display());
+    match config.invoker.sandbox {
+        SandboxMode::Off => println!(
             "wisp: WARNING: the function sandbox is off (--sandbox=off): functions run as this \
              server's user, with everything it can reach, the data directory included"
         ),
-        _ => println!("wisp: function sandbox: {layers}"),
+        _ => println!("wisp: function sandbox: {}", server.layers),
     }
-    if matches!(args.function_network, NetworkArg::Host) {
+    if config.invoker.network == FunctionNetwork::Host {
         println!(
             "wisp: WARNING: functions share the host's network (--function-network=host), \
              its loopback services included"
         );
     }
-    println!("wisp: sites at {site_url} and {api_host}/sites/{{namespace}}/");
-    if let Some(address) = kv_address {
+    println!(
+        "wisp: sites at {} and {api_host}/sites/{{namespace}}/",
+        server.site_url
+    );
+    if let Some(address) = server.kv_address {
         println!("wisp: key-value store (RESP) on {address}");
     }
-    if let Some(address) = s3_address {
+    if let Some(address) = server.s3_address {
         println!("wisp: object storage (S3) on http://{address}");
     }
-    if let Some(listen) = args.metrics_listen.0 {
-        if let Some(address) = serve_metrics(listen, &controller, args.read_timeout).await {
+    if let Some(listen) = config.metrics.listen {
+        if let Some(address) = serve_metrics(listen, &server.controller, config.read_timeout).await
+        {
             println!("wisp: metrics on http://{address}/metrics");
         }
     }
 
     wisp_api::serve(
-        listener,
-        app,
-        Duration::from_secs(args.read_timeout),
+        server.listener,
+        wisp_api::router(server.app),
+        config.read_timeout,
         shutdown_signal(),
     )
     .await;
     println!("wisp: shutting down");
-    controller
-        .shutdown(Duration::from_secs(args.shutdown_grace))
-        .await;
+    server.controller.shutdown(config.shutdown_grace).await;
     Ok(())
 }
 
@@ -470,7 +372,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 async fn serve_metrics(
     address: SocketAddr,
     controller: &Controller,
-    read_timeout: u64,
+    read_timeout: Duration,
 ) -> Option<SocketAddr> {
     let listener = match tokio::net::TcpListener::bind(address).await {
         Ok(listener) => listener,
@@ -484,7 +386,7 @@ async fn serve_metrics(
     tokio::spawn(wisp_api::serve(
         listener,
         app,
-        Duration::from_secs(read_timeout),
+        read_timeout,
         std::future::pending(),
     ));
     Some(bound)
@@ -512,127 +414,6 @@ fn init_tracing(format: LogFormat) {
             .with_span_list(true)
             .try_init(),
     };
-}
-
-/// Creates the data directory owner-only, or makes an existing one of ours so: it holds every
-/// namespace's secrets (keys, key-value passwords, S3 key pairs, the URL signing key). A
-/// directory that holds no store yet is not changed, only named (it may be a home directory).
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let meta = std::fs::metadata(dir)?;
-    if meta.mode() & 0o077 == 0 || meta.uid() != effective_uid() {
-        return Ok(());
-    }
-    if dir.join("db").is_dir() {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        println!(
-            "wisp: {} was open to other users; now only its owner may enter it",
-            dir.display()
-        );
-    } else {
-        println!(
-            "wisp: {} can be entered by other users of this machine (what Wisp keeps in it is \
-             its owner's alone): `chmod 700` it",
-            dir.display()
-        );
-    }
-    Ok(())
-}
-
-fn effective_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
-/// The guest key given by the operator: the file `--guest-key-file` names, else the
-/// environment variable `WISP_GUEST_KEY` (whose value a child of the server never sees:
-/// runtime processes get a clean environment).
-fn given_guest_key(file: Option<&Path>) -> anyhow::Result<Option<String>> {
-    if let Some(file) = file {
-        use std::os::unix::fs::PermissionsExt;
-        let auth = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read the guest key file {}", file.display()))?;
-        if std::fs::metadata(file).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
-            println!(
-                "wisp: {} can be read by other users of this machine: `chmod 600` it",
-                file.display()
-            );
-        }
-        return Ok(Some(auth.trim().to_string()));
-    }
-    Ok(std::env::var("WISP_GUEST_KEY")
-        .ok()
-        .map(|auth| auth.trim().to_string())
-        .filter(|auth| !auth.is_empty()))
-}
-
-/// The guest namespace's `uuid:key`: as given, else as kept in the data directory, else new.
-async fn ensure_guest_key(
-    store: &SqliteStore,
-    data_dir: &Path,
-    given: Option<&str>,
-) -> anyhow::Result<String> {
-    let file = data_dir.join("guest.key");
-    let auth = match given {
-        Some(auth) => auth.to_string(),
-        None => match std::fs::read_to_string(&file) {
-            Ok(kept) => kept.trim().to_string(),
-            Err(_) => {
-                let (uuid, key) = wisp_controller::generate_key();
-                let auth = format!("{uuid}:{key}");
-                wisp_cli::write_private(&file, auth.as_bytes())
-                    .with_context(|| format!("cannot keep the guest key in {}", file.display()))?;
-                auth
-            }
-        },
-    };
-    let (uuid, key) = split_auth(&auth).context("invalid guest key")?;
-    let guest = EntityName::parse("guest").expect("a valid name");
-    // Storing the key is idempotent; it also refuses a uuid that belongs to another namespace.
-    wisp_controller::add_key(store, guest, Some((uuid, key))).await?;
-    Ok(auth)
-}
-
-/// Makes a properties file of ours (it holds a key) readable by its owner only.
-fn tighten_wskprops(path: &Path) {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let Ok(meta) = std::fs::metadata(path) else {
-        return;
-    };
-    if meta.mode() & 0o077 == 0 || meta.uid() != effective_uid() {
-        return;
-    }
-    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
-        Ok(()) => println!(
-            "wisp: {} was readable by other users; now only by its owner",
-            path.display()
-        ),
-        Err(e) => println!("wisp: could not make {} private: {e}", path.display()),
-    }
-}
-
-/// Writes `~/.wskprops` for this server when there is none; never replaces a different one.
-fn write_wskprops(api_host: &str, auth: &str) {
-    let path = crate::paths::wskprops();
-    let wanted = format!("APIHOST={api_host}\nAUTH={auth}\n");
-    match std::fs::read_to_string(&path) {
-        Ok(existing) if existing == wanted => tighten_wskprops(&path),
-        Ok(_) => {
-            tighten_wskprops(&path);
-            println!(
-                "wisp: {} exists and points elsewhere; left unchanged (use `wisp property set --apihost {api_host} --auth ...`)",
-                path.display()
-            )
-        }
-        Err(_) => match wisp_cli::write_private(&path, wanted.as_bytes()) {
-            Ok(()) => println!("wisp: wrote {}", path.display()),
-            Err(e) => println!("wisp: could not write {}: {e}", path.display()),
-        },
-    }
 }
 
 async fn shutdown_signal() {

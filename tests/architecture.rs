@@ -106,6 +106,23 @@ fn the_controller_knows_the_invoker_only_by_its_trait() {
     );
 }
 
+/// Invariant: the API crate links no runtime or engine: HTTP stays a thin front over the
+/// controller and the stores, cheap to build and to test.
+#[test]
+fn the_api_links_no_runtime() {
+    let packages = dependencies();
+    let api = &packages["wisp-api"];
+    for forbidden in [
+        "wisp-invoker",
+        "wisp-wasm",
+        "wisp-sandbox",
+        "wisp-services",
+        "wisp-store",
+    ] {
+        assert!(!api.contains(forbidden), "wisp-api links {forbidden}");
+    }
+}
+
 /// Invariant: `wisp-core` does no IO: no files, sockets, processes or runtime.
 #[test]
 fn core_source_does_no_io() {

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use wisp_controller::ControllerError;
+use wisp_kv::KeysError;
 use wisp_kv::Refusal;
 use wisp_objects::ObjectError;
 
@@ -84,6 +85,27 @@ impl ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             "the key-value store is not running",
         )
+    }
+}
+
+/// Each key-value error has one status code; a route that sends an expiry names the parameter
+/// it came from itself.
+impl From<KeysError> for ApiError {
+    fn from(e: KeysError) -> Self {
+        match e {
+            KeysError::Refused(text) => ApiError::kv_refusal(&text),
+            KeysError::Key { error, .. } => ApiError::from(*error),
+            KeysError::BadExpiry => ApiError::bad_request("The expiry is too large."),
+            KeysError::Unsettled(key) => ApiError::new(
+                StatusCode::CONFLICT,
+                format!("The key '{key}' kept changing type while it was read; try again."),
+            ),
+            // Logged where it was met.
+            KeysError::Unexpected(_) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "unexpected reply from the key-value store",
+            ),
+        }
     }
 }
 

@@ -24,8 +24,7 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         failing.push("store or invoker");
     }
     if let Some(kv) = &state.kv {
-        let reply = kv.execute(PROBE_NAMESPACE, wisp_kv::Command::DbSize).await;
-        if matches!(reply, wisp_kv::Reply::Error(_)) {
+        if kv.count(PROBE_NAMESPACE).await.is_err() {
             failing.push("key-value store");
         }
     }

@@ -35,7 +35,7 @@ pub struct AppState {
     pub controller: Controller,
     pub build: BuildInfo,
     /// The namespaces' key-value store; `None` when the server runs without one (503).
-    pub kv: Option<Arc<dyn wisp_kv::KvStore>>,
+    pub kv: Option<wisp_kv::Keys>,
     /// The namespaces' object storage; `None` when the server runs without it (503).
     pub objects: Option<ObjectsApi>,
     /// The namespaces' static sites (their web buckets); `None` without object storage.

@@ -283,7 +283,7 @@ fn too_big(field: &str, size: usize, allowed: usize) -> Result<()> {
 /// sequence's or a builtin's state would be nobody's to read).
 fn check_state_declaration(exec: &Exec, annotations: &Annotations) -> Result<()> {
     let declared = StateDecl::of(annotations.get(wisp_core::declared_state::ANNOTATION))
-        .map_err(ControllerError::BadRequest)?;
+        .map_err(|e| ControllerError::BadRequest(e.to_string()))?;
     if declared.is_some() && !matches!(exec, Exec::Code(_)) {
         return Err(ControllerError::BadRequest(
             "Only an action with code may declare state (the 'state' annotation).".into(),

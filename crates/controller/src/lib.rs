@@ -35,7 +35,7 @@ use wisp_store::{ActivationStore, EntityStore, StoreError};
 
 pub use actions::{ActionPut, ExecPut};
 pub use activations::ActivationFilter;
-pub use declared_state::{KeyValues, StateBackend, StateConfig};
+pub use declared_state::{DeclaredState, KeyValues, StateBackend, StateBackendError, StateConfig};
 pub use identity::{add_key, generate_key, NamespaceKey};
 pub use invoke::{InvokeOptions, Invoked};
 pub use names::parse_fully_qualified;
@@ -125,6 +125,7 @@ pub type Result<T> = std::result::Result<T, ControllerError>;
 
 /// Services an activation reaches besides the API (the key-value store: its address and the
 /// namespace's secret for it), as environment variables of each activation of a namespace.
+/// The binary's state services implement it (`wisp-services`).
 pub trait ActivationEnv: Send + Sync {
     fn variables<'a>(
         &'a self,
@@ -157,21 +158,34 @@ struct Inner {
     running: invoke::Running,
     scheduler: feeds::Scheduler,
     activation_env: Option<Arc<dyn ActivationEnv>>,
-    /// Where declared state is loaded from and written to, and the host's copies of
-    /// declared files.
-    state: Option<(Arc<dyn StateBackend>, declared_state::FileCache)>,
+    state: Option<DeclaredState>,
     key_locks: declared_state::KeyLocks,
     /// Compositions loaded at start that their resumed parents pick up.
     resumable: compose::Resumable,
 }
 
+/// What the controller runs on: its stores and its invoker, and the state services that
+/// activations reach (none in tests).
+pub struct ControllerParts {
+    pub entities: Arc<dyn EntityStore>,
+    pub activations: Arc<dyn ActivationStore>,
+    pub invoker: Arc<dyn Invoke>,
+    /// Where declared state lives; `None`: an action that declares state is refused when it
+    /// runs.
+    pub declared_state: Option<DeclaredState>,
+    /// The variables each activation gets from the state services; `None`: none.
+    pub activation_env: Option<Arc<dyn ActivationEnv>>,
+}
+
 impl Controller {
-    pub fn new(
-        config: ControllerConfig,
-        entities: Arc<dyn EntityStore>,
-        activations: Arc<dyn ActivationStore>,
-        invoker: Arc<dyn Invoke>,
-    ) -> Controller {
+    pub fn new(config: ControllerConfig, parts: ControllerParts) -> Controller {
+        let ControllerParts {
+            entities,
+            activations,
+            invoker,
+            declared_state,
+            activation_env,
+        } = parts;
         Controller {
             inner: Arc::new(Inner {
                 config,
@@ -186,39 +200,12 @@ impl Controller {
                 throttle: throttle::Throttle::default(),
                 running: invoke::Running::default(),
                 scheduler: feeds::Scheduler::default(),
-                activation_env: None,
-                state: None,
+                activation_env,
+                state: declared_state,
                 key_locks: declared_state::KeyLocks::default(),
                 resumable: compose::Resumable::default(),
             }),
         }
-    }
-
-    /// Gives every activation the variables `env` provides for its namespace. Call before the
-    /// controller is shared.
-    pub fn with_activation_env(mut self, env: Arc<dyn ActivationEnv>) -> Controller {
-        Arc::get_mut(&mut self.inner)
-            .expect("with_activation_env before the controller is shared")
-            .activation_env = Some(env);
-        self
-    }
-
-    /// Loads and stores the state actions declare through `backend`. Call before the
-    /// controller is shared.
-    pub fn with_state(
-        mut self,
-        backend: Arc<dyn StateBackend>,
-        config: StateConfig,
-    ) -> std::io::Result<Controller> {
-        let files = declared_state::FileCache::new(
-            config.file_cache_dir,
-            config.file_cache_bytes,
-            config.files_seen_at,
-        )?;
-        Arc::get_mut(&mut self.inner)
-            .expect("with_state before the controller is shared")
-            .state = Some((backend, files));
-        Ok(self)
     }
 
     /// The extra environment of an activation in `namespace`.

@@ -17,7 +17,9 @@ use wisp_core::time::now_ms;
 use wisp_core::{Action, ActivationResponse, EntityName, EntityPath, Identity, Outcome};
 use wisp_store::{EntityStore, SqliteStore};
 
-use crate::{add_key, Controller, ControllerConfig, InvokeOptions, Invoked, NamespaceKey};
+use crate::{
+    add_key, Controller, ControllerConfig, ControllerParts, InvokeOptions, Invoked, NamespaceKey,
+};
 
 /// What a scripted action does with one run.
 type Script = Arc<dyn Fn(&RunRequest) -> ActivationResponse + Send + Sync>;
@@ -163,9 +165,13 @@ impl TestController {
         let invoker = Arc::new(ScriptedInvoker::default());
         let controller = Controller::new(
             config,
-            entities.clone(),
-            Arc::new(activations),
-            invoker.clone(),
+            ControllerParts {
+                entities: entities.clone(),
+                activations: Arc::new(activations),
+                invoker: invoker.clone(),
+                declared_state: None,
+                activation_env: None,
+            },
         );
         controller.start().await.expect("the controller starts");
         let (guest, guest_key) = new_namespace(&controller, entities.as_ref(), "guest").await;

@@ -20,6 +20,18 @@ pub const FIELD: &str = "__state";
 const MAX_KEYS: usize = 64;
 const MAX_FILES: usize = 16;
 
+/// Why a `state` annotation, or the keys it names for one activation, cannot be used; the
+/// text names the field or parameter and says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeclError {
+    /// The annotation is malformed: found when the action is written.
+    #[error("{0}")]
+    Annotation(String),
+    /// A key needs a parameter the activation lacks, or has one of another type.
+    #[error("{0}")]
+    Parameter(String),
+}
+
 /// What to do when a declared key changed between the load and the write-back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnConflict {
@@ -64,10 +76,16 @@ pub struct ResolvedState {
 impl StateDecl {
     /// The action's declaration: `Ok(None)` without the annotation, `Err` with the reason
     /// when it is malformed (checked when the action is written).
-    pub fn of(annotation: Option<&Value>) -> Result<Option<StateDecl>, String> {
+    pub fn of(annotation: Option<&Value>) -> Result<Option<StateDecl>, DeclError> {
         let Some(value) = annotation else {
             return Ok(None);
         };
+        StateDecl::parse(value)
+            .map(Some)
+            .map_err(DeclError::Annotation)
+    }
+
+    fn parse(value: &Value) -> Result<StateDecl, String> {
         let Value::Object(map) = value else {
             return Err("the 'state' annotation must be an object".into());
         };
@@ -112,18 +130,20 @@ impl StateDecl {
                 ))
             }
         };
-        Ok(Some(StateDecl {
+        Ok(StateDecl {
             read,
             write,
             files,
             on_conflict,
-        }))
+        })
     }
 
     /// Fills in the keys from `args`; `Err` names a missing or unusable parameter.
-    pub fn resolve(&self, args: &Map<String, Value>) -> Result<ResolvedState, String> {
-        let fill = |list: &[KeyPattern]| -> Result<Vec<String>, String> {
-            list.iter().map(|p| p.fill(args)).collect()
+    pub fn resolve(&self, args: &Map<String, Value>) -> Result<ResolvedState, DeclError> {
+        let fill = |list: &[KeyPattern]| -> Result<Vec<String>, DeclError> {
+            list.iter()
+                .map(|p| p.fill(args).map_err(DeclError::Parameter))
+                .collect()
         };
         let mut write = fill(&self.write)?;
         write.sort();
@@ -153,7 +173,11 @@ impl ResolvedState {
 }
 
 impl KeyPattern {
-    pub fn parse(text: &str) -> Result<KeyPattern, String> {
+    pub fn parse(text: &str) -> Result<KeyPattern, DeclError> {
+        KeyPattern::parts_of(text).map_err(DeclError::Annotation)
+    }
+
+    fn parts_of(text: &str) -> Result<KeyPattern, String> {
         if text.is_empty() {
             return Err("a declared key may not be empty".into());
         }
@@ -247,7 +271,7 @@ fn strings(map: &Map<String, Value>, field: &str) -> Result<Vec<String>, String>
 fn patterns(map: &Map<String, Value>, field: &str) -> Result<Vec<KeyPattern>, String> {
     strings(map, field)?
         .iter()
-        .map(|s| KeyPattern::parse(s))
+        .map(|s| KeyPattern::parts_of(s))
         .collect()
 }
 
@@ -278,7 +302,7 @@ mod tests {
 
     use super::*;
 
-    fn decl(v: Value) -> Result<Option<StateDecl>, String> {
+    fn decl(v: Value) -> Result<Option<StateDecl>, DeclError> {
         StateDecl::of(Some(&v))
     }
 
@@ -308,12 +332,16 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err,
-            "the state key 's:{user}:{day}' needs the parameter 'day'"
+            DeclError::Parameter("the state key 's:{user}:{day}' needs the parameter 'day'".into())
         );
         let err = d
             .resolve(json!({"user": {}, "day": 1}).as_object().unwrap())
             .unwrap_err();
-        assert!(err.contains("to be a string, number or boolean"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("to be a string, number or boolean"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -332,7 +360,9 @@ mod tests {
             (json!({"files": ["/etc/passwd"]}), "relative object name"),
             (json!({"onConflict": "wait"}), "\"retry\" or \"fail\""),
         ] {
-            let err = decl(bad.clone()).unwrap_err();
+            let DeclError::Annotation(err) = decl(bad.clone()).unwrap_err() else {
+                panic!("{bad}: a malformed annotation");
+            };
             assert!(err.contains(reason), "{bad}: {err}");
         }
         let fail = decl(json!({"onConflict": "fail"})).unwrap().unwrap();

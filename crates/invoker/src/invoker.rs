@@ -21,8 +21,13 @@ pub struct Invoker {
 }
 
 impl Invoker {
-    pub fn new(config: InvokerConfig) -> std::io::Result<Invoker> {
-        let wasm = wasm::Wasm::start(&config);
+    /// `wasm_state` is what the state imports of `wasm` components (`kv`, `objects`) reach;
+    /// without it they fail.
+    pub fn new(
+        config: InvokerConfig,
+        wasm_state: Option<Arc<dyn GuestState>>,
+    ) -> std::io::Result<Invoker> {
+        let wasm = wasm::Wasm::start(&config, wasm_state);
         let processes = process::Pool::start(config)?;
         Ok(Invoker { processes, wasm })
     }
@@ -35,11 +40,6 @@ impl Invoker {
     /// The sandbox layers runtime processes get.
     pub fn sandbox_layers(&self) -> wisp_sandbox::Layers {
         self.processes.sandbox_layers()
-    }
-
-    /// Gives the state imports of `wasm` components (`kv`, `objects`) their stores.
-    pub fn set_wasm_state(&self, state: Arc<dyn GuestState>) {
-        self.wasm.set_state(state);
     }
 }
 

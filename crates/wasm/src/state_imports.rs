@@ -1,9 +1,12 @@
 //! What a component's `kv` and `objects` imports reach: a namespace's keys and data objects,
-//! behind a trait this crate defines and the server implements over its stores
-//! (`src/guest_stores.rs`), so that this crate knows no store and the stores know no wasmtime.
+//! behind a trait this crate defines and the state services implement over their stores
+//! (`crates/services/src/guest_stores.rs`), so that this crate knows no store and the stores
+//! know no wasmtime.
 //!
 //! The namespace is the activation's, set by the host when the instance is made; a guest names
 //! only keys, so it can never reach another namespace's.
+
+use wisp_core::BoxFuture;
 
 /// Why a state operation was refused; each becomes the `error` variant of the same name in the
 /// guest (`wit/wisp-function.wit`).
@@ -32,45 +35,65 @@ pub struct ObjectPage {
 
 /// A namespace's key-value store and data bucket, as a guest's imports use them. The guest
 /// waits for each call; its future runs on the executor that runs the guest.
-#[async_trait::async_trait]
 pub trait GuestState: Send + Sync {
-    async fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, StateError>;
-    async fn kv_set(
-        &self,
-        namespace: &str,
-        key: &str,
+    fn kv_get<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StateError>>;
+    fn kv_set<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
         value: Vec<u8>,
         ttl_seconds: Option<u32>,
-    ) -> Result<(), StateError>;
+    ) -> BoxFuture<'a, Result<(), StateError>>;
     /// Whether the key existed.
-    async fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool, StateError>;
+    fn kv_delete<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StateError>>;
     /// The new value.
-    async fn kv_incr(&self, namespace: &str, key: &str, by: i64) -> Result<i64, StateError>;
+    fn kv_incr<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+        by: i64,
+    ) -> BoxFuture<'a, Result<i64, StateError>>;
     /// Keys starting with `prefix`, taken literally.
-    async fn kv_keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>, StateError>;
+    fn kv_keys<'a>(
+        &'a self,
+        namespace: &'a str,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, StateError>>;
 
     /// The object's bytes, refused with [`StateError::TooLarge`] past `max_bytes` (the guest
     /// could not hold them).
-    async fn object_get(
-        &self,
-        namespace: &str,
-        key: &str,
+    fn object_get<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
         max_bytes: u64,
-    ) -> Result<Option<Vec<u8>>, StateError>;
-    async fn object_put(
-        &self,
-        namespace: &str,
-        key: &str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StateError>>;
+    fn object_put<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
         data: Vec<u8>,
         content_type: Option<String>,
-    ) -> Result<(), StateError>;
+    ) -> BoxFuture<'a, Result<(), StateError>>;
     /// Whether the object existed.
-    async fn object_delete(&self, namespace: &str, key: &str) -> Result<bool, StateError>;
-    async fn object_list(
-        &self,
-        namespace: &str,
-        prefix: &str,
-        start_after: Option<&str>,
+    fn object_delete<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StateError>>;
+    fn object_list<'a>(
+        &'a self,
+        namespace: &'a str,
+        prefix: &'a str,
+        start_after: Option<&'a str>,
         limit: usize,
-    ) -> Result<ObjectPage, StateError>;
+    ) -> BoxFuture<'a, Result<ObjectPage, StateError>>;
 }

@@ -2,10 +2,8 @@
 //!
 //! A key is the rest of the path (`kv/users/1:name` is the key `users/1:name`), percent-decoded,
 //! so keys with `/` and `:` need no encoding and any other character can be percent-encoded.
-//! Handlers build `wisp_kv::Command`s and read the `Reply`s; what a refusal means is decided by
-//! `wisp_kv::Refusal` and mapped to a status in `error.rs`.
-
-use std::sync::Arc;
+//! Handlers call `wisp_kv::Keys`, which decodes the store's replies; what a refusal means
+//! is decided by `wisp_kv::Refusal` and mapped to a status in `error.rs`.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query as QueryParams, State};
@@ -13,7 +11,8 @@ use axum::http::request::Parts;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use wisp_kv::{Command, KvStore, Reply};
+use wisp_kv::keys::{Entry, Ttl, Value as Contents};
+use wisp_kv::{Keys, KeysError};
 
 use crate::auth::Caller;
 use crate::query::{listing_limit, Query};
@@ -39,7 +38,7 @@ fn store(
     caller: &Caller,
     ns: &str,
     resource: &str,
-) -> Result<(Arc<dyn KvStore>, String), ApiError> {
+) -> Result<(Keys, String), ApiError> {
     let namespace = caller.entitled_namespace(state, ns, resource)?;
     let kv = state.kv.clone().ok_or_else(ApiError::kv_unavailable)?;
     Ok((kv, namespace.to_string()))
@@ -48,7 +47,7 @@ fn store(
 /// The key routes' request: the authenticated caller's entitled namespace in the store, and
 /// the key (the rest of the path, percent-decoded).
 struct KeyRequest {
-    kv: Arc<dyn KvStore>,
+    kv: Keys,
     namespace: String,
     key: String,
 }
@@ -66,22 +65,6 @@ impl FromRequestParts<AppState> for KeyRequest {
     }
 }
 
-/// A reply that is not an error.
-fn answer(reply: Reply) -> Result<Reply, ApiError> {
-    match reply {
-        Reply::Error(e) => Err(ApiError::kv_refusal(&e)),
-        other => Ok(other),
-    }
-}
-
-fn unexpected(reply: &Reply) -> ApiError {
-    tracing::error!(?reply, "unexpected reply from the key-value store");
-    ApiError::new(
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        "unexpected reply from the key-value store",
-    )
-}
-
 /// `?prefix=P&limit=N`: `{"keys": [...], "truncated": bool}`, keys in byte order.
 async fn list(
     State(state): State<AppState>,
@@ -92,20 +75,7 @@ async fn list(
     let (kv, namespace) = store(&state, &caller, &ns, "kv")?;
     let limit = list_limit(&query)?;
     let prefix = query.get("prefix").map_or("", String::as_str);
-    let reply = answer(
-        kv.execute(&namespace, Command::keys_with_prefix(prefix.as_bytes()))
-            .await,
-    )?;
-    let Reply::Array(Some(items)) = reply else {
-        return Err(unexpected(&reply));
-    };
-    let mut keys: Vec<Vec<u8>> = items
-        .into_iter()
-        .filter_map(|item| match item {
-            Reply::Bulk(Some(key)) => Some(key),
-            _ => None,
-        })
-        .collect();
+    let mut keys = kv.keys(&namespace, prefix).await?;
     keys.sort();
     let truncated = keys.len() > limit;
     keys.truncate(limit);
@@ -124,17 +94,8 @@ async fn flush(
     Path(ns): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (kv, namespace) = store(&state, &caller, &ns, "kv")?;
-    let reply = kv
-        .transaction(&namespace, vec![Command::DbSize, Command::Flush])
-        .await;
-    match answer(reply)? {
-        Reply::Array(Some(replies)) => match replies.as_slice() {
-            [Reply::Integer(n), Reply::Simple(_)] => Ok(Json(json!({"deleted": n}))),
-            [_, Reply::Error(e)] | [Reply::Error(e), _] => Err(ApiError::kv_refusal(e)),
-            _ => Err(unexpected(&Reply::Array(Some(replies)))),
-        },
-        other => Err(unexpected(&other)),
-    }
+    let deleted = kv.flush(&namespace).await?;
+    Ok(Json(json!({"deleted": deleted})))
 }
 
 /// `{"key", "type", "value", "ttl"}`; with `?op=ttl` only `{"key", "ttl"}`.
@@ -143,18 +104,16 @@ async fn read(
     QueryParams(query): QueryParams<Query>,
 ) -> Result<Json<Value>, ApiError> {
     match query.get("op").map(String::as_str) {
-        None => read_entry(kv.as_ref(), &namespace, &key).await.map(Json),
-        Some("ttl") => {
-            let reply = answer(
-                kv.execute(&namespace, Command::Ttl(key.clone().into_bytes(), false))
-                    .await,
-            )?;
-            match reply {
-                Reply::Integer(-2) => Err(ApiError::not_found()),
-                Reply::Integer(n) => Ok(Json(json!({"key": key, "ttl": kv_wire::ttl(n)}))),
-                other => Err(unexpected(&other)),
-            }
-        }
+        None => match kv.entry(&namespace, &key).await? {
+            Some(entry) => Ok(Json(entry_json(&key, entry))),
+            None => Err(ApiError::not_found()),
+        },
+        Some("ttl") => match kv.ttl(&namespace, &key).await? {
+            Ttl::Absent => Err(ApiError::not_found()),
+            ttl => Ok(Json(
+                json!({"key": key, "ttl": kv_wire::ttl(ttl.seconds())}),
+            )),
+        },
         Some(other) => Err(unknown_op(other, "ttl")),
     }
 }
@@ -163,69 +122,20 @@ fn unknown_op(op: &str, known: &str) -> ApiError {
     ApiError::bad_request(format!("Unknown op '{op}'; this method takes {known}."))
 }
 
-/// Reads the type, the contents and the TTL of a key in one transaction. The command that
-/// reads the contents depends on the type, so a key whose type changed between the guess and
-/// the read is read again.
-async fn read_entry(kv: &dyn KvStore, namespace: &str, key: &str) -> Result<Value, ApiError> {
-    let k = || key.as_bytes().to_vec();
-    let mut guess = "string".to_string();
-    for _ in 0..3 {
-        let contents = match guess.as_str() {
-            "list" => Command::LRange(k(), 0, -1),
-            "set" => Command::SMembers(k()),
-            "hash" => Command::HGetAll(k()),
-            _ => Command::Get(k()),
-        };
-        let reply = kv
-            .transaction(
-                namespace,
-                vec![Command::Type(k()), contents, Command::Ttl(k(), false)],
-            )
-            .await;
-        let replies = match answer(reply)? {
-            Reply::Array(Some(replies)) => replies,
-            other => return Err(unexpected(&other)),
-        };
-        let [Reply::Simple(kind), contents, Reply::Integer(ttl)] = replies.as_slice() else {
-            return Err(unexpected(&Reply::Array(Some(replies))));
-        };
-        if kind == "none" {
-            return Err(ApiError::not_found());
+/// A key read whole, as the wire has it.
+fn entry_json(key: &str, entry: Entry) -> Value {
+    let kind = entry.value.kind();
+    let value = match entry.value {
+        Contents::String(bytes) => kv_wire::bytes(&bytes),
+        Contents::List(items) => Value::Array(items.iter().map(|b| kv_wire::bytes(b)).collect()),
+        Contents::Set(mut items) => {
+            // Sets have no order; a sorted answer is a stable one.
+            items.sort();
+            Value::Array(items.iter().map(|b| kv_wire::bytes(b)).collect())
         }
-        if *kind != guess {
-            guess = kind.clone();
-            continue;
-        }
-        let value = match contents {
-            Reply::Error(e) => return Err(ApiError::kv_refusal(e)),
-            Reply::Bulk(Some(b)) => kv_wire::bytes(b),
-            Reply::Array(Some(items)) => {
-                let mut items: Vec<Vec<u8>> = items
-                    .iter()
-                    .filter_map(|i| match i {
-                        Reply::Bulk(Some(b)) => Some(b.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                match kind.as_str() {
-                    "hash" => kv_wire::hash(&items),
-                    kind => {
-                        if kind == "set" {
-                            // Sets have no order; a sorted answer is a stable one.
-                            items.sort();
-                        }
-                        Value::Array(items.iter().map(|b| kv_wire::bytes(b)).collect())
-                    }
-                }
-            }
-            other => return Err(unexpected(other)),
-        };
-        return Ok(kv_wire::entry(key, kind, value, *ttl));
-    }
-    Err(ApiError::new(
-        axum::http::StatusCode::CONFLICT,
-        format!("The key '{key}' kept changing type while it was read; try again."),
-    ))
+        Contents::Hash(pairs) => kv_wire::hash(&pairs),
+    };
+    kv_wire::entry(key, kind, value, entry.ttl.seconds())
 }
 
 /// `{"value": "<string>", "ttl": <seconds>?}` → SET: `{"key", "ttl"}`.
@@ -234,22 +144,22 @@ async fn put(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let put = kv_wire::kv_put(wire::object_body(&body, false)?.unwrap_or_default())?;
-    let command = Command::set(key.clone().into_bytes(), put.value.into_bytes(), put.ttl)
-        .ok_or_else(|| ApiError::bad_request("'ttl' is too large."))?;
-    answer(kv.execute(&namespace, command).await)?;
+    kv.set(&namespace, &key, put.value.into_bytes(), put.ttl)
+        .await
+        .map_err(|e| match e {
+            KeysError::BadExpiry => ApiError::bad_request("'ttl' is too large."),
+            e => e.into(),
+        })?;
     let ttl = put.ttl.map_or(Value::Null, |s| json!(s));
     Ok(Json(json!({"key": key, "ttl": ttl})))
 }
 
 /// DEL: `{"key"}`, or 404 when there was no such key.
 async fn delete(KeyRequest { kv, namespace, key }: KeyRequest) -> Result<Json<Value>, ApiError> {
-    let reply = kv
-        .execute(&namespace, Command::Del(vec![key.clone().into_bytes()]))
-        .await;
-    match answer(reply)? {
-        Reply::Integer(0) => Err(ApiError::not_found()),
-        Reply::Integer(_) => Ok(Json(json!({"key": key}))),
-        other => Err(unexpected(&other)),
+    if kv.delete(&namespace, &key).await? {
+        Ok(Json(json!({"key": key})))
+    } else {
+        Err(ApiError::not_found())
     }
 }
 
@@ -259,7 +169,6 @@ async fn update(
     KeyRequest { kv, namespace, key }: KeyRequest,
     QueryParams(query): QueryParams<Query>,
 ) -> Result<Json<Value>, ApiError> {
-    let k = key.clone().into_bytes();
     match query.get("op").map(String::as_str) {
         Some("incr") => {
             let by = match query.get("by") {
@@ -268,10 +177,8 @@ async fn update(
                     ApiError::bad_request(format!("The value '{raw}' of 'by' is not an integer."))
                 })?,
             };
-            match answer(kv.execute(&namespace, Command::IncrBy(k, by)).await)? {
-                Reply::Integer(n) => Ok(Json(json!({"key": key, "value": n}))),
-                other => Err(unexpected(&other)),
-            }
+            let value = kv.incr(&namespace, &key, by).await?;
+            Ok(Json(json!({"key": key, "value": value})))
         }
         Some("expire") => {
             let seconds = query
@@ -280,12 +187,17 @@ async fn update(
                 .ok_or_else(|| {
                     ApiError::bad_request("'seconds' must be a number of seconds (0 or more).")
                 })?;
-            let command = Command::expire(k, seconds)
-                .ok_or_else(|| ApiError::bad_request("'seconds' is too large."))?;
-            match answer(kv.execute(&namespace, command).await)? {
-                Reply::Integer(0) => Err(ApiError::not_found()),
-                Reply::Integer(_) => Ok(Json(json!({"key": key, "ttl": seconds}))),
-                other => Err(unexpected(&other)),
+            let found = kv
+                .expire(&namespace, &key, seconds)
+                .await
+                .map_err(|e| match e {
+                    KeysError::BadExpiry => ApiError::bad_request("'seconds' is too large."),
+                    e => e.into(),
+                })?;
+            if found {
+                Ok(Json(json!({"key": key, "ttl": seconds})))
+            } else {
+                Err(ApiError::not_found())
             }
         }
         Some(other) => Err(unknown_op(other, "op=incr or op=expire")),

@@ -15,27 +15,21 @@ pub fn bytes(b: &[u8]) -> Value {
     }
 }
 
-/// A TTL reply in seconds (-1: no expiry) as the `ttl` field.
-pub fn ttl(seconds: i64) -> Value {
-    if seconds < 0 {
-        Value::Null
-    } else {
-        json!(seconds)
-    }
+/// Seconds left as the `ttl` field: `null` for a key that never expires.
+pub fn ttl(seconds: Option<u64>) -> Value {
+    seconds.map_or(Value::Null, |s| json!(s))
 }
 
 /// `{"key", "type", "value", "ttl"}`: one key with its contents.
-pub fn entry(key: &str, kind: &str, value: Value, ttl_seconds: i64) -> Value {
+pub fn entry(key: &str, kind: &str, value: Value, ttl_seconds: Option<u64>) -> Value {
     json!({"key": key, "type": kind, "value": value, "ttl": ttl(ttl_seconds)})
 }
 
-/// A hash's flat field/value list as an object.
-pub fn hash(pairs: &[Vec<u8>]) -> Value {
+/// A hash's fields and values as an object.
+pub fn hash(pairs: &[(Vec<u8>, Vec<u8>)]) -> Value {
     let mut object = Map::new();
-    for pair in pairs.chunks(2) {
-        if let [field, value] = pair {
-            object.insert(String::from_utf8_lossy(field).into_owned(), bytes(value));
-        }
+    for (field, value) in pairs {
+        object.insert(String::from_utf8_lossy(field).into_owned(), bytes(value));
     }
     Value::Object(object)
 }
@@ -79,9 +73,12 @@ mod tests {
     fn values_are_strings_or_base64() {
         assert_eq!(bytes(b"hello"), json!("hello"));
         assert_eq!(bytes(&[0xff, 0x00]), json!({"base64": "/wA="}));
-        assert_eq!(ttl(-1), Value::Null);
-        assert_eq!(ttl(7), json!(7));
-        let pairs = [b"a".to_vec(), b"1".to_vec(), b"b".to_vec(), b"2".to_vec()];
+        assert_eq!(ttl(None), Value::Null);
+        assert_eq!(ttl(Some(7)), json!(7));
+        let pairs = [
+            (b"a".to_vec(), b"1".to_vec()),
+            (b"b".to_vec(), b"2".to_vec()),
+        ];
         assert_eq!(hash(&pairs), json!({"a": "1", "b": "2"}));
     }
 

@@ -10,11 +10,21 @@ use serde_json::Value;
 use tower::ServiceExt;
 use wisp_api::{AppState, BuildInfo};
 use wisp_controller::testing::TestController;
+use wisp_kv::Keys;
+use wisp_kv::{EmbeddedKv, KvConfig, KvStore};
 
 pub struct App {
     pub t: TestController,
     router: Router,
     auth: String,
+    /// The key-value store behind `/kv`, when the app has one.
+    pub kv: Option<Kv>,
+}
+
+/// An embedded key-value store in a directory of its own, removed when dropped.
+pub struct Kv {
+    pub store: Arc<dyn KvStore>,
+    _dir: tempfile::TempDir,
 }
 
 /// What came back: the status and the body, parsed when it is JSON (else a string).
@@ -41,6 +51,25 @@ impl Reply {
 
 impl App {
     pub async fn start() -> App {
+        App::start_with(None).await
+    }
+
+    /// An app whose `/kv` routes reach an embedded store holding at most `quota_bytes` per
+    /// namespace.
+    pub async fn with_kv(quota_bytes: usize) -> App {
+        let dir = tempfile::Builder::new()
+            .prefix("wisp-api-kv-")
+            .tempdir()
+            .expect("a temporary directory");
+        let config = KvConfig {
+            quota_bytes,
+            ..KvConfig::default()
+        };
+        let store = EmbeddedKv::open(dir.path(), config).expect("an embedded store");
+        App::start_with(Some(Kv { store, _dir: dir })).await
+    }
+
+    async fn start_with(kv: Option<Kv>) -> App {
         let t = TestController::start().await;
         let router = wisp_api::router(AppState {
             controller: t.controller.clone(),
@@ -48,7 +77,7 @@ impl App {
                 version: "0.0.0",
                 build: "test".into(),
             },
-            kv: None,
+            kv: kv.as_ref().map(|kv| Keys::new(kv.store.clone())),
             objects: None,
             sites: None,
             api_host: "http://127.0.0.1:3233".into(),
@@ -58,7 +87,12 @@ impl App {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(t.guest_key.auth())
         );
-        App { t, router, auth }
+        App {
+            t,
+            router,
+            auth,
+            kv,
+        }
     }
 
     /// The guest's `Authorization` header.
@@ -116,5 +150,9 @@ impl App {
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
         self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None).await
     }
 }

@@ -85,7 +85,8 @@ impl FileCache {
         let id = format!("{namespace}/{name}");
         let version = backend
             .object_version(namespace, name)
-            .await?
+            .await
+            .map_err(|e| e.to_string())?
             .ok_or_else(|| "there is no such object in the namespace's data store".to_string())?;
         if let Some(file) = self.hit(&id, &version) {
             return Ok(file);
@@ -130,7 +131,7 @@ impl FileCache {
             Ok(v) => v,
             Err(e) => {
                 let _ = tokio::fs::remove_file(&staging).await;
-                return Err(e);
+                return Err(e.to_string());
             }
         };
         let object_dir = self.dir.join(self.name_of(id));
@@ -258,7 +259,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::declared_state::KeyValues;
+    use crate::declared_state::{KeyValues, StateBackendError};
+    use wisp_core::BoxFuture;
 
     /// Objects held in memory, counting downloads: what the cache must save.
     #[derive(Default)]
@@ -279,7 +281,7 @@ mod tests {
             &'a self,
             _: &'a str,
             _: Vec<String>,
-        ) -> wisp_store::BoxFuture<'a, Result<Vec<Option<Vec<u8>>>, String>> {
+        ) -> BoxFuture<'a, Result<Vec<Option<Vec<u8>>>, StateBackendError>> {
             unreachable!("files only")
         }
         fn commit<'a>(
@@ -287,14 +289,14 @@ mod tests {
             _: &'a str,
             _: KeyValues,
             _: KeyValues,
-        ) -> wisp_store::BoxFuture<'a, Result<bool, String>> {
+        ) -> BoxFuture<'a, Result<bool, StateBackendError>> {
             unreachable!("files only")
         }
         fn object_version<'a>(
             &'a self,
             _: &'a str,
             name: &'a str,
-        ) -> wisp_store::BoxFuture<'a, Result<Option<String>, String>> {
+        ) -> BoxFuture<'a, Result<Option<String>, StateBackendError>> {
             let found = self.files.lock().unwrap().get(name).map(|f| f.0.clone());
             Box::pin(async move { Ok(found) })
         }
@@ -303,12 +305,12 @@ mod tests {
             _: &'a str,
             name: &'a str,
             dest: &'a Path,
-        ) -> wisp_store::BoxFuture<'a, Result<(String, u64), String>> {
+        ) -> BoxFuture<'a, Result<(String, u64), StateBackendError>> {
             Box::pin(async move {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 self.downloads.fetch_add(1, Ordering::SeqCst);
                 let (version, bytes) = self.files.lock().unwrap()[name].clone();
-                std::fs::write(dest, &bytes).map_err(|e| e.to_string())?;
+                std::fs::write(dest, &bytes).map_err(|e| StateBackendError::LocalCopy(e.kind()))?;
                 Ok((version, bytes.len() as u64))
             })
         }

@@ -8,12 +8,15 @@ mod files;
 mod locks;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
-use wisp_core::declared_state::{self as declared, OnConflict, ResolvedState, StateDecl};
+use wisp_core::declared_state::{
+    self as declared, DeclError, OnConflict, ResolvedState, StateDecl,
+};
 use wisp_core::invoke::{InvokeError, RunOutcome, RunRequest, StartKind};
-use wisp_core::{ActivationResponse, Outcome};
+use wisp_core::{ActivationResponse, BoxFuture, Outcome};
 
 use crate::Controller;
 pub(crate) use files::FileCache;
@@ -22,14 +25,15 @@ pub(crate) use locks::KeyLocks;
 /// Attempts of an activation whose write-back keeps conflicting, when it retries.
 const MAX_ATTEMPTS: u32 = 5;
 
-/// Where declared state lives: the namespace's key-value store and its data objects.
+/// Where declared state lives: the namespace's key-value store and its data objects
+/// (`wisp-services` implements it over the platform's stores).
 pub trait StateBackend: Send + Sync {
-    /// The string values of `keys` (`None`: absent), or why they cannot be read.
+    /// The string values of `keys` (`None`: absent), as one snapshot.
     fn load<'a>(
         &'a self,
         namespace: &'a str,
         keys: Vec<String>,
-    ) -> wisp_store::BoxFuture<'a, Result<Vec<Option<Vec<u8>>>, String>>;
+    ) -> BoxFuture<'a, Result<Vec<Option<Vec<u8>>>, StateBackendError>>;
 
     /// Writes `write` (`None`: delete) only if every key of `expect` still holds the value
     /// given, atomically: `Ok(false)` when one changed, and then nothing is written.
@@ -38,14 +42,14 @@ pub trait StateBackend: Send + Sync {
         namespace: &'a str,
         expect: KeyValues,
         write: KeyValues,
-    ) -> wisp_store::BoxFuture<'a, Result<bool, String>>;
+    ) -> BoxFuture<'a, Result<bool, StateBackendError>>;
 
     /// The current version (ETag) of the namespace's data object `name`; `None` if absent.
     fn object_version<'a>(
         &'a self,
         namespace: &'a str,
         name: &'a str,
-    ) -> wisp_store::BoxFuture<'a, Result<Option<String>, String>>;
+    ) -> BoxFuture<'a, Result<Option<String>, StateBackendError>>;
 
     /// Writes the data object `name` to the new file `dest`; returns the version and size of
     /// what was written.
@@ -54,7 +58,44 @@ pub trait StateBackend: Send + Sync {
         namespace: &'a str,
         name: &'a str,
         dest: &'a Path,
-    ) -> wisp_store::BoxFuture<'a, Result<(String, u64), String>>;
+    ) -> BoxFuture<'a, Result<(String, u64), StateBackendError>>;
+}
+
+/// Why a [`StateBackend`] could not read or write; the activation's record says it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateBackendError {
+    /// The key-value store refused or failed, in its words.
+    #[error("{0}")]
+    Keys(String),
+    /// One declared key could not be read (it holds another type, say).
+    #[error("the declared key '{key}': {message}")]
+    Key { key: String, message: String },
+    /// The data object could not be read, or went away while it was fetched.
+    #[error("{0}")]
+    Object(String),
+    /// The host could not write its copy of a declared file (the server's log says where).
+    #[error("the host cannot keep a copy of it ({0})")]
+    LocalCopy(std::io::ErrorKind),
+}
+
+/// Declared state as the controller runs it: the backend keys and files are loaded from and
+/// written to, and the host's copies of declared files.
+pub struct DeclaredState {
+    backend: Arc<dyn StateBackend>,
+    files: FileCache,
+}
+
+impl DeclaredState {
+    /// Prepares the cache of declared files in `config.file_cache_dir`, emptied: copies from
+    /// an earlier run are not trusted.
+    pub fn new(backend: Arc<dyn StateBackend>, config: StateConfig) -> std::io::Result<Self> {
+        let files = FileCache::new(
+            config.file_cache_dir,
+            config.file_cache_bytes,
+            config.files_seen_at,
+        )?;
+        Ok(DeclaredState { backend, files })
+    }
 }
 
 /// Where the host keeps its copies of declared files, and how many bytes of them.
@@ -125,14 +166,16 @@ impl Controller {
             Ok(None) => return (self.inner.invoker.run(request).await, None),
             Ok(Some(decl)) => match request.args.as_object() {
                 Some(args) => decl.resolve(args),
-                None => Err("declared state needs the event to be an object".into()),
+                None => Err(DeclError::Parameter(
+                    "declared state needs the event to be an object".into(),
+                )),
             },
             Err(e) => Err(e),
         };
         let mut note = Note::default();
         let outcome = match resolved {
             Ok(resolved) => self.run_declared(request, &resolved, &mut note).await,
-            Err(e) => Ok(refused(Outcome::ApplicationError, e)),
+            Err(e) => Ok(refused(Outcome::ApplicationError, e.to_string())),
         };
         (outcome, Some(note.to_json()))
     }
@@ -143,7 +186,7 @@ impl Controller {
         resolved: &ResolvedState,
         note: &mut Note,
     ) -> Result<RunOutcome, InvokeError> {
-        let Some((backend, files)) = self.inner.state.as_ref() else {
+        let Some(DeclaredState { backend, files }) = self.inner.state.as_ref() else {
             let message = "This server has no state store, so actions cannot declare state.";
             return Ok(refused(Outcome::InternalError, message.into()));
         };
@@ -222,7 +265,10 @@ async fn load(
     note: &mut Note,
 ) -> Result<Loaded, String> {
     let keys: Vec<String> = resolved.loaded_keys().cloned().collect();
-    let values = backend.load(namespace, keys.clone()).await?;
+    let values = backend
+        .load(namespace, keys.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut loaded = Loaded {
         keys: Map::new(),
         raw: Vec::with_capacity(keys.len()),

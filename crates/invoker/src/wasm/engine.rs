@@ -30,8 +30,8 @@ pub(crate) struct Wasm {
     /// The instance slots, and the warm component instances idling in them: activations past
     /// the pool's size wait there, not fail.
     pub(crate) pool: InstancePool<Instance>,
-    /// What components' `kv` and `objects` imports reach (`Invoker::set_wasm_state`).
-    state: OnceLock<Arc<dyn GuestState>>,
+    /// What components' `kv` and `objects` imports reach (given to `Invoker::new`).
+    state: Option<Arc<dyn GuestState>>,
     /// The API base URL handed to functions as `__OW_API_HOST`.
     pub(crate) api_host: String,
     /// Results larger than this are truncated into an application error.
@@ -40,8 +40,8 @@ pub(crate) struct Wasm {
 
 impl Wasm {
     /// The family's state, and the task that drops instances idle too long.
-    pub(crate) fn start(config: &InvokerConfig) -> Arc<Wasm> {
-        let wasm = Arc::new(Wasm::new(config));
+    pub(crate) fn start(config: &InvokerConfig, state: Option<Arc<dyn GuestState>>) -> Arc<Wasm> {
+        let wasm = Arc::new(Wasm::new(config, state));
         let weak = Arc::downgrade(&wasm);
         let period = config.idle_check_period();
         tokio::spawn(async move {
@@ -54,7 +54,7 @@ impl Wasm {
         wasm
     }
 
-    fn new(config: &InvokerConfig) -> Wasm {
+    fn new(config: &InvokerConfig, state: Option<Arc<dyn GuestState>>) -> Wasm {
         Wasm {
             engine: OnceLock::new(),
             config: WasmConfig {
@@ -68,7 +68,7 @@ impl Wasm {
                 config.wasm_idle_instances,
                 config.idle_timeout,
             ),
-            state: OnceLock::new(),
+            state,
             api_host: config.api_host.clone(),
             max_result_bytes: config.max_result_bytes,
         }
@@ -85,13 +85,8 @@ impl Wasm {
         self.pool.close();
     }
 
-    /// Gives components' state imports their stores; the first call wins.
-    pub(crate) fn set_state(&self, state: Arc<dyn GuestState>) {
-        let _ = self.state.set(state);
-    }
-
     pub(crate) fn state(&self) -> Option<Arc<dyn GuestState>> {
-        self.state.get().cloned()
+        self.state.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Program>>> {

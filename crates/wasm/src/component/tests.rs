@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use wisp_core::BoxFuture;
+
 use crate::tests::scratch;
 use crate::{
     Call, Ended, Exit, GuestState, Instance, InstanceSetup, ObjectPage, Program, StateError,
@@ -21,61 +23,89 @@ struct Memory {
     keys: Mutex<HashMap<(String, String), Vec<u8>>>,
 }
 
-#[async_trait::async_trait]
 impl GuestState for Memory {
-    async fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+    fn kv_get<'a>(
+        &'a self,
+        ns: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StateError>> {
         let keys = self.keys.lock().unwrap();
-        Ok(keys.get(&(ns.to_string(), key.to_string())).cloned())
+        let found = keys.get(&(ns.to_string(), key.to_string())).cloned();
+        Box::pin(async move { Ok(found) })
     }
-    async fn kv_set(
-        &self,
-        ns: &str,
-        key: &str,
+    fn kv_set<'a>(
+        &'a self,
+        ns: &'a str,
+        key: &'a str,
         v: Vec<u8>,
         _: Option<u32>,
-    ) -> Result<(), StateError> {
+    ) -> BoxFuture<'a, Result<(), StateError>> {
         let mut keys = self.keys.lock().unwrap();
         keys.insert((ns.to_string(), key.to_string()), v);
-        Ok(())
+        Box::pin(async { Ok(()) })
     }
-    async fn kv_delete(&self, ns: &str, key: &str) -> Result<bool, StateError> {
+    fn kv_delete<'a>(
+        &'a self,
+        ns: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StateError>> {
         let mut keys = self.keys.lock().unwrap();
-        Ok(keys.remove(&(ns.to_string(), key.to_string())).is_some())
+        let existed = keys.remove(&(ns.to_string(), key.to_string())).is_some();
+        Box::pin(async move { Ok(existed) })
     }
-    async fn kv_incr(&self, _: &str, _: &str, _: i64) -> Result<i64, StateError> {
-        Err(StateError::NotANumber("not kept here".into()))
+    fn kv_incr<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: i64,
+    ) -> BoxFuture<'a, Result<i64, StateError>> {
+        Box::pin(async { Err(StateError::NotANumber("not kept here".into())) })
     }
-    async fn kv_keys(&self, ns: &str, prefix: &str) -> Result<Vec<String>, StateError> {
+    fn kv_keys<'a>(
+        &'a self,
+        ns: &'a str,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, StateError>> {
         let keys = self.keys.lock().unwrap();
-        Ok(keys
+        let found = keys
             .keys()
             .filter(|(n, k)| n == ns && k.starts_with(prefix))
             .map(|(_, k)| k.clone())
-            .collect())
+            .collect();
+        Box::pin(async move { Ok(found) })
     }
-    async fn object_get(&self, _: &str, _: &str, _: u64) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(None)
+    fn object_get<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: u64,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StateError>> {
+        Box::pin(async { Ok(None) })
     }
-    async fn object_put(
-        &self,
-        _: &str,
-        k: &str,
+    fn object_put<'a>(
+        &'a self,
+        _: &'a str,
+        k: &'a str,
         _: Vec<u8>,
         _: Option<String>,
-    ) -> Result<(), StateError> {
-        Err(StateError::Invalid(format!("refused {k}")))
+    ) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(async move { Err(StateError::Invalid(format!("refused {k}"))) })
     }
-    async fn object_delete(&self, _: &str, _: &str) -> Result<bool, StateError> {
-        Ok(false)
+    fn object_delete<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StateError>> {
+        Box::pin(async { Ok(false) })
     }
-    async fn object_list(
-        &self,
-        _: &str,
-        _: &str,
-        _: Option<&str>,
+    fn object_list<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: Option<&'a str>,
         _: usize,
-    ) -> Result<ObjectPage, StateError> {
-        Ok(ObjectPage::default())
+    ) -> BoxFuture<'a, Result<ObjectPage, StateError>> {
+        Box::pin(async { Ok(ObjectPage::default()) })
     }
 }
 

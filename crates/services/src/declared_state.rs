@@ -7,42 +7,37 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
-use wisp_controller::{KeyValues, StateBackend};
-use wisp_kv::{Command, KvStore, Reply, Swap};
+use wisp_controller::{KeyValues, StateBackend, StateBackendError};
+use wisp_core::BoxFuture;
+use wisp_kv::Swap;
 use wisp_objects::{Bucket, Objects};
-use wisp_store::BoxFuture;
 
-pub struct DeclaredState {
-    pub kv: Arc<dyn KvStore>,
+use wisp_kv::{Keys, KeysError};
+
+/// Declared state in the namespace's keys and data objects.
+pub struct StateStores {
+    pub keys: Keys,
     pub objects: Arc<dyn Objects>,
 }
 
-impl StateBackend for DeclaredState {
+impl StateBackend for StateStores {
     fn load<'a>(
         &'a self,
         namespace: &'a str,
         keys: Vec<String>,
-    ) -> BoxFuture<'a, Result<Vec<Option<Vec<u8>>>, String>> {
-        // One transaction: the values are one snapshot, and a key of another type is named.
-        let gets = keys
-            .iter()
-            .map(|k| Command::Get(k.as_bytes().to_vec()))
-            .collect();
-        let transaction = self.kv.transaction(namespace, gets);
+    ) -> BoxFuture<'a, Result<Vec<Option<Vec<u8>>>, StateBackendError>> {
+        // One snapshot: the values are of one moment, and a key of another type is named.
         Box::pin(async move {
-            let replies = match transaction.await {
-                Reply::Array(Some(replies)) => replies,
-                Reply::Error(e) => return Err(e),
-                other => return Err(format!("unexpected reply {other:?}")),
-            };
-            keys.iter()
-                .zip(replies)
-                .map(|(key, reply)| match reply {
-                    Reply::Bulk(value) => Ok(value),
-                    Reply::Error(e) => Err(format!("the declared key '{key}': {e}")),
-                    other => Err(format!("the declared key '{key}': unexpected {other:?}")),
+            self.keys
+                .snapshot(namespace, &keys)
+                .await
+                .map_err(|e| match e {
+                    KeysError::Key { key, error } => StateBackendError::Key {
+                        key,
+                        message: error.to_string(),
+                    },
+                    other => StateBackendError::Keys(other.to_string()),
                 })
-                .collect()
         })
     }
 
@@ -51,7 +46,7 @@ impl StateBackend for DeclaredState {
         namespace: &'a str,
         expect: KeyValues,
         write: KeyValues,
-    ) -> BoxFuture<'a, Result<bool, String>> {
+    ) -> BoxFuture<'a, Result<bool, StateBackendError>> {
         let bytes = |pairs: KeyValues| {
             pairs
                 .into_iter()
@@ -62,12 +57,11 @@ impl StateBackend for DeclaredState {
             expect: bytes(expect),
             write: bytes(write),
         };
-        let swapped = self.kv.swap(namespace, swap);
         Box::pin(async move {
-            swapped.await.map_err(|reply| match reply {
-                Reply::Error(e) => e,
-                other => format!("unexpected reply {other:?}"),
-            })
+            self.keys
+                .swap(namespace, swap)
+                .await
+                .map_err(|e| StateBackendError::Keys(e.to_string()))
         })
     }
 
@@ -75,12 +69,12 @@ impl StateBackend for DeclaredState {
         &'a self,
         namespace: &'a str,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, String>> {
+    ) -> BoxFuture<'a, Result<Option<String>, StateBackendError>> {
         Box::pin(async move {
             self.objects
                 .version(namespace, Bucket::Data, name)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| StateBackendError::Object(e.to_string()))
         })
     }
 
@@ -89,14 +83,18 @@ impl StateBackend for DeclaredState {
         namespace: &'a str,
         name: &'a str,
         dest: &'a Path,
-    ) -> BoxFuture<'a, Result<(String, u64), String>> {
+    ) -> BoxFuture<'a, Result<(String, u64), StateBackendError>> {
         Box::pin(async move {
             let body = self
                 .objects
                 .get(namespace, Bucket::Data, name, None)
                 .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| "the object was deleted while it was fetched".to_string())?;
+                .map_err(|e| StateBackendError::Object(e.to_string()))?
+                .ok_or_else(|| {
+                    StateBackendError::Object(
+                        "the object was deleted while it was fetched".to_string(),
+                    )
+                })?;
             // Readable by the server's user only until the cache makes it read-only.
             let mut file = tokio::fs::OpenOptions::new()
                 .write(true)
@@ -109,7 +107,9 @@ impl StateBackend for DeclaredState {
             let mut stream = body.stream;
             let mut written = 0u64;
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| format!("reading the object failed: {e}"))?;
+                let chunk = chunk.map_err(|e| {
+                    StateBackendError::Object(format!("reading the object failed: {e}"))
+                })?;
                 written += chunk.len() as u64;
                 file.write_all(&chunk)
                     .await
@@ -123,7 +123,7 @@ impl StateBackend for DeclaredState {
 
 /// The copy of a declared file could not be written: the record says so, the server's log
 /// says where (a path under the data directory is none of a function's business).
-fn cannot_keep(dest: &Path, e: std::io::Error) -> String {
+fn cannot_keep(dest: &Path, e: std::io::Error) -> StateBackendError {
     tracing::error!(path = %dest.display(), error = %e, "cannot write a declared file's copy");
-    format!("the host cannot keep a copy of it ({})", e.kind())
+    StateBackendError::LocalCopy(e.kind())
 }

@@ -1,47 +1,50 @@
-//! Object storage as `wisp serve` runs it: two buckets per namespace under `--objects-dir`
-//! (the local filesystem), the secret that signs URLs to single objects, and the S3-compatible
-//! endpoint on `--s3-listen` with what each activation is told about it (`__NIM_STORAGE_KEY`).
+//! Object storage as `wisp serve` runs it: two buckets per namespace under a directory (the
+//! local filesystem), the secret that signs URLs to single objects, and the S3-compatible
+//! endpoint with what each activation is told about it (`__NIM_STORAGE_KEY`).
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Context;
 use serde_json::json;
-use wisp_api::ObjectsApi;
 use wisp_controller::ActivationEnv;
-use wisp_core::EntityName;
+use wisp_core::{BoxFuture, EntityName};
 use wisp_objects::{Objects, ObjectsConfig, StoreObjects, UrlSigner};
 use wisp_s3::{BucketNames, KeyPair, S3Credentials};
+
+use crate::ServiceError;
+
+/// The namespaces' objects, and the signer of URLs that reach one of them without
+/// credentials.
+pub struct ObjectStorage {
+    pub store: Arc<dyn Objects>,
+    pub signer: Arc<UrlSigner>,
+}
 
 /// Opens the objects under `dir`; the URL signing secret is `<data dir>/objects-url.key`.
 pub fn open_objects(
     dir: &Path,
     data_dir: &Path,
-    quota_mb: u64,
-    max_upload_mb: u64,
-    public_url: &str,
+    quota_bytes: u64,
     metrics: &Arc<wisp_metrics::Metrics>,
-) -> anyhow::Result<ObjectsApi> {
-    let store = StoreObjects::local(
-        dir,
-        ObjectsConfig {
-            quota_bytes: quota_mb << 20,
-        },
-    )
-    .with_context(|| format!("cannot open object storage in {}", dir.display()))?;
-    let signer = UrlSigner::open(&data_dir.join("objects-url.key"))?;
+) -> Result<ObjectStorage, ServiceError> {
+    let store = StoreObjects::local(dir, ObjectsConfig { quota_bytes }).map_err(|source| {
+        ServiceError::Objects {
+            dir: dir.to_path_buf(),
+            source,
+        }
+    })?;
+    let signer =
+        UrlSigner::open(&data_dir.join("objects-url.key")).map_err(ServiceError::UrlSigner)?;
     // Every reader and writer (API, S3, sites, declared files, wasm) is counted.
     let counted = metrics.clone();
     let store = wisp_objects::Counted::new(
         Arc::new(store),
         Arc::new(move |stored, bytes| counted.object_bytes(stored, bytes)),
     );
-    Ok(ObjectsApi {
+    Ok(ObjectStorage {
         store: Arc::new(store),
         signer: Arc::new(signer),
-        public_url: public_url.to_string(),
-        max_upload_bytes: max_upload_mb << 20,
     })
 }
 
@@ -52,7 +55,7 @@ pub struct StorageEnv {
     label: String,
     credentials: Arc<S3Credentials>,
     api_host: String,
-    /// Where sites are, `{namespace}` standing for the namespace (`crate::sites`).
+    /// Where sites are, `{namespace}` standing for the namespace ([`crate::sites`]).
     site_pattern: String,
 }
 
@@ -78,10 +81,7 @@ impl StorageEnv {
 }
 
 impl ActivationEnv for StorageEnv {
-    fn variables<'a>(
-        &'a self,
-        namespace: &'a EntityName,
-    ) -> wisp_store::BoxFuture<'a, Vec<(String, String)>> {
+    fn variables<'a>(&'a self, namespace: &'a EntityName) -> BoxFuture<'a, Vec<(String, String)>> {
         Box::pin(async move {
             let pair = match self.credentials.known(namespace.as_str()) {
                 Some(pair) => Ok(Ok(pair)),
@@ -120,11 +120,11 @@ pub async fn start_s3(
     api_host: &str,
     site_pattern: &str,
     read_timeout: std::time::Duration,
-) -> anyhow::Result<Option<(SocketAddr, StorageEnv)>> {
+) -> Result<Option<(SocketAddr, StorageEnv)>, ServiceError> {
     let file = data_dir.join("s3-credentials.json");
     let credentials = Arc::new(
         S3Credentials::open(&file)
-            .with_context(|| format!("cannot read the S3 key pairs in {}", file.display()))?,
+            .map_err(|source| ServiceError::S3Credentials { file, source })?,
     );
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
@@ -135,11 +135,16 @@ pub async fn start_s3(
             return Ok(None);
         }
     };
-    let local = listener.local_addr()?;
+    let local = listener.local_addr().map_err(ServiceError::Listener)?;
     let label = wisp_s3::api_label(api_host);
     let uploads = data_dir.join("s3-uploads");
-    let service = wisp_s3::service(objects, credentials.clone(), &label, &uploads)
-        .with_context(|| format!("cannot stage S3 uploads in {}", uploads.display()))?;
+    let service =
+        wisp_s3::service(objects, credentials.clone(), &label, &uploads).map_err(|source| {
+            ServiceError::S3Uploads {
+                dir: uploads,
+                source,
+            }
+        })?;
     tokio::spawn(async move {
         if let Err(e) = wisp_s3::serve(listener, service, read_timeout).await {
             tracing::error!(error = %e, "the S3 endpoint stopped");

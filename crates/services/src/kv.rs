@@ -1,15 +1,16 @@
-//! The state services `wisp serve` runs beside the API: the key-value store and its RESP2
-//! endpoint, and what each activation is told about them (`__NIM_REDIS_IP`,
+//! The key-value store as `wisp serve` runs it: the store (embedded or a shared Redis), its
+//! RESP2 endpoint, and what each activation is told about it (`__NIM_REDIS_IP`,
 //! `__NIM_REDIS_PASSWORD`, the variables Nimbella's SDKs read).
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Context;
 use wisp_controller::ActivationEnv;
-use wisp_core::EntityName;
+use wisp_core::{BoxFuture, EntityName};
 use wisp_kv::{EmbeddedKv, KvConfig, KvStore, Passwords, RedisConfig, RedisKv, ServerConfig};
+
+use crate::ServiceError;
 
 /// The key-value store as activations see it: where its endpoint is, and each namespace's
 /// password there (the password is the namespace's identity on that endpoint).
@@ -19,10 +20,7 @@ pub struct KvEnv {
 }
 
 impl ActivationEnv for KvEnv {
-    fn variables<'a>(
-        &'a self,
-        namespace: &'a EntityName,
-    ) -> wisp_store::BoxFuture<'a, Vec<(String, String)>> {
+    fn variables<'a>(&'a self, namespace: &'a EntityName) -> BoxFuture<'a, Vec<(String, String)>> {
         Box::pin(async move {
             let password = match self.passwords.known(namespace.as_str()) {
                 // Every invoke after a namespace's first: no thread hand-off on the hot path.
@@ -62,6 +60,7 @@ pub enum KvBackend {
 }
 
 impl std::str::FromStr for KvBackend {
+    /// What the flag's parser shows: neither form.
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -81,32 +80,35 @@ pub struct Kv {
     pub address: SocketAddr,
     /// What activations are told about it.
     pub env: KvEnv,
-    /// The store itself, for the REST API.
+    /// The store itself, for the platform's own clients (through [`wisp_kv::Keys`]).
     pub store: Arc<dyn KvStore>,
 }
 
 /// Opens the store (`backend`; the passwords stay under `dir` whatever it is) and serves
-/// RESP2 on `listen`. `None` (with a warning) when the address cannot be had: the platform
+/// RESP2 on `listen`. `None` (with a message) when the address cannot be had: the platform
 /// runs on without a key-value store.
 pub async fn start_kv(
     dir: &Path,
     backend: &KvBackend,
     listen: SocketAddr,
-    quota_mb: usize,
+    quota_bytes: usize,
     metrics: &Arc<wisp_metrics::Metrics>,
-) -> anyhow::Result<Option<Kv>> {
+) -> Result<Option<Kv>, ServiceError> {
     let store: Arc<dyn KvStore> = match backend {
         KvBackend::Embedded => EmbeddedKv::open(
             dir,
             KvConfig {
-                quota_bytes: quota_mb << 20,
+                quota_bytes,
                 ..KvConfig::default()
             },
         )
-        .with_context(|| format!("cannot open the key-value store in {}", dir.display()))?,
-        KvBackend::Redis(url) => RedisKv::connect(RedisConfig::new(url, quota_mb << 20))
+        .map_err(|source| ServiceError::KvStore {
+            dir: dir.to_path_buf(),
+            source,
+        })?,
+        KvBackend::Redis(url) => RedisKv::connect(RedisConfig::new(url, quota_bytes))
             .await
-            .context("cannot reach the key-value store's Redis (see --kv-backend)")?,
+            .map_err(ServiceError::KvRedis)?,
     };
     // Every client of the store (RESP, REST, declared state, wasm) is counted.
     let counted = metrics.clone();
@@ -114,10 +116,12 @@ pub async fn start_kv(
         store,
         Arc::new(move |ok, failed| counted.kv_commands(ok, failed)),
     ));
-    let passwords =
-        Arc::new(Passwords::open(dir).with_context(|| {
-            format!("cannot open the key-value passwords in {}", dir.display())
-        })?);
+    let passwords = Arc::new(
+        Passwords::open(dir).map_err(|source| ServiceError::KvPasswords {
+            dir: dir.to_path_buf(),
+            source,
+        })?,
+    );
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -127,7 +131,7 @@ pub async fn start_kv(
             return Ok(None);
         }
     };
-    let local = listener.local_addr()?;
+    let local = listener.local_addr().map_err(ServiceError::Listener)?;
     let served = passwords.clone();
     let api_store = store.clone();
     tokio::spawn(async move {
