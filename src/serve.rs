@@ -374,7 +374,7 @@ async fn serve_metrics(
     controller: &Controller,
     read_timeout: Duration,
 ) -> Option<SocketAddr> {
-    let listener = match tokio::net::TcpListener::bind(address).await {
+    let listener = match wisp_services::listen::bind(address).await {
         Ok(listener) => listener,
         Err(e) => {
             tracing::warn!(%address, error = %e, "no metrics endpoint: cannot listen");

@@ -55,7 +55,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
     let given = setup::given_guest_key(config.guest_key_file.as_deref())?;
     let guest = setup::ensure_guest_key(&entities, data_dir, given.as_deref()).await?;
 
-    let listener = TcpListener::bind(config.listen)
+    let listener = wisp_services::listen::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local = listener.local_addr()?;

@@ -122,7 +122,7 @@ pub async fn start_kv(
             source,
         })?,
     );
-    let listener = match tokio::net::TcpListener::bind(listen).await {
+    let listener = match crate::listen::bind(listen).await {
         Ok(listener) => listener,
         Err(e) => {
             println!(

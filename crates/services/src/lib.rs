@@ -19,6 +19,7 @@ pub mod activation_env;
 pub mod declared_state;
 pub mod guest_stores;
 pub mod kv;
+pub mod listen;
 pub mod objects;
 pub mod sites;
 

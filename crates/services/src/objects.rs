@@ -126,7 +126,7 @@ pub async fn start_s3(
         S3Credentials::open(&file)
             .map_err(|source| ServiceError::S3Credentials { file, source })?,
     );
-    let listener = match tokio::net::TcpListener::bind(listen).await {
+    let listener = match crate::listen::bind(listen).await {
         Ok(listener) => listener,
         Err(e) => {
             println!(
