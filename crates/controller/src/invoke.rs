@@ -13,14 +13,13 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use tokio::sync::{oneshot, Notify};
 use tracing::Instrument;
-use wisp_core::invoke::{InvokeError, RunOutcome, RunRequest, StartKind};
+use wisp_core::invoke::{InvokeError, RunOutcome, RunRequest};
 use wisp_core::params::merge_into;
 use wisp_core::time::now_ms;
 use wisp_core::{
     Action, Activation, ActivationId, ActivationResponse, Annotations, EntityPath, Exec, Identity,
     Outcome,
 };
-use wisp_metrics::Start;
 
 use crate::packages::ResolvedAction;
 use crate::{Controller, ControllerError, Result};
@@ -246,14 +245,7 @@ impl Controller {
                     return;
                 }
             }
-            let start = match &outcome {
-                Ok(run) => match run.start_kind {
-                    StartKind::Cold => Start::Cold,
-                    StartKind::StemCell => Start::StemCell,
-                    StartKind::Warm => Start::Warm,
-                },
-                Err(_) => Start::None,
-            };
+            let start = outcome.as_ref().ok().map(|run| run.start_kind);
             let mut record = finish(pending, received, outcome);
             if let Some(note) = state_note {
                 record
@@ -311,7 +303,7 @@ impl Controller {
         record.response = ActivationResponse::from_result(result, size);
         record.annotations.set("timeout", Value::Bool(false));
         record.annotations.set("waitTime", Value::from(0));
-        self.complete(record.clone(), Start::None).await?;
+        self.complete(record.clone(), None).await?;
         Ok(record)
     }
 
@@ -361,8 +353,7 @@ impl Controller {
                 .get(orphan.namespace.clone(), orphan.activation_id.clone())
                 .await?;
             // Completing again also clears the marker.
-            self.complete(existing.unwrap_or(orphan), Start::None)
-                .await?;
+            self.complete(existing.unwrap_or(orphan), None).await?;
         }
         Ok(())
     }

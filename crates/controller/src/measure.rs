@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wisp_core::{Activation, Identity, Outcome as Status};
-use wisp_metrics::{Finished, Metrics, Outcome, Start};
+use wisp_core::invoke::StartKind;
+use wisp_core::{Activation, Identity};
+use wisp_metrics::{Finished, Metrics};
 
 use crate::Controller;
 
@@ -21,7 +22,7 @@ impl Controller {
     pub(crate) async fn complete(
         &self,
         record: Activation,
-        start: Start,
+        start: Option<StartKind>,
     ) -> wisp_store::Result<()> {
         self.count(&record, start);
         self.store(record).await
@@ -29,7 +30,7 @@ impl Controller {
 
     /// Counts a finished activation: done before its caller is answered, so whoever got the
     /// answer finds it in the metrics.
-    pub(crate) fn count(&self, record: &Activation, start: Start) {
+    pub(crate) fn count(&self, record: &Activation, start: Option<StartKind>) {
         let millis = |key: &str| {
             record
                 .annotations
@@ -46,12 +47,7 @@ impl Controller {
             namespace: &record.namespace,
             action: &record.name,
             kind,
-            outcome: match record.response.outcome {
-                Status::Success => Outcome::Success,
-                Status::ApplicationError => Outcome::ApplicationError,
-                Status::DeveloperError => Outcome::DeveloperError,
-                Status::InternalError => Outcome::InternalError,
-            },
+            outcome: record.response.outcome,
             start,
             wait: millis("waitTime").unwrap_or_default(),
             init: millis("initTime"),

@@ -167,7 +167,7 @@ impl Controller {
             logs,
             annotations: Annotations::default(),
         };
-        self.complete(record, wisp_metrics::Start::None).await?;
+        self.complete(record, None).await?;
         Ok(Some(id))
     }
 }

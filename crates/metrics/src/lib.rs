@@ -18,52 +18,30 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use wisp_core::invoke::PoolSnapshot;
+use wisp_core::invoke::{PoolSnapshot, StartKind};
+use wisp_core::Outcome;
 
 /// A label set: names fixed by the family, values from the observation.
 type Labels = Vec<(&'static str, String)>;
 
-/// What an activation ended as, as OpenWhisk's four statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Success,
-    ApplicationError,
-    DeveloperError,
-    InternalError,
-}
-
-impl Outcome {
-    fn label(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::ApplicationError => "application_error",
-            Outcome::DeveloperError => "developer_error",
-            Outcome::InternalError => "internal_error",
-        }
+/// The `outcome` label of an activation's status.
+fn outcome_label(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Success => "success",
+        Outcome::ApplicationError => "application_error",
+        Outcome::DeveloperError => "developer_error",
+        Outcome::InternalError => "internal_error",
     }
 }
 
-/// How an activation found its runtime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Start {
-    /// A process was started and initialised for it.
-    Cold,
-    /// A stem cell (a runtime started ahead) was initialised for it.
-    StemCell,
-    /// It ran on a process (or instance) already initialised.
-    Warm,
-    /// Nothing was started: a sequence, a conductor, a trigger.
-    None,
-}
-
-impl Start {
-    fn label(self) -> &'static str {
-        match self {
-            Start::Cold => "cold",
-            Start::StemCell => "stem_cell",
-            Start::Warm => "warm",
-            Start::None => "none",
-        }
+/// The `start` label: how the activation found its runtime, `none` when nothing was started
+/// (a sequence, a conductor, a trigger).
+fn start_label(start: Option<StartKind>) -> &'static str {
+    match start {
+        Some(StartKind::Cold) => "cold",
+        Some(StartKind::StemCell) => "stem_cell",
+        Some(StartKind::Warm) => "warm",
+        None => "none",
     }
 }
 
@@ -73,7 +51,8 @@ pub struct Finished<'a> {
     pub action: &'a str,
     pub kind: &'a str,
     pub outcome: Outcome,
-    pub start: Start,
+    /// How it found its runtime; `None` when nothing was started.
+    pub start: Option<StartKind>,
     pub wait: Duration,
     pub init: Option<Duration>,
     pub run: Duration,
@@ -254,8 +233,8 @@ impl Metrics {
         let mut labels = vec![
             ("namespace", finished.namespace.to_owned()),
             ("kind", finished.kind.to_owned()),
-            ("outcome", finished.outcome.label().to_owned()),
-            ("start", finished.start.label().to_owned()),
+            ("outcome", outcome_label(finished.outcome).to_owned()),
+            ("start", start_label(finished.start).to_owned()),
         ];
         if self.per_action {
             labels.push(("action", finished.action.to_owned()));
@@ -362,7 +341,7 @@ mod tests {
                 action: "hello",
                 kind: "nodejs:20",
                 outcome,
-                start: Start::Warm,
+                start: Some(StartKind::Warm),
                 wait: Duration::from_millis(1),
                 init: None,
                 run: Duration::from_millis(3),
@@ -401,7 +380,7 @@ mod tests {
             action: "hello",
             kind: "python:3",
             outcome: Outcome::Success,
-            start: Start::Cold,
+            start: Some(StartKind::Cold),
             wait: Duration::ZERO,
             init: Some(Duration::from_millis(9)),
             run: Duration::ZERO,

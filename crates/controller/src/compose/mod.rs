@@ -128,10 +128,7 @@ impl Controller {
         let id = record.activation_id.clone();
         self.inner.unflushed.insert(id.clone(), record.clone());
         // Stores the record and removes the session in one commit.
-        if let Err(e) = self
-            .complete(record.clone(), wisp_metrics::Start::None)
-            .await
-        {
+        if let Err(e) = self.complete(record.clone(), None).await {
             tracing::error!(error = %e, activation = %id, "composition record not stored");
         }
         self.inner.unflushed.remove(&id);
