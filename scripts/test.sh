@@ -59,25 +59,22 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/nul
     apt_install redis-server
 fi
 
-# Nimbella's Python SDK, likewise: pip into a directory, only when the pinned list changed.
-python_sdk=tests/fixtures/nimbella-sdk-python
-want="$(sha256sum "$python_sdk/requirements.txt" | cut -d' ' -f1)"
-if [[ "$(cat "$python_sdk/site/.requirements.sha256" 2>/dev/null)" != "$want" ]]; then
-    rm -rf "$python_sdk/site"
-    python3 -m pip install --quiet --disable-pip-version-check --no-deps \
-        --target "$python_sdk/site" -r "$python_sdk/requirements.txt"
-    echo "$want" > "$python_sdk/site/.requirements.sha256"
-fi
-
-# Prometheus's Python client, whose parser reads /metrics in tests/it/metrics.rs; likewise.
-parser=tests/fixtures/prometheus-parser
-want="$(sha256sum "$parser/requirements.txt" | cut -d' ' -f1)"
-if [[ "$(cat "$parser/site/.requirements.sha256" 2>/dev/null)" != "$want" ]]; then
-    rm -rf "$parser/site"
-    python3 -m pip install --quiet --disable-pip-version-check --no-deps \
-        --target "$parser/site" -r "$parser/requirements.txt"
-    echo "$want" > "$parser/site/.requirements.sha256"
-fi
+# Python packages pinned in <dir>/requirements.txt, pip-installed into <dir>/site only when
+# the pinned list changed.
+pip_install() {
+    local dir=$1
+    local stamp="$dir/site/.requirements.sha256"
+    local want
+    want="$(sha256sum "$dir/requirements.txt" | cut -d' ' -f1)"
+    if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+        rm -rf "$dir/site"
+        python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+            --target "$dir/site" -r "$dir/requirements.txt"
+        echo "$want" > "$stamp"
+    fi
+}
+pip_install tests/fixtures/nimbella-sdk-python  # Nimbella's Python SDK
+pip_install tests/fixtures/prometheus-parser    # the parser that reads /metrics in tests/it/metrics.rs
 
 # The Redis backend's tests use a Redis on 127.0.0.1:6379: start one if none answers (with
 # nothing kept on disk: the tests clean up after themselves).
