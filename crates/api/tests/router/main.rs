@@ -4,6 +4,7 @@
 //! with only Rust installed.
 
 mod actions;
+mod entities;
 mod errors;
 mod kv;
 mod support;
