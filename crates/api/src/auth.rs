@@ -28,6 +28,7 @@ impl FromRequestParts<AppState> for Caller {
         let (uuid, key) = credentials(header).ok_or_else(invalid)?;
         let identity = state
             .controller
+            .entities()
             .authenticate(&uuid, &key)
             .await?
             .ok_or_else(invalid)?;
@@ -55,7 +56,11 @@ pub async fn optional_caller(
     let Some((uuid, key)) = headers.get(AUTHORIZATION).and_then(credentials) else {
         return Ok(None);
     };
-    Ok(state.controller.authenticate(&uuid, &key).await?)
+    Ok(state
+        .controller
+        .entities()
+        .authenticate(&uuid, &key)
+        .await?)
 }
 
 impl Caller {
@@ -77,9 +82,11 @@ impl Caller {
         resource: &str,
     ) -> Result<EntityName, ApiError> {
         let namespace = self.namespace(segment)?;
-        state
-            .controller
-            .entitle(&self.0, &namespace, &format!("{namespace}/{resource}"))?;
+        state.controller.entities().entitle(
+            &self.0,
+            &namespace,
+            &format!("{namespace}/{resource}"),
+        )?;
         Ok(namespace)
     }
 }

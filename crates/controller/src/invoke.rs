@@ -6,12 +6,10 @@
 //! pending marker is durable; the marker is itself a record saying the activation was
 //! interrupted, which is what a restart stores if the activation never finished.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 use tracing::Instrument;
 use wisp_core::invoke::{InvokeError, RunOutcome, RunRequest};
 use wisp_core::params::merge_into;
@@ -21,7 +19,8 @@ use wisp_core::{
     Outcome,
 };
 
-use crate::packages::ResolvedAction;
+use crate::entities::ResolvedAction;
+use crate::runs::RunningGuard;
 use crate::{Controller, ControllerError, Result};
 
 const INTERRUPTED: &str =
@@ -52,45 +51,6 @@ pub enum Invoked {
     Accepted(ActivationId),
 }
 
-/// Counts activations in flight, for a graceful shutdown.
-#[derive(Default)]
-pub struct Running {
-    count: AtomicUsize,
-    idle: Notify,
-}
-
-pub(crate) struct RunningGuard(Arc<crate::Inner>);
-
-impl RunningGuard {
-    /// Counts one more activation or composition in flight until dropped.
-    pub(crate) fn enter(inner: Arc<crate::Inner>) -> RunningGuard {
-        inner.running.count.fetch_add(1, Ordering::AcqRel);
-        RunningGuard(inner)
-    }
-}
-
-impl Drop for RunningGuard {
-    fn drop(&mut self) {
-        if self.0.running.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.running.idle.notify_waiters();
-        }
-    }
-}
-
-impl Running {
-    pub async fn wait_idle(&self, deadline: Duration) {
-        let until = tokio::time::Instant::now() + deadline;
-        while self.count.load(Ordering::Acquire) > 0 {
-            if tokio::time::timeout_at(until, self.idle.notified())
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    }
-}
-
 impl Controller {
     pub async fn invoke(
         &self,
@@ -100,11 +60,12 @@ impl Controller {
         options: InvokeOptions,
     ) -> Result<Invoked> {
         let received = now_ms();
-        let resolved = self.resolve_action(identity, path).await?;
+        let resolved = self.entities().resolve_action(identity, path).await?;
         let action = resolved.action.clone();
         let args = arguments(&action, payload)?;
         let permit = self
             .inner
+            .runs
             .throttle
             .admit(identity.namespace.as_str(), &self.throttles(identity))
             .inspect_err(|refused| self.throttled(identity, refused.limit()))?;
@@ -128,9 +89,9 @@ impl Controller {
         let activation_id = ActivationId::generate();
         let pending = self.record(identity, &resolved, &activation_id, received, None);
         if !options.blocking {
-            self.inner.activations.accept(pending.clone()).await?;
+            self.records().store().accept(pending.clone()).await?;
         }
-        let env = self.activation_env(&identity.namespace).await;
+        let env = self.inner.runs.activation_env(&identity.namespace).await;
         let done = self.launch(
             identity,
             &resolved,
@@ -156,7 +117,7 @@ impl Controller {
                 // in a record even if the server dies. A marker that lands after the record
                 // is harmless: recovery keeps an existing record.
                 let marker = self.record(identity, &resolved, &activation_id, received, None);
-                self.inner.activations.accept(marker).await?;
+                self.records().store().accept(marker).await?;
                 Ok(Invoked::Accepted(activation_id))
             }
         }
@@ -176,7 +137,7 @@ impl Controller {
     ) -> std::result::Result<Activation, InvokeError> {
         let received = now_ms();
         let pending = self.record(identity, resolved, &id, received, Some(cause));
-        let env = self.activation_env(&identity.namespace).await;
+        let env = self.inner.runs.activation_env(&identity.namespace).await;
         let done = self.launch(
             identity,
             resolved,
@@ -253,13 +214,9 @@ impl Controller {
                     .set(wisp_core::declared_state::ANNOTATION, note);
             }
             // The caller gets the record now; the write is group-committed behind it. Until it
-            // lands, reads of this activation are answered from `unflushed`.
-            let id = record.activation_id.clone();
-            controller
-                .inner
-                .unflushed
-                .insert(id.clone(), record.clone());
-            controller.count(&record, start);
+            // lands, reads of this activation are answered from memory.
+            controller.records().hold(&record);
+            controller.records().count_finished(&record, start);
             if let Some(tx) = done_tx {
                 let _ = tx.send(Ok(record.clone()));
             }
@@ -268,10 +225,9 @@ impl Controller {
                 duration_ms = record.duration.unwrap_or(0),
                 "activation finished"
             );
-            if let Err(e) = controller.store(record).await {
+            if let Err(e) = controller.records().commit(record).await {
                 tracing::error!(error = %e, "activation record not stored");
             }
-            controller.inner.unflushed.remove(&id);
             drop(guard);
         };
         tokio::spawn(task.instrument(span));
@@ -303,7 +259,7 @@ impl Controller {
         record.response = ActivationResponse::from_result(result, size);
         record.annotations.set("timeout", Value::Bool(false));
         record.annotations.set("waitTime", Value::from(0));
-        self.complete(record.clone(), None).await?;
+        self.records().complete(record.clone(), None).await?;
         Ok(record)
     }
 
@@ -347,13 +303,15 @@ impl Controller {
 
     /// Stores records for activations a previous run accepted but never finished.
     pub(crate) async fn recover_orphans(&self) -> Result<()> {
-        let store = &self.inner.activations;
+        let store = &self.records().store();
         for orphan in store.take_orphans().await? {
             let existing = store
                 .get(orphan.namespace.clone(), orphan.activation_id.clone())
                 .await?;
             // Completing again also clears the marker.
-            self.complete(existing.unwrap_or(orphan), None).await?;
+            self.records()
+                .complete(existing.unwrap_or(orphan), None)
+                .await?;
         }
         Ok(())
     }

@@ -5,43 +5,36 @@
 //! writes activation records. It knows nothing of HTTP: the API crate turns requests into calls
 //! here and [`ControllerError`]s into status codes.
 
-mod actions;
-mod activations;
 mod cache;
 mod compose;
 mod declared_state;
+mod entities;
 mod feeds;
-mod identity;
+mod fire;
 mod invoke;
 mod measure;
 mod names;
-mod packages;
-mod rules;
-mod system;
+mod records;
+mod runs;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod throttle;
-mod triggers;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use wisp_core::invoke::Invoke;
-use wisp_core::{
-    Action, Activation, ActivationId, EntityName, EntityPath, Identity, Package, SystemLimits,
-    Throttles,
-};
+use wisp_core::{EntityName, Identity, SystemLimits, Throttles};
 use wisp_store::{ActivationStore, EntityStore, StoreError};
 
-pub use actions::{ActionPut, ExecPut};
-pub use activations::ActivationFilter;
 pub use declared_state::{DeclaredState, KeyValues, StateBackend, StateBackendError, StateConfig};
-pub use identity::{add_key, generate_key, NamespaceKey};
+pub use entities::{
+    add_key, generate_key, ActionPut, Entities, EntityKind, ExecPut, NamespaceKey, PackagePut,
+    PackageView, ReadablePackage, ResolvedAction, RulePut, RuleView, TriggerPut,
+};
 pub use invoke::{InvokeOptions, Invoked};
 pub use names::parse_fully_qualified;
-pub use packages::{PackagePut, PackageView, ReadablePackage, ResolvedAction};
-pub use rules::{RulePut, RuleView};
-pub use triggers::TriggerPut;
+pub use records::{ActivationFilter, Records};
 pub use wisp_store::Page;
 
 /// Operator settings of the controller.
@@ -133,7 +126,10 @@ pub trait ActivationEnv: Send + Sync {
     ) -> wisp_core::BoxFuture<'a, Vec<(String, String)>>;
 }
 
-/// The controller; cheap to clone.
+/// The controller; cheap to clone. It is three parts, each owning its fields: the entities
+/// (with identity), the activation records, and what running activations share; the feeds'
+/// scheduler beside them. Its own methods are what crosses the parts: invoking, composing,
+/// firing, starting and stopping.
 #[derive(Clone)]
 pub struct Controller {
     inner: Arc<Inner>,
@@ -141,27 +137,10 @@ pub struct Controller {
 
 struct Inner {
     config: ControllerConfig,
-    entities: Arc<dyn EntityStore>,
-    activations: Arc<dyn ActivationStore>,
-    invoker: Arc<dyn Invoke>,
-    /// Actions by path; entries are replaced on every write of the action.
-    actions: cache::SharedMap<EntityPath, Arc<Action>>,
-    /// Packages by path; entries are replaced or removed on every write of the package.
-    packages: cache::SharedMap<EntityPath, Arc<Package>>,
-    /// Finished records whose commit is still queued, so a read right after a blocking
-    /// invoke finds its record.
-    unflushed: cache::SharedMap<ActivationId, Activation>,
-    keys: identity::KeyCache,
-    /// Namespace owners, for web actions, which run as the owner of the action.
-    owners: identity::OwnerCache,
-    throttle: throttle::Throttle,
-    running: invoke::Running,
+    entities: Entities,
+    records: Records,
+    runs: runs::Runs,
     scheduler: feeds::Scheduler,
-    activation_env: Option<Arc<dyn ActivationEnv>>,
-    state: Option<DeclaredState>,
-    key_locks: declared_state::KeyLocks,
-    /// Compositions loaded at start that their resumed parents pick up.
-    resumable: compose::Resumable,
 }
 
 /// What the controller runs on: its stores and its invoker, and the state services that
@@ -186,33 +165,45 @@ impl Controller {
             declared_state,
             activation_env,
         } = parts;
+        let entities = Entities::new(
+            entities,
+            config.limits,
+            config.identity_ttl,
+            invoker.clone(),
+        );
+        let records = Records::new(
+            activations,
+            config.activation_retention,
+            config.metrics.clone(),
+        );
         Controller {
             inner: Arc::new(Inner {
-                config,
                 entities,
-                activations,
-                invoker,
-                actions: cache::SharedMap::default(),
-                packages: cache::SharedMap::default(),
-                unflushed: cache::SharedMap::default(),
-                keys: identity::KeyCache::bounded(identity::KEY_CACHE_BOUND),
-                owners: identity::OwnerCache::bounded(identity::KEY_CACHE_BOUND),
-                throttle: throttle::Throttle::default(),
-                running: invoke::Running::default(),
+                records,
+                runs: runs::Runs::new(invoker, declared_state, activation_env),
                 scheduler: feeds::Scheduler::default(),
-                activation_env,
-                state: declared_state,
-                key_locks: declared_state::KeyLocks::default(),
-                resumable: compose::Resumable::default(),
+                config,
             }),
         }
     }
 
-    /// The extra environment of an activation in `namespace`.
-    pub(crate) async fn activation_env(&self, namespace: &EntityName) -> Vec<(String, String)> {
-        match &self.inner.activation_env {
-            Some(env) => env.variables(namespace).await,
-            None => Vec::new(),
+    /// Entities and identity: writes, reads and lists of actions, packages, rules and
+    /// triggers; keys.
+    pub fn entities(&self) -> &Entities {
+        &self.inner.entities
+    }
+
+    /// Activation records: reads and lists.
+    pub fn records(&self) -> &Records {
+        &self.inner.records
+    }
+
+    /// The variables activations of `namespace` get from the state services (its key-value
+    /// password, its storage key): what a Nimbella login hands the CLI.
+    pub async fn namespace_environment(&self, namespace: &str) -> Vec<(String, String)> {
+        match EntityName::parse(namespace) {
+            Ok(name) => self.inner.runs.activation_env(&name).await,
+            Err(_) => Vec::new(),
         }
     }
 
@@ -234,10 +225,10 @@ impl Controller {
     /// activations a previous run left unfinished, pruning of old records, and the alarm
     /// scheduler.
     pub async fn start(&self) -> Result<()> {
-        self.install_system_packages().await?;
+        self.entities().install_system_packages().await?;
         self.recover_orphans().await?;
         self.resume_sessions().await?;
-        self.spawn_retention();
+        self.records().spawn_retention();
         self.spawn_scheduler().await?;
         Ok(())
     }
@@ -245,8 +236,8 @@ impl Controller {
     /// Graceful stop: waits up to `deadline` for running activations, flushes records, stops
     /// runtime processes.
     pub async fn shutdown(&self, deadline: Duration) {
-        self.inner.running.wait_idle(deadline).await;
-        self.inner.invoker.shutdown();
-        let _ = self.inner.activations.flush().await;
+        self.inner.runs.running.wait_idle(deadline).await;
+        self.inner.runs.invoker.shutdown();
+        let _ = self.records().flush().await;
     }
 }

@@ -251,6 +251,7 @@ async fn new_namespace(
         .await
         .expect("a new key");
     let identity = controller
+        .entities()
         .authenticate(&key.uuid, &key.key)
         .await
         .expect("the store answers")

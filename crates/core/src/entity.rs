@@ -17,6 +17,16 @@ pub enum Collection {
 }
 
 impl Collection {
+    /// Its name in the API's URLs and count answers.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Collection::Actions => "actions",
+            Collection::Packages => "packages",
+            Collection::Triggers => "triggers",
+            Collection::Rules => "rules",
+        }
+    }
+
     /// The value stored in the `collection` column.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use wisp_controller::{InvokeOptions, Invoked};
-use wisp_core::{EntityName, EntityPath, NameError, Outcome};
+use wisp_core::{Action, EntityName, EntityPath, NameError, Outcome};
 use wisp_wire::Accepted;
 
 use crate::auth::Caller;
@@ -104,12 +104,14 @@ async fn list_in(
     if params.count {
         let n = state
             .controller
+            .entities()
             .count_actions(&caller.0, namespace, package)
             .await?;
         return Ok(Json(json!({"actions": n})).into_response());
     }
     let actions = state
         .controller
+        .entities()
         .list_actions(&caller.0, namespace, package, params.skip, params.limit)
         .await?;
     Ok(Json(actions.iter().map(wire::action_summary).collect::<Vec<_>>()).into_response())
@@ -133,11 +135,7 @@ async fn get_action(
             .await
         }
         Target::Action(path) => {
-            let action = state
-                .controller
-                .resolve_action(&caller.0, &path)
-                .await?
-                .action;
+            let action = state.controller.get::<Action>(&caller.0, &path).await?;
             let code = query
                 .get("code")
                 .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
@@ -158,7 +156,7 @@ async fn put(
     let put = wire::action_put(wire::object_body(&body, false)?.unwrap_or_default())?;
     let action = state
         .controller
-        .put_action(&caller.0, path, put, flag(&query, "overwrite"))
+        .put::<Action>(&caller.0, path, put, flag(&query, "overwrite"))
         .await?;
     Ok(Json(wire::action(&action, true)).into_response())
 }
@@ -169,7 +167,7 @@ async fn delete(
     Path((ns, rest)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let path = action_path(&caller, &state, &ns, &rest, true)?;
-    let action = state.controller.delete_action(path).await?;
+    let action = state.controller.delete::<Action>(&path, false).await?;
     Ok(Json(wire::action(&action, true)).into_response())
 }
 

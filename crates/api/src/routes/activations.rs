@@ -51,16 +51,10 @@ async fn list(
         limit: params.limit,
     };
     if params.count {
-        let n = state
-            .controller
-            .count_activations(&namespace, filter)
-            .await?;
+        let n = state.controller.records().count(&namespace, filter).await?;
         return Ok(Json(json!({"activations": n})).into_response());
     }
-    let records = state
-        .controller
-        .list_activations(&namespace, filter)
-        .await?;
+    let records = state.controller.records().list(&namespace, filter).await?;
     let render = if docs {
         wire::activation
     } else {
@@ -77,7 +71,7 @@ async fn find(
 ) -> Result<wisp_core::Activation, ApiError> {
     let namespace = caller.entitled_namespace(state, ns, "activations")?;
     let id = ActivationId::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Ok(state.controller.get_activation(&namespace, id).await?)
+    Ok(state.controller.records().get(&namespace, id).await?)
 }
 
 async fn get_one(

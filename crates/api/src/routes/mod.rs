@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod activations;
+pub mod entities;
 pub mod info;
 pub mod kv;
 pub mod login;

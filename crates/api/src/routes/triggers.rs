@@ -1,97 +1,42 @@
 //! `/namespaces/{ns}/triggers[/{name}]`: triggers, and firing them.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query as QueryParams, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
-use wisp_core::EntityPath;
+use wisp_controller::TriggerPut;
+use wisp_core::{Identity, Trigger};
 
 use crate::auth::Caller;
 use crate::middleware::transaction_id;
-use crate::query::{flag, list_params, Query};
+use crate::routes::entities::{self, Collection};
 use crate::routes::{own_entity, payload_too_large};
 use crate::{wire, ApiError, AppState};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/namespaces/{ns}/triggers", get(list))
+        .route("/namespaces/{ns}/triggers", entities::list::<Trigger>())
         .route(
             "/namespaces/{ns}/triggers/{name}",
-            get(get_trigger).put(put).delete(delete).post(fire),
+            entities::item::<Trigger>().post(fire),
         )
 }
 
-fn trigger_path(
-    caller: &Caller,
-    state: &AppState,
-    ns: &str,
-    name: &str,
-) -> Result<EntityPath, ApiError> {
-    own_entity(caller, state, ns, "triggers", name)
-}
-
-async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(ns): Path<String>,
-    QueryParams(query): QueryParams<Query>,
-) -> Result<Response, ApiError> {
-    caller.entitled_namespace(&state, &ns, "triggers")?;
-    let params = list_params(&query, "triggers")?;
-    if params.count {
-        let n = state.controller.count_triggers(&caller.0).await?;
-        return Ok(Json(json!({"triggers": n})).into_response());
+impl Collection for Trigger {
+    fn put_from(body: Map<String, Value>, _: &Identity) -> Result<TriggerPut, ApiError> {
+        wire::trigger_put(body)
     }
-    let triggers = state
-        .controller
-        .list_triggers(&caller.0, params.page())
-        .await?;
-    Ok(Json(
-        triggers
-            .iter()
-            .map(wire::trigger_summary)
-            .collect::<Vec<_>>(),
-    )
-    .into_response())
-}
 
-async fn get_trigger(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let path = trigger_path(&caller, &state, &ns, &name)?;
-    let trigger = state.controller.get_trigger(&path).await?;
-    Ok(Json(wire::trigger(&trigger)).into_response())
-}
+    fn document(trigger: &Trigger) -> impl Serialize {
+        wire::trigger(trigger)
+    }
 
-async fn put(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
-    QueryParams(query): QueryParams<Query>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let path = trigger_path(&caller, &state, &ns, &name)?;
-    let put = wire::trigger_put(wire::object_body(&body, true)?.unwrap_or_default())?;
-    let trigger = state
-        .controller
-        .put_trigger(path, put, flag(&query, "overwrite"))
-        .await?;
-    Ok(Json(wire::trigger(&trigger)).into_response())
-}
-
-async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let path = trigger_path(&caller, &state, &ns, &name)?;
-    let trigger = state.controller.delete_trigger(&path).await?;
-    Ok(Json(wire::trigger(&trigger)).into_response())
+    fn summary(trigger: &Trigger) -> impl Serialize {
+        wire::trigger_summary(trigger)
+    }
 }
 
 /// 202 with the trigger's activation id, or 204 when no rule is active.
@@ -106,7 +51,7 @@ async fn fire(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let path = trigger_path(&caller, &state, &ns, &name)?;
+    let path = own_entity(&caller, &state, &ns, "triggers", &name)?;
     let max = state.controller.limits().max_payload_bytes;
     if body.len() > max {
         return Err(payload_too_large(body.len(), max));

@@ -118,10 +118,12 @@ async fn web_action(
 ) -> Result<(Identity, std::sync::Arc<Action>), ApiError> {
     let controller = &state.controller;
     let owner = controller
+        .entities()
         .identity_of_namespace(&target.action.namespace)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let action = controller
+        .entities()
         .resolve_action(&owner, &target.action)
         .await?
         .action;

@@ -51,6 +51,8 @@ pub fn package_summary(p: &Package) -> wisp_wire::Package {
 pub fn package_view(view: &PackageView) -> wisp_wire::Package {
     let (feeds, actions): (Vec<_>, Vec<_>) = view
         .actions
+        .as_deref()
+        .unwrap_or_default()
         .iter()
         .partition(|a| a.annotations.get("feed").is_some());
     let entry = |a: &&wisp_core::Action| PackageEntry {

@@ -7,8 +7,8 @@ use wisp_core::{ActivationResponse, EntityPath};
 
 use super::session::{application_error, internal_error, Accounting, Program, Session};
 use super::{Next, Step};
+use crate::entities::ResolvedAction;
 use crate::names::parse_fully_qualified;
-use crate::packages::ResolvedAction;
 use crate::{Controller, ControllerError};
 
 const TOO_MANY: &str = "Too many actions in the composition.";
@@ -224,7 +224,7 @@ impl Controller {
             )
         };
         let caller = session.caller.identity().ok_or_else(not_found)?;
-        match self.resolve_action(&caller, path).await {
+        match self.entities().resolve_action(&caller, path).await {
             Ok(resolved) => Ok(resolved),
             Err(ControllerError::Forbidden(_)) => Err(format!(
                 "Failed entitlement check for action with name '{}' during composition.",

@@ -21,8 +21,8 @@ use wisp_core::invoke::InvokeError;
 use wisp_core::params::merge_into;
 use wisp_core::{Activation, ActivationId, ActivationResponse, EntityPath, Exec, Identity};
 
-use crate::invoke::RunningGuard;
-use crate::packages::ResolvedAction;
+use crate::entities::ResolvedAction;
+use crate::runs::RunningGuard;
 use crate::{Controller, InvokeOptions, Invoked, Result};
 use session::internal_error;
 pub(crate) use session::{Accounting, Origin, Program, Session};
@@ -70,8 +70,8 @@ impl Controller {
             },
         );
         let id = session.id.clone();
-        self.inner
-            .activations
+        self.records()
+            .store()
             .save_session(id.clone(), session.doc())
             .await?;
         let done = self.spawn_session(session);
@@ -126,18 +126,17 @@ impl Controller {
         };
         let record = session.finish(response);
         let id = record.activation_id.clone();
-        self.inner.unflushed.insert(id.clone(), record.clone());
+        self.records().hold(&record);
         // Stores the record and removes the session in one commit.
-        if let Err(e) = self.complete(record.clone(), None).await {
+        if let Err(e) = self.records().complete(record.clone(), None).await {
             tracing::error!(error = %e, activation = %id, "composition record not stored");
         }
-        self.inner.unflushed.remove(&id);
         (record, session)
     }
 
     fn save(&self, session: &Session) -> wisp_store::BoxFuture<'_, wisp_store::Result<()>> {
-        self.inner
-            .activations
+        self.records()
+            .store()
             .save_session(session.id.clone(), session.doc())
     }
 
@@ -170,8 +169,8 @@ impl Controller {
                 return Ok(record);
             }
             if let Ok(Some(record)) = self
-                .inner
-                .activations
+                .records()
+                .store()
                 .get(session.caller.namespace.clone(), id)
                 .await
             {
@@ -220,6 +219,7 @@ impl Controller {
 
     fn take_resumable(&self, id: &ActivationId) -> Option<Session> {
         self.inner
+            .runs
             .resumable
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -230,7 +230,7 @@ impl Controller {
     /// is waiting on are resumed by that parent, when it reaches them.
     pub(crate) async fn resume_sessions(&self) -> Result<()> {
         let mut sessions = HashMap::new();
-        for doc in self.inner.activations.sessions().await? {
+        for doc in self.records().store().sessions().await? {
             match serde_json::from_str::<Session>(&doc) {
                 Ok(session) => {
                     sessions.insert(session.id.clone(), session);
@@ -248,6 +248,7 @@ impl Controller {
             .into_values()
             .partition(|s| awaited.contains(&s.id));
         self.inner
+            .runs
             .resumable
             .lock()
             .unwrap_or_else(|p| p.into_inner())

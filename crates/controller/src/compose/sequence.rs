@@ -1,102 +1,16 @@
-//! Sequences: create-time checks, and one step of a running sequence.
-
-use std::collections::HashSet;
+//! One step of a running sequence (the checks made when one is stored: `entities::sequences`).
 
 use serde_json::Value;
-use wisp_core::{EntityPath, Exec, Identity, SequenceExec};
+use wisp_core::Exec;
 
 use super::session::{application_error, Program, Session};
 use super::{Next, Step};
-use crate::names::parse_fully_qualified;
-use crate::{Controller, ControllerError, Result};
+use crate::{Controller, ControllerError};
 
 const TOO_MANY: &str = "Too many actions in the sequence.";
 const MISSING: &str = "Sequence component does not exist.";
 
 impl Controller {
-    /// Checks the components of a sequence about to be stored at `path`: there are some, not
-    /// too many once nested sequences are inlined, each exists and may be read by `identity`,
-    /// and none leads back to the sequence itself.
-    pub(crate) async fn check_sequence(
-        &self,
-        identity: &Identity,
-        path: &EntityPath,
-        names: &[String],
-    ) -> Result<SequenceExec> {
-        let bad = |m: &str| ControllerError::BadRequest(m.to_string());
-        let max = self.limits().max_sequence_length;
-        if names.is_empty() {
-            return Err(bad("No component specified for the sequence."));
-        }
-        if names.len() > max {
-            return Err(bad(TOO_MANY));
-        }
-        let components = names
-            .iter()
-            .map(|name| {
-                parse_fully_qualified(name, &identity.namespace)
-                    .map_err(|e| ControllerError::BadRequest(e.to_string()))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mut atoms = 0;
-        let mut walking = HashSet::new();
-        for component in &components {
-            self.count_atoms(identity, path, component, &mut atoms, &mut walking)
-                .await?;
-            if atoms > max {
-                return Err(bad(TOO_MANY));
-            }
-        }
-        Ok(SequenceExec { components })
-    }
-
-    /// Adds the atomic actions `component` stands for to `atoms`, following nested sequences.
-    async fn count_atoms(
-        &self,
-        identity: &Identity,
-        sequence: &EntityPath,
-        component: &EntityPath,
-        atoms: &mut usize,
-        walking: &mut HashSet<EntityPath>,
-    ) -> Result<()> {
-        let self_reference =
-            || ControllerError::BadRequest("Sequence may not refer to itself.".into());
-        if component == sequence {
-            return Err(self_reference());
-        }
-        let resolved = match self.resolve_action(identity, component).await {
-            Ok(resolved) => resolved,
-            Err(ControllerError::NotFound | ControllerError::Missing(_)) => {
-                return Err(ControllerError::BadRequest(MISSING.into()))
-            }
-            Err(e) => return Err(e),
-        };
-        if &resolved.action.path == sequence {
-            return Err(self_reference());
-        }
-        match &resolved.action.exec {
-            Exec::Sequence(inner) => {
-                // A cycle stored before (it cannot be made through the API) stops the walk.
-                let inner_path = resolved.action.path.clone();
-                if !walking.insert(inner_path.clone()) {
-                    return Err(self_reference());
-                }
-                for c in &inner.components {
-                    Box::pin(self.count_atoms(identity, sequence, c, atoms, walking)).await?;
-                    if *atoms > self.limits().max_sequence_length {
-                        break;
-                    }
-                }
-                walking.remove(&inner_path);
-                Ok(())
-            }
-            _ => {
-                *atoms += 1;
-                Ok(())
-            }
-        }
-    }
-
     /// Runs the next component: its input is the previous result; a result with `error`
     /// ends the sequence with that response.
     pub(crate) async fn sequence_step(&self, session: &mut Session) -> Next {
@@ -122,7 +36,7 @@ impl Controller {
         let Some(identity) = session.caller.identity() else {
             return Next::Finish(application_error(MISSING));
         };
-        let resolved = match self.resolve_action(&identity, &component).await {
+        let resolved = match self.entities().resolve_action(&identity, &component).await {
             Ok(resolved) => resolved,
             Err(ControllerError::NotFound | ControllerError::Missing(_)) => {
                 return Next::Finish(application_error(MISSING))

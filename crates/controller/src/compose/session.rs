@@ -9,7 +9,7 @@ use wisp_core::{
     SemVer,
 };
 
-use crate::packages::ResolvedAction;
+use crate::entities::ResolvedAction;
 
 /// Who invoked the composition. The key is kept while the composition runs (actions that ask
 /// for it get it, after a restart too) and goes with the session when it ends.

@@ -163,7 +163,7 @@ impl Controller {
     ) -> (Result<RunOutcome, InvokeError>, Option<Value>) {
         let declared = StateDecl::of(request.action.annotations.get(declared::ANNOTATION));
         let resolved = match declared {
-            Ok(None) => return (self.inner.invoker.run(request).await, None),
+            Ok(None) => return (self.inner.runs.invoker.run(request).await, None),
             Ok(Some(decl)) => match request.args.as_object() {
                 Some(args) => decl.resolve(args),
                 None => Err(DeclError::Parameter(
@@ -186,12 +186,17 @@ impl Controller {
         resolved: &ResolvedState,
         note: &mut Note,
     ) -> Result<RunOutcome, InvokeError> {
-        let Some(DeclaredState { backend, files }) = self.inner.state.as_ref() else {
+        let Some(DeclaredState { backend, files }) = self.inner.runs.state.as_ref() else {
             let message = "This server has no state store, so actions cannot declare state.";
             return Ok(refused(Outcome::InternalError, message.into()));
         };
         let namespace = request.namespace.clone();
-        let _held = self.inner.key_locks.lock(&namespace, &resolved.write).await;
+        let _held = self
+            .inner
+            .runs
+            .key_locks
+            .lock(&namespace, &resolved.write)
+            .await;
         note.read = resolved.loaded_keys().cloned().collect();
         loop {
             note.attempts += 1;
@@ -206,7 +211,7 @@ impl Controller {
                 let event = json!({"keys": loaded.keys, "files": loaded.files});
                 args.insert(declared::FIELD.into(), event);
             }
-            let mut run = self.inner.invoker.run(attempt).await?;
+            let mut run = self.inner.runs.invoker.run(attempt).await?;
             if !run.response.outcome.is_success() {
                 return Ok(run); // a failed activation writes nothing
             }

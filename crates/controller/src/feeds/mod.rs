@@ -66,10 +66,15 @@ impl Controller {
         let now = now_ms();
         match event {
             Lifecycle::Create => {
-                self.get_trigger(&trigger).await.map_err(|e| match e {
-                    ControllerError::NotFound => bad(&format!("the trigger {name} does not exist")),
-                    other => other,
-                })?;
+                self.entities()
+                    .get_trigger(&trigger)
+                    .await
+                    .map_err(|e| match e {
+                        ControllerError::NotFound => {
+                            bad(&format!("the trigger {name} does not exist"))
+                        }
+                        other => other,
+                    })?;
                 let alarm = Alarm::from_params(shape, args, now).map_err(|e| bad(&e))?;
                 let conflict = format!("the trigger {name} already has an alarm");
                 let created = self
@@ -146,7 +151,7 @@ impl Controller {
             .and_then(Value::as_str)
             .ok_or_else(|| bad("a feed action needs authKey, a key of the trigger's namespace"))?;
         let owner = match key.split_once(':') {
-            Some((uuid, secret)) => self.authenticate(uuid, secret).await?,
+            Some((uuid, secret)) => self.entities().authenticate(uuid, secret).await?,
             None => None,
         };
         match owner {

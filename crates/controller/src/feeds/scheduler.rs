@@ -98,6 +98,7 @@ impl Controller {
             Err(_) => Ok(self
                 .inner
                 .entities
+                .store()
                 .delete_feed(trigger.clone())
                 .await
                 .map(drop)?),
@@ -125,7 +126,13 @@ impl Controller {
             return Ok(());
         };
         let mut alarms = HashMap::new();
-        for record in self.inner.entities.list_feeds(PROVIDER.into()).await? {
+        for record in self
+            .inner
+            .entities
+            .store()
+            .list_feeds(PROVIDER.into())
+            .await?
+        {
             match serde_json::from_str::<Alarm>(&record.doc) {
                 Ok(alarm) => {
                     let next = resumed(&alarm);
@@ -199,7 +206,7 @@ impl Controller {
         trigger: &EntityPath,
         alarm: Option<Alarm>,
     ) -> Result<Option<Alarm>> {
-        let store = &self.inner.entities;
+        let store = &self.inner.entities.store();
         match alarm {
             Some(alarm) => {
                 let doc = serde_json::to_string(&alarm).expect("alarms serialise");
@@ -235,7 +242,11 @@ impl Controller {
             return;
         };
         let payload = entry.alarm.payload.clone();
-        let owner = match self.identity_of_namespace(&trigger.namespace).await {
+        let owner = match self
+            .entities()
+            .identity_of_namespace(&trigger.namespace)
+            .await
+        {
             Ok(Some(owner)) => owner,
             Ok(None) => return self.end_alarm(alarms, &trigger).await,
             Err(e) => return self.retry_later(alarms, &trigger, e),

@@ -51,7 +51,8 @@ async fn a_sequence_feeds_each_result_to_the_next_action() {
     for step in &record.logs {
         let step = t
             .controller
-            .get_activation(
+            .records()
+            .get(
                 &t.guest.namespace,
                 wisp_core::ActivationId::parse(step).unwrap(),
             )
@@ -96,6 +97,7 @@ async fn a_sequence_cannot_name_a_missing_action() {
 
     let refused = t
         .controller
+        .entities()
         .put_action(&t.guest, t.path("haunted"), put, false)
         .await
         .unwrap_err();

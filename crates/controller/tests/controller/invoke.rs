@@ -112,7 +112,8 @@ async fn a_blocking_invoke_stores_a_record_that_can_be_read_back() {
 
     let stored = t
         .controller
-        .get_activation(&t.guest.namespace, record.activation_id.clone())
+        .records()
+        .get(&t.guest.namespace, record.activation_id.clone())
         .await
         .unwrap();
     assert_eq!(stored.name, "echo");
@@ -268,7 +269,8 @@ async fn finished(t: &TestController, id: ActivationId) -> wisp_core::Activation
     for _ in 0..100 {
         if let Ok(record) = t
             .controller
-            .get_activation(&t.guest.namespace, id.clone())
+            .records()
+            .get(&t.guest.namespace, id.clone())
             .await
         {
             if record.response.outcome != Outcome::InternalError {

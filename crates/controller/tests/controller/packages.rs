@@ -136,6 +136,7 @@ async fn actions_cannot_be_written_into_a_binding() {
     };
     let refused = t
         .controller
+        .entities()
         .put_action(&t.guest, t.path("alias/act"), put, false)
         .await
         .unwrap_err();
@@ -155,11 +156,13 @@ async fn a_package_with_actions_is_deleted_only_by_force_and_takes_them_along() 
 
     let refused = t
         .controller
-        .delete_package(t.path("full"), false)
+        .entities()
+        .delete_package(&t.path("full"), false)
         .await
         .unwrap_err();
     t.controller
-        .delete_package(t.path("full"), true)
+        .entities()
+        .delete_package(&t.path("full"), true)
         .await
         .unwrap();
 
@@ -193,6 +196,7 @@ async fn package(
         ..PackagePut::default()
     };
     t.controller
+        .entities()
         .put_package(owner, path_in(owner.namespace.as_str(), package), put, true)
         .await
         .unwrap_or_else(|e| panic!("put package {package}: {e}"));
@@ -215,6 +219,7 @@ async fn binding(
         ..PackagePut::default()
     };
     t.controller
+        .entities()
         .put_package(&t.guest, t.path(binding), put, false)
         .await
         .map(|_| ())

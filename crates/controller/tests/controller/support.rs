@@ -33,6 +33,7 @@ pub async fn put_action(
         ..ActionPut::default()
     };
     t.controller
+        .entities()
         .put_action(identity, path.clone(), put, true)
         .await
         .unwrap_or_else(|e| panic!("put {path}: {e}"));

@@ -46,7 +46,8 @@ async fn a_fire_invokes_each_active_rules_action_with_the_trigger_parameters_and
     }
     let record = t
         .controller
-        .get_activation(&t.guest.namespace, id)
+        .records()
+        .get(&t.guest.namespace, id)
         .await
         .unwrap();
     assert_eq!(record.name, "uploaded");
@@ -65,6 +66,7 @@ async fn a_disabled_rule_invokes_nothing() {
     t.invoker.on("work", |_| json!({}));
     rule(&t, "every", "tick", "work").await.unwrap();
     t.controller
+        .entities()
         .set_rule_status(&t.path("every"), RuleStatus::Inactive)
         .await
         .unwrap();
@@ -101,6 +103,7 @@ async fn trigger(t: &TestController, name: &str, params: &[(&str, Value)]) {
         ..TriggerPut::default()
     };
     t.controller
+        .entities()
         .put_trigger(t.path(name), put, true)
         .await
         .unwrap_or_else(|e| panic!("put trigger {name}: {e}"));
@@ -118,6 +121,7 @@ async fn rule(
         ..RulePut::default()
     };
     t.controller
+        .entities()
         .put_rule(&t.guest, t.path(name), put, false)
         .await
         .map(|_| ())

@@ -1,104 +1,15 @@
-//! Triggers: their writes, and firing one, which invokes the action of every active rule.
+//! Firing a trigger: every active rule's action is invoked.
 
 use serde_json::{json, Map, Value};
 use wisp_core::params::merge_into;
 use wisp_core::time::now_ms;
 use wisp_core::{
-    Activation, ActivationId, ActivationResponse, Annotations, EntityPath, Identity, Parameter,
-    Revision, RuleStatus, SemVer, Trigger,
+    Activation, ActivationId, ActivationResponse, Annotations, EntityPath, Identity, RuleStatus,
 };
-use wisp_store::{Expect, Page};
 
-use crate::names::parse_fully_qualified;
-use crate::{Controller, ControllerError, InvokeOptions, Invoked, Result};
-
-/// The body of `PUT /triggers/{name}`: every field optional; given fields replace old ones.
-#[derive(Debug, Clone, Default)]
-pub struct TriggerPut {
-    pub parameters: Option<Vec<Parameter>>,
-    pub annotations: Option<Vec<(String, Value)>>,
-    pub version: Option<SemVer>,
-    pub publish: Option<bool>,
-}
+use crate::{Controller, InvokeOptions, Invoked, Result};
 
 impl Controller {
-    pub async fn put_trigger(
-        &self,
-        path: EntityPath,
-        put: TriggerPut,
-        overwrite: bool,
-    ) -> Result<Trigger> {
-        let store = &self.inner.entities;
-        let existing = store.get_entity::<Trigger>(&path).await?;
-        if existing.is_some() && !overwrite {
-            return Err(ControllerError::Conflict("resource already exists".into()));
-        }
-        if let Some(annotations) = &put.annotations {
-            if let Some((_, feed)) = annotations.iter().rev().find(|(k, _)| k == "feed") {
-                let valid = feed
-                    .as_str()
-                    .is_some_and(|f| parse_fully_qualified(f, &path.namespace).is_ok());
-                if !valid {
-                    return Err(ControllerError::BadRequest("Feed name is not valid".into()));
-                }
-            }
-        }
-        let old = existing.as_ref();
-        let revision = Revision::next(old, put.version, put.publish);
-        let trigger = Trigger {
-            version: revision.version,
-            publish: revision.publish,
-            parameters: put
-                .parameters
-                .unwrap_or_else(|| old.map_or_else(Vec::new, |t| t.parameters.clone())),
-            annotations: match put.annotations {
-                Some(a) => Annotations(a),
-                None => old.map_or_else(Annotations::default, |t| t.annotations.clone()),
-            },
-            rules: old.map_or_else(Default::default, |t| t.rules.clone()),
-            updated: revision.updated,
-            path,
-        };
-        store.put_entity(&trigger, Expect::replacing(old)).await?;
-        Ok(trigger)
-    }
-
-    pub async fn get_trigger(&self, path: &EntityPath) -> Result<Trigger> {
-        self.inner
-            .entities
-            .get_entity::<Trigger>(path)
-            .await?
-            .ok_or(ControllerError::NotFound)
-    }
-
-    /// Deletes a trigger; rules that pointed at it stay and report `inactive`. An alarm on it
-    /// stops first, so no fire lands on a trigger of the same name created later.
-    pub async fn delete_trigger(&self, path: &EntityPath) -> Result<Trigger> {
-        self.get_trigger(path).await?;
-        self.forget_alarm(path).await?;
-        self.inner
-            .entities
-            .delete_entity::<Trigger>(path)
-            .await?
-            .ok_or(ControllerError::NotFound)
-    }
-
-    pub async fn list_triggers(&self, identity: &Identity, page: Page) -> Result<Vec<Trigger>> {
-        Ok(self
-            .inner
-            .entities
-            .list_entities::<Trigger>(&identity.namespace, None, page)
-            .await?)
-    }
-
-    pub async fn count_triggers(&self, identity: &Identity) -> Result<u64> {
-        Ok(self
-            .inner
-            .entities
-            .count_entities::<Trigger>(&identity.namespace, None)
-            .await?)
-    }
-
     /// Fires a trigger: every active rule's action is invoked (non-blocking) with the trigger's
     /// parameters overlaid by the request headers and the event. Returns the trigger's
     /// activation id, or `None` when no rule is active (nothing runs, nothing is recorded).
@@ -118,10 +29,11 @@ impl Controller {
         transaction_id: String,
     ) -> Result<Option<ActivationId>> {
         self.inner
+            .runs
             .throttle
             .fire(identity.namespace.as_str(), &self.throttles(identity))
             .inspect_err(|_| self.throttled(identity, "fires_per_minute"))?;
-        let trigger = self.get_trigger(path).await?;
+        let trigger = self.entities().get_trigger(path).await?;
         self.metrics().trigger_fire(identity.namespace.as_str());
         let active: Vec<_> = trigger
             .rules
@@ -167,7 +79,7 @@ impl Controller {
             logs,
             annotations: Annotations::default(),
         };
-        self.complete(record, None).await?;
+        self.records().complete(record, None).await?;
         Ok(Some(id))
     }
 }

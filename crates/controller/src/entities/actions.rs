@@ -12,7 +12,8 @@ use wisp_core::{
 };
 use wisp_store::{Expect, Page};
 
-use crate::{Controller, ControllerError, Result};
+use super::Entities;
+use crate::{ControllerError, Result};
 
 /// `exec` as a client sent it.
 #[derive(Debug, Clone, Default)]
@@ -36,21 +37,7 @@ pub struct ActionPut {
     pub publish: Option<bool>,
 }
 
-impl Controller {
-    /// Checks that `identity` may write or read private entities of `namespace`.
-    pub fn entitle(
-        &self,
-        identity: &Identity,
-        namespace: &EntityName,
-        resource: &str,
-    ) -> Result<()> {
-        if &identity.namespace == namespace {
-            Ok(())
-        } else {
-            Err(ControllerError::Forbidden(resource.to_string()))
-        }
-    }
-
+impl Entities {
     pub async fn put_action(
         &self,
         identity: &Identity,
@@ -62,7 +49,7 @@ impl Controller {
         if let Some(package) = path.package_path() {
             self.writable_package(&package).await?;
         }
-        let store = &self.inner.entities;
+        let store = &self.store;
         let existing = store.get_entity::<Action>(&path).await?;
         if existing.is_some() && !overwrite {
             return Err(ControllerError::Conflict("resource already exists".into()));
@@ -128,9 +115,7 @@ impl Controller {
             .put_entity(&action, Expect::replacing(existing.as_ref()))
             .await?;
         let action = Arc::new(action);
-        self.inner
-            .actions
-            .insert(action.path.clone(), action.clone());
+        self.actions.insert(action.path.clone(), action.clone());
         Ok(action)
     }
 
@@ -141,17 +126,13 @@ impl Controller {
         let Exec::Code(code) = &action.exec else {
             return Ok(());
         };
-        self.inner
-            .invoker
-            .prepare(action)
-            .await
-            .map_err(|e| match e {
-                CodeError::Invalid(message) => ControllerError::BadRequest(format!(
-                    "The {} code is not valid: {message}.",
-                    code.kind
-                )),
-                CodeError::Engine(message) => ControllerError::Internal(message),
-            })
+        self.code.prepare(action).await.map_err(|e| match e {
+            CodeError::Invalid(message) => ControllerError::BadRequest(format!(
+                "The {} code is not valid: {message}.",
+                code.kind
+            )),
+            CodeError::Engine(message) => ControllerError::Internal(message),
+        })
     }
 
     fn check_sizes(&self, put: &ActionPut) -> Result<()> {
@@ -180,28 +161,25 @@ impl Controller {
 
     /// The action stored at `path` (no package resolution), from the cache when possible.
     pub(crate) async fn stored_action(&self, path: &EntityPath) -> Result<Arc<Action>> {
-        if let Some(action) = self.inner.actions.get(path) {
+        if let Some(action) = self.actions.get(path) {
             return Ok(action);
         }
         let action = self
-            .inner
-            .entities
+            .store
             .get_entity::<Action>(path)
             .await?
             .ok_or(ControllerError::NotFound)?;
         let action = Arc::new(action);
-        self.inner
-            .actions
-            .insert(action.path.clone(), action.clone());
+        self.actions.insert(action.path.clone(), action.clone());
         Ok(action)
     }
 
-    pub async fn delete_action(&self, path: EntityPath) -> Result<Action> {
+    pub async fn delete_action(&self, path: &EntityPath) -> Result<Action> {
         if let Some(package) = path.package_path() {
             self.writable_package(&package).await?;
         }
-        let deleted = self.inner.entities.delete_entity::<Action>(&path).await?;
-        self.inner.actions.remove(&path);
+        let deleted = self.store.delete_entity::<Action>(path).await?;
+        self.actions.remove(path);
         deleted.ok_or(ControllerError::NotFound)
     }
 
@@ -216,8 +194,7 @@ impl Controller {
     ) -> Result<Vec<Action>> {
         let (namespace, package) = self.listing_scope(identity, namespace, package).await?;
         Ok(self
-            .inner
-            .entities
+            .store
             .list_entities::<Action>(&namespace, package.as_ref(), Page { skip, limit })
             .await?)
     }
@@ -230,8 +207,7 @@ impl Controller {
     ) -> Result<u64> {
         let (namespace, package) = self.listing_scope(identity, namespace, package).await?;
         Ok(self
-            .inner
-            .entities
+            .store
             .count_entities::<Action>(&namespace, package.as_ref())
             .await?)
     }

@@ -15,8 +15,9 @@ use sha2::{Digest, Sha256};
 use wisp_core::{EntityName, Identity, NamespaceLimits};
 use wisp_store::{EntityStore, KeyRecord};
 
+use super::Entities;
 use crate::cache::SharedMap;
-use crate::{Controller, ControllerError, Result};
+use crate::{ControllerError, Result};
 
 /// A namespace's credentials, as shown to the administrator once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +70,7 @@ pub const KEY_CACHE_BOUND: usize = 10_000;
 /// Looked-up namespace owners (unknown namespaces too, as `None`) with the time of the lookup.
 pub type OwnerCache = SharedMap<EntityName, (Option<Identity>, Instant)>;
 
-impl Controller {
+impl Entities {
     /// The identity behind `uuid:key`, or `None` when the pair is unknown.
     pub async fn authenticate(&self, uuid: &str, key: &str) -> Result<Option<Identity>> {
         let found = self.lookup_key(uuid).await?;
@@ -88,14 +89,14 @@ impl Controller {
     /// key. Web actions run as this identity. Its `api_key` is empty: keys are stored only as
     /// digests, so the owner's key cannot be handed to an action.
     pub async fn identity_of_namespace(&self, namespace: &EntityName) -> Result<Option<Identity>> {
-        if let Some((identity, at)) = self.inner.owners.get(namespace) {
-            if at.elapsed() < self.inner.config.identity_ttl {
+        if let Some((identity, at)) = self.owners.get(namespace) {
+            if at.elapsed() < self.identity_ttl {
                 return Ok(identity);
             }
         }
         // The store has no lookup by namespace; a scan is fine while keys are few and the
         // result is cached like a key.
-        let store = &self.inner.entities;
+        let store = &self.store;
         let owner = store
             .list_keys()
             .await?
@@ -111,31 +112,18 @@ impl Controller {
             }),
             None => None,
         };
-        self.inner
-            .owners
+        self.owners
             .insert(namespace.clone(), (identity.clone(), Instant::now()));
         Ok(identity)
     }
 
-    /// The variables activations of `namespace` get from the state services (its key-value
-    /// password, its storage key): what a Nimbella login hands the CLI.
-    pub async fn namespace_environment(&self, namespace: &str) -> Vec<(String, String)> {
-        match (
-            &self.inner.activation_env,
-            wisp_core::EntityName::parse(namespace),
-        ) {
-            (Some(env), Ok(name)) => env.variables(&name).await,
-            _ => Vec::new(),
-        }
-    }
-
     async fn lookup_key(&self, uuid: &str) -> Result<Option<(KeyRecord, NamespaceLimits)>> {
-        if let Some((found, at)) = self.inner.keys.get(uuid) {
-            if at.elapsed() < self.inner.config.identity_ttl {
+        if let Some((found, at)) = self.keys.get(uuid) {
+            if at.elapsed() < self.identity_ttl {
                 return Ok(found);
             }
         }
-        let store = &self.inner.entities;
+        let store = &self.store;
         let found = match store.find_key(uuid.to_string()).await? {
             Some(record) => {
                 let limits = store.get_limits(record.namespace.clone()).await?;
@@ -143,8 +131,7 @@ impl Controller {
             }
             None => None,
         };
-        self.inner
-            .keys
+        self.keys
             .insert(uuid.to_string(), (found.clone(), Instant::now()));
         Ok(found)
     }

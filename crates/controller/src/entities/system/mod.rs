@@ -15,7 +15,8 @@ use wisp_core::{
 };
 use wisp_store::Expect;
 
-use crate::{Controller, Result};
+use super::Entities;
+use crate::Result;
 
 /// The system namespace, as in OpenWhisk.
 pub const NAMESPACE: &str = "whisk.system";
@@ -63,13 +64,13 @@ const ALARMS: [(&str, &str, &[&str]); 3] = [
     ),
 ];
 
-impl Controller {
+impl Entities {
     /// Makes sure `whisk.system` has an owner key and the shipped packages.
     pub async fn install_system_packages(&self) -> Result<()> {
         let namespace = EntityName::parse(NAMESPACE).expect("a valid namespace");
         if self.identity_of_namespace(&namespace).await?.is_none() {
-            crate::add_key(self.inner.entities.as_ref(), namespace.clone(), None).await?;
-            self.inner.owners.remove(&namespace);
+            crate::add_key(self.store.as_ref(), namespace.clone(), None).await?;
+            self.owners.remove(&namespace);
         }
         let path = |package: &str, name: Option<&str>| {
             let package = EntityName::parse(package).expect("a valid name");
@@ -117,7 +118,7 @@ impl Controller {
     }
 
     async fn install_package(&self, path: EntityPath, description: &str) -> Result<()> {
-        let store = &self.inner.entities;
+        let store = &self.store;
         let old = store.get_entity::<Package>(&path).await?;
         let annotations = annotations(&[("description", json!(description))]);
         if old
@@ -139,7 +140,7 @@ impl Controller {
         store
             .put_entity(&package, Expect::replacing(old.as_ref()))
             .await?;
-        self.inner.packages.remove(package.path());
+        self.packages.remove(package.path());
         Ok(())
     }
 
@@ -151,7 +152,7 @@ impl Controller {
     ) -> Result<()> {
         annotations.set("exec", Value::from(exec.kind_name()));
         annotations.set("provide-api-key", Value::Bool(false));
-        let store = &self.inner.entities;
+        let store = &self.store;
         let old = store.get_entity::<Action>(&path).await?;
         if old
             .as_ref()
@@ -173,7 +174,7 @@ impl Controller {
         store
             .put_entity(&action, Expect::replacing(old.as_ref()))
             .await?;
-        self.inner.actions.remove(action.path());
+        self.actions.remove(action.path());
         Ok(())
     }
 }

@@ -8,10 +8,11 @@ use wisp_core::time::after;
 use wisp_core::{
     Annotations, EntityPath, Identity, Revision, Rule, RuleLink, RuleStatus, SemVer, Trigger,
 };
-use wisp_store::{Expect, Page, Write};
+use wisp_store::{Expect, Write};
 
+use super::Entities;
 use crate::names::parse_fully_qualified;
-use crate::{Controller, ControllerError, Result};
+use crate::{ControllerError, Result};
 
 /// How often a rule write is retried when its trigger changed under it.
 const RETRIES: usize = 5;
@@ -32,7 +33,7 @@ pub struct RuleView {
     pub status: RuleStatus,
 }
 
-impl Controller {
+impl Entities {
     pub async fn put_rule(
         &self,
         identity: &Identity,
@@ -50,7 +51,7 @@ impl Controller {
         put: &RulePut,
         overwrite: bool,
     ) -> Result<RuleView> {
-        let store = &self.inner.entities;
+        let store = &self.store;
         let existing = store.get_entity::<Rule>(path).await?;
         if existing.is_some() && !overwrite {
             return Err(ControllerError::Conflict("resource already exists".into()));
@@ -132,8 +133,7 @@ impl Controller {
 
     pub async fn get_rule(&self, path: &EntityPath) -> Result<RuleView> {
         let rule = self
-            .inner
-            .entities
+            .store
             .get_entity::<Rule>(path)
             .await?
             .ok_or(ControllerError::NotFound)?;
@@ -143,11 +143,7 @@ impl Controller {
 
     /// The status a rule's trigger gives it; `inactive` when the trigger is gone.
     async fn rule_status(&self, rule: &Rule) -> Result<RuleStatus> {
-        let trigger = self
-            .inner
-            .entities
-            .get_entity::<Trigger>(&rule.trigger)
-            .await?;
+        let trigger = self.store.get_entity::<Trigger>(&rule.trigger).await?;
         Ok(trigger
             .and_then(|t| t.rules.get(&rule.link_key()).map(|l| l.status))
             .unwrap_or(RuleStatus::Inactive))
@@ -158,7 +154,7 @@ impl Controller {
     }
 
     async fn try_delete_rule(&self, path: &EntityPath) -> Result<RuleView> {
-        let store = &self.inner.entities;
+        let store = &self.store;
         let rule = store
             .get_entity::<Rule>(path)
             .await?
@@ -183,7 +179,7 @@ impl Controller {
     }
 
     async fn try_set_rule_status(&self, path: &EntityPath, status: RuleStatus) -> Result<()> {
-        let store = &self.inner.entities;
+        let store = &self.store;
         let rule = store
             .get_entity::<Rule>(path)
             .await?
@@ -207,22 +203,6 @@ impl Controller {
         let expect = touch(&mut trigger);
         store.put_entity(&trigger, expect).await?;
         Ok(())
-    }
-
-    pub async fn list_rules(&self, identity: &Identity, page: Page) -> Result<Vec<Rule>> {
-        Ok(self
-            .inner
-            .entities
-            .list_entities::<Rule>(&identity.namespace, None, page)
-            .await?)
-    }
-
-    pub async fn count_rules(&self, identity: &Identity) -> Result<u64> {
-        Ok(self
-            .inner
-            .entities
-            .count_entities::<Rule>(&identity.namespace, None)
-            .await?)
     }
 }
 

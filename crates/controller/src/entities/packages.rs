@@ -6,12 +6,12 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use wisp_core::params::overlay;
 use wisp_core::{
-    Action, Annotations, EntityName, EntityPath, Identity, Package, PackageRef, Parameter,
-    Revision, SemVer,
+    Action, Annotations, EntityPath, Identity, Package, PackageRef, Parameter, Revision, SemVer,
 };
 use wisp_store::{Expect, Page, Write};
 
-use crate::{Controller, ControllerError, Result};
+use super::Entities;
+use crate::{ControllerError, Result};
 
 const ON_BINDING: &str = "Operation not permitted on package binding.";
 
@@ -41,13 +41,24 @@ pub struct ResolvedAction {
     pub binding: Option<EntityPath>,
 }
 
-/// `GET /packages/{name}`: the package with inherited parameters and its actions.
+/// A package as it is answered: on a read, with inherited parameters and its actions.
 pub struct PackageView {
     pub package: Package,
-    pub actions: Vec<Action>,
+    /// The actions it holds (a binding: those of the package it binds); only on a read.
+    pub actions: Option<Vec<Action>>,
 }
 
-impl Controller {
+impl PackageView {
+    /// The package alone, as a write, a delete or a list answers it.
+    pub fn bare(package: Package) -> PackageView {
+        PackageView {
+            package,
+            actions: None,
+        }
+    }
+}
+
+impl Entities {
     pub async fn put_package(
         &self,
         identity: &Identity,
@@ -55,7 +66,7 @@ impl Controller {
         put: PackagePut,
         overwrite: bool,
     ) -> Result<Package> {
-        let store = &self.inner.entities;
+        let store = &self.store;
         let existing = store.get_entity::<Package>(&path).await?;
         if existing.is_some() && !overwrite {
             return Err(ControllerError::Conflict("resource already exists".into()));
@@ -101,8 +112,7 @@ impl Controller {
         store
             .put_entity(&package, Expect::replacing(existing.as_ref()))
             .await?;
-        self.inner
-            .packages
+        self.packages
             .insert(package.path.clone(), Arc::new(package.clone()));
         Ok(package)
     }
@@ -130,8 +140,7 @@ impl Controller {
     pub async fn get_package(&self, identity: &Identity, path: &EntityPath) -> Result<PackageView> {
         let readable = self.readable_package(identity, path).await?;
         let actions = self
-            .inner
-            .entities
+            .store
             .list_entities::<Action>(
                 &readable.actions_in.namespace,
                 Some(&readable.actions_in.name),
@@ -140,48 +149,17 @@ impl Controller {
             .await?;
         let mut package = (*readable.package).clone();
         package.parameters = readable.parameters;
-        Ok(PackageView { package, actions })
-    }
-
-    /// Packages of a namespace; another namespace shows only its published packages.
-    pub async fn list_packages(
-        &self,
-        identity: &Identity,
-        namespace: EntityName,
-        page: Page,
-    ) -> Result<Vec<Package>> {
-        let store = &self.inner.entities;
-        if namespace == identity.namespace {
-            return Ok(store
-                .list_entities::<Package>(&namespace, None, page)
-                .await?);
-        }
-        let all = store
-            .list_entities::<Package>(&namespace, None, Page::ALL)
-            .await?;
-        Ok(all
-            .into_iter()
-            .filter(|p| p.publish && p.binding.is_none())
-            .skip(page.skip as usize)
-            .take(page.limit as usize)
-            .collect())
-    }
-
-    pub async fn count_packages(&self, identity: &Identity, namespace: EntityName) -> Result<u64> {
-        if namespace == identity.namespace {
-            let store = &self.inner.entities;
-            return Ok(store.count_entities::<Package>(&namespace, None).await?);
-        }
-        // Another namespace's count is of what the caller may see: published packages.
-        let visible = self.list_packages(identity, namespace, Page::ALL).await?;
-        Ok(visible.len() as u64)
+        Ok(PackageView {
+            package,
+            actions: Some(actions),
+        })
     }
 
     /// Deletes a package; one with actions only with `force`, which deletes them with it.
-    pub async fn delete_package(&self, path: EntityPath, force: bool) -> Result<Package> {
-        let store = &self.inner.entities;
+    pub async fn delete_package(&self, path: &EntityPath, force: bool) -> Result<Package> {
+        let store = &self.store;
         let package = store
-            .get_entity::<Package>(&path)
+            .get_entity::<Package>(path)
             .await?
             .ok_or(ControllerError::NotFound)?;
         let mut writes = Vec::new();
@@ -197,28 +175,27 @@ impl Controller {
             }
             for action in &inside {
                 writes.push(Write::delete::<Action>(&action.path));
-                self.inner.actions.remove(&action.path);
+                self.actions.remove(&action.path);
             }
         }
-        writes.push(Write::delete::<Package>(&path));
+        writes.push(Write::delete::<Package>(path));
         store.apply(writes).await?;
-        self.inner.packages.remove(&path);
+        self.packages.remove(path);
         Ok(package)
     }
 
     /// The package at `path`, from the cache when possible.
     pub(crate) async fn cached_package(&self, path: &EntityPath) -> Result<Arc<Package>> {
-        if let Some(package) = self.inner.packages.get(path) {
+        if let Some(package) = self.packages.get(path) {
             return Ok(package);
         }
         let package = self
-            .inner
-            .entities
+            .store
             .get_entity::<Package>(path)
             .await?
             .ok_or(ControllerError::NotFound)?;
         let package = Arc::new(package);
-        self.inner.packages.insert(path.clone(), package.clone());
+        self.packages.insert(path.clone(), package.clone());
         Ok(package)
     }
 

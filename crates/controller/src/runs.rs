@@ -1,0 +1,91 @@
+//! What running activations share: the invoker, the throttle, the count of activations in
+//! flight, declared state with its key locks, compositions waiting to be resumed, and the
+//! variables each activation gets. The invoke path (`invoke`, `compose`, `declared_state`,
+//! `fire`) is the controller's own code over these and the entities and records parts.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use wisp_core::invoke::Invoke;
+use wisp_core::EntityName;
+
+use crate::declared_state::{DeclaredState, KeyLocks};
+use crate::{compose, throttle, ActivationEnv};
+
+pub(crate) struct Runs {
+    pub(crate) invoker: Arc<dyn Invoke>,
+    pub(crate) throttle: throttle::Throttle,
+    pub(crate) running: Running,
+    pub(crate) activation_env: Option<Arc<dyn ActivationEnv>>,
+    pub(crate) state: Option<DeclaredState>,
+    pub(crate) key_locks: KeyLocks,
+    /// Compositions loaded at start that their resumed parents pick up.
+    pub(crate) resumable: compose::Resumable,
+}
+
+impl Runs {
+    pub(crate) fn new(
+        invoker: Arc<dyn Invoke>,
+        state: Option<DeclaredState>,
+        activation_env: Option<Arc<dyn ActivationEnv>>,
+    ) -> Runs {
+        Runs {
+            invoker,
+            throttle: throttle::Throttle::default(),
+            running: Running::default(),
+            activation_env,
+            state,
+            key_locks: KeyLocks::default(),
+            resumable: compose::Resumable::default(),
+        }
+    }
+
+    /// The extra environment of an activation in `namespace`.
+    pub(crate) async fn activation_env(&self, namespace: &EntityName) -> Vec<(String, String)> {
+        match &self.activation_env {
+            Some(env) => env.variables(namespace).await,
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Counts activations in flight, for a graceful shutdown.
+#[derive(Default)]
+pub struct Running {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+pub(crate) struct RunningGuard(Arc<crate::Inner>);
+
+impl RunningGuard {
+    /// Counts one more activation or composition in flight until dropped.
+    pub(crate) fn enter(inner: Arc<crate::Inner>) -> RunningGuard {
+        inner.runs.running.count.fetch_add(1, Ordering::AcqRel);
+        RunningGuard(inner)
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        if self.0.runs.running.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.runs.running.idle.notify_waiters();
+        }
+    }
+}
+
+impl Running {
+    pub async fn wait_idle(&self, deadline: Duration) {
+        let until = tokio::time::Instant::now() + deadline;
+        while self.count.load(Ordering::Acquire) > 0 {
+            if tokio::time::timeout_at(until, self.idle.notified())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
