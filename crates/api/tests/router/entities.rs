@@ -20,15 +20,24 @@ async fn as_other(app: &App, method: Method, path: &str, body: Option<Value>) ->
         .await
 }
 
+/// An app whose guest has an action `echo` and a trigger `t`, for rules to link.
+async fn with_action_and_trigger() -> App {
+    let app = App::start().await;
+    let action = app
+        .put(
+            "/api/v1/namespaces/_/actions/echo",
+            json!({ "exec": { "kind": "nodejs:default", "code": CODE } }),
+        )
+        .await;
+    assert_eq!(action.status, StatusCode::OK, "{:?}", action.body);
+    let trigger = app.put("/api/v1/namespaces/_/triggers/t", json!({})).await;
+    assert_eq!(trigger.status, StatusCode::OK, "{:?}", trigger.body);
+    app
+}
+
 #[tokio::test]
 async fn each_collection_creates_reads_lists_counts_and_deletes() {
-    let app = App::start().await;
-    app.put(
-        "/api/v1/namespaces/_/actions/echo",
-        json!({ "exec": { "kind": "nodejs:default", "code": CODE } }),
-    )
-    .await;
-    app.put("/api/v1/namespaces/_/triggers/t", json!({})).await;
+    let app = with_action_and_trigger().await;
     let bodies = [
         (
             "packages",
@@ -140,13 +149,7 @@ async fn another_namespaces_triggers_and_rules_are_forbidden() {
 
 #[tokio::test]
 async fn a_rule_shows_its_status_and_changes_it() {
-    let app = App::start().await;
-    app.put(
-        "/api/v1/namespaces/_/actions/echo",
-        json!({ "exec": { "kind": "nodejs:default", "code": CODE } }),
-    )
-    .await;
-    app.put("/api/v1/namespaces/_/triggers/t", json!({})).await;
+    let app = with_action_and_trigger().await;
     let created = app
         .put(
             "/api/v1/namespaces/_/rules/r",
