@@ -4,9 +4,9 @@
 //! The order: the data directory and the entity and activation stores; the API's listener
 //! (its address is the API host functions are told); the state services — object storage,
 //! the key-value store and the S3 endpoint; the invoker, whose wasm components reach those
-//! stores; the controller, with declared state over the stores (its file cache at the path
-//! the invoker's sandboxes show it) and every service's activation environment; what the
-//! API's handlers reach.
+//! stores, with declared state in front of it (over the stores, its file cache at the path
+//! the invoker's sandboxes show it); the controller, with every service's activation
+//! environment; what the API's handlers reach.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,9 +14,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use wisp_api::{AppState, BuildInfo, ObjectsApi};
-use wisp_controller::{
-    ActivationEnv, Controller, ControllerConfig, ControllerParts, DeclaredState, StateConfig,
-};
+use wisp_controller::{ActivationEnv, Controller, ControllerConfig, ControllerParts};
+use wisp_declared_state::{DeclaredState, StateConfig, StatefulInvoker};
 use wisp_invoker::{Invoker, InvokerConfig, SandboxBind, SandboxLayers, SandboxSettings};
 use wisp_kv::Keys;
 use wisp_metrics::Metrics;
@@ -148,13 +147,13 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
         envs.push(Arc::new(env));
         address
     });
+    let invoker = StatefulInvoker::new(Arc::new(invoker), declared_state);
     let controller = Controller::new(
         controller_config(config, metrics),
         ControllerParts {
             entities: Arc::new(entities),
             activations: Arc::new(activations),
             invoker: Arc::new(invoker),
-            declared_state,
             activation_env: Some(Arc::new(Envs(envs))),
         },
     );

@@ -195,7 +195,7 @@ impl Controller {
         );
         let task = async move {
             let mut done_tx = Some(done_tx);
-            let (outcome, state_note) = controller.run_with_state(request).await;
+            let outcome = controller.inner.runs.invoker.run(request).await;
             drop(permit);
             if blocking && matches!(outcome, Err(InvokeError::Overloaded)) {
                 // Refused before it ran: a caller still waiting gets a 503 and nothing was
@@ -207,12 +207,7 @@ impl Controller {
                 }
             }
             let start = outcome.as_ref().ok().map(|run| run.start_kind);
-            let mut record = finish(pending, received, outcome);
-            if let Some(note) = state_note {
-                record
-                    .annotations
-                    .set(wisp_core::declared_state::ANNOTATION, note);
-            }
+            let record = finish(pending, received, outcome);
             // The caller gets the record now; the write is group-committed behind it. Until it
             // lands, reads of this activation are answered from memory.
             controller.records().hold(&record);
@@ -332,6 +327,9 @@ fn finish(
             record.logs = run.logs;
             let annotations = &mut record.annotations;
             annotations.set("timeout", Value::Bool(run.timed_out));
+            if let Some(note) = run.state {
+                annotations.set(wisp_core::declared_state::ANNOTATION, note);
+            }
             if let Some(init) = run.init_time {
                 annotations.set("initTime", Value::from(init));
             }

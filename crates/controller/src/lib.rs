@@ -7,7 +7,6 @@
 
 mod cache;
 mod compose;
-mod declared_state;
 mod entities;
 mod feeds;
 mod fire;
@@ -27,7 +26,6 @@ use wisp_core::invoke::Invoke;
 use wisp_core::{EntityName, Identity, SystemLimits, Throttles};
 use wisp_store::{ActivationStore, EntityStore, StoreError};
 
-pub use declared_state::{DeclaredState, KeyValues, StateBackend, StateBackendError, StateConfig};
 pub use entities::{
     add_key, generate_key, ActionPut, Entities, EntityKind, ExecPut, NamespaceKey, PackagePut,
     PackageView, ReadablePackage, ResolvedAction, RulePut, RuleView, TriggerPut,
@@ -149,9 +147,6 @@ pub struct ControllerParts {
     pub entities: Arc<dyn EntityStore>,
     pub activations: Arc<dyn ActivationStore>,
     pub invoker: Arc<dyn Invoke>,
-    /// Where declared state lives; `None`: an action that declares state is refused when it
-    /// runs.
-    pub declared_state: Option<DeclaredState>,
     /// The variables each activation gets from the state services; `None`: none.
     pub activation_env: Option<Arc<dyn ActivationEnv>>,
 }
@@ -162,7 +157,6 @@ impl Controller {
             entities,
             activations,
             invoker,
-            declared_state,
             activation_env,
         } = parts;
         let entities = Entities::new(
@@ -180,7 +174,7 @@ impl Controller {
             inner: Arc::new(Inner {
                 entities,
                 records,
-                runs: runs::Runs::new(invoker, declared_state, activation_env),
+                runs: runs::Runs::new(invoker, activation_env),
                 scheduler: feeds::Scheduler::default(),
                 config,
             }),

@@ -1,7 +1,7 @@
 //! What running activations share: the invoker, the throttle, the count of activations in
-//! flight, declared state with its key locks, compositions waiting to be resumed, and the
-//! variables each activation gets. The invoke path (`invoke`, `compose`, `declared_state`,
-//! `fire`) is the controller's own code over these and the entities and records parts.
+//! flight, compositions waiting to be resumed, and the variables each activation gets. The
+//! invoke path (`invoke`, `compose`, `fire`) is the controller's own code over these and the
+//! entities and records parts.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -11,7 +11,6 @@ use tokio::sync::Notify;
 use wisp_core::invoke::Invoke;
 use wisp_core::EntityName;
 
-use crate::declared_state::{DeclaredState, KeyLocks};
 use crate::{compose, throttle, ActivationEnv};
 
 pub(crate) struct Runs {
@@ -19,8 +18,6 @@ pub(crate) struct Runs {
     pub(crate) throttle: throttle::Throttle,
     pub(crate) running: Running,
     pub(crate) activation_env: Option<Arc<dyn ActivationEnv>>,
-    pub(crate) state: Option<DeclaredState>,
-    pub(crate) key_locks: KeyLocks,
     /// Compositions loaded at start that their resumed parents pick up.
     pub(crate) resumable: compose::Resumable,
 }
@@ -28,7 +25,6 @@ pub(crate) struct Runs {
 impl Runs {
     pub(crate) fn new(
         invoker: Arc<dyn Invoke>,
-        state: Option<DeclaredState>,
         activation_env: Option<Arc<dyn ActivationEnv>>,
     ) -> Runs {
         Runs {
@@ -36,8 +32,6 @@ impl Runs {
             throttle: throttle::Throttle::default(),
             running: Running::default(),
             activation_env,
-            state,
-            key_locks: KeyLocks::default(),
             resumable: compose::Resumable::default(),
         }
     }

@@ -121,6 +121,7 @@ impl Invoke for ScriptedInvoker {
                 init_time: None,
                 timed_out: false,
                 start_kind: StartKind::Warm,
+                state: None,
             })
         })
     }
@@ -169,7 +170,6 @@ impl TestController {
                 entities: entities.clone(),
                 activations: Arc::new(activations),
                 invoker: invoker.clone(),
-                declared_state: None,
                 activation_env: None,
             },
         );

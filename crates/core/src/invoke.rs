@@ -74,6 +74,9 @@ pub struct RunOutcome {
     pub init_time: Option<u64>,
     pub timed_out: bool,
     pub start_kind: StartKind,
+    /// What declared state did, for the record's `state` annotation (names and versions,
+    /// never values); `None` for an action that declares none.
+    pub state: Option<Value>,
 }
 
 impl RunOutcome {
@@ -94,6 +97,7 @@ impl RunOutcome {
             init_time,
             timed_out: false,
             start_kind,
+            state: None,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The controller's `StateBackend` over the platform's state services: declared keys live in
+//! Declared state's `StateBackend` over the platform's state services: declared keys live in
 //! the key-value store (the same keyspace functions reach over RESP), declared files in the
 //! namespace's data objects.
 
@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
-use wisp_controller::{KeyValues, StateBackend, StateBackendError};
 use wisp_core::BoxFuture;
+use wisp_declared_state::{KeyValues, StateBackend, StateBackendError};
 use wisp_kv::Swap;
 use wisp_objects::{Bucket, Objects};
 

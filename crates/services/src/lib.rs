@@ -7,7 +7,7 @@
 //! - [`kv`] and [`objects`] open the stores and start their endpoints; each says what an
 //!   activation is told about its endpoint ([`KvEnv`], [`StorageEnv`]), and
 //!   [`activation_env::Envs`] hands an activation all of it.
-//! - [`declared_state`] is the controller's `StateBackend` over both stores, and
+//! - [`declared_state`] is declared state's `StateBackend` over both stores, and
 //!   [`guest_stores`] the wasm engine's `GuestState`.
 //! - [`sites`] derives where the namespaces' static sites are reached.
 //!

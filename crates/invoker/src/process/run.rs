@@ -188,6 +188,7 @@ async fn initialize(
         init_time: None,
         timed_out: ended == Ended::TimedOut,
         start_kind: StartKind::Cold,
+        state: None,
     })
 }
 
@@ -236,6 +237,7 @@ async fn execute(pool: &Pool, process: &RuntimeProcess, req: &RunRequest) -> Run
         init_time: None,
         timed_out: ended == Ended::TimedOut,
         start_kind: StartKind::Warm,
+        state: None,
     }
 }
 

@@ -75,6 +75,7 @@ pub(crate) async fn run(wasm: &Arc<Wasm>, req: RunRequest) -> Result<RunOutcome,
         } else {
             StartKind::Warm
         },
+        state: None,
     })
 }
 

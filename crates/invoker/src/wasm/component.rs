@@ -128,6 +128,7 @@ pub(crate) async fn run(wasm: &Arc<Wasm>, req: RunRequest) -> Result<RunOutcome,
         } else {
             StartKind::Warm
         },
+        state: None,
     })
 }
 

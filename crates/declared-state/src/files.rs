@@ -259,7 +259,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::declared_state::{KeyValues, StateBackendError};
+    use crate::{KeyValues, StateBackendError};
     use wisp_core::BoxFuture;
 
     /// Objects held in memory, counting downloads: what the cache must save.
@@ -316,29 +316,14 @@ mod tests {
         }
     }
 
-    fn cache(budget: u64) -> (tempdir::Dir, FileCache) {
-        let dir = tempdir::Dir::new();
-        let cache = FileCache::new(dir.0.join("cache"), budget, dir.0.join("cache")).unwrap();
+    fn cache(budget: u64) -> (tempfile::TempDir, FileCache) {
+        let dir = tempfile::Builder::new()
+            .prefix("wisp-file-cache-")
+            .tempdir()
+            .unwrap();
+        let root = dir.path().join("cache");
+        let cache = FileCache::new(root.clone(), budget, root).unwrap();
         (dir, cache)
-    }
-
-    mod tempdir {
-        pub struct Dir(pub std::path::PathBuf);
-        impl Dir {
-            pub fn new() -> Dir {
-                use std::sync::atomic::{AtomicU32, Ordering};
-                static N: AtomicU32 = AtomicU32::new(0);
-                let n = N.fetch_add(1, Ordering::Relaxed);
-                let path = std::env::temp_dir()
-                    .join(format!("wisp-file-cache-{}-{n}", std::process::id()));
-                Dir(path)
-            }
-        }
-        impl Drop for Dir {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
     }
 
     #[tokio::test]

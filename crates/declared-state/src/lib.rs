@@ -1,8 +1,13 @@
-//! Declared state around one run: the pre-phase loads the keys and files the action declares
-//! (`wisp_core::declared_state`) into the event's `__state`; the post-phase takes the `__state` the
-//! function returned out of its result and writes the declared keys back in one atomic,
-//! optimistic step (`StateBackend::commit`). A conflict is retried by running again on fresh
-//! values, or reported, as the action declares. `docs/STATE.md` describes the model.
+//! Declared state around one run, as an [`Invoke`] in front of the runtimes: the pre-phase
+//! loads the keys and files the action declares (`wisp_core::declared_state`) into the event's
+//! `__state`; the post-phase takes the `__state` the function returned out of its result and
+//! writes the declared keys back in one atomic, optimistic step (`StateBackend::commit`). A
+//! conflict is retried by running again on fresh values, or reported, as the action declares.
+//! `docs/STATE.md` describes the model.
+//!
+//! It sits on the invoker's side of the seam, not in the controller: the host that runs an
+//! activation keeps the copies of its declared files and takes turns on its keys, which is
+//! what a cluster must place work near.
 
 mod files;
 mod locks;
@@ -15,12 +20,13 @@ use serde_json::{json, Map, Value};
 use wisp_core::declared_state::{
     self as declared, DeclError, OnConflict, ResolvedState, StateDecl,
 };
-use wisp_core::invoke::{InvokeError, RunOutcome, RunRequest, StartKind};
-use wisp_core::{ActivationResponse, BoxFuture, Outcome};
+use wisp_core::invoke::{
+    CodeError, Invoke, InvokeError, PoolSnapshot, RunOutcome, RunRequest, StartKind,
+};
+use wisp_core::{Action, ActivationResponse, BoxFuture, Outcome};
 
-use crate::Controller;
-pub(crate) use files::FileCache;
-pub(crate) use locks::KeyLocks;
+use files::FileCache;
+use locks::KeyLocks;
 
 /// Attempts of an activation whose write-back keeps conflicting, when it retries.
 const MAX_ATTEMPTS: u32 = 5;
@@ -78,8 +84,8 @@ pub enum StateBackendError {
     LocalCopy(std::io::ErrorKind),
 }
 
-/// Declared state as the controller runs it: the backend keys and files are loaded from and
-/// written to, and the host's copies of declared files.
+/// Where declared state lives: the backend keys and files are loaded from and written to, and
+/// the host's copies of declared files.
 pub struct DeclaredState {
     backend: Arc<dyn StateBackend>,
     files: FileCache,
@@ -154,16 +160,29 @@ struct Loaded {
     files: Map<String, Value>,
 }
 
-impl Controller {
-    /// Runs `request` with the state its action declares, or plainly when it declares none.
-    /// Returns the outcome and, for a declaring action, the record's `state` annotation.
-    pub(crate) async fn run_with_state(
-        &self,
-        request: RunRequest,
-    ) -> (Result<RunOutcome, InvokeError>, Option<Value>) {
+/// Runs activations on `runtimes`, each with the state its action declares.
+pub struct StatefulInvoker {
+    runtimes: Arc<dyn Invoke>,
+    /// `None`: the server has no state store, and an action that declares state is refused.
+    state: Option<DeclaredState>,
+    key_locks: KeyLocks,
+}
+
+impl StatefulInvoker {
+    pub fn new(runtimes: Arc<dyn Invoke>, state: Option<DeclaredState>) -> StatefulInvoker {
+        StatefulInvoker {
+            runtimes,
+            state,
+            key_locks: KeyLocks::default(),
+        }
+    }
+
+    /// Runs `request` with the state its action declares, or plainly when it declares none;
+    /// the outcome of a declaring action carries the record's `state` note.
+    async fn run_with_state(&self, request: RunRequest) -> Result<RunOutcome, InvokeError> {
         let declared = StateDecl::of(request.action.annotations.get(declared::ANNOTATION));
         let resolved = match declared {
-            Ok(None) => return (self.inner.runs.invoker.run(request).await, None),
+            Ok(None) => return self.runtimes.run(request).await,
             Ok(Some(decl)) => match request.args.as_object() {
                 Some(args) => decl.resolve(args),
                 None => Err(DeclError::Parameter(
@@ -173,11 +192,12 @@ impl Controller {
             Err(e) => Err(e),
         };
         let mut note = Note::default();
-        let outcome = match resolved {
-            Ok(resolved) => self.run_declared(request, &resolved, &mut note).await,
-            Err(e) => Ok(refused(Outcome::ApplicationError, e.to_string())),
+        let mut outcome = match resolved {
+            Ok(resolved) => self.run_declared(request, &resolved, &mut note).await?,
+            Err(e) => refused(Outcome::ApplicationError, e.to_string()),
         };
-        (outcome, Some(note.to_json()))
+        outcome.state = Some(note.to_json());
+        Ok(outcome)
     }
 
     async fn run_declared(
@@ -186,17 +206,12 @@ impl Controller {
         resolved: &ResolvedState,
         note: &mut Note,
     ) -> Result<RunOutcome, InvokeError> {
-        let Some(DeclaredState { backend, files }) = self.inner.runs.state.as_ref() else {
+        let Some(DeclaredState { backend, files }) = self.state.as_ref() else {
             let message = "This server has no state store, so actions cannot declare state.";
             return Ok(refused(Outcome::InternalError, message.into()));
         };
         let namespace = request.namespace.clone();
-        let _held = self
-            .inner
-            .runs
-            .key_locks
-            .lock(&namespace, &resolved.write)
-            .await;
+        let _held = self.key_locks.lock(&namespace, &resolved.write).await;
         note.read = resolved.loaded_keys().cloned().collect();
         loop {
             note.attempts += 1;
@@ -211,7 +226,7 @@ impl Controller {
                 let event = json!({"keys": loaded.keys, "files": loaded.files});
                 args.insert(declared::FIELD.into(), event);
             }
-            let mut run = self.inner.runs.invoker.run(attempt).await?;
+            let mut run = self.runtimes.run(attempt).await?;
             if !run.response.outcome.is_success() {
                 return Ok(run); // a failed activation writes nothing
             }
@@ -258,6 +273,28 @@ impl Controller {
                 }
             }
         }
+    }
+}
+
+impl Invoke for StatefulInvoker {
+    fn run(&self, request: RunRequest) -> BoxFuture<'_, Result<RunOutcome, InvokeError>> {
+        Box::pin(self.run_with_state(request))
+    }
+
+    fn prepare<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<(), CodeError>> {
+        self.runtimes.prepare(action)
+    }
+
+    fn accepting(&self) -> bool {
+        self.runtimes.accepting()
+    }
+
+    fn pool(&self) -> PoolSnapshot {
+        self.runtimes.pool()
+    }
+
+    fn shutdown(&self) {
+        self.runtimes.shutdown()
     }
 }
 
@@ -336,3 +373,6 @@ fn refused(outcome: Outcome, message: String) -> RunOutcome {
     let now = wisp_core::time::now_ms();
     RunOutcome::failure(outcome, message, now, None, StartKind::Warm)
 }
+
+#[cfg(test)]
+mod tests;
