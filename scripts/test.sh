@@ -87,6 +87,30 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
         sleep 0.1
     done
 fi
+# The PostgreSQL store's tests use the machine's PostgreSQL on 127.0.0.1:5432: start its
+# cluster if none answers (each test makes and drops a database of its own).
+postgres_answers() {
+    (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
+}
+if ! postgres_answers; then
+    if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+        echo "scripts/test.sh: no PostgreSQL answers on 127.0.0.1:5432: install one" \
+            "(apt-get install postgresql) that trusts the user postgres on 127.0.0.1" \
+            "(host all all 127.0.0.1/32 trust in pg_hba.conf), and start it" >&2
+        exit 1
+    fi
+    for version in /etc/postgresql/*; do
+        pg_ctlcluster --skip-systemctl-redirect "$(basename "$version")" main start
+    done
+    for _ in $(seq 50); do
+        postgres_answers && break
+        sleep 0.1
+    done
+    if ! postgres_answers; then
+        echo "scripts/test.sh: PostgreSQL was started but does not answer on 127.0.0.1:5432" >&2
+        exit 1
+    fi
+fi
 # `--features full-tests` turns on the full tier in every package that declares it (the root's
-# tests/it, wisp-kv's Redis tests).
+# tests/it, wisp-kv's Redis tests, wisp-store's PostgreSQL tests).
 cargo test --workspace --features full-tests "$@"

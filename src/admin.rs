@@ -1,6 +1,7 @@
-//! `wisp admin`: namespaces, keys and namespace limits, straight on the data directory (like
-//! `wskadmin`), also while a server runs on it: the server sees a change within its identity
-//! cache time (`wisp serve --identity-cache-ttl`, 5 s by default).
+//! `wisp admin`: namespaces, keys and namespace limits, straight on the store (like
+//! `wskadmin`): the data directory's SQLite files, or the PostgreSQL database of `--store`.
+//! Also while a server runs on it: the server sees a change within its identity cache time
+//! (`wisp serve --identity-cache-ttl`, 5 s by default).
 
 use std::path::PathBuf;
 
@@ -8,13 +9,21 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value};
 use wisp_core::{EntityName, NamespaceLimits};
-use wisp_store::{EntityStore, SqliteStore};
+use wisp_store::Backend;
+
+/// The id `wisp admin` opens a PostgreSQL store under: it writes no activations, so it owns
+/// no pending work (see `CONTROLLER_ID` in `serve/build.rs`).
+const ADMIN_ID: &str = "admin";
 
 #[derive(Args)]
 pub struct AdminArgs {
-    /// The server's data directory.
+    /// The server's data directory (where its SQLite store is).
     #[arg(long, env = "WISP_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// The server's store: `sqlite` (under the data directory) or its `postgres://` URL, as
+    /// `wisp serve --store` takes it.
+    #[arg(long, env = "WISP_STORE", hide_env_values = true, default_value = "sqlite", global = true, value_parser = crate::store::StoreParser)]
+    store: Backend,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -82,13 +91,17 @@ struct LimitFlags {
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let dir = args.data_dir.unwrap_or_else(crate::paths::default_data_dir);
-    let (store, _activations) = SqliteStore::open(&dir.join("db"))
-        .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
+    let stores = args
+        .store
+        .open(&dir.join("db"), ADMIN_ID)
+        .await
+        .with_context(|| crate::store::cannot_open(&args.store, &dir))?;
+    let store = &*stores.entities;
     match args.command {
         AdminCommand::Namespace(NamespaceCommand::Create { namespace, auth }) => {
             let namespace = EntityName::parse(&namespace).context("invalid namespace name")?;
             let pair = auth.map(|a| split_auth(&a)).transpose()?;
-            let key = wisp_controller::add_key(&store, namespace, pair).await?;
+            let key = wisp_controller::add_key(store, namespace, pair).await?;
             println!("{}", key.auth());
         }
         AdminCommand::Namespace(NamespaceCommand::List) => {

@@ -6,6 +6,7 @@
 mod admin;
 mod paths;
 mod serve;
+mod store;
 
 use clap::{Parser, Subcommand};
 

@@ -25,9 +25,16 @@ pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "WISP_LISTEN", default_value = "127.0.0.1:3233")]
     listen: SocketAddr,
-    /// Where entities, activations and runtime files are kept [default: ~/.local/share/wisp].
+    /// Where runtime files and every namespace's secrets are kept, and entities and activations
+    /// on SQLite [default: ~/.local/share/wisp].
     #[arg(long, env = "WISP_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where entities, keys and activation records are kept: `sqlite` (files under
+    /// <data dir>/db) or a PostgreSQL database, `postgres://[user@]host[:port]/database`, which
+    /// the server migrates at start. Its password goes in PGPASSWORD or ~/.pgpass, or with the
+    /// URL in WISP_STORE, never on the command line.
+    #[arg(long, env = "WISP_STORE", hide_env_values = true, default_value = "sqlite", value_parser = crate::store::StoreParser)]
+    store: wisp_store::Backend,
     /// A file holding the guest namespace's key as UUID:KEY (the environment variable
     /// WISP_GUEST_KEY is the other way to give it; never on the command line, where every
     /// process on the machine can read it) [default: generated on first start, then kept in
@@ -234,6 +241,7 @@ impl ServeArgs {
         Config {
             listen: self.listen,
             api_host: self.api_host,
+            store: self.store,
             guest_key_file: self.guest_key_file,
             read_timeout: Duration::from_secs(self.read_timeout),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
@@ -325,6 +333,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("wisp: listening on {api_host}");
     println!("wisp: guest credentials {}", server.guest);
     println!("wisp: data directory {}", config.data_dir.display());
+    if let wisp_store::Backend::Postgres(_) = config.store {
+        println!("wisp: entities and activations in {}", config.store);
+    }
     match config.invoker.sandbox {
         SandboxMode::Off => println!(
             "wisp: WARNING: the function sandbox is off (--sandbox=off): functions run as this \

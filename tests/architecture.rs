@@ -65,7 +65,7 @@ fn core_depends_only_on_data_crates() {
 }
 
 /// Invariant: SQL is written in the store (entities, activations) and in the embedded
-/// key-value backend's log, nowhere else, so a PostgreSQL store replaces one crate.
+/// key-value backend's log, nowhere else, so a storage engine is replaced in one crate.
 #[test]
 fn only_the_store_and_the_embedded_key_value_log_know_sql() {
     let packages = dependencies();
@@ -73,6 +73,25 @@ fn only_the_store_and_the_embedded_key_value_log_know_sql() {
         users_of(&packages, "rusqlite"),
         set(&["wisp-kv", "wisp-store"])
     );
+}
+
+/// Invariant: only the store speaks to PostgreSQL (through sqlx); everything else sees its
+/// traits, so the platform runs the same on either backend.
+#[test]
+fn only_the_store_links_postgres() {
+    let packages = dependencies();
+    for client in [
+        "sqlx",
+        "sqlx-core",
+        "sqlx-postgres",
+        "postgres",
+        "tokio-postgres",
+    ] {
+        let users = users_of(&packages, client);
+        let allowed = set(&["wisp-store"]);
+        assert!(users.is_subset(&allowed), "{client} is used by {users:?}");
+    }
+    assert_eq!(users_of(&packages, "sqlx"), set(&["wisp-store"]));
 }
 
 /// Invariant: HTTP servers live in the API crate and the S3 endpoint; the controller and

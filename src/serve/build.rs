@@ -1,12 +1,12 @@
 //! From a [`Config`] to a platform ready to serve: each part is made once, after the parts it
 //! needs, and handed everything at construction.
 //!
-//! The order: the data directory and the entity and activation stores; the API's listener
-//! (its address is the API host functions are told); the state services — object storage,
-//! the key-value store and the S3 endpoint; the invoker, whose wasm components reach those
-//! stores, with declared state in front of it (over the stores, its file cache at the path
-//! the invoker's sandboxes show it); the controller, with every service's activation
-//! environment; what the API's handlers reach.
+//! The order: the data directory and the entity and activation stores (SQLite in it, or
+//! PostgreSQL); the API's listener (its address is the API host functions are told); the
+//! state services — object storage, the key-value store and the S3 endpoint; the invoker,
+//! whose wasm components reach those stores, with declared state in front of it (over the
+//! stores, its file cache at the path the invoker's sandboxes show it); the controller, with
+//! every service's activation environment; what the API's handlers reach.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,7 +20,6 @@ use wisp_invoker::{Invoker, InvokerConfig, SandboxBind, SandboxLayers, SandboxSe
 use wisp_kv::Keys;
 use wisp_metrics::Metrics;
 use wisp_services::{Envs, GuestStores, StateStores};
-use wisp_store::SqliteStore;
 
 use super::config::Config;
 use super::setup;
@@ -45,14 +44,23 @@ pub struct Server {
     pub s3_address: Option<SocketAddr>,
 }
 
+/// The controller's id among those sharing a PostgreSQL store: what it has running (pending
+/// markers, compositions) is written under it, and after a restart it fails or resumes only
+/// its own. One `wisp serve` per database for now, so one fixed id; the controllers of a
+/// cluster will each need one of their own, stable across restarts.
+const CONTROLLER_ID: &str = "serve";
+
 pub async fn build(config: &Config) -> anyhow::Result<Server> {
     let data_dir = &config.data_dir;
     setup::private_dir(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let (entities, activations) = SqliteStore::open(&data_dir.join("db"))
-        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let stores = config
+        .store
+        .open(&data_dir.join("db"), CONTROLLER_ID)
+        .await
+        .with_context(|| crate::store::cannot_open(&config.store, data_dir))?;
     let given = setup::given_guest_key(config.guest_key_file.as_deref())?;
-    let guest = setup::ensure_guest_key(&entities, data_dir, given.as_deref()).await?;
+    let guest = setup::ensure_guest_key(&*stores.entities, data_dir, given.as_deref()).await?;
 
     let listener = wisp_services::listen::bind(config.listen)
         .await
@@ -151,8 +159,8 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
     let controller = Controller::new(
         controller_config(config, metrics),
         ControllerParts {
-            entities: Arc::new(entities),
-            activations: Arc::new(activations),
+            entities: stores.entities,
+            activations: stores.activations,
             invoker: Arc::new(invoker),
             activation_env: Some(Arc::new(Envs(envs))),
         },

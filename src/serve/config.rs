@@ -9,6 +9,7 @@ use std::time::Duration;
 use wisp_core::SystemLimits;
 use wisp_invoker::{FunctionNetwork, Outbound, SandboxMode};
 use wisp_services::KvBackend;
+use wisp_store::Backend;
 
 /// Everything `wisp serve` is told.
 pub struct Config {
@@ -17,7 +18,11 @@ pub struct Config {
     /// The API URL functions and clients are told; `None`: `http://` and the address the
     /// API listens on.
     pub api_host: Option<String>,
-    /// Where entities, activations, runtime files and every namespace's secrets are kept.
+    /// Where entities, keys and activation records are kept: SQLite files under
+    /// `<data dir>/db`, or a PostgreSQL database.
+    pub store: Backend,
+    /// Where runtime files and every namespace's secrets are kept, and, on SQLite, entities
+    /// and activations.
     pub data_dir: PathBuf,
     /// A file holding the guest namespace's key (`uuid:key`); `None`: `WISP_GUEST_KEY`, else
     /// the key kept in `<data dir>/guest.key`, else a new one.

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use wisp_core::EntityName;
-use wisp_store::SqliteStore;
+use wisp_store::EntityStore;
 
 use crate::admin::split_auth;
 
@@ -67,7 +67,7 @@ pub fn given_guest_key(file: Option<&Path>) -> anyhow::Result<Option<String>> {
 
 /// The guest namespace's `uuid:key`: as given, else as kept in the data directory, else new.
 pub async fn ensure_guest_key(
-    store: &SqliteStore,
+    store: &dyn EntityStore,
     data_dir: &Path,
     given: Option<&str>,
 ) -> anyhow::Result<String> {

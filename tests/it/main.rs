@@ -36,6 +36,7 @@ mod s3;
 mod secrets;
 mod sites;
 mod state;
+mod store_postgres;
 mod wasm;
 mod wasm_component;
 mod wasm_support;

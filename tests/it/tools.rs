@@ -10,6 +10,8 @@ pub const PYTHON: &str = "install Python 3";
 pub const REDIS: &str = "run scripts/test.sh, which installs Redis (Debian's redis-server)";
 pub const CHROMIUM: &str = "run scripts/test.sh, which installs Debian's chromium";
 pub const IPROUTE2: &str = "run scripts/test.sh, which installs iproute2";
+pub const POSTGRES: &str = "run scripts/test.sh, which starts the machine's PostgreSQL (or start \
+     it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)";
 
 /// Fails unless `program` (a name looked up on `PATH`, or a path) is an executable file.
 pub fn require(program: &str, install: &str) {
@@ -53,5 +55,31 @@ pub fn require_redis() {
         pong,
         "no Redis answers on 127.0.0.1:6379 (the full test tier needs one): run scripts/test.sh, \
          which starts one"
+    );
+}
+
+/// Fails unless the machine's PostgreSQL answers on 127.0.0.1:5432 (as `postgres`, with trust
+/// authentication), through `psql`.
+pub fn require_postgres() {
+    require("psql", POSTGRES);
+    let answers = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "5432",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+        ])
+        .args(["-X", "-A", "-t", "-c", "SELECT 1"])
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "1");
+    assert!(
+        answers,
+        "no PostgreSQL answers on 127.0.0.1:5432 as user postgres (the full test tier needs \
+         one): {POSTGRES}"
     );
 }

@@ -1,16 +1,24 @@
 //! Durable storage for Wisp: entities, namespaces and keys, and activation records.
 //!
 //! The controller sees only the [`EntityStore`] and [`ActivationStore`] traits; this crate is
-//! the only place that knows SQL. The embedded implementation is SQLite in WAL mode
-//! ([`sqlite`]); a PostgreSQL implementation is meant to sit beside it with the same traits.
+//! the only place that knows SQL. Two implementations behave alike and pass one test suite
+//! (`tests/store`): SQLite in WAL mode under the data directory ([`sqlite`], the embedded
+//! default) and PostgreSQL ([`postgres`], a database controllers can share). [`Backend`]
+//! picks one from the URL an operator gives.
+//!
+//! It must not know HTTP, the controller's model beyond storage documents, or the runtimes.
 
 use wisp_core::{
     Activation, ActivationId, Collection, Entity, EntityName, EntityPath, NamespaceLimits,
 };
 
+mod backend;
+pub mod postgres;
 pub mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use backend::{Backend, Stores};
+pub use postgres::{PostgresActivations, PostgresStore};
+pub use sqlite::{SqliteActivations, SqliteStore};
 
 pub use wisp_core::BoxFuture;
 
@@ -44,7 +52,7 @@ pub struct Page {
 }
 
 impl Page {
-    /// Everything (the limit stays within SQLite's signed 64-bit range).
+    /// Everything (the limit stays within SQL's signed 64-bit range).
     pub const ALL: Page = Page {
         skip: 0,
         limit: i64::MAX as u64,
@@ -214,6 +222,14 @@ impl dyn EntityStore {
 
 /// Reads a stored document.
 pub fn parse<T: Entity>(doc: &str) -> Result<T> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T> {
     serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

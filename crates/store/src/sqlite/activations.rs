@@ -12,8 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 use wisp_core::{Activation, ActivationId};
 
-use super::{from_json, open_connection, schema, to_json};
-use crate::{ActivationQuery, ActivationStore, BoxFuture, Result, StoreError};
+use super::{open_connection, schema};
+use crate::{from_json, to_json, ActivationQuery, ActivationStore, BoxFuture, Result, StoreError};
 
 /// Most operations one transaction carries.
 const MAX_BATCH: usize = 1024;

@@ -95,11 +95,3 @@ fn create_private(path: &Path) -> std::io::Result<()> {
         .open(path)?;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
 }
-
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T> {
-    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
