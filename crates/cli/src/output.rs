@@ -122,17 +122,23 @@ pub fn pairs(indent: &str, items: &[(&str, String)]) -> String {
     text
 }
 
-/// A JSON string as itself and anything else as compact JSON; `-` when absent.
+/// An answer of the server, typed. Missing fields default, and a document of another shape
+/// reads as empty, so other servers' answers read as far as they agree.
+pub fn document<T: serde::de::DeserializeOwned + Default>(answer: &Value) -> T {
+    T::deserialize(answer).unwrap_or_default()
+}
+
 /// The documents of a list answer, typed; an entry of another shape reads as empty.
 pub fn documents<T: serde::de::DeserializeOwned + Default>(list: &Value) -> Vec<T> {
     list.as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
         .iter()
-        .map(|item| T::deserialize(item).unwrap_or_default())
+        .map(document)
         .collect()
 }
 
+/// A JSON string as itself and anything else as compact JSON; `-` when absent.
 pub fn cell(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "-".to_string(),
