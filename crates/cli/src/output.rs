@@ -138,6 +138,14 @@ pub fn documents<T: serde::de::DeserializeOwned + Default>(list: &Value) -> Vec<
         .collect()
 }
 
+/// The text, or `-` when it is empty (a field the server left out).
+pub fn or_dash(text: &str) -> String {
+    match text {
+        "" => "-".to_string(),
+        text => text.to_string(),
+    }
+}
+
 /// A JSON string as itself and anything else as compact JSON; `-` when absent.
 pub fn cell(value: Option<&Value>) -> String {
     match value {

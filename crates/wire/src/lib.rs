@@ -12,7 +12,7 @@ mod activation;
 mod entity;
 mod state;
 
-pub use activation::{Accepted, Activation, ActivationResponse};
+pub use activation::{Accepted, Activation, ActivationLogs, ActivationResponse};
 pub use entity::{
     Action, ActionLimits, Binding, Exec, KeyValue, Package, PackageEntry, PathName, Rule, RuleLink,
     Trigger,

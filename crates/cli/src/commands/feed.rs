@@ -6,10 +6,12 @@ use std::fmt;
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use wisp_wire::Activation;
 
 use super::invoke::{activation_id, failure_message, is_failed_activation};
 use crate::client::{ApiError, Client, Reply};
 use crate::names::QualifiedName;
+use crate::output::document;
 use crate::params::KeyValues;
 
 /// The annotation that names a trigger's feed.
@@ -89,7 +91,7 @@ pub async fn invoke(client: &Client, feed: &QualifiedName, args: &Value) -> Resu
 /// What one blocking invoke answer of the feed means.
 pub fn outcome(reply: &Reply, feed: &QualifiedName) -> Result<(), FeedError> {
     match reply.status {
-        200 if reply.body.pointer("/response/success") != Some(&json!(false)) => Ok(()),
+        200 if succeeded(&reply.body) => Ok(()),
         202 => Err(FeedError::Failed(format!(
             "the feed {feed} did not finish within the blocking wait"
         ))),
@@ -104,6 +106,14 @@ pub fn outcome(reply: &Reply, feed: &QualifiedName) -> Result<(), FeedError> {
         }
         _ => Err(FeedError::Failed(ApiError::from_reply(reply).to_string())),
     }
+}
+
+/// Whether a blocking invoke's record says the activation succeeded; a record with no
+/// response says nothing against it.
+fn succeeded(record: &Value) -> bool {
+    document::<Activation>(record)
+        .response
+        .is_none_or(|response| response.success)
 }
 
 /// The feed named by a trigger's `feed` annotation, if it has one.
