@@ -76,6 +76,17 @@ mod tests {
     }
 
     #[test]
+    fn later_annotations_win() {
+        let trigger: Trigger = serde_json::from_value(json!({"annotations": [
+            {"key": "k", "value": 1}, {"key": "k", "value": 2}
+        ]}))
+        .unwrap();
+
+        assert_eq!(trigger.annotation("k"), Some(&json!(2)));
+        assert_eq!(trigger.annotation("x"), None);
+    }
+
+    #[test]
     fn a_document_missing_fields_still_reads() {
         let action: Action = serde_json::from_value(json!({"name": "hello"})).unwrap();
 

@@ -6,7 +6,7 @@ use std::fmt;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use wisp_wire::Activation;
+use wisp_wire::{Activation, Trigger};
 
 use super::invoke::{activation_id, failure_message, is_failed_activation};
 use crate::client::{ApiError, Client, Reply};
@@ -118,10 +118,10 @@ fn succeeded(record: &Value) -> bool {
 
 /// The feed named by a trigger's `feed` annotation, if it has one.
 pub fn of_trigger(
-    trigger: &Value,
+    trigger: &Trigger,
     default_namespace: &str,
 ) -> anyhow::Result<Option<QualifiedName>> {
-    match super::entity::annotation(trigger, FEED).and_then(Value::as_str) {
+    match trigger.annotation(FEED).and_then(Value::as_str) {
         Some(raw) => QualifiedName::parse(raw, default_namespace).map(Some),
         None => Ok(None),
     }
@@ -204,7 +204,7 @@ mod tests {
     #[test]
     fn the_feed_annotation_names_the_feed() {
         let trigger = json!({"annotations": [{"key": "feed", "value": "/guest/feeds/ticker"}]});
-        assert_eq!(of_trigger(&trigger, "_").unwrap(), Some(feed()));
-        assert_eq!(of_trigger(&json!({"annotations": []}), "_").unwrap(), None);
+        assert_eq!(of_trigger(&document(&trigger), "_").unwrap(), Some(feed()));
+        assert_eq!(of_trigger(&Trigger::default(), "_").unwrap(), None);
     }
 }
