@@ -122,17 +122,31 @@ pub fn pairs(indent: &str, items: &[(&str, String)]) -> String {
     text
 }
 
-/// A JSON string as itself and anything else as compact JSON; `-` when absent.
+/// An answer of the server, typed. Missing fields default, and a document of another shape
+/// reads as empty, so other servers' answers read as far as they agree.
+pub fn document<T: serde::de::DeserializeOwned + Default>(answer: &Value) -> T {
+    T::deserialize(answer).unwrap_or_default()
+}
+
 /// The documents of a list answer, typed; an entry of another shape reads as empty.
 pub fn documents<T: serde::de::DeserializeOwned + Default>(list: &Value) -> Vec<T> {
     list.as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
         .iter()
-        .map(|item| T::deserialize(item).unwrap_or_default())
+        .map(document)
         .collect()
 }
 
+/// The text, or `-` when it is empty (a field the server left out).
+pub fn or_dash(text: &str) -> String {
+    match text {
+        "" => "-".to_string(),
+        text => text.to_string(),
+    }
+}
+
+/// A JSON string as itself and anything else as compact JSON; `-` when absent.
 pub fn cell(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "-".to_string(),

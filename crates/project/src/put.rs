@@ -100,6 +100,11 @@ pub fn deployed_by(entity: &Value) -> Option<(&str, &str)> {
         .iter()
         .find(|a| a["key"] == DEPLOYER)
         .map(|a| &a["value"])?;
+    stamp_of(value)
+}
+
+/// The project and digest in the value of a `deployer` annotation, when this tool wrote it.
+pub fn stamp_of(value: &Value) -> Option<(&str, &str)> {
     if value["tool"] != TOOL {
         return None;
     }

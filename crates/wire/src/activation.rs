@@ -58,6 +58,13 @@ pub struct ActivationResponse {
     pub size: Option<usize>,
 }
 
+/// `GET /activations/{id}/logs`: the record's log lines alone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ActivationLogs {
+    pub logs: Vec<String>,
+}
+
 /// The answer to a non-blocking invoke or a fire: the activation to look for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]

@@ -54,6 +54,13 @@ pub struct Action {
     pub updated: u64,
 }
 
+impl Action {
+    /// The value of annotation `key`.
+    pub fn annotation(&self, key: &str) -> Option<&Value> {
+        KeyValue::find(&self.annotations, key)
+    }
+}
+
 /// What runs: code in a runtime kind, a sequence of components, or a builtin.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -105,6 +112,13 @@ pub struct Package {
     pub actions: Option<Vec<PackageEntry>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feeds: Option<Vec<PackageEntry>>,
+}
+
+impl Package {
+    /// The value of annotation `key`.
+    pub fn annotation(&self, key: &str) -> Option<&Value> {
+        KeyValue::find(&self.annotations, key)
+    }
 }
 
 /// What a package binds: `{namespace, name}`; `{}` (or `false` in listings) for nothing.
@@ -159,6 +173,13 @@ pub struct Trigger {
     pub rules: Option<BTreeMap<String, RuleLink>>,
 }
 
+impl Trigger {
+    /// The value of annotation `key`.
+    pub fn annotation(&self, key: &str) -> Option<&Value> {
+        KeyValue::find(&self.annotations, key)
+    }
+}
+
 /// A rule as its trigger lists it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -182,6 +203,13 @@ pub struct Rule {
     pub updated: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+}
+
+impl Rule {
+    /// The value of annotation `key`.
+    pub fn annotation(&self, key: &str) -> Option<&Value> {
+        KeyValue::find(&self.annotations, key)
+    }
 }
 
 /// `{path, name}`: how a rule names its trigger and action (`path` is the namespace, with

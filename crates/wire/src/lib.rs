@@ -1,19 +1,24 @@
-//! The JSON documents of OpenWhisk's REST API as Rust types, written by the server
-//! (`wisp-api`) and read by the client (`wisp-cli`), so a renamed field breaks the build
-//! instead of a user.
+//! The JSON documents of OpenWhisk's REST API, and of Wisp's own state routes (`/kv`,
+//! `/objects`), as Rust types, written by the server (`wisp-api`) and read by the client
+//! (`wisp-cli`), so a renamed field breaks the build instead of a user.
 //!
 //! Fields the API leaves out in some answers (a listing drops an action's parameters and code,
-//! a trigger's record has no `end`) are `Option`s skipped when absent. Reading is lenient:
+//! a trigger's record has no `end`) are `Option`s skipped when absent (a key-value TTL is
+//! the exception: it is `null` for a key that never expires). Reading is lenient:
 //! every document defaults its missing fields, so the client also reads other OpenWhisk
 //! servers' answers. Only shapes live here; the server converts its domain types into them.
 
 mod activation;
 mod entity;
+mod state;
 
-pub use activation::{Accepted, Activation, ActivationResponse};
+pub use activation::{Accepted, Activation, ActivationLogs, ActivationResponse};
 pub use entity::{
     Action, ActionLimits, Binding, Exec, KeyValue, Package, PackageEntry, PathName, Rule, RuleLink,
     Trigger,
+};
+pub use state::{
+    Deleted, KvEntry, KvFlushed, KvIncr, KvKeys, KvTtl, ObjectList, ObjectMeta, SignedUrl,
 };
 
 /// OpenWhisk's error body: a message and the request's transaction id.
@@ -68,6 +73,17 @@ mod tests {
             serde_json::from_value::<Activation>(written).unwrap(),
             summary
         );
+    }
+
+    #[test]
+    fn later_annotations_win() {
+        let trigger: Trigger = serde_json::from_value(json!({"annotations": [
+            {"key": "k", "value": 1}, {"key": "k", "value": 2}
+        ]}))
+        .unwrap();
+
+        assert_eq!(trigger.annotation("k"), Some(&json!(2)));
+        assert_eq!(trigger.annotation("x"), None);
     }
 
     #[test]

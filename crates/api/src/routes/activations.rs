@@ -89,7 +89,8 @@ async fn logs(
     Path((ns, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let record = find(&state, &caller, &ns, &id).await?;
-    Ok(Json(json!({"logs": record.logs})).into_response())
+    let logs = wisp_wire::ActivationLogs { logs: record.logs };
+    Ok(Json(logs).into_response())
 }
 
 async fn result(

@@ -8,11 +8,12 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query as QueryParams, State};
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
-use wisp_kv::keys::{Entry, Ttl, Value as Contents};
+use wisp_kv::keys::Ttl;
 use wisp_kv::{Keys, KeysError};
+use wisp_wire::{Deleted, KvFlushed, KvIncr, KvKeys, KvTtl};
 
 use crate::auth::Caller;
 use crate::query::{listing_limit, Query};
@@ -71,7 +72,7 @@ async fn list(
     caller: Caller,
     Path(ns): Path<String>,
     QueryParams(query): QueryParams<Query>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<KvKeys>, ApiError> {
     let (kv, namespace) = store(&state, &caller, &ns, "kv")?;
     let limit = list_limit(&query)?;
     let prefix = query.get("prefix").map_or("", String::as_str);
@@ -79,8 +80,7 @@ async fn list(
     keys.sort();
     let truncated = keys.len() > limit;
     keys.truncate(limit);
-    let keys: Vec<Value> = keys.iter().map(|k| kv_wire::bytes(k)).collect();
-    Ok(Json(json!({"keys": keys, "truncated": truncated})))
+    Ok(Json(kv_wire::keys(&keys, truncated)))
 }
 
 fn list_limit(query: &Query) -> Result<usize, ApiError> {
@@ -92,27 +92,30 @@ async fn flush(
     State(state): State<AppState>,
     caller: Caller,
     Path(ns): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<KvFlushed>, ApiError> {
     let (kv, namespace) = store(&state, &caller, &ns, "kv")?;
     let deleted = kv.flush(&namespace).await?;
-    Ok(Json(json!({"deleted": deleted})))
+    Ok(Json(KvFlushed {
+        deleted: u64::try_from(deleted).unwrap_or_default(),
+    }))
 }
 
 /// `{"key", "type", "value", "ttl"}`; with `?op=ttl` only `{"key", "ttl"}`.
 async fn read(
     KeyRequest { kv, namespace, key }: KeyRequest,
     QueryParams(query): QueryParams<Query>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     match query.get("op").map(String::as_str) {
         None => match kv.entry(&namespace, &key).await? {
-            Some(entry) => Ok(Json(entry_json(&key, entry))),
+            Some(entry) => Ok(Json(kv_wire::entry(&key, entry)).into_response()),
             None => Err(ApiError::not_found()),
         },
         Some("ttl") => match kv.ttl(&namespace, &key).await? {
             Ttl::Absent => Err(ApiError::not_found()),
-            ttl => Ok(Json(
-                json!({"key": key, "ttl": kv_wire::ttl(ttl.seconds())}),
-            )),
+            ttl => {
+                let ttl = ttl.seconds();
+                Ok(Json(KvTtl { key, ttl }).into_response())
+            }
         },
         Some(other) => Err(unknown_op(other, "ttl")),
     }
@@ -122,27 +125,11 @@ fn unknown_op(op: &str, known: &str) -> ApiError {
     ApiError::bad_request(format!("Unknown op '{op}'; this method takes {known}."))
 }
 
-/// A key read whole, as the wire has it.
-fn entry_json(key: &str, entry: Entry) -> Value {
-    let kind = entry.value.kind();
-    let value = match entry.value {
-        Contents::String(bytes) => kv_wire::bytes(&bytes),
-        Contents::List(items) => Value::Array(items.iter().map(|b| kv_wire::bytes(b)).collect()),
-        Contents::Set(mut items) => {
-            // Sets have no order; a sorted answer is a stable one.
-            items.sort();
-            Value::Array(items.iter().map(|b| kv_wire::bytes(b)).collect())
-        }
-        Contents::Hash(pairs) => kv_wire::hash(&pairs),
-    };
-    kv_wire::entry(key, kind, value, entry.ttl.seconds())
-}
-
 /// `{"value": "<string>", "ttl": <seconds>?}` → SET: `{"key", "ttl"}`.
 async fn put(
     KeyRequest { kv, namespace, key }: KeyRequest,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<KvTtl>, ApiError> {
     let put = kv_wire::kv_put(wire::object_body(&body, false)?.unwrap_or_default())?;
     kv.set(&namespace, &key, put.value.into_bytes(), put.ttl)
         .await
@@ -150,14 +137,13 @@ async fn put(
             KeysError::BadExpiry => ApiError::bad_request("'ttl' is too large."),
             e => e.into(),
         })?;
-    let ttl = put.ttl.map_or(Value::Null, |s| json!(s));
-    Ok(Json(json!({"key": key, "ttl": ttl})))
+    Ok(Json(KvTtl { key, ttl: put.ttl }))
 }
 
 /// DEL: `{"key"}`, or 404 when there was no such key.
-async fn delete(KeyRequest { kv, namespace, key }: KeyRequest) -> Result<Json<Value>, ApiError> {
+async fn delete(KeyRequest { kv, namespace, key }: KeyRequest) -> Result<Json<Deleted>, ApiError> {
     if kv.delete(&namespace, &key).await? {
-        Ok(Json(json!({"key": key})))
+        Ok(Json(Deleted { key }))
     } else {
         Err(ApiError::not_found())
     }
@@ -168,7 +154,7 @@ async fn delete(KeyRequest { kv, namespace, key }: KeyRequest) -> Result<Json<Va
 async fn update(
     KeyRequest { kv, namespace, key }: KeyRequest,
     QueryParams(query): QueryParams<Query>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     match query.get("op").map(String::as_str) {
         Some("incr") => {
             let by = match query.get("by") {
@@ -178,7 +164,7 @@ async fn update(
                 })?,
             };
             let value = kv.incr(&namespace, &key, by).await?;
-            Ok(Json(json!({"key": key, "value": value})))
+            Ok(Json(KvIncr { key, value }).into_response())
         }
         Some("expire") => {
             let seconds = query
@@ -195,7 +181,8 @@ async fn update(
                     e => e.into(),
                 })?;
             if found {
-                Ok(Json(json!({"key": key, "ttl": seconds})))
+                let ttl = Some(seconds);
+                Ok(Json(KvTtl { key, ttl }).into_response())
             } else {
                 Err(ApiError::not_found())
             }

@@ -21,8 +21,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde_json::Value;
 use wisp_objects::{validate_key, Bucket, ObjectMeta, MAX_URL_SECONDS};
+use wisp_wire::{Deleted, ObjectList, SignedUrl};
 
 use crate::auth::Caller;
 use crate::query::{bounded, listing_limit, Query};
@@ -153,7 +153,7 @@ async fn list(
     caller: Caller,
     Path(ns): Path<String>,
     QueryParams(query): QueryParams<Query>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ObjectList>, ApiError> {
     let namespace = caller.entitled_namespace(&state, &ns, "objects")?;
     let api = state
         .objects
@@ -249,7 +249,7 @@ async fn upload(
     req: ObjectRequest,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wisp_wire::ObjectMeta>, ApiError> {
     let max = req.api.max_upload_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -293,14 +293,14 @@ fn too_large(max: u64) -> ApiError {
 }
 
 /// `{"key"}`, or 404 when there was no such object.
-async fn delete(req: ObjectRequest) -> Result<Json<Value>, ApiError> {
+async fn delete(req: ObjectRequest) -> Result<Json<Deleted>, ApiError> {
     if req
         .api
         .store
         .delete(&req.namespace, req.bucket, &req.key)
         .await?
     {
-        Ok(Json(serde_json::json!({"key": req.key})))
+        Ok(Json(Deleted { key: req.key }))
     } else {
         Err(ApiError::not_found())
     }
@@ -311,7 +311,7 @@ async fn delete(req: ObjectRequest) -> Result<Json<Value>, ApiError> {
 async fn sign(
     req: ObjectRequest,
     QueryParams(query): QueryParams<Query>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SignedUrl>, ApiError> {
     match query.get("op").map(String::as_str) {
         Some("url") => {}
         Some(other) => {
@@ -353,7 +353,7 @@ async fn sign(
         utf8_percent_encode(&req.namespace, SEGMENT),
         key_path(&req.key),
     );
-    Ok(Json(objects_wire::signed_url(&url, &method, expires)))
+    Ok(Json(objects_wire::signed_url(url, method, expires)))
 }
 
 /// Characters left as they are in a path segment (RFC 3986 unreserved).

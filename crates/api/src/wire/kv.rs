@@ -1,8 +1,12 @@
-//! The key-value routes' JSON: keys and values are JSON strings when they are UTF-8, else
-//! `{"base64": "..."}`; a TTL is whole seconds, `null` for a key that never expires.
+//! The key-value routes' answers as `wisp-wire` documents: keys and values are JSON strings
+//! when they are UTF-8, else `{"base64": "..."}`; a TTL is whole seconds, `null` for a key
+//! that never expires.
 
 use base64::Engine;
 use serde_json::{json, Map, Value};
+use wisp_kv::keys::{Entry, Value as Contents};
+use wisp_kv::Bytes;
+use wisp_wire::{KvEntry, KvKeys};
 
 use crate::wire::malformed;
 use crate::ApiError;
@@ -15,18 +19,37 @@ pub fn bytes(b: &[u8]) -> Value {
     }
 }
 
-/// Seconds left as the `ttl` field: `null` for a key that never expires.
-pub fn ttl(seconds: Option<u64>) -> Value {
-    seconds.map_or(Value::Null, |s| json!(s))
+/// A page of keys, in the order given.
+pub fn keys(keys: &[Bytes], truncated: bool) -> KvKeys {
+    KvKeys {
+        keys: keys.iter().map(|k| bytes(k)).collect(),
+        truncated,
+    }
 }
 
-/// `{"key", "type", "value", "ttl"}`: one key with its contents.
-pub fn entry(key: &str, kind: &str, value: Value, ttl_seconds: Option<u64>) -> Value {
-    json!({"key": key, "type": kind, "value": value, "ttl": ttl(ttl_seconds)})
+/// A key read whole.
+pub fn entry(key: &str, entry: Entry) -> KvEntry {
+    let kind = entry.value.kind().to_string();
+    let value = match entry.value {
+        Contents::String(contents) => bytes(&contents),
+        Contents::List(items) => Value::Array(items.iter().map(|b| bytes(b)).collect()),
+        Contents::Set(mut items) => {
+            // Sets have no order; a sorted answer is a stable one.
+            items.sort();
+            Value::Array(items.iter().map(|b| bytes(b)).collect())
+        }
+        Contents::Hash(pairs) => hash(&pairs),
+    };
+    KvEntry {
+        key: key.to_string(),
+        kind,
+        value,
+        ttl: entry.ttl.seconds(),
+    }
 }
 
 /// A hash's fields and values as an object.
-pub fn hash(pairs: &[(Vec<u8>, Vec<u8>)]) -> Value {
+fn hash(pairs: &[(Bytes, Bytes)]) -> Value {
     let mut object = Map::new();
     for (field, value) in pairs {
         object.insert(String::from_utf8_lossy(field).into_owned(), bytes(value));
@@ -73,8 +96,6 @@ mod tests {
     fn values_are_strings_or_base64() {
         assert_eq!(bytes(b"hello"), json!("hello"));
         assert_eq!(bytes(&[0xff, 0x00]), json!({"base64": "/wA="}));
-        assert_eq!(ttl(None), Value::Null);
-        assert_eq!(ttl(Some(7)), json!(7));
         let pairs = [
             (b"a".to_vec(), b"1".to_vec()),
             (b"b".to_vec(), b"2".to_vec()),

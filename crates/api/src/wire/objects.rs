@@ -1,29 +1,33 @@
-//! The object routes' JSON: an object's metadata, a listing page, a signed URL.
+//! The object routes' answers as `wisp-wire` documents: an object's metadata, a listing page,
+//! a signed URL.
 
-use serde_json::{json, Value};
 use wisp_objects::{Listing, ObjectMeta};
+use wisp_wire::{ObjectList, SignedUrl};
 
 /// `{"key", "size", "etag", "lastModified" (ms), "contentType"?}`.
-pub fn meta(meta: &ObjectMeta) -> Value {
-    let mut value = json!({
-        "key": meta.key,
-        "size": meta.size,
-        "etag": meta.etag,
-        "lastModified": meta.last_modified_ms,
-    });
-    if let Some(content_type) = &meta.content_type {
-        value["contentType"] = json!(content_type);
+pub fn meta(meta: &ObjectMeta) -> wisp_wire::ObjectMeta {
+    wisp_wire::ObjectMeta {
+        key: meta.key.clone(),
+        size: meta.size,
+        etag: meta.etag.clone(),
+        last_modified: meta.last_modified_ms,
+        content_type: meta.content_type.clone(),
     }
-    value
 }
 
 /// `{"objects": [meta...], "truncated": bool}`, in key order.
-pub fn listing(listing: &Listing) -> Value {
-    let objects: Vec<Value> = listing.objects.iter().map(meta).collect();
-    json!({"objects": objects, "truncated": listing.truncated})
+pub fn listing(listing: &Listing) -> ObjectList {
+    ObjectList {
+        objects: listing.objects.iter().map(meta).collect(),
+        truncated: listing.truncated,
+    }
 }
 
 /// `{"url", "method", "expires" (unix seconds)}`.
-pub fn signed_url(url: &str, method: &str, expires: u64) -> Value {
-    json!({"url": url, "method": method, "expires": expires})
+pub fn signed_url(url: String, method: String, expires: u64) -> SignedUrl {
+    SignedUrl {
+        url,
+        method,
+        expires,
+    }
 }

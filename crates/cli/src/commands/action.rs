@@ -1,14 +1,14 @@
 //! `wisp action ...`: get, list and delete here; create/update in `action_put`, invoke in `invoke`.
 
-use serde::Deserialize;
 use serde_json::Value;
+use wisp_wire::{Action, ActionLimits};
 
-use super::entity::{self, annotation, full_name, parameter_keys, updated, Kind, PageFlags};
+use super::entity::{self, full_name, parameter_keys, updated, Kind, PageFlags};
 use super::{action_put, invoke};
 use crate::client::Client;
 use crate::config::{ClientOpts, Config};
 use crate::names::{encode_segment, QualifiedName};
-use crate::output::{self, cell, Printer};
+use crate::output::{self, cell, document, or_dash, Printer};
 
 #[derive(clap::Args, Debug)]
 pub struct ActionArgs {
@@ -113,9 +113,9 @@ async fn get(args: &GetArgs, config: &Config, printer: &mut Printer) -> anyhow::
     let query = [("code", with_code.to_string())];
     let action = client.get(&name.path("actions"), &query).await?;
     if args.url {
-        printer.line(web_url(&config.base_url()?, &action))
+        printer.line(web_url(&config.base_url()?, &document(&action)))
     } else if args.summary && !config.json {
-        printer.text(&summary(&action))
+        printer.text(&summary(&document(&action)))
     } else {
         printer.json(&action)
     }
@@ -151,34 +151,38 @@ async fn delete(args: &DeleteArgs, config: &Config, printer: &mut Printer) -> an
 }
 
 /// `<apihost>/api/v1/web/<namespace>/<package|default>/<name>` of an action document.
-pub fn web_url(base_url: &str, action: &Value) -> String {
-    let parent = cell(action.get("namespace"));
-    let (namespace, package) = parent.split_once('/').unwrap_or((&parent, "default"));
+pub fn web_url(base_url: &str, action: &Action) -> String {
+    let parent = &action.namespace;
+    let (namespace, package) = parent.split_once('/').unwrap_or((parent, "default"));
     format!(
         "{base_url}/api/v1/web/{}/{}/{}",
         encode_segment(namespace),
         encode_segment(package),
-        encode_segment(&cell(action.get("name")))
+        encode_segment(&action.name)
     )
 }
 
 pub fn action_table(list: &Value) -> String {
-    let rows = entity::rows(list, |action| {
-        let kind = annotation(action, "exec").or_else(|| action.pointer("/exec/kind"));
+    let rows = entity::rows(list, |action: &Action| {
+        // A listing leaves the kind out of `exec`; OpenWhisk says it in an annotation.
+        let kind = match (action.annotation("exec"), &action.exec.kind) {
+            (Some(annotated), _) => cell(Some(annotated)),
+            (None, Some(kind)) => kind.clone(),
+            (None, None) => "-".into(),
+        };
         vec![
-            full_name(action),
-            cell(kind),
-            cell(action.get("version")),
-            updated(action),
+            full_name(&action.namespace, &action.name),
+            kind,
+            or_dash(&action.version),
+            updated(action.updated),
         ]
     });
     output::table(&["Name", "Kind", "Version", "Updated"], &rows)
 }
 
 /// A few lines a person can read at a glance.
-pub fn summary(action: &Value) -> String {
-    let typed = wisp_wire::Action::deserialize(action).unwrap_or_default();
-    let exec = &typed.exec;
+pub fn summary(action: &Action) -> String {
+    let exec = &action.exec;
     let mut items = vec![("kind", exec.kind.clone().unwrap_or_else(|| "-".into()))];
     if let Some(main) = &exec.main {
         items.push(("main", main.clone()));
@@ -186,20 +190,21 @@ pub fn summary(action: &Value) -> String {
     if let Some(components) = &exec.components {
         items.push(("components", components.join(", ")));
     }
-    items.push(("version", cell(action.get("version"))));
-    items.push(("updated", updated(action)));
+    items.push(("version", or_dash(&action.version)));
+    items.push(("updated", updated(action.updated)));
     let web = match (
-        annotation(action, "web-export"),
-        annotation(action, "raw-http"),
+        action.annotation("web-export"),
+        action.annotation("raw-http"),
     ) {
         (Some(Value::Bool(true)), Some(Value::Bool(true))) => "raw",
         (Some(Value::Bool(true)), _) => "yes",
         _ => "no",
     };
     items.push(("web", web.into()));
-    items.push(("parameters", parameter_keys(action)));
-    if action.get("limits").is_some() {
-        let l = typed.limits;
+    items.push(("parameters", parameter_keys(action.parameters.as_deref())));
+    // A server that sent no limits reads as all zeros: say nothing rather than zeros.
+    if action.limits != ActionLimits::default() {
+        let l = action.limits;
         items.push((
             "limits",
             format!(
@@ -210,7 +215,7 @@ pub fn summary(action: &Value) -> String {
     }
     format!(
         "action {}\n{}",
-        full_name(action),
+        full_name(&action.namespace, &action.name),
         output::pairs("  ", &items)
     )
 }
@@ -237,7 +242,7 @@ mod tests {
     #[test]
     fn summary_view() {
         assert_eq!(
-            summary(&hello()),
+            summary(&document(&hello())),
             "action /guest/hello\n\
              \x20 kind        nodejs:20\n\
              \x20 main        main\n\
@@ -260,19 +265,19 @@ mod tests {
             action_table(&list),
             "Name               Kind       Version  Updated\n\
              /guest/hello       nodejs:20  0.0.3    2024-04-05 19:34:38\n\
-             /guest/utils/date  -          0.0.1    1970-01-01 00:00:00\n"
+             /guest/utils/date  -          0.0.1    -\n"
         );
     }
 
     #[test]
     fn web_urls_name_the_package_or_default() {
         assert_eq!(
-            web_url("http://h:1", &hello()),
+            web_url("http://h:1", &document(&hello())),
             "http://h:1/api/v1/web/guest/default/hello"
         );
         let packaged = json!({"namespace": "guest/my utils", "name": "date"});
         assert_eq!(
-            web_url("http://h:1", &packaged),
+            web_url("http://h:1", &document(&packaged)),
             "http://h:1/api/v1/web/guest/my%20utils/date"
         );
     }

@@ -4,12 +4,13 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use serde_json::{json, Map, Value};
+use wisp_wire::Action;
 
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::usage;
 use crate::names::QualifiedName;
-use crate::output::Printer;
+use crate::output::{document, Printer};
 use crate::params::{AnnotationFlags, ParamFlags};
 
 #[derive(clap::Args, Debug)]
@@ -108,11 +109,11 @@ pub async fn run(
         // An update may make an existing web action secure, so the action is read first.
         let existing = match mode {
             PutMode::Create => None,
-            PutMode::Update => Some(
-                client
+            PutMode::Update => Some(document::<Action>(
+                &client
                     .get(&name.path("actions"), &[("code", "false".to_string())])
                     .await?,
-            ),
+            )),
         };
         let change = web_secure(secret, spec.web.as_deref(), existing.as_ref())?;
         apply_web_secure(&mut body, change);
@@ -271,9 +272,9 @@ pub enum WebSecure {
 pub fn web_secure(
     secret: &str,
     web: Option<&str>,
-    existing: Option<&Value>,
+    existing: Option<&Action>,
 ) -> anyhow::Result<WebSecure> {
-    let current = |key| existing.and_then(|action| super::entity::annotation(action, key));
+    let current = |key| existing.and_then(|action| action.annotation(key));
     let web_action = match web {
         Some(web) => matches!(web, "true" | "yes" | "raw"),
         None => current("web-export") == Some(&json!(true)),
@@ -469,7 +470,7 @@ mod tests {
     fn web_secure_needs_a_web_action() {
         assert!(web_secure("s", None, None).is_err());
         assert!(web_secure("s", Some("false"), None).is_err());
-        let existing = json!({"annotations": [{"key": "web-export", "value": true}]});
+        let existing = document(&json!({"annotations": [{"key": "web-export", "value": true}]}));
         assert!(web_secure("s", Some("no"), Some(&existing)).is_err());
         assert_eq!(
             web_secure("s3cret", None, Some(&existing)).unwrap(),
@@ -487,10 +488,10 @@ mod tests {
             panic!("a secret is generated");
         };
         assert!(generated.as_u64().is_some_and(|n| n < 1 << 53));
-        let secured = json!({"annotations": [
+        let secured = document(&json!({"annotations": [
             {"key": "web-export", "value": true},
             {"key": "require-whisk-auth", "value": 42}
-        ]});
+        ]}));
         assert_eq!(
             web_secure("true", None, Some(&secured)).unwrap(),
             WebSecure::Keep

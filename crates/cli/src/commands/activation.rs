@@ -3,14 +3,14 @@
 
 use reqwest::Method;
 use serde_json::Value;
-use wisp_wire::Activation;
+use wisp_wire::{Activation, ActivationLogs, ActivationResponse};
 
 use super::{poll, tree};
 use crate::client::Client;
 use crate::config::{ClientOpts, Config};
 use crate::error::usage;
 use crate::names::{encode_segment, QualifiedName};
-use crate::output::{self, cell, Printer};
+use crate::output::{self, cell, document, or_dash, Printer};
 use crate::time::format_millis;
 
 #[derive(clap::Args, Debug)]
@@ -108,12 +108,14 @@ pub async fn run(
             if !args.tree {
                 return printer.json(&record);
             }
-            let records =
-                tree::collect(&record, async |id| find(&client, config, id).await).await?;
-            let entries = tree::walk(&record, &records);
+            let root = tree::Record::new(record);
+            let records = tree::collect(&root, async |id| find(&client, config, id).await).await?;
+            let entries = tree::walk(&root, &records);
             if config.json {
-                let found: Vec<Value> = entries.iter().filter_map(|e| e.record.cloned()).collect();
-                printer.json(&Value::Array(found))
+                let found = entries
+                    .iter()
+                    .filter_map(|e| e.record.map(|r| r.json.clone()));
+                printer.json(&Value::Array(found.collect()))
             } else {
                 printer.text(&tree::render(&entries))
             }
@@ -127,7 +129,7 @@ pub async fn run(
             if config.json {
                 return printer.json(&body);
             }
-            for line in log_lines(&body) {
+            for line in &document::<ActivationLogs>(&body).logs {
                 printer.line(if args.strip { strip_prefix(line) } else { line })?;
             }
             Ok(())
@@ -138,10 +140,10 @@ pub async fn run(
             let response = client
                 .get(&activation_path(config, &id, "/result"), &[])
                 .await?;
-            match response.get("result") {
-                Some(result) if !config.json => printer.json(result),
-                _ => printer.json(&response),
+            if config.json {
+                return printer.json(&response);
             }
+            printer.json(&document::<ActivationResponse>(&response).result)
         }
         ActivationCommand::Poll(args) => poll::run(&args, config, printer).await,
     }
@@ -219,10 +221,10 @@ async fn resolve_id(which: &WhichArgs, client: &Client, config: &Config) -> anyh
     let list = client
         .get(&collection_path(&config.namespace), &query)
         .await?;
-    list.get(0)
-        .and_then(|a| a.get("activationId"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
+    output::documents::<Activation>(&list)
+        .into_iter()
+        .map(|a| a.activation_id)
+        .find(|id| !id.is_empty())
         .ok_or_else(|| anyhow::anyhow!("there are no activations yet"))
 }
 
@@ -245,10 +247,6 @@ pub fn activation_table(list: &Value) -> String {
 
 /// One table row from a list summary or a full record (`docs=true`).
 pub fn activation_row(activation: &Activation) -> Vec<String> {
-    let or_dash = |text: &str| match text {
-        "" => "-".to_string(),
-        text => text.to_string(),
-    };
     vec![
         format_millis(activation.start as i64),
         or_dash(&activation.activation_id),
@@ -311,15 +309,6 @@ fn entity(activation: &Activation) -> String {
         "" => path,
         version => format!("{path}:{version}"),
     }
-}
-
-pub fn log_lines(body: &Value) -> impl Iterator<Item = &str> {
-    body.get("logs")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Value::as_str)
 }
 
 /// Drops `<timestamp> <stream>: ` from a log line; other lines are left alone.
@@ -389,12 +378,5 @@ mod tests {
             "Logs were truncated because the total bytes size exceeds the limit of 10 bytes.";
         assert_eq!(strip_prefix(plain), plain);
         assert_eq!(strip_prefix("no-spaces"), "no-spaces");
-    }
-
-    #[test]
-    fn log_lines_skips_non_strings() {
-        let body = json!({"logs": ["a", 1, "b"]});
-        assert_eq!(log_lines(&body).collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!(log_lines(&json!({})).count(), 0);
     }
 }

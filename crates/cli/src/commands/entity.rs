@@ -1,12 +1,14 @@
 //! What the entity families (actions, packages, triggers, rules) share: list pages, deletes,
 //! the "ok: ..." lines, the columns every table has, and the caller's real namespace.
 
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
+use wisp_wire::KeyValue;
 
 use crate::client::Client;
 use crate::config::Config;
 use crate::names::{encode_segment, QualifiedName};
-use crate::output::{cell, Printer};
+use crate::output::{self, cell, Printer};
 use crate::time::format_millis;
 
 /// The entity collections of the REST API.
@@ -227,64 +229,44 @@ pub fn done(
     }
 }
 
-/// The rows of a list answer.
-pub fn rows(list: &Value, row: impl Fn(&Value) -> Vec<String>) -> Vec<Vec<String>> {
-    list.as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(row)
-        .collect()
+/// The rows of a list answer, each document read as a `T`.
+pub fn rows<T: DeserializeOwned + Default>(
+    list: &Value,
+    row: impl Fn(&T) -> Vec<String>,
+) -> Vec<Vec<String>> {
+    output::documents(list).iter().map(row).collect()
 }
 
-/// `/namespace/name` of an entity document (an action's `namespace` holds its package).
-pub fn full_name(entity: &Value) -> String {
-    format!(
-        "/{}/{}",
-        cell(entity.get("namespace")),
-        cell(entity.get("name"))
-    )
+/// `/namespace/name` of an entity (an action's `namespace` holds its package).
+pub fn full_name(namespace: &str, name: &str) -> String {
+    format!("/{namespace}/{name}")
 }
 
-/// The `updated` time of an entity, for people.
-pub fn updated(entity: &Value) -> String {
-    entity
-        .get("updated")
-        .and_then(Value::as_i64)
-        .map(format_millis)
-        .unwrap_or_else(|| "-".into())
-}
-
-/// The value of annotation `key`.
-pub fn annotation<'a>(entity: &'a Value, key: &str) -> Option<&'a Value> {
-    entity
-        .get("annotations")?
-        .as_array()?
-        .iter()
-        .rev()
-        .find(|a| a.get("key").and_then(Value::as_str) == Some(key))?
-        .get("value")
+/// The `updated` time of an entity, for people; `-` when the server sent none (it reads as 0).
+pub fn updated(millis: u64) -> String {
+    match millis {
+        0 => "-".into(),
+        millis => format_millis(millis as i64),
+    }
 }
 
 /// The keys of `parameters`, comma-separated, or `none`.
-pub fn parameter_keys(entity: &Value) -> String {
-    field_list(entity, "parameters", "key")
+pub fn parameter_keys(parameters: Option<&[KeyValue]>) -> String {
+    listed(
+        parameters
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.key.as_str()),
+    )
 }
 
-/// `field` of each item of the array `list`, comma-separated, or `none`.
-pub fn field_list(entity: &Value, list: &str, field: &str) -> String {
-    let items: Vec<String> = entity
-        .get(list)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|item| cell(item.get(field)))
-        .collect();
-    if items.is_empty() {
+/// Names, comma-separated, or `none`.
+pub fn listed<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    if names.is_empty() {
         "none".into()
     } else {
-        items.join(", ")
+        names.join(", ")
     }
 }
 
@@ -322,24 +304,23 @@ mod tests {
     }
 
     #[test]
-    fn later_annotations_win() {
-        let a = json!({"annotations": [{"key": "k", "value": 1}, {"key": "k", "value": 2}]});
-        assert_eq!(annotation(&a, "k"), Some(&json!(2)));
-        assert_eq!(annotation(&a, "x"), None);
-    }
-
-    #[test]
     fn full_names() {
-        let rule = json!({"namespace": "guest", "name": "r"});
-        assert_eq!(full_name(&rule), "/guest/r");
+        assert_eq!(full_name("guest", "r"), "/guest/r");
+        assert_eq!(full_name("guest/pkg", "a"), "/guest/pkg/a");
     }
 
     #[test]
     fn parameter_keys_or_none() {
-        let p = json!({"parameters": [{"key": "a", "value": 1}, {"key": "b", "value": 2}]});
-        assert_eq!(parameter_keys(&p), "a, b");
-        assert_eq!(parameter_keys(&json!({"parameters": []})), "none");
-        assert_eq!(parameter_keys(&json!({})), "none");
+        let p = [KeyValue::new("a", json!(1)), KeyValue::new("b", json!(2))];
+        assert_eq!(parameter_keys(Some(&p)), "a, b");
+        assert_eq!(parameter_keys(Some(&[])), "none");
+        assert_eq!(parameter_keys(None), "none");
+    }
+
+    #[test]
+    fn an_entity_without_an_update_time_shows_a_dash() {
+        assert_eq!(updated(0), "-");
+        assert_eq!(updated(1712345678901), "2024-04-05 19:34:38");
     }
 
     #[test]

@@ -6,10 +6,12 @@ use std::fmt;
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use wisp_wire::{Activation, Trigger};
 
 use super::invoke::{activation_id, failure_message, is_failed_activation};
 use crate::client::{ApiError, Client, Reply};
 use crate::names::QualifiedName;
+use crate::output::document;
 use crate::params::KeyValues;
 
 /// The annotation that names a trigger's feed.
@@ -89,7 +91,7 @@ pub async fn invoke(client: &Client, feed: &QualifiedName, args: &Value) -> Resu
 /// What one blocking invoke answer of the feed means.
 pub fn outcome(reply: &Reply, feed: &QualifiedName) -> Result<(), FeedError> {
     match reply.status {
-        200 if reply.body.pointer("/response/success") != Some(&json!(false)) => Ok(()),
+        200 if succeeded(&reply.body) => Ok(()),
         202 => Err(FeedError::Failed(format!(
             "the feed {feed} did not finish within the blocking wait"
         ))),
@@ -106,12 +108,20 @@ pub fn outcome(reply: &Reply, feed: &QualifiedName) -> Result<(), FeedError> {
     }
 }
 
+/// Whether a blocking invoke's record says the activation succeeded; a record with no
+/// response says nothing against it.
+fn succeeded(record: &Value) -> bool {
+    document::<Activation>(record)
+        .response
+        .is_none_or(|response| response.success)
+}
+
 /// The feed named by a trigger's `feed` annotation, if it has one.
 pub fn of_trigger(
-    trigger: &Value,
+    trigger: &Trigger,
     default_namespace: &str,
 ) -> anyhow::Result<Option<QualifiedName>> {
-    match super::entity::annotation(trigger, FEED).and_then(Value::as_str) {
+    match trigger.annotation(FEED).and_then(Value::as_str) {
         Some(raw) => QualifiedName::parse(raw, default_namespace).map(Some),
         None => Ok(None),
     }
@@ -194,7 +204,7 @@ mod tests {
     #[test]
     fn the_feed_annotation_names_the_feed() {
         let trigger = json!({"annotations": [{"key": "feed", "value": "/guest/feeds/ticker"}]});
-        assert_eq!(of_trigger(&trigger, "_").unwrap(), Some(feed()));
-        assert_eq!(of_trigger(&json!({"annotations": []}), "_").unwrap(), None);
+        assert_eq!(of_trigger(&document(&trigger), "_").unwrap(), Some(feed()));
+        assert_eq!(of_trigger(&Trigger::default(), "_").unwrap(), None);
     }
 }

@@ -2,11 +2,12 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use wisp_wire::{Accepted, Activation};
 
 use crate::client::{ApiError, Client, Reply};
 use crate::config::Config;
 use crate::names::QualifiedName;
-use crate::output::{pretty, Printer};
+use crate::output::{document, pretty, Printer};
 use crate::params::ParamFlags;
 
 #[derive(clap::Args, Debug)]
@@ -123,13 +124,12 @@ pub fn render(
     Ok(out)
 }
 
+/// The activation's id: the header, else the body's (an `Accepted` and a whole record both
+/// carry `activationId`).
 pub(super) fn activation_id(reply: &Reply) -> Option<String> {
     reply.activation_id.clone().or_else(|| {
-        reply
-            .body
-            .get("activationId")
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        let accepted: Accepted = document(&reply.body);
+        Some(accepted.activation_id).filter(|id| !id.is_empty())
     })
 }
 
@@ -140,25 +140,33 @@ pub(super) fn is_failed_activation(reply: &Reply) -> bool {
     match reply.status {
         502 => structured,
         500 => {
+            let record: Activation = document(&reply.body);
             structured
                 && (reply.activation_id.is_some()
-                    || reply.body.get("activationId").is_some()
-                    || reply.body.get("response").is_some())
+                    || !record.activation_id.is_empty()
+                    || record.response.is_some())
         }
         _ => false,
     }
 }
 
+/// What failed and why: from the record's response, or from the result alone (a blocking
+/// invoke with `result=true` answers only the result).
 pub(super) fn failure_message(body: &Value, id: Option<&str>, name: &QualifiedName) -> String {
     let subject = match id {
         Some(id) => format!("activation {id} of {name} failed"),
         None => format!("{name} failed"),
     };
-    let status = body.pointer("/response/status").and_then(Value::as_str);
-    let error = body
-        .pointer("/response/result/error")
-        .or_else(|| body.get("error"))
-        .and_then(Value::as_str);
+    let response = document::<Activation>(body).response;
+    let (status, result) = match &response {
+        Some(response) => {
+            let status = Some(response.status.as_str()).filter(|s| !s.is_empty());
+            (status, &response.result)
+        }
+        None => (None, body),
+    };
+    // The result is the function's own: `error` is OpenWhisk's convention, not a field of ours.
+    let error = result.get("error").and_then(Value::as_str);
     match (status, error) {
         (Some(status), Some(error)) => format!("{subject}: {status}: {error}"),
         (Some(status), None) => format!("{subject}: {status}"),

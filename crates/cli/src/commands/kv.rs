@@ -3,12 +3,13 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use wisp_wire::{KvEntry, KvFlushed, KvIncr, KvKeys, KvTtl};
 
 use crate::client::Client;
 use crate::config::{ClientOpts, Config};
 use crate::error;
 use crate::names::encode_segment;
-use crate::output::{cell, Printer};
+use crate::output::{cell, document, Printer};
 
 #[derive(clap::Args, Debug)]
 pub struct KvArgs {
@@ -70,10 +71,9 @@ pub async fn run(command: KvCommand, config: &Config, printer: &mut Printer) -> 
             if config.json {
                 return printer.json(&entry);
             }
-            match entry.get("value") {
-                Some(Value::String(text)) => printer.line(text),
-                Some(other) => printer.json(other),
-                None => printer.json(&entry),
+            match document::<KvEntry>(&entry).value {
+                Value::String(text) => printer.line(text),
+                other => printer.json(&other),
             }
         }
         KvCommand::Set { key, value, ttl } => {
@@ -109,11 +109,11 @@ pub async fn run(command: KvCommand, config: &Config, printer: &mut Printer) -> 
             if config.json {
                 return printer.json(&list);
             }
-            let keys = list.get("keys").and_then(Value::as_array);
-            for key in keys.map(Vec::as_slice).unwrap_or_default() {
+            let list = document::<KvKeys>(&list);
+            for key in &list.keys {
                 printer.line(cell(Some(key)))?;
             }
-            if list.get("truncated") == Some(&Value::Bool(true)) {
+            if list.truncated {
                 printer.note(format!(
                     "(the first {limit} keys; use --limit or a prefix for others)"
                 ))?;
@@ -137,16 +137,17 @@ pub async fn run(command: KvCommand, config: &Config, printer: &mut Printer) -> 
                 .client
                 .get(&kv.key_path(&key), &[("op", "ttl".to_string())])
                 .await?;
-            let ttl = match answer.get("ttl") {
-                Some(Value::Number(n)) => n.to_string(),
-                _ => "none".to_string(),
+            let ttl = match document::<KvTtl>(&answer).ttl {
+                Some(seconds) => seconds.to_string(),
+                None => "none".to_string(),
             };
             kv.done(printer, &answer, ttl)
         }
         KvCommand::Incr { key, by } => {
             let query = [("op", "incr".to_string()), ("by", by.to_string())];
             let answer = kv.post(&key, &query).await?;
-            kv.done(printer, &answer, cell(answer.get("value")))
+            let value = document::<KvIncr>(&answer).value;
+            kv.done(printer, &answer, value.to_string())
         }
         KvCommand::Flush { force } => {
             if !force {
@@ -155,7 +156,8 @@ pub async fn run(command: KvCommand, config: &Config, printer: &mut Printer) -> 
                 ));
             }
             let answer = kv.client.delete(&kv.path()).await?;
-            let message = format!("ok: deleted {} keys", cell(answer.get("deleted")));
+            let deleted = document::<KvFlushed>(&answer).deleted;
+            let message = format!("ok: deleted {deleted} keys");
             kv.done(printer, &answer, message)
         }
     }

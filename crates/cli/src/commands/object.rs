@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use reqwest::Method;
 use serde_json::{json, Value};
+use wisp_wire::{ObjectList, ObjectMeta, SignedUrl};
 
 use crate::client::Client;
 use crate::config::{ClientOpts, Config};
 use crate::error;
 use crate::names::encode_segment;
-use crate::output::{cell, columns, Printer};
+use crate::output::{columns, document, Printer};
 
 #[derive(clap::Args, Debug)]
 pub struct ObjectArgs {
@@ -105,7 +106,8 @@ pub async fn run(
                     content_type.as_deref(),
                 )
                 .await?;
-            let message = format!("ok: stored {key} ({} bytes)", cell(answer.get("size")));
+            let size = document::<ObjectMeta>(&answer).size;
+            let message = format!("ok: stored {key} ({size} bytes)");
             objects.done(printer, &answer, message)
         }
         ObjectCommand::Get { key, file } => {
@@ -137,17 +139,16 @@ pub async fn run(
             if config.json {
                 return printer.json(&list);
             }
-            let items = list.get("objects").and_then(Value::as_array);
-            let rows: Vec<Vec<String>> = items
-                .map(Vec::as_slice)
-                .unwrap_or_default()
+            let list = document::<ObjectList>(&list);
+            let rows: Vec<Vec<String>> = list
+                .objects
                 .iter()
-                .map(|o| vec![cell(o.get("size")), cell(o.get("key"))])
+                .map(|o| vec![o.size.to_string(), o.key.clone()])
                 .collect();
             if !rows.is_empty() {
                 printer.text(&columns(&rows))?;
             }
-            if list.get("truncated") == Some(&Value::Bool(true)) {
+            if list.truncated {
                 printer.note(format!(
                     "(the first {limit} objects; use a prefix for the others)"
                 ))?;
@@ -179,7 +180,8 @@ pub async fn run(
                 .send(Method::POST, &objects.key_path(&key), &query, None)
                 .await?
                 .into_result()?;
-            objects.done(printer, &answer, cell(answer.get("url")))
+            let url = document::<SignedUrl>(&answer).url;
+            objects.done(printer, &answer, url)
         }
     }
 }

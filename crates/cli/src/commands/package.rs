@@ -1,13 +1,13 @@
 //! `wisp package ...`: packages group actions and give them parameters; a binding is a package
 //! that points at another one, with parameters of its own.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
+use wisp_wire::{Package, PackageEntry};
 
-use super::entity::{self, field_list, full_name, parameter_keys, updated, Kind, ListArgs};
+use super::entity::{self, full_name, listed, parameter_keys, updated, Kind, ListArgs};
 use crate::client::Client;
 use crate::config::{ClientOpts, Config};
-use crate::output::{self, cell, Printer};
+use crate::output::{self, document, or_dash, Printer};
 use crate::params::{put_fields, PutFlags};
 
 #[derive(clap::Args, Debug)]
@@ -92,7 +92,7 @@ pub async fn run(
         PackageCommand::Get(args) => {
             let package = entity::get(Kind::Package, &args.name, config).await?;
             if args.summary && !config.json {
-                printer.text(&summary(&package))
+                printer.text(&summary(&document(&package)))
             } else {
                 printer.json(&package)
             }
@@ -155,17 +155,15 @@ fn parse_shared(raw: &str) -> Result<bool, String> {
 }
 
 /// `/ns/name` of the package a binding points at, or `-` for a package.
-fn binding_target(package: &Value) -> String {
-    let typed = wisp_wire::Package::deserialize(package).unwrap_or_default();
-    match typed.binding.target() {
-        Some((namespace, name)) => format!("/{namespace}/{name}"),
+fn binding_target(package: &Package) -> String {
+    match package.binding.target() {
+        Some((namespace, name)) => full_name(namespace, name),
         None => "-".into(),
     }
 }
 
-fn visibility(package: &Value) -> &'static str {
-    let typed = wisp_wire::Package::deserialize(package).unwrap_or_default();
-    if typed.publish {
+fn visibility(package: &Package) -> &'static str {
+    if package.publish {
         "shared"
     } else {
         "private"
@@ -173,13 +171,13 @@ fn visibility(package: &Value) -> &'static str {
 }
 
 pub fn package_table(list: &Value) -> String {
-    let rows = entity::rows(list, |package| {
+    let rows = entity::rows(list, |package: &Package| {
         vec![
-            full_name(package),
+            full_name(&package.namespace, &package.name),
             visibility(package).into(),
             binding_target(package),
-            cell(package.get("version")),
-            updated(package),
+            or_dash(&package.version),
+            updated(package.updated),
         ]
     });
     output::table(
@@ -189,23 +187,25 @@ pub fn package_table(list: &Value) -> String {
 }
 
 /// A few lines a person can read at a glance.
-pub fn summary(package: &Value) -> String {
+pub fn summary(package: &Package) -> String {
+    let names = |entries: &Option<Vec<PackageEntry>>| {
+        listed(entries.iter().flatten().map(|e| e.name.as_str()))
+    };
     let mut items = vec![];
-    let target = binding_target(package);
-    if target != "-" {
-        items.push(("binding", target));
+    if package.binding.target().is_some() {
+        items.push(("binding", binding_target(package)));
     }
     items.extend([
         ("visibility", visibility(package).to_string()),
-        ("version", cell(package.get("version"))),
-        ("updated", updated(package)),
-        ("parameters", parameter_keys(package)),
-        ("actions", field_list(package, "actions", "name")),
-        ("feeds", field_list(package, "feeds", "name")),
+        ("version", or_dash(&package.version)),
+        ("updated", updated(package.updated)),
+        ("parameters", parameter_keys(package.parameters.as_deref())),
+        ("actions", names(&package.actions)),
+        ("feeds", names(&package.feeds)),
     ]);
     format!(
         "package {}\n{}",
-        full_name(package),
+        full_name(&package.namespace, &package.name),
         output::pairs("  ", &items)
     )
 }
@@ -254,8 +254,8 @@ mod tests {
         assert_eq!(
             package_table(&list),
             "Name          Visibility  Binding       Version  Updated\n\
-             /guest/tools  shared      -             0.0.1    1970-01-01 00:00:00\n\
-             /guest/mine   private     /guest/tools  0.0.2    1970-01-01 00:00:00\n"
+             /guest/tools  shared      -             0.0.1    -\n\
+             /guest/mine   private     /guest/tools  0.0.2    -\n"
         );
     }
 
@@ -268,12 +268,12 @@ mod tests {
             "actions": [{"name": "echo"}, {"name": "date"}], "feeds": []
         });
         assert_eq!(
-            summary(&package),
+            summary(&document(&package)),
             "package /guest/mine\n\
              \x20 binding     /guest/tools\n\
              \x20 visibility  private\n\
              \x20 version     0.0.2\n\
-             \x20 updated     1970-01-01 00:00:00\n\
+             \x20 updated     -\n\
              \x20 parameters  greeting\n\
              \x20 actions     echo, date\n\
              \x20 feeds       none\n"

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::time::Instant;
+use wisp_wire::Activation;
 
-use super::activation::{log_lines, name_filter};
+use super::activation::name_filter;
 use crate::client::Client;
 use crate::config::Config;
 use crate::names::encode_segment;
-use crate::output::{cell, Printer};
+use crate::output::{document, or_dash, Printer};
 use crate::time::now_millis;
 
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -89,15 +90,18 @@ impl Tracker {
     /// and log lines that appeared since the last poll. With `json`, each new record once as a
     /// compact JSON line.
     pub fn update(&mut self, records: &[Value], json: bool) -> Vec<String> {
-        let mut records: Vec<&Value> = records.iter().collect();
-        records.sort_by_key(|r| (r.get("start").and_then(Value::as_i64), id(r)));
+        let mut records: Vec<(&Value, Activation)> =
+            records.iter().map(|r| (r, document(r))).collect();
+        records.sort_by(|(_, a), (_, b)| {
+            (a.start, &a.activation_id).cmp(&(b.start, &b.activation_id))
+        });
         let mut lines = vec![];
-        for record in records {
-            let id = id(record);
+        for (record, activation) in records {
+            let id = activation.activation_id;
             if id.is_empty() {
                 continue;
             }
-            let logs: Vec<&str> = log_lines(record).collect();
+            let logs = activation.logs.unwrap_or_default();
             let seen = self.printed.get(&id).copied();
             if json {
                 if seen.is_none() {
@@ -111,22 +115,17 @@ impl Tracker {
                 continue;
             }
             if self.current.as_deref() != Some(id.as_str()) {
-                lines.push(format!("Activation: '{}' ({id})", cell(record.get("name"))));
+                lines.push(format!(
+                    "Activation: '{}' ({id})",
+                    or_dash(&activation.name)
+                ));
             }
-            lines.extend(logs[from.min(logs.len())..].iter().map(|l| l.to_string()));
             self.printed.insert(id.clone(), logs.len());
+            lines.extend(logs.into_iter().skip(from));
             self.current = Some(id);
         }
         lines
     }
-}
-
-fn id(record: &Value) -> String {
-    record
-        .get("activationId")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
 }
 
 #[cfg(test)]

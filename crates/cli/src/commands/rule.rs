@@ -1,14 +1,14 @@
 //! `wisp rule ...`: rules connect a trigger to an action; enable, disable and read their status.
 
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::{json, Value};
+use wisp_wire::{PathName, Rule};
 
 use super::entity::{self, full_name, updated, Kind, ListArgs, NameArg};
 use crate::client::Client;
 use crate::config::{ClientOpts, Config};
 use crate::names::QualifiedName;
-use crate::output::{self, cell, Printer};
+use crate::output::{self, document, or_dash, Printer};
 
 #[derive(clap::Args, Debug)]
 pub struct RuleArgs {
@@ -65,7 +65,8 @@ pub async fn run(
         }
         RuleCommand::Status(args) => {
             let rule = entity::get(Kind::Rule, &args.name, config).await?;
-            let message = format!("ok: rule {} is {}", args.name, cell(rule.get("status")));
+            let status = document::<Rule>(&rule).status.unwrap_or_else(|| "-".into());
+            let message = format!("ok: rule {} is {status}", args.name);
             entity::done(config, printer, &rule, message)
         }
         RuleCommand::Get(args) => printer.json(&entity::get(Kind::Rule, &args.name, config).await?),
@@ -119,7 +120,7 @@ pub fn put_body(trigger: &str, action: &str, namespace: &str) -> anyhow::Result<
 }
 
 /// `/path/name` of a rule's trigger or action, `-` when the server named none.
-fn reference(target: &wisp_wire::PathName) -> String {
+fn reference(target: &PathName) -> String {
     if target.name.is_empty() {
         "-".into()
     } else {
@@ -128,14 +129,13 @@ fn reference(target: &wisp_wire::PathName) -> String {
 }
 
 pub fn rule_table(list: &Value) -> String {
-    let rows = entity::rows(list, |rule| {
-        let typed = wisp_wire::Rule::deserialize(rule).unwrap_or_default();
+    let rows = entity::rows(list, |rule: &Rule| {
         vec![
-            full_name(rule),
-            reference(&typed.trigger),
-            reference(&typed.action),
-            cell(rule.get("version")),
-            updated(rule),
+            full_name(&rule.namespace, &rule.name),
+            reference(&rule.trigger),
+            reference(&rule.action),
+            or_dash(&rule.version),
+            updated(rule.updated),
         ]
     });
     output::table(&["Name", "Trigger", "Action", "Version", "Updated"], &rows)
@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(
             rule_table(&list),
             "Name      Trigger   Action             Version  Updated\n\
-             /guest/r  /guest/t  /guest/tools/echo  0.0.1    1970-01-01 00:00:00\n"
+             /guest/r  /guest/t  /guest/tools/echo  0.0.1    -\n"
         );
     }
 }

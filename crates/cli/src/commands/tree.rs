@@ -7,56 +7,62 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use wisp_wire::Activation;
 
 use super::activation::{duration, path, status};
-use super::entity::annotation;
-use crate::output::{self, cell};
+use crate::output::{self, cell, document};
 
-/// Whether a record is a composition's, whose `logs` are the ids of its children rather than
-/// log lines.
-pub fn is_composition(record: &Value) -> bool {
-    annotation(record, "kind") == Some(&json!("sequence"))
+/// A record as the server sent it, which `--json` prints whole, and typed, which the tree
+/// reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub json: Value,
+    pub activation: Activation,
 }
 
-/// The activation ids a composition's record lists, in order; none for any other record.
-pub fn child_ids(record: &Value) -> Vec<&str> {
-    if !is_composition(record) {
-        return vec![];
+impl Record {
+    pub fn new(json: Value) -> Record {
+        let activation = document(&json);
+        Record { json, activation }
     }
-    record
-        .get("logs")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect()
+
+    /// Whether it is a composition's, whose `logs` are the ids of its children rather than
+    /// log lines.
+    pub fn is_composition(&self) -> bool {
+        self.activation.annotation("kind") == Some(&Value::from("sequence"))
+    }
+
+    /// The activation ids a composition's record lists, in order; none for any other record.
+    pub fn child_ids(&self) -> &[String] {
+        match &self.activation.logs {
+            Some(ids) if self.is_composition() => ids,
+            _ => &[],
+        }
+    }
+
+    fn id(&self) -> &str {
+        &self.activation.activation_id
+    }
 }
 
 /// Every record below `root`, by id, read with `find` (`None`: no such record, yet). Each id
 /// is looked up once.
 pub async fn collect(
-    root: &Value,
+    root: &Record,
     find: impl AsyncFn(&str) -> anyhow::Result<Option<Value>>,
-) -> anyhow::Result<HashMap<String, Value>> {
+) -> anyhow::Result<HashMap<String, Record>> {
     let mut records = HashMap::new();
-    let root_id = root.get("activationId").and_then(Value::as_str);
-    let mut seen: HashSet<String> = root_id.into_iter().map(String::from).collect();
+    let mut seen: HashSet<String> = HashSet::from([root.id().to_string()]);
     // A stack holding each record's children last first, so they are read in order.
-    let mut todo: Vec<String> = child_ids(root)
-        .into_iter()
-        .rev()
-        .map(String::from)
-        .collect();
+    let mut todo: Vec<String> = root.child_ids().iter().rev().cloned().collect();
     while let Some(id) = todo.pop() {
         if !seen.insert(id.clone()) {
             continue;
         }
-        if let Some(record) = find(&id).await? {
-            todo.extend(child_ids(&record).into_iter().rev().map(String::from));
+        if let Some(found) = find(&id).await? {
+            let record = Record::new(found);
+            todo.extend(record.child_ids().iter().rev().cloned());
             records.insert(id, record);
         }
     }
@@ -70,16 +76,16 @@ pub struct Entry<'a> {
     pub prefix: String,
     pub id: &'a str,
     /// `None` when the record was not found, or would repeat one of its ancestors.
-    pub record: Option<&'a Value>,
+    pub record: Option<&'a Record>,
     pub note: Option<&'static str>,
 }
 
 /// The tree under `root` in the order it ran, depth first.
-pub fn walk<'a>(root: &'a Value, records: &'a HashMap<String, Value>) -> Vec<Entry<'a>> {
-    let id = root
-        .get("activationId")
-        .and_then(Value::as_str)
-        .unwrap_or("-");
+pub fn walk<'a>(root: &'a Record, records: &'a HashMap<String, Record>) -> Vec<Entry<'a>> {
+    let id = match root.id() {
+        "" => "-",
+        id => id,
+    };
     let mut entries = vec![Entry {
         prefix: String::new(),
         id,
@@ -92,15 +98,16 @@ pub fn walk<'a>(root: &'a Value, records: &'a HashMap<String, Value>) -> Vec<Ent
 }
 
 fn children<'a>(
-    parent: &'a Value,
+    parent: &'a Record,
     indent: &str,
-    records: &'a HashMap<String, Value>,
+    records: &'a HashMap<String, Record>,
     ancestors: &mut Vec<&'a str>,
     entries: &mut Vec<Entry<'a>>,
 ) {
-    let ids = child_ids(parent);
+    let ids = parent.child_ids();
     let count = ids.len();
-    for (i, id) in ids.into_iter().enumerate() {
+    for (i, id) in ids.iter().enumerate() {
+        let id = id.as_str();
         let (branch, below) = if i + 1 == count {
             ("└─ ", "   ")
         } else {
@@ -141,13 +148,13 @@ pub fn render(entries: &[Entry]) -> String {
             let id = format!("{}{}", entry.prefix, entry.id);
             match entry.record {
                 Some(record) => {
-                    let typed = Activation::deserialize(record).unwrap_or_default();
+                    let activation = &record.activation;
                     vec![
                         id,
-                        path(&typed),
+                        path(activation),
                         kind(record),
-                        status(&typed).into(),
-                        duration(&typed),
+                        status(activation).into(),
+                        duration(activation),
                     ]
                 }
                 None => vec![id, entry.note.unwrap_or_default().into()],
@@ -158,9 +165,10 @@ pub fn render(entries: &[Entry]) -> String {
 }
 
 /// The runtime kind, or `sequence` (with `(conductor)` for a conductor action's record).
-fn kind(record: &Value) -> String {
-    let kind = cell(annotation(record, "kind"));
-    if is_composition(record) && annotation(record, "conductor") == Some(&json!(true)) {
+fn kind(record: &Record) -> String {
+    let activation = &record.activation;
+    let kind = cell(activation.annotation("kind"));
+    if record.is_composition() && activation.annotation("conductor") == Some(&Value::Bool(true)) {
         format!("{kind} (conductor)")
     } else {
         kind
@@ -169,9 +177,11 @@ fn kind(record: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
-    fn record(id: &str, path: &str, kind: &str, duration: i64, logs: &[&str]) -> Value {
+    fn record_json(id: &str, path: &str, kind: &str, duration: i64, logs: &[&str]) -> Value {
         json!({
             "activationId": id, "namespace": "guest", "name": path.rsplit('/').next(),
             "duration": duration, "response": {"status": "success", "statusCode": 0},
@@ -180,19 +190,23 @@ mod tests {
         })
     }
 
-    fn conductor(id: &str, logs: &[&str]) -> Value {
-        let mut record = record(id, "guest/pipeline", "sequence", 23, logs);
-        record["annotations"]
+    fn record(id: &str, path: &str, kind: &str, duration: i64, logs: &[&str]) -> Record {
+        Record::new(record_json(id, path, kind, duration, logs))
+    }
+
+    fn conductor(id: &str, logs: &[&str]) -> Record {
+        let mut json = record_json(id, "guest/pipeline", "sequence", 23, logs);
+        json["annotations"]
             .as_array_mut()
             .unwrap()
             .push(json!({"key": "conductor", "value": true}));
-        record
+        Record::new(json)
     }
 
-    fn by_id(records: &[Value]) -> HashMap<String, Value> {
+    fn by_id(records: &[Record]) -> HashMap<String, Record> {
         records
             .iter()
-            .map(|r| (r["activationId"].as_str().unwrap().to_string(), r.clone()))
+            .map(|r| (r.activation.activation_id.clone(), r.clone()))
             .collect()
     }
 
@@ -205,10 +219,10 @@ mod tests {
             1,
             &["2024-01-01T00:00:00Z stdout: x"],
         );
-        assert!(child_ids(&plain).is_empty());
+        assert!(plain.child_ids().is_empty());
         let seq = record("s", "guest/s", "sequence", 1, &["a", "b"]);
-        assert_eq!(child_ids(&seq), ["a", "b"]);
-        assert!(child_ids(&json!({})).is_empty());
+        assert_eq!(seq.child_ids(), ["a", "b"]);
+        assert!(Record::new(json!({})).child_ids().is_empty());
     }
 
     #[test]
@@ -284,7 +298,7 @@ mod tests {
         let asked = std::sync::Mutex::new(vec![]);
         let records = collect(&root, async |id: &str| {
             asked.lock().unwrap().push(id.to_string());
-            Ok(stored.get(id).cloned())
+            Ok(stored.get(id).map(|r| r.json.clone()))
         })
         .await
         .unwrap();

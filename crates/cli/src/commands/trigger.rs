@@ -3,13 +3,14 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use wisp_wire::{Accepted, Trigger};
 
-use super::entity::{self, annotation, full_name, updated, Kind, ListArgs, NameArg};
+use super::entity::{self, full_name, updated, Kind, ListArgs, NameArg};
 use super::feed::{self, FeedError, Lifecycle};
 use crate::client::{ApiError, Client};
 use crate::config::{ClientOpts, Config};
 use crate::names::QualifiedName;
-use crate::output::{self, cell, Printer};
+use crate::output::{self, cell, document, or_dash, Printer};
 use crate::params::{put_fields, KeyValues, ParamFlags, PutFlags};
 
 #[derive(clap::Args, Debug)]
@@ -117,7 +118,7 @@ async fn put(
         None if overwrite => match get_if_present(&client, &name).await? {
             Some(existing) => {
                 // Trigger annotations are replaced wholesale; keep the feed link.
-                let link = annotation(&existing, feed::FEED);
+                let link = existing.annotation(feed::FEED);
                 if let (Some(link), false) = (link, annotations.is_empty()) {
                     annotations.set(feed::FEED.into(), link.clone());
                 }
@@ -130,9 +131,10 @@ async fn put(
     let stored_params = (feed.is_none() && flags.params.given()).then_some(&params);
     let body = put_fields(stored_params, &annotations);
     let path = name.path("triggers");
-    let trigger = client
+    let answer = client
         .put(&path, &entity::put_query(overwrite), &body)
         .await?;
+    let trigger: Trigger = document(&answer);
     let event = if overwrite {
         Lifecycle::Update
     } else {
@@ -144,7 +146,7 @@ async fn put(
             let mut message = format!(
                 "the feed {feed} could not {} trigger {}",
                 event.verb(),
-                full_name(&trigger)
+                full_name(&trigger.namespace, &trigger.name)
             );
             // Leave nothing half-made: a trigger its feed refused would never fire.
             if event == Lifecycle::Create {
@@ -159,13 +161,13 @@ async fn put(
         }
     }
     let message = entity::saved(Kind::Trigger, raw, overwrite);
-    entity::done(config, printer, &trigger, message)
+    entity::done(config, printer, &answer, message)
 }
 
 async fn delete(args: &NameArg, config: &Config, printer: &mut Printer) -> anyhow::Result<()> {
     let name = Kind::Trigger.name(&args.name, config)?;
     let client = Client::new(config)?;
-    let trigger = client.get(&name.path("triggers"), &[]).await?;
+    let trigger: Trigger = document(&client.get(&name.path("triggers"), &[]).await?);
     if let Some(feed) = feed::of_trigger(&trigger, &config.namespace)? {
         let none = KeyValues::default();
         match tell_feed(&client, &feed, Lifecycle::Delete, &trigger, config, &none).await {
@@ -176,7 +178,7 @@ async fn delete(args: &NameArg, config: &Config, printer: &mut Printer) -> anyho
             Err(err) => {
                 return Err(anyhow::Error::new(err).context(format!(
                     "the feed {feed} could not delete trigger {}; the trigger is kept",
-                    full_name(&trigger)
+                    full_name(&trigger.namespace, &trigger.name)
                 )))
             }
         }
@@ -191,9 +193,9 @@ async fn fire(args: &FireArgs, config: &Config, printer: &mut Printer) -> anyhow
     let reply = client
         .send(Method::POST, &name.path("triggers"), &[], Some(&body))
         .await?;
-    let id = reply.body.get("activationId").and_then(Value::as_str);
-    let message = match (reply.status, id) {
-        (202, Some(id)) => format!("ok: triggered {name} with id {id}"),
+    let id = document::<Accepted>(&reply.body).activation_id;
+    let message = match (reply.status, id.as_str()) {
+        (202, id) if !id.is_empty() => format!("ok: triggered {name} with id {id}"),
         (204, _) => format!("ok: triggered {name}, but no active rule fired"),
         _ => return Err(ApiError::from_reply(&reply).into()),
     };
@@ -201,14 +203,14 @@ async fn fire(args: &FireArgs, config: &Config, printer: &mut Printer) -> anyhow
 }
 
 /// The trigger, or `None` when there is none of that name.
-async fn get_if_present(client: &Client, name: &QualifiedName) -> anyhow::Result<Option<Value>> {
+async fn get_if_present(client: &Client, name: &QualifiedName) -> anyhow::Result<Option<Trigger>> {
     let reply = client
         .send(Method::GET, &name.path("triggers"), &[], None)
         .await?;
     if reply.status == 404 {
         Ok(None)
     } else {
-        reply.into_result().map(Some)
+        Ok(Some(document(&reply.into_result()?)))
     }
 }
 
@@ -218,22 +220,23 @@ async fn tell_feed(
     client: &Client,
     feed: &QualifiedName,
     event: Lifecycle,
-    trigger: &Value,
+    trigger: &Trigger,
     config: &Config,
     params: &KeyValues,
 ) -> Result<(), FeedError> {
     let auth = config.auth.as_deref().unwrap_or_default();
-    let args = feed::arguments(event, &full_name(trigger), auth, params);
+    let trigger_name = full_name(&trigger.namespace, &trigger.name);
+    let args = feed::arguments(event, &trigger_name, auth, params);
     feed::invoke(client, feed, &args).await
 }
 
 pub fn trigger_table(list: &Value) -> String {
-    let rows = entity::rows(list, |trigger| {
+    let rows = entity::rows(list, |trigger: &Trigger| {
         vec![
-            full_name(trigger),
-            cell(annotation(trigger, feed::FEED)),
-            cell(trigger.get("version")),
-            updated(trigger),
+            full_name(&trigger.namespace, &trigger.name),
+            cell(trigger.annotation(feed::FEED)),
+            or_dash(&trigger.version),
+            updated(trigger.updated),
         ]
     });
     output::table(&["Name", "Feed", "Version", "Updated"], &rows)
@@ -254,8 +257,8 @@ mod tests {
         assert_eq!(
             trigger_table(&list),
             "Name          Feed                 Version  Updated\n\
-             /guest/ticks  /guest/feeds/ticker  0.0.1    1970-01-01 00:00:00\n\
-             /guest/plain  -                    0.0.2    1970-01-01 00:00:00\n"
+             /guest/ticks  /guest/feeds/ticker  0.0.1    -\n\
+             /guest/plain  -                    0.0.2    -\n"
         );
     }
 }

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde_json::json;
 use wisp_project::{build_action, build_lib, deploy_order, put, Project};
 
 use super::plan::{deployed, plan, Change, Entity, Step};
@@ -17,7 +18,7 @@ use crate::client::Client;
 use crate::commands::entity::own_namespace;
 use crate::config::Config;
 use crate::names::encode_segment;
-use crate::output::Printer;
+use crate::output::{self, Printer};
 
 /// Page size of the listings read to plan (OpenWhisk's largest).
 const PAGE: usize = 200;
@@ -119,7 +120,10 @@ async fn prepare(
 }
 
 /// Every entity of a collection, page by page.
-async fn list_all(client: &Client, path: &str) -> anyhow::Result<Vec<Value>> {
+async fn list_all<T: DeserializeOwned + Default>(
+    client: &Client,
+    path: &str,
+) -> anyhow::Result<Vec<T>> {
     let mut all = Vec::new();
     loop {
         let query = [("limit", PAGE.to_string()), ("skip", all.len().to_string())];
@@ -127,7 +131,7 @@ async fn list_all(client: &Client, path: &str) -> anyhow::Result<Vec<Value>> {
             .get(path, &query)
             .await
             .with_context(|| format!("cannot list {path} to plan the deploy"))?;
-        let items = page.as_array().cloned().unwrap_or_default();
+        let items: Vec<T> = output::documents(&page);
         let done = items.len() < PAGE;
         all.extend(items);
         if done {

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::Value;
-use wisp_project::put::{deployed_by, Stamped};
+use wisp_project::put::{stamp_of, Stamped, DEPLOYER};
+use wisp_wire::{Action, Package};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -61,31 +62,31 @@ pub struct Step {
 pub type Deployed = BTreeMap<(Entity, String), Option<(String, String)>>;
 
 /// Reads the server's listings into `Deployed`.
-pub fn deployed(packages: &[Value], actions: &[Value]) -> Deployed {
+pub fn deployed(packages: &[Package], actions: &[Action]) -> Deployed {
     let mut out = Deployed::new();
-    let stamp = |e: &Value| deployed_by(e).map(|(p, d)| (p.to_string(), d.to_string()));
+    let stamp = |annotation: Option<&Value>| {
+        let (project, digest) = stamp_of(annotation?)?;
+        Some((project.to_string(), digest.to_string()))
+    };
     for package in packages {
         // Bindings are packages of someone else's actions: never ours to manage.
-        if package
-            .get("binding")
-            .is_some_and(|b| b.as_object().is_some_and(|b| !b.is_empty()))
-        {
+        if package.binding.target().is_some() || package.name.is_empty() {
             continue;
         }
-        if let Some(name) = package["name"].as_str() {
-            out.insert((Entity::Package, name.to_string()), stamp(package));
-        }
+        let name = package.name.clone();
+        out.insert((Entity::Package, name), stamp(package.annotation(DEPLOYER)));
     }
     for action in actions {
-        let Some(name) = action["name"].as_str() else {
+        if action.name.is_empty() {
             continue;
-        };
+        }
+        let name = &action.name;
         // `namespace` is `ns` or `ns/pkg`.
-        let path = match action["namespace"].as_str().and_then(|n| n.split_once('/')) {
+        let path = match action.namespace.split_once('/') {
             Some((_, package)) => format!("{package}/{name}"),
-            None => name.to_string(),
+            None => name.clone(),
         };
-        out.insert((Entity::Action, path), stamp(action));
+        out.insert((Entity::Action, path), stamp(action.annotation(DEPLOYER)));
     }
     out
 }
@@ -143,8 +144,11 @@ pub fn plan(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use serde::de::DeserializeOwned;
     use serde_json::json;
+
+    use super::*;
+    use crate::output::document;
 
     fn stamped(digest: &str) -> Stamped {
         Stamped {
@@ -153,10 +157,17 @@ mod tests {
         }
     }
 
-    fn on_server(name: &str, namespace: &str, project: &str, digest: &str) -> Value {
-        json!({"name": name, "namespace": namespace, "annotations": [
-            {"key": "deployer", "value": {"tool": "wisp", "project": project, "digest": digest}}
-        ]})
+    fn on_server<T: DeserializeOwned + Default>(
+        name: &str,
+        namespace: &str,
+        project: &str,
+        digest: &str,
+    ) -> T {
+        document(
+            &json!({"name": name, "namespace": namespace, "annotations": [
+                {"key": "deployer", "value": {"tool": "wisp", "project": project, "digest": digest}}
+            ]}),
+        )
     }
 
     #[test]
@@ -167,7 +178,7 @@ mod tests {
                 on_server("same", "guest/demo", "app", "d1"),
                 on_server("changed", "guest/demo", "app", "d2"),
                 on_server("theirs", "guest", "other", "d3"),
-                json!({"name": "plain", "namespace": "guest", "annotations": []}),
+                document(&json!({"name": "plain", "namespace": "guest", "annotations": []})),
             ],
         );
         let steps = plan(
@@ -229,8 +240,8 @@ mod tests {
 
     #[test]
     fn bindings_are_never_ours() {
-        let mut binding = on_server("b", "guest", "app", "p");
-        binding["binding"] = json!({"namespace": "x", "name": "y"});
+        let mut binding: Package = on_server("b", "guest", "app", "p");
+        binding.binding = document(&json!({"namespace": "x", "name": "y"}));
         assert!(deployed(&[binding], &[]).is_empty());
     }
 }

@@ -13,10 +13,11 @@ use reqwest::Method;
 use serde_json::Value;
 use wisp_core::site::{DeployedFile, SiteSettings, WebManifest, MANIFEST_KEY, SETTINGS_KEY};
 use wisp_project::{site_settings, web_files, Project, WebFile};
+use wisp_wire::ObjectList;
 
 use crate::client::Client;
 use crate::names::encode_segment;
-use crate::output::Printer;
+use crate::output::{document, Printer};
 
 /// Uploads in flight at once: enough to hide a round trip, few enough to stay polite.
 const PARALLEL_UPLOADS: usize = 8;
@@ -210,17 +211,10 @@ impl Site<'_> {
                 )
                 .await
                 .context("cannot list the web bucket to plan the deploy")?;
-            let objects = page["objects"].as_array().cloned().unwrap_or_default();
-            for object in &objects {
-                if let (Some(key), Some(size)) = (object["key"].as_str(), object["size"].as_u64()) {
-                    sizes.insert(key.to_string(), size);
-                }
-            }
-            after = objects
-                .last()
-                .and_then(|o| o["key"].as_str())
-                .map(str::to_string);
-            if page["truncated"] != Value::Bool(true) || after.is_none() {
+            let page = document::<ObjectList>(&page);
+            after = page.objects.last().map(|o| o.key.clone());
+            sizes.extend(page.objects.into_iter().map(|o| (o.key, o.size)));
+            if !page.truncated || after.is_none() {
                 return Ok(sizes);
             }
         }
