@@ -4,7 +4,8 @@
 # SDK v3 for S3 in tests/fixtures/nimbella-sdk, Nimbella's deployer in
 # tests/fixtures/nimbella-deployer, playwright-core in tests/browser; each pinned by its
 # package-lock.json), Debian's chromium for the browser tests, iproute2, Redis, and Nimbella's
-# Python SDK (pinned in tests/fixtures/nimbella-sdk-python), starts a Redis if none answers, then
+# Python SDK (pinned in tests/fixtures/nimbella-sdk-python), starts a Redis and a NATS server
+# (with JetStream) if none answers, then
 # runs every Rust test with `--features full-tests`, including tests/it/compat.rs which drives a
 # real server with that client. It needs Node.js 20 with npm and Python 3 with pip.
 #
@@ -111,6 +112,20 @@ if ! postgres_answers; then
         exit 1
     fi
 fi
+# The bus's tests (crates/bus/tests) use NATS with JetStream on 127.0.0.1:4222: start the
+# machine's server if none answers.
+if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+    if ! command -v nats-server >/dev/null 2>&1; then
+        apt_install nats-server
+    fi
+    nats_dir="$(mktemp -d)"
+    nohup nats-server -a 127.0.0.1 -p 4222 -js -sd "$nats_dir" -l "$nats_dir/nats.log" \
+        >/dev/null 2>&1 &
+    for _ in $(seq 50); do
+        (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && break
+        sleep 0.1
+    done
+fi
 # `--features full-tests` turns on the full tier in every package that declares it (the root's
-# tests/it, wisp-kv's Redis tests, wisp-store's PostgreSQL tests).
+# tests/it, wisp-kv's Redis tests, wisp-store's PostgreSQL tests, wisp-bus's NATS tests).
 cargo test --workspace --features full-tests "$@"

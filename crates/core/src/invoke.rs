@@ -113,6 +113,9 @@ pub enum InvokeError {
     ShuttingDown,
     #[error("the action has no code a runtime can run")]
     NotRunnable,
+    /// The invoker running it stopped answering; whether it ran is unknown.
+    #[error("the invoker running the activation stopped before it finished")]
+    InvokerLost,
 }
 
 /// Why an action's code cannot be run, found when the action is written.

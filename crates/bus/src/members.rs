@@ -1,0 +1,136 @@
+//! The invokers a controller knows of, from their heartbeats, and where an activation goes.
+//!
+//! An invoker is live while its last heartbeat is younger than the time-to-live. Each action has
+//! a home among the live invokers by rendezvous hashing of (action, invoker): every controller
+//! computes the same home without talking to the others, and when an invoker joins or leaves
+//! only the actions homed on it move, so warm runtimes stay useful.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// What an invoker says of itself every interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub invoker: String,
+    /// Memory it offers to functions, in MB.
+    pub memory_mb: u64,
+    /// Memory its runtimes reserve now.
+    pub reserved_bytes: u64,
+    /// Whether it takes activations (not shutting down).
+    pub accepting: bool,
+}
+
+/// Live invokers by id.
+pub struct Members {
+    seen: Mutex<HashMap<String, (Heartbeat, Instant)>>,
+    ttl: Duration,
+}
+
+impl Members {
+    /// Invokers not heard from for `ttl` are dead.
+    pub fn new(ttl: Duration) -> Members {
+        Members {
+            seen: Mutex::new(HashMap::new()),
+            ttl,
+        }
+    }
+
+    pub fn heard(&self, heartbeat: Heartbeat) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.insert(heartbeat.invoker.clone(), (heartbeat, Instant::now()));
+    }
+
+    /// The live invokers' last heartbeats, by id.
+    pub fn live(&self) -> Vec<Heartbeat> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut live: Vec<Heartbeat> = seen
+            .values()
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(heartbeat, _)| heartbeat.clone())
+            .collect();
+        live.sort_by(|a, b| a.invoker.cmp(&b.invoker));
+        live
+    }
+
+    pub fn is_live(&self, invoker: &str) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(invoker)
+            .is_some_and(|(_, at)| at.elapsed() < self.ttl)
+    }
+
+    /// The home of `action` (its revision key) among the live invokers that take work.
+    pub fn home(&self, action: &str) -> Option<String> {
+        self.live()
+            .into_iter()
+            .filter(|h| h.accepting)
+            .max_by_key(|h| score(action, &h.invoker))
+            .map(|h| h.invoker)
+    }
+}
+
+/// A stable 64-bit hash of (action, invoker): FNV-1a, fixed across builds and machines, then
+/// mixed so that close inputs spread.
+fn score(action: &str, invoker: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in action.bytes().chain([0]).chain(invoker.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^ (hash >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beat(id: &str) -> Heartbeat {
+        Heartbeat {
+            invoker: id.into(),
+            memory_mb: 1024,
+            reserved_bytes: 0,
+            accepting: true,
+        }
+    }
+
+    #[test]
+    fn a_home_is_the_same_for_every_controller_and_moves_only_with_its_invoker() {
+        let ten = Members::new(Duration::from_secs(60));
+        let eleven = Members::new(Duration::from_secs(60));
+        for i in 0..10 {
+            ten.heard(beat(&format!("inv{i}")));
+            eleven.heard(beat(&format!("inv{i}")));
+        }
+        eleven.heard(beat("inv10"));
+        let actions: Vec<String> = (0..2000).map(|i| format!("/guest/a{i}@0.0.1#1")).collect();
+        let moved = actions
+            .iter()
+            .filter(|a| ten.home(a) != eleven.home(a))
+            .count();
+        // About one in eleven move, all of them to the newcomer.
+        assert!((100..300).contains(&moved), "{moved} of 2000 moved");
+        for a in &actions {
+            let to = eleven.home(a).unwrap();
+            assert!(ten.home(a).unwrap() == to || to == "inv10");
+        }
+    }
+
+    #[test]
+    fn silent_and_refusing_invokers_get_no_work() {
+        let members = Members::new(Duration::from_millis(50));
+        members.heard(beat("old"));
+        std::thread::sleep(Duration::from_millis(80));
+        members.heard(Heartbeat {
+            accepting: false,
+            ..beat("stopping")
+        });
+        assert!(!members.is_live("old"));
+        assert_eq!(members.home("/guest/a"), None);
+        members.heard(beat("new"));
+        assert_eq!(members.home("/guest/a").as_deref(), Some("new"));
+    }
+}

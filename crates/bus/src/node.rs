@@ -1,0 +1,208 @@
+//! The invoker's side: takes the activations placed on this invoker from its durable consumer,
+//! runs them on the local runtimes, and answers each controller; announces itself every
+//! interval; checks code for controllers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, stream, AckKind};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::task::JoinHandle;
+use wisp_core::invoke::{Invoke, InvokeError};
+use wisp_core::Action;
+
+use crate::members::Heartbeat;
+use crate::messages::{Checked, OutcomeMessage, RunMessage};
+use crate::{BusError, Subjects};
+
+/// Who this invoker is and how it keeps in touch.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Its name in the cluster (a NATS token: letters, digits, `-`, `_`).
+    pub invoker: String,
+    /// Memory it offers to functions, in MB.
+    pub memory_mb: u64,
+    pub heartbeat_every: Duration,
+    /// How long the server waits for a sign of life on a taken activation before it delivers
+    /// it again; a running activation renews it at half this.
+    pub ack_wait: Duration,
+}
+
+/// An invoker serving the cluster; stops when dropped.
+pub struct InvokerNode {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Creates the cluster's work-queue stream if it does not exist yet.
+pub(crate) async fn ensure_stream(
+    jetstream: &jetstream::Context,
+    subjects: &Subjects,
+) -> Result<stream::Stream, BusError> {
+    jetstream
+        .get_or_create_stream(stream::Config {
+            name: subjects.invoke_stream(),
+            subjects: vec![subjects.invoke_all()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| BusError::JetStream(e.to_string()))
+}
+
+impl InvokerNode {
+    /// Starts serving: `runtimes` runs what this invoker takes.
+    pub async fn start(
+        client: async_nats::Client,
+        subjects: Subjects,
+        config: NodeConfig,
+        runtimes: Arc<dyn Invoke>,
+    ) -> Result<InvokerNode, BusError> {
+        let jetstream = jetstream::new(client.clone());
+        let stream = ensure_stream(&jetstream, &subjects).await?;
+        let consumer: jetstream::consumer::Consumer<pull::Config> = stream
+            .get_or_create_consumer(
+                &config.invoker,
+                pull::Config {
+                    durable_name: Some(config.invoker.clone()),
+                    filter_subject: subjects.invoke(&config.invoker),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: config.ack_wait,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| BusError::JetStream(e.to_string()))?;
+        let mut taken = consumer
+            .messages()
+            .await
+            .map_err(|e| BusError::JetStream(e.to_string()))?;
+        let mut checks = client
+            .queue_subscribe(subjects.prepare(), subjects.invokers_group())
+            .await
+            .map_err(|e| BusError::JetStream(e.to_string()))?;
+
+        let serving = {
+            let (client, subjects, runtimes) = (client.clone(), subjects.clone(), runtimes.clone());
+            let renew = config.ack_wait / 2;
+            tokio::spawn(async move {
+                while let Some(message) = taken.next().await {
+                    match message {
+                        Ok(message) => {
+                            let (client, subjects) = (client.clone(), subjects.clone());
+                            let runtimes = runtimes.clone();
+                            tokio::spawn(serve_one(client, subjects, runtimes, message, renew));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "taking activations failed"),
+                    }
+                }
+            })
+        };
+        let heartbeat = {
+            let (client, runtimes) = (client.clone(), runtimes.clone());
+            let subject = subjects.heartbeat(&config.invoker);
+            let config = config.clone();
+            tokio::spawn(async move {
+                loop {
+                    let beat = Heartbeat {
+                        invoker: config.invoker.clone(),
+                        memory_mb: config.memory_mb,
+                        reserved_bytes: runtimes.pool().reserved_bytes,
+                        accepting: runtimes.accepting(),
+                    };
+                    if let Ok(payload) = serde_json::to_vec(&beat) {
+                        let _ = client.publish(subject.clone(), payload.into()).await;
+                    }
+                    tokio::time::sleep(config.heartbeat_every).await;
+                }
+            })
+        };
+        let checking = {
+            let (client, runtimes) = (client.clone(), runtimes.clone());
+            tokio::spawn(async move {
+                while let Some(request) = checks.next().await {
+                    let Some(reply) = request.reply else { continue };
+                    let checked = match serde_json::from_slice::<Action>(&request.payload) {
+                        Ok(action) => Checked::new(runtimes.prepare(&action).await),
+                        Err(e) => Checked::Engine(format!("an unreadable action: {e}")),
+                    };
+                    if let Ok(payload) = serde_json::to_vec(&checked) {
+                        let _ = client.publish(reply, payload.into()).await;
+                    }
+                }
+            })
+        };
+        Ok(InvokerNode {
+            tasks: vec![serving, heartbeat, checking],
+        })
+    }
+
+    /// Stops taking work and announcing itself, at once (what a crash looks like to the
+    /// cluster).
+    pub fn stop(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for InvokerNode {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs one taken activation and answers its controller, then acknowledges it. One delivered
+/// again is answered as lost, never run twice: its first run may have had effects.
+async fn serve_one(
+    client: async_nats::Client,
+    subjects: Subjects,
+    runtimes: Arc<dyn Invoke>,
+    message: jetstream::Message,
+    renew: Duration,
+) {
+    let run: RunMessage = match serde_json::from_slice(&message.payload) {
+        Ok(run) => run,
+        Err(e) => {
+            tracing::error!(error = %e, "an unreadable activation was dropped");
+            let _ = message.ack_with(AckKind::Term).await;
+            return;
+        }
+    };
+    let again = message
+        .info()
+        .map(|info| info.delivered > 1)
+        .unwrap_or(false);
+    let id = run.activation_id.clone();
+    let controller = run.controller.clone();
+    let outcome = if again {
+        tracing::warn!(activation = %id, "delivered again: answered as lost, not run");
+        Err(InvokeError::InvokerLost)
+    } else {
+        let running = runtimes.run(run.into_request());
+        tokio::pin!(running);
+        loop {
+            tokio::select! {
+                outcome = &mut running => break outcome,
+                _ = tokio::time::sleep(renew) => {
+                    let _ = message.ack_with(AckKind::Progress).await;
+                }
+            }
+        }
+    };
+    let answer = OutcomeMessage::new(id.clone(), outcome);
+    match serde_json::to_vec(&answer) {
+        Ok(payload) => {
+            let sent = client
+                .publish(subjects.results(&controller), Bytes::from(payload))
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, activation = %id, "the outcome was not sent");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, activation = %id, "an outcome could not be encoded"),
+    }
+    if let Err(e) = message.ack().await {
+        tracing::warn!(error = %e, activation = %id, "the activation was not acknowledged");
+    }
+}

@@ -1,0 +1,249 @@
+//! The controller's side: an [`Invoke`] that runs each activation on a live invoker.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, message::PublishMessage};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use wisp_core::invoke::{CodeError, Invoke, InvokeError, PoolSnapshot, RunOutcome, RunRequest};
+use wisp_core::{Action, ActivationId, BoxFuture};
+
+use crate::members::{Heartbeat, Members};
+use crate::messages::{Checked, OutcomeMessage, RunMessage};
+use crate::node::ensure_stream;
+use crate::{BusError, Subjects};
+
+/// How long an invoker may be silent before it counts as gone: three missed heartbeats.
+pub const HEARTBEAT_TTL: Duration = Duration::from_secs(3);
+
+/// Longest an invoker takes to check code before it is stored.
+const PREPARE_TIMEOUT: Duration = Duration::from_secs(60);
+
+type Reply = oneshot::Sender<Result<RunOutcome, InvokeError>>;
+
+/// Runs activations on the cluster's invokers; cheap to share.
+pub struct RemoteInvoker {
+    shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+struct Shared {
+    client: async_nats::Client,
+    jetstream: jetstream::Context,
+    subjects: Subjects,
+    controller: String,
+    members: Members,
+    /// Activations placed and not yet answered, with the invoker each went to.
+    waiting: Mutex<HashMap<ActivationId, (String, Reply)>>,
+    accepting: AtomicBool,
+}
+
+impl RemoteInvoker {
+    /// Joins the cluster as controller `controller`: listens for heartbeats and for the
+    /// outcomes of what it places.
+    pub async fn start(
+        client: async_nats::Client,
+        subjects: Subjects,
+        controller: &str,
+    ) -> Result<RemoteInvoker, BusError> {
+        let jetstream = jetstream::new(client.clone());
+        ensure_stream(&jetstream, &subjects).await?;
+        let subscribe = |subject: String| {
+            let client = client.clone();
+            async move {
+                client
+                    .subscribe(subject)
+                    .await
+                    .map_err(|e| BusError::JetStream(e.to_string()))
+            }
+        };
+        let mut outcomes = subscribe(subjects.results(controller)).await?;
+        let mut heartbeats = subscribe(subjects.heartbeats()).await?;
+        let shared = Arc::new(Shared {
+            client,
+            jetstream,
+            subjects,
+            controller: controller.to_owned(),
+            members: Members::new(HEARTBEAT_TTL),
+            waiting: Mutex::new(HashMap::new()),
+            accepting: AtomicBool::new(true),
+        });
+
+        let on_outcome = shared.clone();
+        let outcome_task = tokio::spawn(async move {
+            while let Some(message) = outcomes.next().await {
+                match serde_json::from_slice::<OutcomeMessage>(&message.payload) {
+                    Ok(done) => on_outcome.answer(&done.activation_id.clone(), done.into_outcome()),
+                    Err(e) => tracing::warn!(error = %e, "an unreadable outcome was dropped"),
+                }
+            }
+        });
+        let on_heartbeat = shared.clone();
+        let heartbeat_task = tokio::spawn(async move {
+            while let Some(message) = heartbeats.next().await {
+                if let Ok(heartbeat) = serde_json::from_slice::<Heartbeat>(&message.payload) {
+                    on_heartbeat.members.heard(heartbeat);
+                }
+            }
+        });
+        // What was placed on an invoker that went silent ends as lost: the record says so
+        // within seconds instead of waiting for the action's time limit.
+        let watching = shared.clone();
+        let watchdog = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT_TTL / 3).await;
+                watching.fail_lost();
+            }
+        });
+        Ok(RemoteInvoker {
+            shared,
+            tasks: vec![outcome_task, heartbeat_task, watchdog],
+        })
+    }
+
+    /// The invokers this controller has heard from.
+    pub fn members(&self) -> &Members {
+        &self.shared.members
+    }
+
+    /// Waits up to `deadline` until `count` invokers are live; whether they are.
+    pub async fn wait_for_invokers(&self, count: usize, deadline: Duration) -> bool {
+        let until = tokio::time::Instant::now() + deadline;
+        while self.shared.members.live().len() < count {
+            if tokio::time::Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+
+    async fn run_remote(&self, request: RunRequest) -> Result<RunOutcome, InvokeError> {
+        let shared = &self.shared;
+        if !shared.accepting.load(Ordering::Acquire) {
+            return Err(InvokeError::ShuttingDown);
+        }
+        let Some(invoker) = shared.members.home(&request.action.revision_key()) else {
+            tracing::warn!("no invoker is live: the activation is refused");
+            return Err(InvokeError::Overloaded);
+        };
+        let id = request.activation_id.clone();
+        let (tx, rx) = oneshot::channel();
+        shared.lock().insert(id.clone(), (invoker.clone(), tx));
+        let payload = match serde_json::to_vec(&RunMessage::new(&request, &shared.controller)) {
+            Ok(payload) => Bytes::from(payload),
+            Err(e) => {
+                shared.lock().remove(&id);
+                tracing::error!(error = %e, "an activation could not be encoded");
+                return Err(InvokeError::NotRunnable);
+            }
+        };
+        // The id deduplicates a publish retried by the client; a run placed again after its
+        // invoker was lost would need a fresh one.
+        let message = PublishMessage::build()
+            .payload(payload)
+            .message_id(format!("{id}:1"));
+        let published = match shared
+            .jetstream
+            .send_publish(shared.subjects.invoke(&invoker), message)
+            .await
+        {
+            Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = published {
+            shared.lock().remove(&id);
+            tracing::warn!(error = %e, invoker, "the activation could not be handed over");
+            return Err(InvokeError::Overloaded);
+        }
+        rx.await.unwrap_or(Err(InvokeError::InvokerLost))
+    }
+
+    async fn prepare_remote(&self, action: &Action) -> Result<(), CodeError> {
+        let payload = serde_json::to_vec(action).map_err(|e| CodeError::Engine(e.to_string()))?;
+        let asked = self
+            .shared
+            .client
+            .request(self.shared.subjects.prepare(), payload.into());
+        let reply = match tokio::time::timeout(PREPARE_TIMEOUT, asked).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(e)) if e.kind() == async_nats::client::RequestErrorKind::NoResponders => {
+                return Err(CodeError::Engine(
+                    "no invoker is running to check the code".into(),
+                ))
+            }
+            Ok(Err(e)) => return Err(CodeError::Engine(e.to_string())),
+            Err(_) => {
+                return Err(CodeError::Engine(
+                    "no invoker checked the code in time".into(),
+                ))
+            }
+        };
+        serde_json::from_slice::<Checked>(&reply.payload)
+            .map_err(|e| CodeError::Engine(e.to_string()))?
+            .into_result()
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ActivationId, (String, Reply)>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn answer(&self, id: &ActivationId, outcome: Result<RunOutcome, InvokeError>) {
+        if let Some((_, reply)) = self.lock().remove(id) {
+            let _ = reply.send(outcome);
+        }
+    }
+
+    fn fail_lost(&self) {
+        let lost: Vec<ActivationId> = self
+            .lock()
+            .iter()
+            .filter(|(_, (invoker, _))| !self.members.is_live(invoker))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in lost {
+            tracing::warn!(activation = %id, "its invoker went silent");
+            self.answer(&id, Err(InvokeError::InvokerLost));
+        }
+    }
+}
+
+impl Invoke for RemoteInvoker {
+    fn run(&self, request: RunRequest) -> BoxFuture<'_, Result<RunOutcome, InvokeError>> {
+        Box::pin(self.run_remote(request))
+    }
+
+    fn prepare<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<(), CodeError>> {
+        Box::pin(self.prepare_remote(action))
+    }
+
+    /// Taking work needs an invoker to give it to.
+    fn accepting(&self) -> bool {
+        self.shared.accepting.load(Ordering::Acquire)
+            && self.shared.members.live().iter().any(|h| h.accepting)
+    }
+
+    /// The pools are the invokers'; each reports its own.
+    fn pool(&self) -> PoolSnapshot {
+        PoolSnapshot::default()
+    }
+
+    fn shutdown(&self) {
+        self.shared.accepting.store(false, Ordering::Release);
+    }
+}
+
+impl Drop for RemoteInvoker {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The bus against the NATS server on 127.0.0.1:4222 (JetStream on): invokers that run
+//! scripted actions, a controller's remote invoker placing work on them, and what happens when
+//! an invoker dies. Each test uses a cluster name of its own, so tests share the server
+//! without seeing each other, and removes its stream at the end.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+use wisp_bus::{InvokerNode, NodeConfig, RemoteInvoker, Subjects};
+use wisp_controller::testing::ScriptedInvoker;
+use wisp_core::invoke::{CodeError, Invoke, InvokeError, RunRequest};
+use wisp_core::{
+    Action, ActivationId, Annotations, CodeExec, EntityName, EntityPath, Exec, Kind, Outcome,
+    SemVer, SystemLimits,
+};
+
+const NATS: &str = "nats://127.0.0.1:4222";
+
+/// A cluster of its own on the shared server.
+struct Cluster {
+    client: async_nats::Client,
+    subjects: Subjects,
+    name: String,
+}
+
+impl Cluster {
+    async fn new() -> Cluster {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "t{}x{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let client = wisp_bus::connect(NATS).await.unwrap_or_else(|e| {
+            panic!(
+                "{e}: these tests need NATS with JetStream on 127.0.0.1:4222 (scripts/test.sh \
+                 starts the machine's: nats-server -a 127.0.0.1 -p 4222 -js)"
+            )
+        });
+        Cluster {
+            client,
+            subjects: Subjects::new(&name),
+            name,
+        }
+    }
+
+    async fn invoker(&self, id: &str, runtimes: Arc<ScriptedInvoker>) -> InvokerNode {
+        let config = NodeConfig {
+            invoker: id.into(),
+            memory_mb: 1024,
+            heartbeat_every: Duration::from_millis(200),
+            ack_wait: Duration::from_secs(2),
+        };
+        InvokerNode::start(self.client.clone(), self.subjects.clone(), config, runtimes)
+            .await
+            .expect("an invoker joins")
+    }
+
+    async fn controller(&self) -> RemoteInvoker {
+        RemoteInvoker::start(self.client.clone(), self.subjects.clone(), "c1")
+            .await
+            .expect("a controller joins")
+    }
+
+    async fn remove(self) {
+        let jetstream = async_nats::jetstream::new(self.client.clone());
+        let _ = jetstream
+            .delete_stream(format!("{}-invoke", self.name))
+            .await;
+    }
+}
+
+fn scripted() -> Arc<ScriptedInvoker> {
+    let runtimes = Arc::new(ScriptedInvoker::default());
+    runtimes.on("echo", Value::clone);
+    runtimes
+}
+
+fn request(action: &str, args: Value) -> RunRequest {
+    let name = |s: &str| EntityName::parse(s).unwrap();
+    let action = Action {
+        path: EntityPath::new(name("guest"), None, name(action)),
+        version: SemVer::INITIAL,
+        publish: false,
+        exec: Exec::Code(CodeExec::new(
+            Kind::parse("nodejs:20").unwrap(),
+            "function main(a) { return a }".into(),
+            None,
+        )),
+        parameters: Vec::new(),
+        annotations: Annotations::default(),
+        limits: SystemLimits::default().defaults,
+        updated: 1,
+    };
+    RunRequest {
+        activation_id: ActivationId::generate(),
+        action: Arc::new(action),
+        args,
+        init_env: Map::new(),
+        namespace: "guest".into(),
+        api_key: None,
+        env: vec![("__OW_SECRET".into(), "s".into())],
+        transaction_id: "t".into(),
+    }
+}
+
+#[tokio::test]
+async fn an_activation_runs_on_its_home_invoker_and_its_outcome_comes_back() {
+    let cluster = Cluster::new().await;
+    let (a, b) = (scripted(), scripted());
+    let _na = cluster.invoker("a", a.clone()).await;
+    let _nb = cluster.invoker("b", b.clone()).await;
+    let controller = cluster.controller().await;
+    assert!(
+        controller
+            .wait_for_invokers(2, Duration::from_secs(10))
+            .await
+    );
+
+    for i in 0..5 {
+        let outcome = controller
+            .run(request("echo", json!({ "i": i })))
+            .await
+            .expect("it ran");
+        assert_eq!(outcome.response.outcome, Outcome::Success);
+        assert_eq!(outcome.response.result, json!({ "i": i }));
+    }
+
+    let (ran_a, ran_b) = (a.ran().len(), b.ran().len());
+    assert_eq!(ran_a + ran_b, 5);
+    assert!(
+        ran_a == 5 || ran_b == 5,
+        "every run of one action goes to its home: {ran_a} on a, {ran_b} on b"
+    );
+    let home = if ran_a == 5 { &a } else { &b };
+    assert_eq!(home.runs()[0].env, [("__OW_SECRET".into(), "s".into())]);
+    cluster.remove().await;
+}
+
+#[tokio::test]
+async fn an_invoker_that_dies_fails_what_it_held_and_work_moves_on() {
+    let cluster = Cluster::new().await;
+    let (a, b) = (scripted(), scripted());
+    for runtimes in [&a, &b] {
+        runtimes.on_slow("slow", Duration::from_secs(60), Value::clone);
+    }
+    let na = cluster.invoker("a", a.clone()).await;
+    let nb = cluster.invoker("b", b.clone()).await;
+    let controller = Arc::new(cluster.controller().await);
+    assert!(
+        controller
+            .wait_for_invokers(2, Duration::from_secs(10))
+            .await
+    );
+
+    let running = {
+        let controller = controller.clone();
+        tokio::spawn(async move { controller.run(request("slow", json!({}))).await })
+    };
+    let started = Instant::now();
+    let holder = loop {
+        if !a.runs().is_empty() {
+            break "a";
+        }
+        if !b.runs().is_empty() {
+            break "b";
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the run started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let survivor = if holder == "a" {
+        na.stop();
+        &b
+    } else {
+        nb.stop();
+        &a
+    };
+
+    let lost = tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the controller notices the silence")
+        .unwrap();
+    assert_eq!(lost.unwrap_err(), InvokeError::InvokerLost);
+
+    let before = survivor.ran().len();
+    let outcome = controller
+        .run(request("slow-home-gone", json!({})))
+        .await
+        .map(|o| o.response.outcome);
+    assert_eq!(
+        outcome.unwrap(),
+        Outcome::DeveloperError,
+        "unscripted: the survivor answered"
+    );
+    assert_eq!(survivor.ran().len(), before + 1);
+    cluster.remove().await;
+}
+
+#[tokio::test]
+async fn code_is_checked_by_an_invoker_and_refused_without_one() {
+    let cluster = Cluster::new().await;
+    let controller = cluster.controller().await;
+    let action = request("echo", json!({})).action;
+
+    let alone = controller.prepare(&action).await;
+    assert!(
+        matches!(&alone, Err(CodeError::Engine(m)) if m.contains("no invoker")),
+        "{alone:?}"
+    );
+    assert!(!controller.accepting(), "no invoker: no work is taken");
+    assert_eq!(
+        controller
+            .run(request("echo", json!({})))
+            .await
+            .unwrap_err(),
+        InvokeError::Overloaded
+    );
+
+    let _node = cluster.invoker("a", scripted()).await;
+    assert!(
+        controller
+            .wait_for_invokers(1, Duration::from_secs(10))
+            .await
+    );
+    assert_eq!(controller.prepare(&action).await, Ok(()));
+    assert!(controller.accepting());
+    cluster.remove().await;
+}
