@@ -152,6 +152,34 @@ fn core_source_does_no_io() {
     }
 }
 
+/// Invariant: placement is a pure function of its inputs: it links nothing of Wisp's but the
+/// vocabulary and reads no clock, file, socket, environment or random source (nor `std`'s
+/// per-process hashers), so every controller computes the same order from the same view.
+#[test]
+fn placement_is_a_pure_function() {
+    let packages = dependencies();
+    let placement = &packages["wisp-placement"];
+    assert!(
+        placement.is_subset(&set(&["wisp-core"])),
+        "wisp-placement links {placement:?}"
+    );
+    for (file, source) in sources(&crate_dir("placement").join("src")) {
+        for impure in [
+            "std::fs",
+            "std::net",
+            "std::process",
+            "std::time",
+            "std::env",
+            "std::hash",
+            "std::collections::Hash",
+            "tokio",
+            "rand::",
+        ] {
+            assert!(!source.contains(impure), "{} uses {impure}", file.display());
+        }
+    }
+}
+
 /// Invariant: processes are started by the sandbox (function runtimes), by the invoker asking
 /// an interpreter its version at start, and by project builds on a developer's machine;
 /// nothing else in the platform forks.
