@@ -22,7 +22,7 @@ pub struct AdminArgs {
     data_dir: Option<PathBuf>,
     /// The server's store: `sqlite` (under the data directory) or its `postgres://` URL, as
     /// `wisp serve --store` takes it.
-    #[arg(long, env = "WISP_STORE", hide_env_values = true, default_value = "sqlite", global = true, value_parser = crate::store::StoreParser)]
+    #[arg(long, env = "WISP_STORE", hide_env_values = true, default_value = "sqlite", global = true, value_parser = crate::store::STORE_PARSER)]
     store: Backend,
     #[command(subcommand)]
     command: AdminCommand,

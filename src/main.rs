@@ -5,6 +5,7 @@
 
 mod admin;
 mod paths;
+mod secret_flag;
 mod serve;
 mod store;
 

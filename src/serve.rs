@@ -33,7 +33,7 @@ pub struct ServeArgs {
     /// <data dir>/db) or a PostgreSQL database, `postgres://[user@]host[:port]/database`, which
     /// the server migrates at start. Its password goes in PGPASSWORD or ~/.pgpass, or with the
     /// URL in WISP_STORE, never on the command line.
-    #[arg(long, env = "WISP_STORE", hide_env_values = true, default_value = "sqlite", value_parser = crate::store::StoreParser)]
+    #[arg(long, env = "WISP_STORE", hide_env_values = true, default_value = "sqlite", value_parser = crate::store::STORE_PARSER)]
     store: wisp_store::Backend,
     /// A file holding the guest namespace's key as UUID:KEY (the environment variable
     /// WISP_GUEST_KEY is the other way to give it; never on the command line, where every
@@ -89,7 +89,7 @@ pub struct ServeArgs {
     kv_listen: SocketAddr,
     /// Where the key-value data lives: `embedded` (in memory and under the data directory)
     /// or a Redis URL, `redis://[[user]:password@]host[:port][/db]`, that servers share.
-    #[arg(long, env = "WISP_KV_BACKEND", default_value = "embedded")]
+    #[arg(long, env = "WISP_KV_BACKEND", hide_env_values = true, default_value = "embedded", value_parser = crate::secret_flag::SecretParser::<KvBackend>::new("--kv-backend (WISP_KV_BACKEND)"))]
     kv_backend: KvBackend,
     /// Bytes (in MB) of keys and values each namespace may keep in the key-value store.
     #[arg(long, env = "WISP_KV_QUOTA_MB", default_value_t = 32)]

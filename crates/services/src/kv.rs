@@ -67,9 +67,13 @@ impl std::str::FromStr for KvBackend {
         match s {
             "embedded" => Ok(KvBackend::Embedded),
             url if url.starts_with("redis://") => Ok(KvBackend::Redis(url.to_owned())),
-            other => Err(format!(
-                "'{other}' is neither `embedded` nor a redis:// URL"
-            )),
+            // Only the scheme, if any: the rest may hold a password.
+            other => Err(match other.split_once("://") {
+                Some((scheme, _)) => format!(
+                    "`{scheme}://` is not a key-value backend: use `embedded` or a redis:// URL"
+                ),
+                None => "use `embedded` or a redis:// URL".to_owned(),
+            }),
         }
     }
 }
