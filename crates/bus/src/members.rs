@@ -1,15 +1,18 @@
 //! The invokers a controller knows of, from their heartbeats, and where an activation goes.
 //!
 //! An invoker is live while its last heartbeat is younger than the time-to-live. Each action has
-//! a home among the live invokers by rendezvous hashing of (action, invoker): every controller
+//! a home among the live invokers, `wisp_placement::home` (rendezvous hashing): every controller
 //! computes the same home without talking to the others, and when an invoker joins or leaves
-//! only the actions homed on it move, so warm runtimes stay useful.
+//! only the actions homed on it move, so warm runtimes stay useful. The full placement rule
+//! (warm instances, cached files, load) waits for heartbeats to report what it reads.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use wisp_core::Action;
+use wisp_placement::{Invoker, Request};
 
 /// What an invoker says of itself every interval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,32 +64,49 @@ impl Members {
             .is_some_and(|(_, at)| at.elapsed() < self.ttl)
     }
 
-    /// The home of `action` (its revision key) among the live invokers that take work.
-    pub fn home(&self, action: &str) -> Option<String> {
-        self.live()
+    /// The home of `action` among the live invokers that take work.
+    pub fn home(&self, action: &Action) -> Option<String> {
+        let request = Request::new(
+            &action.path.fully_qualified(),
+            &action.revision_key(),
+            action.limits.memory,
+        );
+        let invokers: Vec<Invoker> = self
+            .live()
             .into_iter()
             .filter(|h| h.accepting)
-            .max_by_key(|h| score(action, &h.invoker))
-            .map(|h| h.invoker)
+            .map(|h| Invoker::new(h.invoker, h.memory_mb))
+            .collect();
+        wisp_placement::home(&request, &invokers).map(|i| invokers[i].id().to_owned())
     }
-}
-
-/// A stable 64-bit hash of (action, invoker): FNV-1a, fixed across builds and machines, then
-/// mixed so that close inputs spread.
-fn score(action: &str, invoker: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in action.bytes().chain([0]).chain(invoker.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    hash ^ (hash >> 33)
 }
 
 #[cfg(test)]
 mod tests {
+    use wisp_core::{
+        Annotations, CodeExec, EntityName, EntityPath, Exec, Kind, SemVer, SystemLimits,
+    };
+
     use super::*;
+
+    /// The action `/guest/<name>`.
+    fn action(name: &str) -> Action {
+        let parse = |s: &str| EntityName::parse(s).unwrap();
+        Action {
+            path: EntityPath::new(parse("guest"), None, parse(name)),
+            version: SemVer::INITIAL,
+            publish: false,
+            exec: Exec::Code(CodeExec::new(
+                Kind::parse("nodejs:20").unwrap(),
+                String::new(),
+                None,
+            )),
+            parameters: Vec::new(),
+            annotations: Annotations::default(),
+            limits: SystemLimits::default().defaults,
+            updated: 1,
+        }
+    }
 
     fn beat(id: &str) -> Heartbeat {
         Heartbeat {
@@ -106,7 +126,7 @@ mod tests {
             eleven.heard(beat(&format!("inv{i}")));
         }
         eleven.heard(beat("inv10"));
-        let actions: Vec<String> = (0..2000).map(|i| format!("/guest/a{i}@0.0.1#1")).collect();
+        let actions: Vec<Action> = (0..2000).map(|i| action(&format!("a{i}"))).collect();
         let moved = actions
             .iter()
             .filter(|a| ten.home(a) != eleven.home(a))
@@ -129,8 +149,8 @@ mod tests {
             ..beat("stopping")
         });
         assert!(!members.is_live("old"));
-        assert_eq!(members.home("/guest/a"), None);
+        assert_eq!(members.home(&action("a")), None);
         members.heard(beat("new"));
-        assert_eq!(members.home("/guest/a").as_deref(), Some("new"));
+        assert_eq!(members.home(&action("a")).as_deref(), Some("new"));
     }
 }

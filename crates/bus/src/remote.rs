@@ -128,7 +128,7 @@ impl RemoteInvoker {
         if !shared.accepting.load(Ordering::Acquire) {
             return Err(InvokeError::ShuttingDown);
         }
-        let Some(invoker) = shared.members.home(&request.action.revision_key()) else {
+        let Some(invoker) = shared.members.home(&request.action) else {
             tracing::warn!("no invoker is live: the activation is refused");
             return Err(InvokeError::Overloaded);
         };
