@@ -40,17 +40,7 @@ impl Drop for Database {
 
 /// Runs `sql` in `database` as `postgres`; its output, unaligned and without headers.
 fn psql(database: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "5432",
-            "-U",
-            "postgres",
-            "-d",
-            database,
-        ])
+    let out = tools::psql(database)
         .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .output()
         .unwrap_or_else(|e| panic!("psql: {e}: {}", tools::POSTGRES));

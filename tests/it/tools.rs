@@ -58,21 +58,28 @@ pub fn require_redis() {
     );
 }
 
+/// `psql` connected to `database` of the machine's PostgreSQL on 127.0.0.1:5432, as
+/// `postgres`.
+pub fn psql(database: &str) -> Command {
+    let mut psql = Command::new("psql");
+    psql.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "5432",
+        "-U",
+        "postgres",
+        "-d",
+        database,
+    ]);
+    psql
+}
+
 /// Fails unless the machine's PostgreSQL answers on 127.0.0.1:5432 (as `postgres`, with trust
 /// authentication), through `psql`.
 pub fn require_postgres() {
     require("psql", POSTGRES);
-    let answers = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "5432",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-        ])
+    let answers = psql("postgres")
         .args(["-X", "-A", "-t", "-c", "SELECT 1"])
         .stdin(Stdio::null())
         .output()
