@@ -1,12 +1,13 @@
-//! `wisp`: the server (`serve`), its local administration (`admin`) and the client commands.
+//! `wisp`: the server (`serve`, or its cluster roles `controller` and `invoker`), its local
+//! administration (`admin`) and the client commands.
 //!
 //! This binary is the composition root: it reads configuration and wires the crates together;
 //! it holds no platform logic of its own (the state services it starts are `wisp-services`).
 
 mod admin;
 mod paths;
+mod platform;
 mod secret_flag;
-mod serve;
 mod store;
 
 use clap::{Parser, Subcommand};
@@ -22,7 +23,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the platform on this machine (API, controller and invoker in one process).
-    Serve(Box<serve::ServeArgs>),
+    Serve(Box<platform::ServeArgs>),
+    /// Run a cluster's controller: the API and everything behind it but the runtimes, which
+    /// it reaches through NATS.
+    Controller(Box<platform::ControllerArgs>),
+    /// Run a cluster's invoker: the runtimes, taking activations from NATS.
+    Invoker(Box<platform::InvokerArgs>),
     /// Manage namespaces, keys and namespace limits directly on a data directory.
     Admin(admin::AdminArgs),
     #[command(flatten)]
@@ -45,7 +51,9 @@ fn main() {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => report(serve::run(*args).await),
+            Command::Serve(args) => report(platform::serve(*args).await),
+            Command::Controller(args) => report(platform::controller(*args).await),
+            Command::Invoker(args) => report(platform::invoker(*args).await),
             Command::Admin(args) => report(admin::run(args).await),
             Command::Client(command) => wisp_cli::run(command).await,
         }

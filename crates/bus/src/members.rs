@@ -58,6 +58,17 @@ impl Members {
         live
     }
 
+    /// The invokers heard from once that are silent now, forgetting those silent for ten
+    /// times the time-to-live (they left for good).
+    pub fn silent(&self) -> Vec<String> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.retain(|_, (_, at)| at.elapsed() < self.ttl * 10);
+        seen.iter()
+            .filter(|(_, (_, at))| at.elapsed() >= self.ttl)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     pub fn is_live(&self, invoker: &str) -> bool {
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         seen.get(invoker)
@@ -66,6 +77,11 @@ impl Members {
 
     /// The home of `action` among the live invokers that take work.
     pub fn home(&self, action: &Action) -> Option<String> {
+        self.home_besides(action, &[])
+    }
+
+    /// The home of `action` among the live invokers that take work, but for `tried`.
+    pub fn home_besides(&self, action: &Action, tried: &[String]) -> Option<String> {
         let request = Request::new(
             &action.path.fully_qualified(),
             &action.revision_key(),
@@ -74,7 +90,7 @@ impl Members {
         let invokers: Vec<Invoker> = self
             .live()
             .into_iter()
-            .filter(|h| h.accepting)
+            .filter(|h| h.accepting && !tried.contains(&h.invoker))
             .map(|h| Invoker::new(h.invoker, h.memory_mb))
             .collect();
         wisp_placement::home(&request, &invokers).map(|i| invokers[i].id().to_owned())

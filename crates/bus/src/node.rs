@@ -2,12 +2,14 @@
 //! runs them on the local runtimes, and answers each controller; announces itself every
 //! interval; checks code for controllers.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, stream, AckKind};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use wisp_core::invoke::{Invoke, InvokeError};
 use wisp_core::Action;
@@ -32,6 +34,34 @@ pub struct NodeConfig {
 /// An invoker serving the cluster; stops when dropped.
 pub struct InvokerNode {
     tasks: Vec<JoinHandle<()>>,
+    work: Arc<Work>,
+    heartbeat_every: Duration,
+}
+
+/// What the invoker has taken on, and whether it still takes more.
+#[derive(Default)]
+struct Work {
+    draining: AtomicBool,
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+/// Counts one running activation until dropped.
+struct Running(Arc<Work>);
+
+impl Running {
+    fn enter(work: &Arc<Work>) -> Running {
+        work.running.fetch_add(1, Ordering::AcqRel);
+        Running(work.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 /// Creates the cluster's work-queue stream if it does not exist yet.
@@ -82,19 +112,32 @@ impl InvokerNode {
             .await
             .map_err(|e| BusError::JetStream(e.to_string()))?;
 
+        let work = Arc::new(Work::default());
         let serving = {
             let (client, subjects, runtimes) = (client.clone(), subjects.clone(), runtimes.clone());
+            let work = work.clone();
             let renew = config.ack_wait / 2;
             tokio::spawn(async move {
                 while let Some(message) = taken.next().await {
-                    match message {
-                        Ok(message) => {
-                            let (client, subjects) = (client.clone(), subjects.clone());
-                            let runtimes = runtimes.clone();
-                            tokio::spawn(serve_one(client, subjects, runtimes, message, renew));
+                    let message = match message {
+                        Ok(message) => message,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "taking activations failed");
+                            continue;
                         }
-                        Err(e) => tracing::warn!(error = %e, "taking activations failed"),
+                    };
+                    let (client, subjects) = (client.clone(), subjects.clone());
+                    if work.draining.load(Ordering::Acquire) {
+                        // Not started: its controller places it on another invoker.
+                        tokio::spawn(hand_back(client, subjects, message));
+                        continue;
                     }
+                    let running = Running::enter(&work);
+                    let runtimes = runtimes.clone();
+                    tokio::spawn(async move {
+                        serve_one(client, subjects, runtimes, message, renew).await;
+                        drop(running);
+                    });
                 }
             })
         };
@@ -102,13 +145,14 @@ impl InvokerNode {
             let (client, runtimes) = (client.clone(), runtimes.clone());
             let subject = subjects.heartbeat(&config.invoker);
             let config = config.clone();
+            let work = work.clone();
             tokio::spawn(async move {
                 loop {
                     let beat = Heartbeat {
                         invoker: config.invoker.clone(),
                         memory_mb: config.memory_mb,
                         reserved_bytes: runtimes.pool().reserved_bytes,
-                        accepting: runtimes.accepting(),
+                        accepting: runtimes.accepting() && !work.draining.load(Ordering::Acquire),
                     };
                     if let Ok(payload) = serde_json::to_vec(&beat) {
                         let _ = client.publish(subject.clone(), payload.into()).await;
@@ -134,7 +178,34 @@ impl InvokerNode {
         };
         Ok(InvokerNode {
             tasks: vec![serving, heartbeat, checking],
+            work,
+            heartbeat_every: config.heartbeat_every,
         })
+    }
+
+    /// Leaves the cluster gracefully: says it takes no more work, hands back what reaches it
+    /// from now on (its controllers place it elsewhere), lets what runs finish for up to
+    /// `grace`, then stops. Activations still running then are lost to their controllers,
+    /// which record them so.
+    pub async fn drain(&self, grace: Duration) {
+        self.work.draining.store(true, Ordering::Release);
+        let finished = async {
+            loop {
+                let idle = self.work.idle.notified();
+                if self.work.running.load(Ordering::Acquire) == 0 {
+                    break;
+                }
+                idle.await;
+            }
+        };
+        // Two beats at least: controllers hear that this invoker takes no more before it
+        // stops handing back what they placed meanwhile.
+        let heard = tokio::time::sleep(self.heartbeat_every * 2);
+        let _ = tokio::time::timeout(grace.max(self.heartbeat_every * 2), async {
+            tokio::join!(finished, heard)
+        })
+        .await;
+        self.stop();
     }
 
     /// Stops taking work and announcing itself, at once (what a crash looks like to the
@@ -149,6 +220,44 @@ impl InvokerNode {
 impl Drop for InvokerNode {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Answers a taken activation as refused before it started, so its controller places it on
+/// another invoker, and removes it from the stream.
+async fn hand_back(client: async_nats::Client, subjects: Subjects, message: jetstream::Message) {
+    let Ok(run) = serde_json::from_slice::<RunMessage>(&message.payload) else {
+        let _ = message.ack_with(AckKind::Term).await;
+        return;
+    };
+    answer(
+        &client,
+        &subjects,
+        &run.controller,
+        OutcomeMessage::new(run.activation_id.clone(), Err(InvokeError::ShuttingDown)),
+    )
+    .await;
+    let _ = message.ack_with(AckKind::Term).await;
+}
+
+/// Sends `outcome` to the controller waiting for it.
+async fn answer(
+    client: &async_nats::Client,
+    subjects: &Subjects,
+    controller: &str,
+    outcome: OutcomeMessage,
+) {
+    let id = outcome.activation_id.clone();
+    match serde_json::to_vec(&outcome) {
+        Ok(payload) => {
+            let sent = client
+                .publish(subjects.results(controller), Bytes::from(payload))
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, activation = %id, "the outcome was not sent");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, activation = %id, "an outcome could not be encoded"),
     }
 }
 
@@ -190,18 +299,8 @@ async fn serve_one(
             }
         }
     };
-    let answer = OutcomeMessage::new(id.clone(), outcome);
-    match serde_json::to_vec(&answer) {
-        Ok(payload) => {
-            let sent = client
-                .publish(subjects.results(&controller), Bytes::from(payload))
-                .await;
-            if let Err(e) = sent {
-                tracing::warn!(error = %e, activation = %id, "the outcome was not sent");
-            }
-        }
-        Err(e) => tracing::error!(error = %e, activation = %id, "an outcome could not be encoded"),
-    }
+    let outcome = OutcomeMessage::new(id.clone(), outcome);
+    answer(&client, &subjects, &controller, outcome).await;
     if let Err(e) = message.ack().await {
         tracing::warn!(error = %e, activation = %id, "the activation was not acknowledged");
     }

@@ -21,6 +21,9 @@ use crate::{BusError, Subjects};
 /// How long an invoker may be silent before it counts as gone: three missed heartbeats.
 pub const HEARTBEAT_TTL: Duration = Duration::from_secs(3);
 
+/// Most invokers one activation is offered to when each refuses it before it starts.
+const MAX_PLACEMENTS: usize = 3;
+
 /// Longest an invoker takes to check code before it is stored.
 const PREPARE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -35,6 +38,7 @@ pub struct RemoteInvoker {
 struct Shared {
     client: async_nats::Client,
     jetstream: jetstream::Context,
+    stream: jetstream::stream::Stream,
     subjects: Subjects,
     controller: String,
     members: Members,
@@ -52,7 +56,7 @@ impl RemoteInvoker {
         controller: &str,
     ) -> Result<RemoteInvoker, BusError> {
         let jetstream = jetstream::new(client.clone());
-        ensure_stream(&jetstream, &subjects).await?;
+        let stream = ensure_stream(&jetstream, &subjects).await?;
         let subscribe = |subject: String| {
             let client = client.clone();
             async move {
@@ -67,6 +71,7 @@ impl RemoteInvoker {
         let shared = Arc::new(Shared {
             client,
             jetstream,
+            stream,
             subjects,
             controller: controller.to_owned(),
             members: Members::new(HEARTBEAT_TTL),
@@ -98,6 +103,7 @@ impl RemoteInvoker {
             loop {
                 tokio::time::sleep(HEARTBEAT_TTL / 3).await;
                 watching.fail_lost();
+                watching.purge_silent().await;
             }
         });
         Ok(RemoteInvoker {
@@ -123,41 +129,70 @@ impl RemoteInvoker {
         true
     }
 
+    /// Places the activation on a live invoker and waits for its outcome. One refused before
+    /// it started (the invoker is full or leaving) goes to the next invoker, up to
+    /// [`MAX_PLACEMENTS`] of them.
     async fn run_remote(&self, request: RunRequest) -> Result<RunOutcome, InvokeError> {
         let shared = &self.shared;
         if !shared.accepting.load(Ordering::Acquire) {
             return Err(InvokeError::ShuttingDown);
         }
-        let Some(invoker) = shared.members.home(&request.action) else {
-            tracing::warn!("no invoker is live: the activation is refused");
-            return Err(InvokeError::Overloaded);
-        };
-        let id = request.activation_id.clone();
-        let (tx, rx) = oneshot::channel();
-        shared.lock().insert(id.clone(), (invoker.clone(), tx));
         let payload = match serde_json::to_vec(&RunMessage::new(&request, &shared.controller)) {
             Ok(payload) => Bytes::from(payload),
             Err(e) => {
-                shared.lock().remove(&id);
                 tracing::error!(error = %e, "an activation could not be encoded");
                 return Err(InvokeError::NotRunnable);
             }
         };
-        // The id deduplicates a publish retried by the client; a run placed again after its
-        // invoker was lost would need a fresh one.
+        let mut tried: Vec<String> = Vec::new();
+        let mut refused = InvokeError::Overloaded;
+        while tried.len() < MAX_PLACEMENTS {
+            let Some(invoker) = shared.members.home_besides(&request.action, &tried) else {
+                if tried.is_empty() {
+                    tracing::warn!("no invoker is live: the activation is refused");
+                }
+                break;
+            };
+            let attempt = tried.len() + 1;
+            match self
+                .hand_over(&request.activation_id, &invoker, payload.clone(), attempt)
+                .await
+            {
+                Err(e @ (InvokeError::Overloaded | InvokeError::ShuttingDown)) => {
+                    refused = e;
+                    tried.push(invoker);
+                }
+                outcome => return outcome,
+            }
+        }
+        Err(refused)
+    }
+
+    /// Publishes the activation to `invoker`'s subject, durably, and waits for its outcome.
+    async fn hand_over(
+        &self,
+        id: &ActivationId,
+        invoker: &str,
+        payload: Bytes,
+        attempt: usize,
+    ) -> Result<RunOutcome, InvokeError> {
+        let shared = &self.shared;
+        let (tx, rx) = oneshot::channel();
+        shared.lock().insert(id.clone(), (invoker.to_owned(), tx));
+        // The id deduplicates a publish retried by the client; each placement has its own.
         let message = PublishMessage::build()
             .payload(payload)
-            .message_id(format!("{id}:1"));
+            .message_id(format!("{id}:{attempt}"));
         let published = match shared
             .jetstream
-            .send_publish(shared.subjects.invoke(&invoker), message)
+            .send_publish(shared.subjects.invoke(invoker), message)
             .await
         {
             Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         if let Err(e) = published {
-            shared.lock().remove(&id);
+            shared.lock().remove(id);
             tracing::warn!(error = %e, invoker, "the activation could not be handed over");
             return Err(InvokeError::Overloaded);
         }
@@ -198,6 +233,17 @@ impl Shared {
     fn answer(&self, id: &ActivationId, outcome: Result<RunOutcome, InvokeError>) {
         if let Some((_, reply)) = self.lock().remove(id) {
             let _ = reply.send(outcome);
+        }
+    }
+
+    /// Removes what waits in the stream for invokers that went silent: its controllers have
+    /// recorded it as lost, so a restarted invoker must not run it late.
+    async fn purge_silent(&self) {
+        for invoker in self.members.silent() {
+            let subject = self.subjects.invoke(&invoker);
+            if let Err(e) = self.stream.purge().filter(subject).await {
+                tracing::warn!(error = %e, invoker, "the work of a silent invoker was not purged");
+            }
         }
     }
 

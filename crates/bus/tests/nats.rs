@@ -231,3 +231,61 @@ async fn code_is_checked_by_an_invoker_and_refused_without_one() {
     assert!(controller.accepting());
     cluster.remove().await;
 }
+
+#[tokio::test]
+async fn a_draining_invoker_finishes_what_runs_and_its_new_work_runs_elsewhere() {
+    let cluster = Cluster::new().await;
+    let (a, b) = (scripted(), scripted());
+    for runtimes in [&a, &b] {
+        runtimes.on_slow("slow", Duration::from_millis(1500), Value::clone);
+    }
+    let na = cluster.invoker("a", a.clone()).await;
+    let nb = cluster.invoker("b", b.clone()).await;
+    let controller = Arc::new(cluster.controller().await);
+    assert!(
+        controller
+            .wait_for_invokers(2, Duration::from_secs(10))
+            .await
+    );
+    let run = |args: Value| {
+        let controller = controller.clone();
+        tokio::spawn(async move { controller.run(request("slow", args)).await })
+    };
+
+    let first = run(json!({ "n": 0 }));
+    let started = Instant::now();
+    let (holder, node, other) = loop {
+        if !a.runs().is_empty() {
+            break (&a, &na, &b);
+        }
+        if !b.runs().is_empty() {
+            break (&b, &nb, &a);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the run started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // The home leaves while its run is under way; more of the same action arrive at once,
+    // before or after the controller hears of it.
+    let later: Vec<_> = (1..=3).map(|n| run(json!({ "n": n }))).collect();
+    node.drain(Duration::from_secs(20)).await;
+
+    let first = first
+        .await
+        .unwrap()
+        .expect("the running activation finished");
+    assert_eq!(first.response.result, json!({ "n": 0 }));
+    for (n, done) in (1..=3).zip(later) {
+        let outcome = done.await.unwrap().expect("handed back and run elsewhere");
+        assert_eq!(outcome.response.result, json!({ "n": n }));
+    }
+    assert_eq!(
+        holder.ran().len(),
+        1,
+        "the leaving invoker ran only its first"
+    );
+    assert_eq!(other.ran().len(), 3, "the rest ran on the other invoker");
+    cluster.remove().await;
+}

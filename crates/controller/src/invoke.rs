@@ -26,11 +26,11 @@ use crate::{Controller, ControllerError, Result};
 const INTERRUPTED: &str =
     "The activation was interrupted because the server stopped before it completed.";
 
-/// What a run carries besides its action and arguments: the request's transaction id and the
-/// extra environment of the activation's namespace.
+/// What a run carries besides its action and arguments: the request's transaction id. (The
+/// state services' variables are added where the activation runs: they name that host's
+/// endpoints.)
 struct RunContext {
     transaction_id: String,
-    env: Vec<(String, String)>,
 }
 
 /// How a caller wants to invoke.
@@ -91,7 +91,6 @@ impl Controller {
         if !options.blocking {
             self.records().store().accept(pending.clone()).await?;
         }
-        let env = self.inner.runs.activation_env(&identity.namespace).await;
         let done = self.launch(
             identity,
             &resolved,
@@ -101,7 +100,6 @@ impl Controller {
             options.blocking,
             RunContext {
                 transaction_id: options.transaction_id.clone(),
-                env,
             },
         );
         if !options.blocking {
@@ -137,7 +135,6 @@ impl Controller {
     ) -> std::result::Result<Activation, InvokeError> {
         let received = now_ms();
         let pending = self.record(identity, resolved, &id, received, Some(cause));
-        let env = self.inner.runs.activation_env(&identity.namespace).await;
         let done = self.launch(
             identity,
             resolved,
@@ -145,10 +142,7 @@ impl Controller {
             pending,
             None,
             true,
-            RunContext {
-                transaction_id,
-                env,
-            },
+            RunContext { transaction_id },
         );
         done.await.unwrap_or(Err(InvokeError::ShuttingDown))
     }
@@ -164,10 +158,7 @@ impl Controller {
         pending: Activation,
         permit: Option<crate::throttle::Permit>,
         blocking: bool,
-        RunContext {
-            transaction_id,
-            env,
-        }: RunContext,
+        RunContext { transaction_id }: RunContext,
     ) -> oneshot::Receiver<std::result::Result<Activation, InvokeError>> {
         let action = resolved.action.clone();
         let received = pending.start;
@@ -177,7 +168,7 @@ impl Controller {
             api_key: provides_api_key(&action).then(|| identity.api_key.clone()),
             namespace: identity.namespace.to_string(),
             transaction_id,
-            env,
+            env: Vec::new(),
             args,
             action,
         };

@@ -116,7 +116,8 @@ pub type Result<T> = std::result::Result<T, ControllerError>;
 
 /// Services an activation reaches besides the API (the key-value store: its address and the
 /// namespace's secret for it), as environment variables of each activation of a namespace.
-/// The binary's state services implement it (`wisp-services`).
+/// The binary's state services implement it (`wisp-services`); the invoker's host adds them
+/// to each activation (they name its endpoints), and the controller hands them to a login.
 pub trait ActivationEnv: Send + Sync {
     fn variables<'a>(
         &'a self,
@@ -147,8 +148,9 @@ pub struct ControllerParts {
     pub entities: Arc<dyn EntityStore>,
     pub activations: Arc<dyn ActivationStore>,
     pub invoker: Arc<dyn Invoke>,
-    /// The variables each activation gets from the state services; `None`: none.
-    pub activation_env: Option<Arc<dyn ActivationEnv>>,
+    /// The state services' variables of a namespace, which a Nimbella login hands the CLI;
+    /// `None`: none. (Activations get theirs where they run: see `ActivationEnv`.)
+    pub namespace_env: Option<Arc<dyn ActivationEnv>>,
 }
 
 impl Controller {
@@ -157,7 +159,7 @@ impl Controller {
             entities,
             activations,
             invoker,
-            activation_env,
+            namespace_env,
         } = parts;
         let entities = Entities::new(
             entities,
@@ -174,7 +176,7 @@ impl Controller {
             inner: Arc::new(Inner {
                 entities,
                 records,
-                runs: runs::Runs::new(invoker, activation_env),
+                runs: runs::Runs::new(invoker, namespace_env),
                 scheduler: feeds::Scheduler::default(),
                 config,
             }),
@@ -196,7 +198,7 @@ impl Controller {
     /// password, its storage key): what a Nimbella login hands the CLI.
     pub async fn namespace_environment(&self, namespace: &str) -> Vec<(String, String)> {
         match EntityName::parse(namespace) {
-            Ok(name) => self.inner.runs.activation_env(&name).await,
+            Ok(name) => self.inner.runs.namespace_env(&name).await,
             Err(_) => Vec::new(),
         }
     }

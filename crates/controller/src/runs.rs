@@ -1,5 +1,5 @@
 //! What running activations share: the invoker, the throttle, the count of activations in
-//! flight, compositions waiting to be resumed, and the variables each activation gets. The
+//! flight, compositions waiting to be resumed, and the state services' variables a login hands out. The
 //! invoke path (`invoke`, `compose`, `fire`) is the controller's own code over these and the
 //! entities and records parts.
 
@@ -17,7 +17,7 @@ pub(crate) struct Runs {
     pub(crate) invoker: Arc<dyn Invoke>,
     pub(crate) throttle: throttle::Throttle,
     pub(crate) running: Running,
-    pub(crate) activation_env: Option<Arc<dyn ActivationEnv>>,
+    pub(crate) namespace_env: Option<Arc<dyn ActivationEnv>>,
     /// Compositions loaded at start that their resumed parents pick up.
     pub(crate) resumable: compose::Resumable,
 }
@@ -25,20 +25,20 @@ pub(crate) struct Runs {
 impl Runs {
     pub(crate) fn new(
         invoker: Arc<dyn Invoke>,
-        activation_env: Option<Arc<dyn ActivationEnv>>,
+        namespace_env: Option<Arc<dyn ActivationEnv>>,
     ) -> Runs {
         Runs {
             invoker,
             throttle: throttle::Throttle::default(),
             running: Running::default(),
-            activation_env,
+            namespace_env,
             resumable: compose::Resumable::default(),
         }
     }
 
-    /// The extra environment of an activation in `namespace`.
-    pub(crate) async fn activation_env(&self, namespace: &EntityName) -> Vec<(String, String)> {
-        match &self.activation_env {
+    /// The state services' variables of `namespace`.
+    pub(crate) async fn namespace_env(&self, namespace: &EntityName) -> Vec<(String, String)> {
+        match &self.namespace_env {
             Some(env) => env.variables(namespace).await,
             None => Vec::new(),
         }

@@ -170,7 +170,7 @@ impl TestController {
                 entities: entities.clone(),
                 activations: Arc::new(activations),
                 invoker: invoker.clone(),
-                activation_env: None,
+                namespace_env: None,
             },
         );
         controller.start().await.expect("the controller starts");

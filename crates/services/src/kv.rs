@@ -78,26 +78,19 @@ impl std::str::FromStr for KvBackend {
     }
 }
 
-/// The key-value store as `wisp serve` runs it.
-pub struct Kv {
-    /// Where RESP2 is served.
+/// The key-value store's RESP2 endpoint, where it listens and what activations are told.
+pub struct KvEndpoint {
     pub address: SocketAddr,
-    /// What activations are told about it.
     pub env: KvEnv,
-    /// The store itself, for the platform's own clients (through [`wisp_kv::Keys`]).
-    pub store: Arc<dyn KvStore>,
 }
 
-/// Opens the store (`backend`; the passwords stay under `dir` whatever it is) and serves
-/// RESP2 on `listen`. `None` (with a message) when the address cannot be had: the platform
-/// runs on without a key-value store.
-pub async fn start_kv(
+/// Opens the store `backend` names (embedded: under `dir`), every client of it counted.
+pub async fn open_kv(
     dir: &Path,
     backend: &KvBackend,
-    listen: SocketAddr,
     quota_bytes: usize,
     metrics: &Arc<wisp_metrics::Metrics>,
-) -> Result<Option<Kv>, ServiceError> {
+) -> Result<Arc<dyn KvStore>, ServiceError> {
     let store: Arc<dyn KvStore> = match backend {
         KvBackend::Embedded => EmbeddedKv::open(
             dir,
@@ -116,10 +109,20 @@ pub async fn start_kv(
     };
     // Every client of the store (RESP, REST, declared state, wasm) is counted.
     let counted = metrics.clone();
-    let store: Arc<dyn KvStore> = Arc::new(wisp_kv::Counted::new(
+    Ok(Arc::new(wisp_kv::Counted::new(
         store,
         Arc::new(move |ok, failed| counted.kv_commands(ok, failed)),
-    ));
+    )))
+}
+
+/// Serves RESP2 over `store` on `listen`; the namespaces' passwords are kept under `dir`
+/// whatever the backend. `None` (with a message) when the address cannot be had: functions
+/// then run without a key-value endpoint.
+pub async fn serve_kv(
+    store: Arc<dyn KvStore>,
+    dir: &Path,
+    listen: SocketAddr,
+) -> Result<Option<KvEndpoint>, ServiceError> {
     let passwords = Arc::new(
         Passwords::open(dir).map_err(|source| ServiceError::KvPasswords {
             dir: dir.to_path_buf(),
@@ -137,7 +140,6 @@ pub async fn start_kv(
     };
     let local = listener.local_addr().map_err(ServiceError::Listener)?;
     let served = passwords.clone();
-    let api_store = store.clone();
     tokio::spawn(async move {
         if let Err(e) = wisp_kv::serve(listener, store, served, ServerConfig::default()).await {
             tracing::error!(error = %e, "the key-value endpoint stopped");
@@ -147,9 +149,8 @@ pub async fn start_kv(
         host: local.ip().to_string(),
         passwords,
     };
-    Ok(Some(Kv {
+    Ok(Some(KvEndpoint {
         address: local,
         env,
-        store: api_store,
     }))
 }

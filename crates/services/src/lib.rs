@@ -1,4 +1,4 @@
-//! The namespace state services as `wisp serve` runs them: the key-value store with its RESP2
+//! The namespace state services as Wisp's processes run them: the key-value store with its RESP2
 //! endpoint, object storage with its S3 endpoint and signed URLs, and what reaches them from
 //! each part of the platform.
 //!
@@ -6,7 +6,7 @@
 //!   platform uses (declared state, wasm components, the REST API's `/kv`).
 //! - [`kv`] and [`objects`] open the stores and start their endpoints; each says what an
 //!   activation is told about its endpoint ([`KvEnv`], [`StorageEnv`]), and
-//!   [`activation_env::Envs`] hands an activation all of it.
+//!   [`activation_env::WithEnv`] adds all of it to each activation where it runs.
 //! - [`declared_state`] is declared state's `StateBackend` over both stores, and
 //!   [`guest_stores`] the wasm engine's `GuestState`.
 //! - [`sites`] derives where the namespaces' static sites are reached.
@@ -25,10 +25,10 @@ pub mod sites;
 
 use std::path::PathBuf;
 
-pub use activation_env::Envs;
+pub use activation_env::{Envs, WithEnv};
 pub use declared_state::StateStores;
 pub use guest_stores::GuestStores;
-pub use kv::{Kv, KvBackend, KvEnv};
+pub use kv::{KvBackend, KvEndpoint, KvEnv};
 pub use objects::{ObjectStorage, StorageEnv};
 
 /// Why a service could not be started.

@@ -1,6 +1,6 @@
-//! `wisp serve`'s configuration: what the operator chose, resolved once from the flags
-//! (`ServeArgs::into_config`) into plain data that `build` reads. Sizes are in bytes and
-//! times are durations here, whatever unit the flag takes.
+//! The server roles' configuration: what the operator chose, resolved once from the flags
+//! (`flags.rs`) into plain data that `build` reads, one part per part of the platform. Sizes
+//! are in bytes and times are durations here, whatever unit the flag takes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,8 +11,22 @@ use wisp_invoker::{FunctionNetwork, Outbound, SandboxMode};
 use wisp_services::KvBackend;
 use wisp_store::Backend;
 
-/// Everything `wisp serve` is told.
-pub struct Config {
+/// What every role has.
+pub struct Common {
+    /// Where runtime files and every namespace's secrets are kept, and, on SQLite, entities
+    /// and activations.
+    pub data_dir: PathBuf,
+    /// How long a client of the API or the S3 endpoint may take to send each part of a
+    /// request before its connection is closed.
+    pub read_timeout: Duration,
+    /// How long running activations get to finish on shutdown.
+    pub shutdown_grace: Duration,
+    pub log_format: LogFormat,
+    pub metrics: MetricsSettings,
+}
+
+/// The API and the controller behind it.
+pub struct ApiSettings {
     /// Where the API listens.
     pub listen: SocketAddr,
     /// The API URL functions and clients are told; `None`: `http://` and the address the
@@ -21,26 +35,13 @@ pub struct Config {
     /// Where entities, keys and activation records are kept: SQLite files under
     /// `<data dir>/db`, or a PostgreSQL database.
     pub store: Backend,
-    /// Where runtime files and every namespace's secrets are kept, and, on SQLite, entities
-    /// and activations.
-    pub data_dir: PathBuf,
     /// A file holding the guest namespace's key (`uuid:key`); `None`: `WISP_GUEST_KEY`, else
     /// the key kept in `<data dir>/guest.key`, else a new one.
     pub guest_key_file: Option<PathBuf>,
-    /// How long a client of the API or the S3 endpoint may take to send each part of a
-    /// request before its connection is closed.
-    pub read_timeout: Duration,
-    /// How long running activations get to finish on shutdown.
-    pub shutdown_grace: Duration,
-    pub log_format: LogFormat,
     pub controller: ControllerSettings,
-    pub invoker: InvokerSettings,
-    pub kv: KvSettings,
-    pub objects: ObjectSettings,
-    /// Bytes of declared files this host keeps copies of, under `<data dir>/state-cache`.
-    pub state_cache_bytes: u64,
+    /// Largest object one upload through the REST API may carry.
+    pub max_upload_bytes: u64,
     pub sites: SiteSettings,
-    pub metrics: MetricsSettings,
 }
 
 /// The server log's format on stderr.
@@ -61,6 +62,31 @@ pub struct ControllerSettings {
     pub max_blocking_wait: Duration,
     /// How long a looked-up key, with its namespace's limits, is trusted.
     pub identity_ttl: Duration,
+}
+
+/// Where the namespaces' state is kept.
+pub struct StateSettings {
+    pub kv_backend: KvBackend,
+    /// Bytes of keys and values each namespace may keep.
+    pub kv_quota_bytes: usize,
+    /// Where the namespaces' objects are kept.
+    pub objects_dir: PathBuf,
+    /// Bytes of objects each namespace may keep.
+    pub objects_quota_bytes: u64,
+    /// A domain whose subdomains are the namespaces' sites, beside `localhost` and the API
+    /// host's name.
+    pub site_domain: Option<String>,
+}
+
+/// The runtimes and the endpoints their functions reach.
+pub struct RuntimeSettings {
+    pub invoker: InvokerSettings,
+    /// Where the key-value store serves RESP2.
+    pub kv_listen: SocketAddr,
+    /// Where the S3 endpoint listens.
+    pub s3_listen: SocketAddr,
+    /// Bytes of declared files this host keeps copies of, under `<data dir>/state-cache`.
+    pub state_cache_bytes: u64,
 }
 
 /// The runtimes: processes, wasm instances and the sandbox around them.
@@ -95,32 +121,8 @@ pub struct InvokerSettings {
     pub pids_max: u64,
 }
 
-/// The key-value store.
-pub struct KvSettings {
-    /// Where RESP2 is served.
-    pub listen: SocketAddr,
-    pub backend: KvBackend,
-    /// Bytes of keys and values each namespace may keep.
-    pub quota_bytes: usize,
-}
-
-/// Object storage and its S3 endpoint.
-pub struct ObjectSettings {
-    /// Where the namespaces' objects are kept.
-    pub dir: PathBuf,
-    /// Bytes of objects each namespace may keep.
-    pub quota_bytes: u64,
-    /// Largest object one upload through the REST API may carry.
-    pub max_upload_bytes: u64,
-    /// Where the S3 endpoint listens.
-    pub s3_listen: SocketAddr,
-}
-
 /// The namespaces' static sites.
 pub struct SiteSettings {
-    /// A domain whose subdomains are the namespaces' sites, beside `localhost` and the API
-    /// host's name.
-    pub domain: Option<String>,
     /// Memory for the sites' small files and their compressed forms.
     pub cache_bytes: usize,
 }
@@ -131,4 +133,14 @@ pub struct MetricsSettings {
     pub listen: Option<SocketAddr>,
     /// Count activations per action too.
     pub per_action: bool,
+}
+
+/// A role's place in its cluster.
+pub struct ClusterSettings {
+    /// The NATS server's URL (it may hold a password: never printed).
+    pub bus: String,
+    /// The prefix of the cluster's subjects and streams.
+    pub cluster: String,
+    /// This controller's or invoker's name in the cluster.
+    pub id: String,
 }
