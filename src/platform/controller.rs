@@ -47,6 +47,12 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     let remote = RemoteInvoker::start(client, Subjects::new(&cluster.cluster), &cluster.id)
         .await
         .context("cannot join the cluster's bus")?;
+    let remote = Arc::new(remote);
+    // Running invokers announce themselves within a heartbeat: waiting that long spares the
+    // first requests a refusal. With none running, the API still starts (and answers 503).
+    if !remote.wait_for_invokers(1, wisp_bus::HEARTBEAT_TTL).await {
+        println!("wisp: no invoker has joined the cluster yet");
+    }
     let server = build::controller(
         &common,
         &api_settings,
@@ -54,7 +60,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
             api,
             state,
             sites,
-            invoker: Arc::new(remote),
+            invoker: remote.clone(),
             // The key-value and S3 endpoints are the invokers'.
             namespace_env: None,
             metrics,
@@ -62,6 +68,10 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         },
     )
     .await?;
+
+    server
+        .controller
+        .watch_peers(Arc::new(Controllers(remote)), wisp_bus::HEARTBEAT_TTL);
 
     let api_host = &server.api_host;
     setup::write_wskprops(api_host, &server.guest);
@@ -104,4 +114,13 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     println!("wisp: shutting down");
     server.controller.shutdown(common.shutdown_grace).await;
     Ok(())
+}
+
+/// The cluster's other controllers as the bus hears them.
+struct Controllers(Arc<RemoteInvoker>);
+
+impl wisp_controller::Peers for Controllers {
+    fn may_be_live(&self, id: &str) -> bool {
+        self.0.controller_may_be_live(id)
+    }
 }

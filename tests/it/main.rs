@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod cli_compose;
 mod cli_model;
+mod cluster;
 mod compat;
 mod compositions;
 mod connections;

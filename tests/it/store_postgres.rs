@@ -7,46 +7,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::support::{stderr, stdout, wisp_binary, Server};
-use crate::tools;
-
-/// A fresh database, dropped (connections and all) when this is.
-struct Database(String);
-
-impl Database {
-    fn create() -> Database {
-        let name = format!("wisp_it_{:016x}", rand::random::<u64>());
-        psql("postgres", &format!("CREATE DATABASE {name}"));
-        Database(name)
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:5432/{}", self.0)
-    }
-
-    /// One value a query answers in this database.
-    fn query(&self, sql: &str) -> String {
-        psql(&self.0, sql)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        psql(
-            "postgres",
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0),
-        );
-    }
-}
-
-/// Runs `sql` in `database` as `postgres`; its output, unaligned and without headers.
-fn psql(database: &str, sql: &str) -> String {
-    let out = tools::psql(database)
-        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .output()
-        .unwrap_or_else(|e| panic!("psql: {e}: {}", tools::POSTGRES));
-    assert!(out.status.success(), "psql `{sql}`: {}", stderr(&out));
-    stdout(&out).trim().to_string()
-}
+use crate::tools::{self, Database};
 
 #[tokio::test]
 async fn a_server_on_postgres_keeps_actions_and_records_across_a_restart() {

@@ -47,7 +47,7 @@ pub struct Server {
 static NEXT_KV: AtomicUsize = AtomicUsize::new(0);
 
 /// A loopback address no other server of this run (or of another test process) uses.
-fn kv_address() -> String {
+pub fn kv_address() -> String {
     let pid = std::process::id() as usize;
     let n = NEXT_KV.fetch_add(1, Ordering::SeqCst);
     format!(

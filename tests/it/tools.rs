@@ -90,3 +90,46 @@ pub fn require_postgres() {
          one): {POSTGRES}"
     );
 }
+
+/// A fresh database, dropped (connections and all) when this is.
+pub struct Database(String);
+
+impl Database {
+    pub fn create() -> Database {
+        let name = format!("wisp_it_{:016x}", rand::random::<u64>());
+        psql_query("postgres", &format!("CREATE DATABASE {name}"));
+        Database(name)
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.0)
+    }
+
+    /// One value a query answers in this database.
+    pub fn query(&self, sql: &str) -> String {
+        psql_query(&self.0, sql)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        psql_query(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0),
+        );
+    }
+}
+
+/// Runs `sql` in `database` as `postgres`; its output, unaligned and without headers.
+fn psql_query(database: &str, sql: &str) -> String {
+    let out = psql(database)
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .unwrap_or_else(|e| panic!("psql: {e}: {}", POSTGRES));
+    assert!(
+        out.status.success(),
+        "psql `{sql}`: {}",
+        crate::support::stderr(&out)
+    );
+    crate::support::stdout(&out).trim().to_string()
+}

@@ -23,7 +23,7 @@ mod subjects;
 
 pub use members::{Heartbeat, Members};
 pub use node::{InvokerNode, NodeConfig};
-pub use remote::RemoteInvoker;
+pub use remote::{RemoteInvoker, HEARTBEAT_TTL};
 pub use subjects::Subjects;
 
 /// Why the bus could not be set up or used.

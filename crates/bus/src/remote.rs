@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
@@ -45,6 +45,9 @@ struct Shared {
     /// Activations placed and not yet answered, with the invoker each went to.
     waiting: Mutex<HashMap<ActivationId, (String, Reply)>>,
     accepting: AtomicBool,
+    /// When each other controller was last heard from.
+    controllers: Mutex<HashMap<String, Instant>>,
+    started: Instant,
 }
 
 impl RemoteInvoker {
@@ -68,6 +71,7 @@ impl RemoteInvoker {
         };
         let mut outcomes = subscribe(subjects.results(controller)).await?;
         let mut heartbeats = subscribe(subjects.heartbeats()).await?;
+        let mut peers = subscribe(subjects.controller_heartbeats()).await?;
         let shared = Arc::new(Shared {
             client,
             jetstream,
@@ -77,6 +81,8 @@ impl RemoteInvoker {
             members: Members::new(HEARTBEAT_TTL),
             waiting: Mutex::new(HashMap::new()),
             accepting: AtomicBool::new(true),
+            controllers: Mutex::new(HashMap::new()),
+            started: Instant::now(),
         });
 
         let on_outcome = shared.clone();
@@ -106,15 +112,61 @@ impl RemoteInvoker {
                 watching.purge_silent().await;
             }
         });
+        // Controllers announce themselves too, so that the work of one gone for good is
+        // adopted by the others (`wisp_controller::Peers`).
+        let announcing = shared.clone();
+        let announce_task = tokio::spawn(async move {
+            let subject = announcing
+                .subjects
+                .controller_heartbeat(&announcing.controller);
+            loop {
+                let _ = announcing
+                    .client
+                    .publish(subject.clone(), Bytes::new())
+                    .await;
+                tokio::time::sleep(HEARTBEAT_TTL / 3).await;
+            }
+        });
+        let hearing = shared.clone();
+        let peers_task = tokio::spawn(async move {
+            while let Some(message) = peers.next().await {
+                if let Some(id) = message.subject.rsplit('.').next() {
+                    let mut controllers = hearing
+                        .controllers
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    controllers.insert(id.to_owned(), Instant::now());
+                }
+            }
+        });
         Ok(RemoteInvoker {
             shared,
-            tasks: vec![outcome_task, heartbeat_task, watchdog],
+            tasks: vec![
+                outcome_task,
+                heartbeat_task,
+                watchdog,
+                announce_task,
+                peers_task,
+            ],
         })
     }
 
     /// The invokers this controller has heard from.
     pub fn members(&self) -> &Members {
         &self.shared.members
+    }
+
+    /// Whether controller `id` may still be running: it is this one, or was heard from within
+    /// the time-to-live, or this one has not been up long enough to have heard it.
+    pub fn controller_may_be_live(&self, id: &str) -> bool {
+        let shared = &self.shared;
+        if id == shared.controller || shared.started.elapsed() < HEARTBEAT_TTL * 2 {
+            return true;
+        }
+        let controllers = shared.controllers.lock().unwrap_or_else(|p| p.into_inner());
+        controllers
+            .get(id)
+            .is_some_and(|at| at.elapsed() < HEARTBEAT_TTL)
     }
 
     /// Waits up to `deadline` until `count` invokers are live; whether they are.

@@ -45,6 +45,16 @@ impl Subjects {
         format!("{}.heartbeat.*", self.cluster)
     }
 
+    /// Where controller `controller` announces itself.
+    pub fn controller_heartbeat(&self, controller: &str) -> String {
+        format!("{}.controller.{controller}", self.cluster)
+    }
+
+    /// Every controller's heartbeats.
+    pub fn controller_heartbeats(&self) -> String {
+        format!("{}.controller.*", self.cluster)
+    }
+
     /// Where code is sent to be checked before it is stored; any one invoker answers.
     pub fn prepare(&self) -> String {
         format!("{}.prepare", self.cluster)

@@ -289,8 +289,16 @@ impl Controller {
 
     /// Stores records for activations a previous run accepted but never finished.
     pub(crate) async fn recover_orphans(&self) -> Result<()> {
+        let orphans = self.records().store().take_orphans().await?;
+        self.record_orphans(orphans).await
+    }
+
+    /// Stores the records of activations accepted by a run (this controller's, or one's that
+    /// is gone) that never finished: the record if one was stored after all, else the marker,
+    /// which says the activation was interrupted.
+    pub(crate) async fn record_orphans(&self, orphans: Vec<Activation>) -> Result<()> {
         let store = &self.records().store();
-        for orphan in store.take_orphans().await? {
+        for orphan in orphans {
             let existing = store
                 .get(orphan.namespace.clone(), orphan.activation_id.clone())
                 .await?;

@@ -125,6 +125,12 @@ pub trait ActivationEnv: Send + Sync {
     ) -> wisp_core::BoxFuture<'a, Vec<(String, String)>>;
 }
 
+/// The other controllers of a cluster, as far as this one can tell.
+pub trait Peers: Send + Sync {
+    /// Whether controller `id` may still be running; when in doubt, yes.
+    fn may_be_live(&self, id: &str) -> bool;
+}
+
 /// The controller; cheap to clone. It is three parts, each owning its fields: the entities
 /// (with identity), the activation records, and what running activations share; the feeds'
 /// scheduler beside them. Its own methods are what crosses the parts: invoking, composing,
@@ -226,6 +232,43 @@ impl Controller {
         self.resume_sessions().await?;
         self.records().spawn_retention();
         self.spawn_scheduler().await?;
+        Ok(())
+    }
+
+    /// Adopts, every `every`, what controllers that `peers` says are gone left in the shared
+    /// store: records for the activations they accepted, and their compositions resumed. A
+    /// controller of a cluster calls this once after `start`.
+    pub fn watch_peers(&self, peers: Arc<dyn Peers>, every: Duration) {
+        let controller = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = controller.adopt_departed(&*peers).await {
+                    tracing::warn!(error = %e, "adopting the work of departed controllers failed");
+                }
+            }
+        });
+    }
+
+    async fn adopt_departed(&self, peers: &dyn Peers) -> Result<()> {
+        let store = self.records().store();
+        for owner in store.other_owners().await? {
+            if peers.may_be_live(&owner) {
+                continue;
+            }
+            let adopted = store.adopt(owner.clone()).await?;
+            if adopted.orphans.is_empty() && adopted.sessions.is_empty() {
+                continue;
+            }
+            tracing::warn!(
+                controller = %owner,
+                activations = adopted.orphans.len(),
+                compositions = adopted.sessions.len(),
+                "adopting the work of a departed controller"
+            );
+            self.record_orphans(adopted.orphans).await?;
+            self.resume(adopted.sessions);
+        }
         Ok(())
     }
 

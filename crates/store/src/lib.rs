@@ -245,6 +245,14 @@ pub struct ActivationQuery {
     pub limit: u64,
 }
 
+/// What a controller takes over from one that is gone: its pending markers and its
+/// composition sessions' documents, all now the taker's.
+#[derive(Debug, Default)]
+pub struct Adopted {
+    pub orphans: Vec<Activation>,
+    pub sessions: Vec<String>,
+}
+
 /// Activation records. Writes are group-committed by a background writer; a write's future
 /// resolves when its record is durable.
 pub trait ActivationStore: Send + Sync {
@@ -266,6 +274,13 @@ pub trait ActivationStore: Send + Sync {
     fn count(&self, query: ActivationQuery) -> BoxFuture<'_, Result<u64>>;
     /// Pending markers left by a previous run that died; the caller turns them into records.
     fn take_orphans(&self) -> BoxFuture<'_, Result<Vec<Activation>>>;
+    /// The other controllers with work recorded here (pending markers, sessions): in a
+    /// cluster, those whose work another adopts once they are gone. A store one controller
+    /// owns alone has none.
+    fn other_owners(&self) -> BoxFuture<'_, Result<Vec<String>>>;
+    /// Takes over what controller `owner` left running, in one transaction: each marker and
+    /// session goes to exactly one taker, however many try at once.
+    fn adopt(&self, owner: String) -> BoxFuture<'_, Result<Adopted>>;
     /// Deletes records that started before `before_ms`; returns how many went.
     fn prune(&self, before_ms: u64) -> BoxFuture<'_, Result<u64>>;
     /// Waits until every write handed in so far is durable.

@@ -229,8 +229,15 @@ impl Controller {
     /// Resumes the compositions a previous run left unfinished. Sessions that a stored parent
     /// is waiting on are resumed by that parent, when it reaches them.
     pub(crate) async fn resume_sessions(&self) -> Result<()> {
+        let docs = self.records().store().sessions().await?;
+        self.resume(docs);
+        Ok(())
+    }
+
+    /// Resumes the compositions whose saved progress `docs` holds.
+    pub(crate) fn resume(&self, docs: Vec<String>) {
         let mut sessions = HashMap::new();
-        for doc in self.records().store().sessions().await? {
+        for doc in docs {
             match serde_json::from_str::<Session>(&doc) {
                 Ok(session) => {
                     sessions.insert(session.id.clone(), session);
@@ -257,7 +264,6 @@ impl Controller {
             tracing::info!(activation = %session.id, "resuming a composition");
             drop(self.spawn_session(session));
         }
-        Ok(())
     }
 }
 

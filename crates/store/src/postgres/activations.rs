@@ -7,9 +7,8 @@
 //!
 //! Pending markers and sessions carry this store's owner id: `take_orphans` and `sessions`
 //! read only the owner's own, because in a cluster the others' belong to controllers that
-//! are running them now. A controller that dies for good leaves its markers to whoever is
-//! started again with its id; one owner per controller, stable across its restarts, is the
-//! deployment's to give.
+//! are running them now. A controller started again with its id takes its own back; one that
+//! is gone for good has them adopted (`adopt`) by a live one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +20,9 @@ use wisp_core::{Activation, ActivationId};
 
 use super::batch::{Columns, Net, Op, Record};
 use super::column;
-use crate::{from_json, to_json, ActivationQuery, ActivationStore, BoxFuture, Result, StoreError};
+use crate::{
+    from_json, to_json, ActivationQuery, ActivationStore, Adopted, BoxFuture, Result, StoreError,
+};
 
 /// Most writes one transaction carries.
 const MAX_BATCH: usize = 1024;
@@ -301,6 +302,46 @@ impl ActivationStore for PostgresActivations {
                 .fetch_all(&self.pool)
                 .await?;
             docs.iter().map(|doc| from_json(doc)).collect()
+        })
+    }
+
+    fn other_owners(&self) -> BoxFuture<'_, Result<Vec<String>>> {
+        Box::pin(async move {
+            Ok(sqlx::query_scalar(
+                "SELECT owner FROM pending WHERE owner <> $1
+                 UNION SELECT owner FROM sessions WHERE owner <> $1",
+            )
+            .bind(&*self.owner)
+            .fetch_all(&self.pool)
+            .await?)
+        })
+    }
+
+    fn adopt(&self, owner: String) -> BoxFuture<'_, Result<Adopted>> {
+        Box::pin(async move {
+            // Row locks make concurrent takers queue; the first takes the rows, the others
+            // find them owned by it and take nothing.
+            let mut tx = self.pool.begin().await?;
+            let orphans: Vec<String> =
+                sqlx::query_scalar("UPDATE pending SET owner = $1 WHERE owner = $2 RETURNING doc")
+                    .bind(&*self.owner)
+                    .bind(&owner)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let sessions: Vec<String> =
+                sqlx::query_scalar("UPDATE sessions SET owner = $1 WHERE owner = $2 RETURNING doc")
+                    .bind(&*self.owner)
+                    .bind(&owner)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            Ok(Adopted {
+                orphans: orphans
+                    .iter()
+                    .map(|doc| from_json(doc))
+                    .collect::<Result<_>>()?,
+                sessions,
+            })
         })
     }
 

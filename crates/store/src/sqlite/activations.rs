@@ -244,6 +244,15 @@ impl ActivationStore for SqliteActivations {
         }))
     }
 
+    /// One server owns a SQLite store.
+    fn other_owners(&self) -> BoxFuture<'_, Result<Vec<String>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn adopt(&self, _owner: String) -> BoxFuture<'_, Result<crate::Adopted>> {
+        Box::pin(async { Ok(crate::Adopted::default()) })
+    }
+
     fn prune(&self, before_ms: u64) -> BoxFuture<'_, Result<u64>> {
         Box::pin(self.write(WriteOp::Prune(before_ms)))
     }

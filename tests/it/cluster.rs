@@ -1,0 +1,230 @@
+//! A cluster on one machine: two `wisp controller`s and three `wisp invoker`s as separate
+//! processes on the machine's PostgreSQL (a database of the test's own), NATS (a cluster name
+//! of its own) and Redis (a namespace of its own), driven by the official `openwhisk` npm
+//! client (`tests/compat/cluster.js`): entities written through one controller and used
+//! through the other, compositions, key-value data shared by functions on different
+//! invokers, and `kill -9` of an invoker and of a controller under load with every
+//! acknowledged activation accounted for.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{kv_address, wisp_binary, Scratch};
+use crate::tools::{self, Database};
+
+const NATS: &str = "nats://127.0.0.1:4222";
+const REDIS: &str = "redis://127.0.0.1:6379";
+
+/// Far above the suite's normal runtime (under a minute); only a hang gets here.
+const SUITE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// One role's process, killed when dropped.
+struct Role {
+    child: Child,
+    /// What the role announced on the line the test waited for.
+    announced: String,
+}
+
+impl Role {
+    /// Starts `wisp <args>` with its home in `scratch`, and waits for the stdout line that
+    /// starts with `ready`.
+    fn start(scratch: &Path, args: &[&str], ready: &str) -> Role {
+        let mut child = Command::new(wisp_binary())
+            .args(args)
+            .env("HOME", scratch)
+            .env_remove("WISP_GUEST_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("wisp starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let announced = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix(ready).map(str::to_owned))
+            .unwrap_or_else(|| panic!("`wisp {}` never said `{ready}`", args.join(" ")));
+        // Keep draining stdout so the process never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Role { child, announced }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Fails unless a NATS server answers on 127.0.0.1:4222.
+fn require_nats() {
+    let answers = std::net::TcpStream::connect_timeout(
+        &"127.0.0.1:4222".parse().unwrap(),
+        Duration::from_secs(2),
+    )
+    .is_ok();
+    assert!(
+        answers,
+        "no NATS answers on 127.0.0.1:4222 (the full test tier needs one with JetStream): run \
+         scripts/test.sh, which starts one"
+    );
+}
+
+/// Every Redis key of the namespace, deleted when dropped.
+struct RedisKeys(String);
+
+impl Drop for RedisKeys {
+    fn drop(&mut self) {
+        let pattern = format!("wisp:{{{}}}*", self.0);
+        let listed = Command::new("redis-cli")
+            .args(["--scan", "--pattern", &pattern])
+            .output();
+        if let Ok(out) = listed {
+            let keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            if !keys.is_empty() {
+                let _ = Command::new("redis-cli").arg("DEL").args(&keys).output();
+            }
+        }
+    }
+}
+
+#[test]
+fn two_controllers_and_three_invokers_serve_the_openwhisk_client() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("tests/compat/node_modules/openwhisk").is_dir(),
+        "the openwhisk npm client is not installed: run scripts/test.sh"
+    );
+    tools::require_runtimes();
+    tools::require_postgres();
+    tools::require_redis();
+    require_nats();
+
+    let db = Database::create();
+    let store = db.url();
+    let cluster = format!("it{:012x}", rand::random::<u64>() >> 16);
+    let scratch = Scratch::new("cluster");
+    let dir = |name: &str| scratch.path().join(name).to_string_lossy().into_owned();
+    let common = |role_dir: &str| -> Vec<String> {
+        [
+            "--data-dir",
+            role_dir,
+            "--bus",
+            NATS,
+            "--cluster",
+            &cluster,
+            "--kv-backend",
+            REDIS,
+            "--metrics-listen",
+            "off",
+            // The objects of every role in one directory: object storage the roles share.
+            "--objects-dir",
+            &dir("objects"),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+
+    let controller = |id: &str| {
+        let mut args: Vec<String> = vec!["controller".into(), "--controller-id".into(), id.into()];
+        args.extend(common(&dir(id)));
+        args.extend(["--store", &store, "--listen", "127.0.0.1:0"].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let role = Role::start(
+            scratch.path(),
+            &args,
+            &format!("wisp: controller {id} of cluster {cluster}, listening on "),
+        );
+        role
+    };
+    let c1 = controller("c1");
+    let c2 = controller("c2");
+    let invoker = |id: &str| {
+        let kv = kv_address();
+        let s3 = kv.replace(":6379", ":9000");
+        let mut args: Vec<String> = vec!["invoker".into(), "--invoker-id".into(), id.into()];
+        args.extend(common(&dir(id)));
+        args.extend(
+            [
+                "--api-host",
+                &c1.announced,
+                "--kv-listen",
+                &kv,
+                "--s3-listen",
+                &s3,
+                "--stem-cells",
+                "1",
+            ]
+            .map(String::from),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Role::start(
+            scratch.path(),
+            &args,
+            &format!("wisp: invoker {id} of cluster {cluster} ready"),
+        )
+    };
+    let invokers = [invoker("i1"), invoker("i2"), invoker("i3")];
+
+    // A namespace of the test's own, so its Redis keys are apart from every other test's.
+    let namespace = format!("cluster-{cluster}");
+    let _keys = RedisKeys(namespace.clone());
+    let admin = Command::new(wisp_binary())
+        .args([
+            "admin",
+            "namespace",
+            "create",
+            &namespace,
+            "--store",
+            &store,
+        ])
+        .args(["--data-dir", &dir("c1")])
+        .output()
+        .expect("wisp admin runs");
+    assert!(
+        admin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&admin.stderr)
+    );
+    let auth = String::from_utf8(admin.stdout).unwrap().trim().to_owned();
+
+    let mut node = Command::new("node");
+    node.current_dir(root)
+        .args(["--test", "--test-reporter=spec", "tests/compat/cluster.js"])
+        .env("WISP_APIHOST", &c1.announced)
+        .env("WISP_APIHOST_B", &c2.announced)
+        .env("WISP_AUTH", &auth)
+        .env("WISP_KILL_INVOKER", invokers[1].pid().to_string())
+        .env("WISP_KILL_CONTROLLER", c2.pid().to_string())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    let mut child = node.spawn().expect("node runs");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > SUITE_TIMEOUT {
+            let _ = child.kill();
+            panic!("tests/compat/cluster.js did not finish in {SUITE_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        status.success(),
+        "tests/compat/cluster.js failed (its report is above)"
+    );
+    drop(invokers);
+    drop(c2);
+    drop(c1);
+}
