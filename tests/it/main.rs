@@ -19,6 +19,7 @@ mod connections;
 mod crash_safety;
 mod fail_fast;
 mod hostile;
+mod kubernetes;
 mod kv;
 mod kv_api;
 mod kv_redis;
