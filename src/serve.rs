@@ -101,6 +101,11 @@ pub struct ServeArgs {
     /// Where the namespaces' objects are kept [default: <data dir>/objects].
     #[arg(long, env = "WISP_OBJECTS_DIR")]
     objects_dir: Option<PathBuf>,
+    /// Where the namespaces' objects are kept: `local` (under --objects-dir) or an S3 bucket that
+    /// servers share, `s3://BUCKET[/prefix]`, reached as the AWS_* variables say
+    /// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL).
+    #[arg(long, env = "WISP_OBJECTS_BACKEND", hide_env_values = true, default_value = "local", value_parser = crate::secret_flag::SecretParser::<wisp_services::ObjectsBackend>::new("--objects-backend (WISP_OBJECTS_BACKEND)"))]
+    objects_backend: wisp_services::ObjectsBackend,
     /// Bytes (in MB) of objects each namespace may keep.
     #[arg(long, env = "WISP_OBJECTS_QUOTA_MB", default_value_t = 1024)]
     objects_quota_mb: u64,
@@ -304,6 +309,7 @@ impl ServeArgs {
             },
             objects: ObjectSettings {
                 dir: objects_dir,
+                backend: self.objects_backend,
                 quota_bytes: self.objects_quota_mb << 20,
                 max_upload_bytes: self.objects_max_upload_mb << 20,
                 s3_listen: self.s3_listen,

@@ -73,11 +73,14 @@ pub async fn build(config: &Config) -> anyhow::Result<Server> {
         None => Metrics::disabled(),
     };
     let objects = wisp_services::objects::open_objects(
+        &config.objects.backend,
         &config.objects.dir,
+        std::env::vars(),
         data_dir,
         config.objects.quota_bytes,
         &metrics,
-    )?;
+    )
+    .await?;
     let kv = wisp_services::kv::start_kv(
         &data_dir.join("kv"),
         &config.kv.backend,

@@ -108,6 +108,8 @@ pub struct KvSettings {
 pub struct ObjectSettings {
     /// Where the namespaces' objects are kept.
     pub dir: PathBuf,
+    /// Whether they are kept there or in an S3 bucket.
+    pub backend: wisp_services::ObjectsBackend,
     /// Bytes of objects each namespace may keep.
     pub quota_bytes: u64,
     /// Largest object one upload through the REST API may carry.

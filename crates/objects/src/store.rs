@@ -147,13 +147,16 @@ impl StoreObjects {
     }
 
     /// Whether the store answers a listing (of a prefix no one writes: a missing bucket or a
-    /// refused credential fails it, where a read of a missing key could not tell); the error
-    /// has the store's own text, for the operator who configured it.
+    /// refused credential fails it, where a read of a missing key could not tell) within 30 s,
+    /// not the minutes the client's retries may take; the error has the store's own text, for
+    /// the operator who configured it.
     pub async fn reachable(&self) -> Result<(), ObjectError> {
         let probe = Path::from("wisp-reachable");
-        match self.store.list(Some(&probe)).next().await {
-            None | Some(Ok(_)) => Ok(()),
-            Some(Err(e)) => Err(ObjectError::Storage(e.to_string())),
+        let mut listing = self.store.list(Some(&probe));
+        match tokio::time::timeout(std::time::Duration::from_secs(30), listing.next()).await {
+            Ok(None | Some(Ok(_))) => Ok(()),
+            Ok(Some(Err(e))) => Err(ObjectError::Storage(e.to_string())),
+            Err(_) => Err(ObjectError::Storage("no answer within 30 s".into())),
         }
     }
 
