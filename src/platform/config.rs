@@ -69,7 +69,9 @@ pub struct StateSettings {
     pub kv_backend: KvBackend,
     /// Bytes of keys and values each namespace may keep.
     pub kv_quota_bytes: usize,
-    /// Where the namespaces' objects are kept.
+    /// Whether objects are kept under `objects_dir` or in an S3 bucket.
+    pub objects_backend: wisp_services::ObjectsBackend,
+    /// Where the namespaces' objects are kept on the local backend.
     pub objects_dir: PathBuf,
     /// Bytes of objects each namespace may keep.
     pub objects_quota_bytes: u64,

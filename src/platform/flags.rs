@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Args;
 use wisp_invoker::{FunctionNetwork, Outbound, SandboxMode};
-use wisp_services::KvBackend;
+use wisp_services::{KvBackend, ObjectsBackend};
 
 use super::config::{
     ApiSettings, ClusterSettings, Common, ControllerSettings, InvokerSettings, LogFormat,
@@ -109,7 +109,13 @@ pub struct StateFlags {
     /// Bytes (in MB) of keys and values each namespace may keep in the key-value store.
     #[arg(long, env = "WISP_KV_QUOTA_MB", default_value_t = 32)]
     kv_quota_mb: usize,
-    /// Where the namespaces' objects are kept [default: <data dir>/objects].
+    /// Where the namespaces' objects are kept: `local` (under --objects-dir) or an S3 bucket that
+    /// servers share, `s3://BUCKET[/prefix]`, reached as the AWS_* variables say
+    /// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL).
+    #[arg(long, env = "WISP_OBJECTS_BACKEND", hide_env_values = true, default_value = "local", value_parser = crate::secret_flag::SecretParser::<ObjectsBackend>::new("--objects-backend (WISP_OBJECTS_BACKEND)"))]
+    objects_backend: ObjectsBackend,
+    /// Where the namespaces' objects are kept with `--objects-backend local` [default: <data
+    /// dir>/objects].
     #[arg(long, env = "WISP_OBJECTS_DIR")]
     objects_dir: Option<PathBuf>,
     /// Bytes (in MB) of objects each namespace may keep.
@@ -335,6 +341,7 @@ impl StateFlags {
         StateSettings {
             kv_backend: self.kv_backend,
             kv_quota_bytes: self.kv_quota_mb << 20,
+            objects_backend: self.objects_backend,
             objects_dir: self.objects_dir.unwrap_or_else(|| data_dir.join("objects")),
             objects_quota_bytes: self.objects_quota_mb << 20,
             site_domain: self.site_domain,

@@ -30,6 +30,7 @@ mod model;
 mod nimbella_deployer;
 mod node_sdk;
 mod objects;
+mod objects_s3;
 mod outbound;
 mod pool;
 mod projects;

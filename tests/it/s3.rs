@@ -9,7 +9,7 @@ use crate::support::{admin_namespace, ok, Server};
 
 /// The AWS SDK v3 as a function would use it: the whole `__NIM_STORAGE_KEY` goes to S3Client.
 /// `config` and `bucket` parameters let a test point it at other credentials or buckets.
-const AWS_ACTION: &str = r#"
+pub const AWS_ACTION: &str = r#"
 const { S3Client, PutObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command,
         DeleteObjectCommand, DeleteObjectsCommand, CopyObjectCommand, CreateMultipartUploadCommand,
         UploadPartCommand, CompleteMultipartUploadCommand } = require('@aws-sdk/client-s3')
@@ -104,7 +104,7 @@ exports.main = async function (params) {
 
 /// A Node.js zip action with `index.js` and the SDK fixture's `node_modules` (installed by
 /// scripts/test.sh from tests/fixtures/nimbella-sdk).
-async fn sdk_action(server: &Server, name: &str, code: &str) {
+pub async fn sdk_action(server: &Server, name: &str, code: &str) {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/nimbella-sdk/node_modules");
     assert!(
@@ -122,7 +122,7 @@ async fn sdk_action(server: &Server, name: &str, code: &str) {
 
 /// A blocking invoke's result, followed to its record if the wait ran out (cold starts of a
 /// large zip on a busy machine).
-async fn run(server: &Server, name: &str, params: Value) -> Value {
+pub async fn run(server: &Server, name: &str, params: Value) -> Value {
     let (status, body) = server
         .post(
             &format!("namespaces/_/actions/{name}?blocking=true&result=true"),

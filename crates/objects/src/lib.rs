@@ -3,14 +3,15 @@
 //! Every namespace has two buckets ([`Bucket::Data`], private; [`Bucket::Web`], the public
 //! static front end of its projects). The rest of the platform sees them only through the
 //! [`Objects`] trait: keys in, metadata and byte streams out. [`StoreObjects`] implements it
-//! over the `object_store` crate — the local filesystem by default, any S3-compatible store for a
-//! cluster by handing it another `ObjectStore`.
+//! over the `object_store` crate: on the local filesystem by default, in an S3 bucket
+//! ([`S3Location`]) for a cluster, whose processes all share it.
 //!
 //! This crate knows no HTTP: the REST routes (`wisp-api`) and the S3 endpoint (`wisp-s3`) are
 //! built on the trait.
 
 mod counted;
 mod key;
+mod s3;
 mod signing;
 mod store;
 mod types;
@@ -22,6 +23,7 @@ use futures_util::stream::BoxStream;
 
 pub use counted::{Counted, Observer};
 pub use key::{validate_key, MAX_KEY_BYTES};
+pub use s3::S3Location;
 pub use signing::{UrlSigner, MAX_URL_SECONDS};
 pub use store::{ObjectsConfig, StoreObjects};
 pub use types::guess_content_type;
@@ -54,8 +56,8 @@ impl Bucket {
 pub struct ObjectMeta {
     pub key: String,
     pub size: u64,
-    /// The object's version: it changes whenever the content is replaced, so a cache keyed by
-    /// it never serves stale bytes.
+    /// The object's version: it changes whenever the bytes change (locally with every put; on
+    /// S3 equal bytes may keep it), so a cache keyed by it never serves stale bytes.
     pub etag: String,
     pub last_modified_ms: u64,
     /// As given when the object was put, else guessed from the key's extension. `None` in

@@ -1,14 +1,39 @@
-//! [`StoreObjects`]: the [`Objects`] trait over an `object_store::ObjectStore`.
+//! [`StoreObjects`]: the [`Objects`] trait over an `object_store::ObjectStore`, on the local
+//! filesystem or in an S3 bucket.
 //!
-//! Layout inside the store: `<namespace>/<bucket>/<key>` holds an object's bytes and
-//! `<namespace>/<bucket>.types/<key>` the content type it was put with (a small sidecar; none
-//! when it was put without one, then the type is guessed from the key). The sidecar is written
-//! just after the bytes are in place, so a reader racing a put may briefly see the new bytes
-//! with the old type, never a partial object.
+//! Layout inside the store (`layout.rs`): `<namespace>/<bucket>/<key>` holds an object's bytes.
 //!
 //! On the local filesystem a put streams into a staging file beside the target and renames it
-//! into place (`object_store`'s multipart upload), which is what makes replacement atomic; the
-//! etag is `object_store`'s `inode-mtime-size`, new for every put since the renamed file is new.
+//! into place, which is what makes replacement atomic; the etag is `object_store`'s
+//! `inode-mtime-size`, new for every put since the renamed file is new. The content type an
+//! object was put with is a small sidecar, `<namespace>/<bucket>.types/<key>` (none when it was
+//! put without one, then the type is guessed from the key), written just after the bytes are in
+//! place, so a reader racing a put may briefly see the new bytes with the old type, never a
+//! partial object. This server is the only writer of its directory, so it counts each
+//! namespace's bytes once and then keeps the count, and counts each bucket's changes
+//! ([`Objects::generation`]) for caches.
+//!
+//! On S3, every controller and invoker of a cluster writes the same bucket, so nothing here may
+//! depend on this process having seen every write:
+//! - A put is one PUT (a body up to one part) or a multipart upload, both atomic on S3; the
+//!   etag is S3's, which changes whenever the bytes do (equal bytes may keep it).
+//! - The content type is the object's own `Content-Type`, written with the bytes in the same
+//!   request (the guess from the key when the put gave none), so it never pairs with another
+//!   writer's bytes, and a copy carries it.
+//! - Quota: the bytes a namespace keeps are listed from the bucket before every write, not
+//!   counted in memory, so a write made by another process is always seen. It costs one LIST
+//!   per 1000 objects of the namespace per write; the alternative, a count kept in the bucket
+//!   and moved by conditional puts, costs two requests per write however few objects there are,
+//!   but drifts for good whenever a process dies between an object's write and the count's.
+//!   As locally, concurrent puts to one namespace can overshoot the quota by what they race for.
+//! - No generation is kept: caches ask for the version ([`Objects::version`]).
+//! - `a` and `a/b` can both be objects (a filesystem refuses one of them).
+//!
+//! Nothing here needs a conditional write: a put replaces, a delete removes, and a get reads
+//! exactly the version it looked up (`If-Match`), on both backends.
+
+mod layout;
+mod upload;
 
 use std::collections::HashMap;
 use std::os::unix::fs::DirBuilderExt;
@@ -18,14 +43,17 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
-use percent_encoding::percent_decode_str;
+use object_store::{
+    Attribute, Attributes, GetOptions, GetRange, GetResult, ObjectStore, ObjectStoreExt, PutPayload,
+};
 use wisp_core::site::RESERVED_PREFIX;
 
+use crate::s3::S3Location;
 use crate::{
-    guess_content_type, validate_key, BoxFuture, Bucket, ByteRange, ByteStream, Listing,
-    ObjectBody, ObjectError, ObjectMeta, Objects,
+    guess_content_type, BoxFuture, Bucket, ByteRange, ByteStream, Listing, ObjectBody, ObjectError,
+    ObjectMeta, Objects,
 };
+use layout::{bucket_path, check, check_namespace, convert, key_of, object_path, type_path};
 
 /// How a [`StoreObjects`] behaves.
 #[derive(Debug, Clone)]
@@ -44,19 +72,35 @@ impl Default for ObjectsConfig {
     }
 }
 
-/// Parts of an upload held in memory at once: chunk size × (in flight + the one filling).
-const CHUNK_BYTES: usize = 1 << 20;
-const CHUNKS_IN_FLIGHT: usize = 2;
-
 pub struct StoreObjects {
     store: Arc<dyn ObjectStore>,
     config: ObjectsConfig,
-    /// Bytes each namespace keeps, counted by a listing on first use and then kept up to date
-    /// by puts and deletes.
-    usage: Mutex<HashMap<String, u64>>,
-    /// Changes made through this value, per namespace and bucket: kept only when nothing else
-    /// writes the store (the local filesystem backend), so that readers may trust them.
-    generations: Option<Mutex<HashMap<(String, Bucket), u64>>>,
+    backend: Backend,
+}
+
+/// What differs between where objects are kept (see the module's docs).
+enum Backend {
+    /// The local filesystem, which this process alone writes.
+    Local {
+        /// Bytes each namespace keeps, counted by a listing on first use and then kept up to
+        /// date by puts and deletes.
+        usage: Mutex<HashMap<String, u64>>,
+        /// Changes made per namespace and bucket.
+        generations: Mutex<HashMap<(String, Bucket), u64>>,
+    },
+    /// An S3 bucket that every process of a cluster writes.
+    S3,
+}
+
+impl Backend {
+    /// The size of an upload's parts, and the largest body sent in one plain put. S3 refuses
+    /// parts under 5 MiB (all but the last).
+    fn part_bytes(&self) -> usize {
+        match self {
+            Backend::Local { .. } => 1 << 20,
+            Backend::S3 => 5 << 20,
+        }
+    }
 }
 
 impl StoreObjects {
@@ -77,55 +121,115 @@ impl StoreObjects {
             // A put that answered is on disk (the file, then its directory, before the
             // rename is reported), as entity writes are.
             .with_fsync(true);
-        let mut objects = StoreObjects::new(Arc::new(fs), config);
-        // This server is the only writer of its directory: its own count of changes is the
-        // whole story.
-        objects.generations = Some(Mutex::new(HashMap::new()));
-        Ok(objects)
+        Ok(StoreObjects {
+            store: Arc::new(fs),
+            config,
+            backend: Backend::Local {
+                usage: Mutex::new(HashMap::new()),
+                generations: Mutex::new(HashMap::new()),
+            },
+        })
     }
 
-    /// Objects kept in any `object_store` backend (an S3-compatible store for a cluster).
-    pub fn new(store: Arc<dyn ObjectStore>, config: ObjectsConfig) -> StoreObjects {
-        StoreObjects {
-            store,
+    /// Objects kept in an S3 bucket under `location`'s prefix, reached as the `AWS_*`
+    /// variables among `env` say (`crate::s3`). Sends nothing: [`StoreObjects::reachable`]
+    /// tells whether the bucket answers.
+    pub fn s3(
+        location: &S3Location,
+        env: impl IntoIterator<Item = (String, String)>,
+        config: ObjectsConfig,
+    ) -> Result<StoreObjects, ObjectError> {
+        Ok(StoreObjects {
+            store: crate::s3::open(location, env)?,
             config,
-            usage: Mutex::new(HashMap::new()),
-            generations: None,
+            backend: Backend::S3,
+        })
+    }
+
+    /// Whether the store answers a listing (of a prefix no one writes: a missing bucket or a
+    /// refused credential fails it, where a read of a missing key could not tell) within 30 s,
+    /// not the minutes the client's retries may take; the error has the store's own text, for
+    /// the operator who configured it.
+    pub async fn reachable(&self) -> Result<(), ObjectError> {
+        let probe = Path::from("wisp-reachable");
+        let mut listing = self.store.list(Some(&probe));
+        match tokio::time::timeout(std::time::Duration::from_secs(30), listing.next()).await {
+            Ok(None | Some(Ok(_))) => Ok(()),
+            Ok(Some(Err(e))) => Err(ObjectError::Storage(e.to_string())),
+            Err(_) => Err(ObjectError::Storage("no answer within 30 s".into())),
         }
     }
 
     /// Counts a change (made or attempted) to the bucket; called after the change, so a reader
     /// that saw the old count re-reads.
     fn changed(&self, namespace: &str, bucket: Bucket) {
-        if let Some(generations) = &self.generations {
+        if let Backend::Local { generations, .. } = &self.backend {
             *generations
                 .lock()
-                .unwrap()
+                .expect("generations lock")
                 .entry((namespace.to_string(), bucket))
                 .or_default() += 1;
         }
     }
 
-    async fn meta_of(
+    /// The content type a stored object has: the sidecar's (locally), the object's own (on
+    /// S3, from the response that carried `attributes`), else the guess from its key.
+    async fn content_type(
         &self,
         namespace: &str,
         bucket: Bucket,
         key: &str,
-        raw: object_store::ObjectMeta,
-    ) -> ObjectMeta {
-        let content_type = match self.store.get(&type_path(namespace, bucket, key)).await {
-            Ok(found) => found
-                .bytes()
-                .await
-                .ok()
-                .map(|b| String::from_utf8_lossy(&b).into_owned()),
-            Err(_) => None,
+        attributes: &Attributes,
+    ) -> String {
+        let found = match self.backend {
+            Backend::Local { .. } => match self.store.get(&type_path(namespace, bucket, key)).await
+            {
+                Ok(found) => found
+                    .bytes()
+                    .await
+                    .ok()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned()),
+                Err(_) => None,
+            },
+            Backend::S3 => attributes
+                .get(&Attribute::ContentType)
+                .map(|t| t.as_ref().to_string()),
         };
-        let content_type = content_type.unwrap_or_else(|| guess_content_type(key).to_string());
-        ObjectMeta {
+        found.unwrap_or_else(|| guess_content_type(key).to_string())
+    }
+
+    /// Metadata with the content type: on S3 one HEAD, which carries the `Content-Type`.
+    async fn stat(
+        &self,
+        namespace: &str,
+        bucket: Bucket,
+        key: &str,
+    ) -> Result<Option<ObjectMeta>, ObjectError> {
+        let path = object_path(namespace, bucket, key);
+        let (raw, attributes) = match self.backend {
+            Backend::Local { .. } => match self.raw_head(&path).await? {
+                Some(raw) => (raw, Attributes::new()),
+                None => return Ok(None),
+            },
+            Backend::S3 => {
+                let head = GetOptions {
+                    head: true,
+                    ..GetOptions::default()
+                };
+                match self.store.get_opts(&path, head).await {
+                    Ok(GetResult {
+                        meta, attributes, ..
+                    }) => (meta, attributes),
+                    Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                    Err(e) => return Err(storage(e)),
+                }
+            }
+        };
+        let content_type = self.content_type(namespace, bucket, key, &attributes).await;
+        Ok(Some(ObjectMeta {
             content_type: Some(content_type),
             ..convert(key.to_string(), raw)
-        }
+        }))
     }
 
     /// One attempt at a get: the metadata, then the bytes of exactly that version.
@@ -155,9 +259,13 @@ impl StoreObjects {
             Err(e) => return Err(storage(e)),
         };
         let range = found.range.clone();
-        let meta = self
-            .meta_of(namespace, bucket, key, found.meta.clone())
+        let content_type = self
+            .content_type(namespace, bucket, key, &found.attributes)
             .await;
+        let meta = ObjectMeta {
+            content_type: Some(content_type),
+            ..convert(key.to_string(), found.meta.clone())
+        };
         let stream = found
             .into_stream()
             .map(|chunk| chunk.map_err(read_failed))
@@ -179,10 +287,17 @@ impl StoreObjects {
         }
     }
 
-    /// The bytes `namespace` keeps now; a listing the first time it is asked.
+    /// The bytes `namespace` keeps now: locally a listing the first time it is asked, on S3
+    /// a listing every time.
     async fn usage(&self, namespace: &str) -> Result<u64, ObjectError> {
-        if let Some(used) = self.usage.lock().expect("usage lock").get(namespace) {
-            return Ok(*used);
+        let counted = match &self.backend {
+            Backend::Local { usage, .. } => Some(usage),
+            Backend::S3 => None,
+        };
+        if let Some(used) =
+            counted.and_then(|c| c.lock().expect("usage lock").get(namespace).copied())
+        {
+            return Ok(used);
         }
         let mut used = 0;
         for bucket in [Bucket::Data, Bucket::Web] {
@@ -191,17 +306,22 @@ impl StoreObjects {
                 used += meta.map_err(storage)?.size;
             }
         }
-        Ok(*self
-            .usage
-            .lock()
-            .expect("usage lock")
-            .entry(namespace.to_string())
-            .or_insert(used))
+        Ok(match counted {
+            Some(counted) => *counted
+                .lock()
+                .expect("usage lock")
+                .entry(namespace.to_string())
+                .or_insert(used),
+            None => used,
+        })
     }
 
+    /// Moves this process's count of the namespace's bytes, where it keeps one.
     fn account(&self, namespace: &str, removed: u64, added: u64) {
-        if let Some(used) = self.usage.lock().expect("usage lock").get_mut(namespace) {
-            *used = used.saturating_sub(removed) + added;
+        if let Backend::Local { usage, .. } = &self.backend {
+            if let Some(used) = usage.lock().expect("usage lock").get_mut(namespace) {
+                *used = used.saturating_sub(removed) + added;
+            }
         }
     }
 
@@ -216,7 +336,8 @@ impl StoreObjects {
         }
     }
 
-    /// Records the content type a put or copy gave, or forgets an old one.
+    /// Records the content type a put or copy gave, or forgets an old one: the local backend's
+    /// sidecar (on S3 the type went with the bytes).
     async fn set_type(
         &self,
         namespace: &str,
@@ -224,6 +345,9 @@ impl StoreObjects {
         key: &str,
         content_type: Option<String>,
     ) -> Result<(), ObjectError> {
+        if let Backend::S3 = self.backend {
+            return Ok(());
+        }
         let path = type_path(namespace, bucket, key);
         match content_type {
             Some(t) => self
@@ -236,8 +360,8 @@ impl StoreObjects {
         }
     }
 
-    /// What a failed write means: a key colliding with a folder of keys (or the reverse) is
-    /// the caller's to fix; anything else is the storage's.
+    /// What a failed write means: on a filesystem, a key colliding with a folder of keys (or
+    /// the reverse) is the caller's to fix; anything else is the storage's.
     async fn write_failed(
         &self,
         namespace: &str,
@@ -245,6 +369,9 @@ impl StoreObjects {
         key: &str,
         e: object_store::Error,
     ) -> ObjectError {
+        if let Backend::S3 = self.backend {
+            return storage(e);
+        }
         let mut prefix = String::new();
         for segment in key.split('/') {
             if !prefix.is_empty() {
@@ -272,61 +399,14 @@ impl StoreObjects {
         }
         storage(e)
     }
-
-    async fn write(
-        &self,
-        namespace: &str,
-        bucket: Bucket,
-        key: &str,
-        mut body: ByteStream,
-    ) -> Result<(), ObjectError> {
-        let path = object_path(namespace, bucket, key);
-        let old = self.raw_head(&path).await?.map_or(0, |m| m.size);
-        let used = self.usage(namespace).await?;
-        let upload = match self.store.put_multipart(&path).await {
-            Ok(upload) => upload,
-            Err(e) => return Err(self.write_failed(namespace, bucket, key, e).await),
-        };
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK_BYTES);
-        let mut written = 0u64;
-        while let Some(chunk) = body.next().await {
-            let failure = match chunk {
-                Err(e) => Some(ObjectError::Body(e)),
-                Ok(chunk) => {
-                    written += chunk.len() as u64;
-                    if self.over_quota(used, old, written) {
-                        Some(self.quota_error(namespace))
-                    } else {
-                        match writer.wait_for_capacity(CHUNKS_IN_FLIGHT).await {
-                            Ok(()) => {
-                                writer.put(chunk);
-                                None
-                            }
-                            Err(e) => Some(storage(e)),
-                        }
-                    }
-                }
-            };
-            if let Some(failure) = failure {
-                // The staging file goes; the old object was never touched.
-                if let Err(e) = writer.abort().await {
-                    tracing::warn!(error = %e, key, "cannot remove an aborted upload");
-                }
-                return Err(failure);
-            }
-        }
-        if let Err(e) = writer.finish().await {
-            return Err(self.write_failed(namespace, bucket, key, e).await);
-        }
-        self.account(namespace, old, written);
-        Ok(())
-    }
 }
 
 impl Objects for StoreObjects {
     fn generation(&self, namespace: &str, bucket: Bucket) -> Option<u64> {
-        let generations = self.generations.as_ref()?;
-        let generations = generations.lock().unwrap();
+        let Backend::Local { generations, .. } = &self.backend else {
+            return None;
+        };
+        let generations = generations.lock().expect("generations lock");
         Some(
             generations
                 .get(&(namespace.to_string(), bucket))
@@ -343,10 +423,7 @@ impl Objects for StoreObjects {
     ) -> BoxFuture<'a, Result<Option<ObjectMeta>, ObjectError>> {
         Box::pin(async move {
             check(namespace, key)?;
-            match self.raw_head(&object_path(namespace, bucket, key)).await? {
-                Some(raw) => Ok(Some(self.meta_of(namespace, bucket, key, raw).await)),
-                None => Ok(None),
-            }
+            self.stat(namespace, bucket, key).await
         })
     }
 
@@ -397,8 +474,14 @@ impl Objects for StoreObjects {
     ) -> BoxFuture<'a, Result<ObjectMeta, ObjectError>> {
         Box::pin(async move {
             check(namespace, key)?;
+            let mut attributes = Attributes::new();
+            if let Backend::S3 = self.backend {
+                let content_type =
+                    (content_type.clone()).unwrap_or_else(|| guess_content_type(key).to_string());
+                attributes.insert(Attribute::ContentType, content_type.into());
+            }
             let written = async {
-                self.write(namespace, bucket, key, body).await?;
+                self.write(namespace, bucket, key, body, attributes).await?;
                 self.set_type(namespace, bucket, key, content_type).await
             }
             .await;
@@ -470,9 +553,9 @@ impl Objects for StoreObjects {
                 Err(e) => return Err(storage(e)),
             }
             self.account(namespace, raw.size, 0);
-            let untyped = self.store.delete(&type_path(namespace, bucket, key)).await;
+            let untyped = self.set_type(namespace, bucket, key, None).await;
             self.changed(namespace, bucket);
-            ignore_absent(untyped)?;
+            untyped?;
             Ok(true)
         })
     }
@@ -524,76 +607,6 @@ enum Read {
     Changed,
 }
 
-fn check(namespace: &str, key: &str) -> Result<(), ObjectError> {
-    check_namespace(namespace)?;
-    validate_key(key)
-}
-
-/// Namespaces come validated from the controller; this keeps a bad one from naming a folder
-/// outside its own all the same.
-fn check_namespace(namespace: &str) -> Result<(), ObjectError> {
-    if namespace.is_empty()
-        || namespace.contains('/')
-        || namespace.starts_with('.')
-        || crate::key::stored_len(namespace) > crate::key::MAX_SEGMENT_BYTES
-    {
-        return Err(ObjectError::InvalidKey(format!(
-            "'{namespace}' is not a namespace name."
-        )));
-    }
-    Ok(())
-}
-
-fn bucket_path(namespace: &str, bucket: Bucket) -> Path {
-    Path::from_iter([namespace, bucket.as_str()])
-}
-
-fn object_path(namespace: &str, bucket: Bucket, key: &str) -> Path {
-    Path::from_iter(
-        [namespace, bucket.as_str()]
-            .into_iter()
-            .chain(key.split('/')),
-    )
-}
-
-fn type_path(namespace: &str, bucket: Bucket, key: &str) -> Path {
-    let types = format!("{}.types", bucket.as_str());
-    Path::from_iter(
-        [namespace, types.as_str()]
-            .into_iter()
-            .chain(key.split('/')),
-    )
-}
-
-/// The key of a stored object's path (`<namespace>/<bucket>/<key>`); `Path` percent-encodes
-/// characters it does not allow in a segment, so each segment is decoded back.
-fn key_of(location: &Path) -> String {
-    location
-        .parts()
-        .skip(2)
-        .map(|part| {
-            percent_decode_str(part.as_ref())
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-fn convert(key: String, raw: object_store::ObjectMeta) -> ObjectMeta {
-    let last_modified_ms = u64::try_from(raw.last_modified.timestamp_millis()).unwrap_or(0);
-    ObjectMeta {
-        key,
-        size: raw.size,
-        etag: raw
-            .e_tag
-            .map(|t| t.trim_matches('"').to_string())
-            .unwrap_or_default(),
-        last_modified_ms,
-        content_type: None,
-    }
-}
-
 /// Whether a filesystem error says a folder of the path is a file.
 fn under_an_object(e: &object_store::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
@@ -637,6 +650,3 @@ fn kind_of(e: &object_store::Error) -> String {
     }
     "see the server's log".to_string()
 }
-
-#[cfg(test)]
-mod tests;

@@ -29,7 +29,7 @@ pub use activation_env::{Envs, WithEnv};
 pub use declared_state::StateStores;
 pub use guest_stores::GuestStores;
 pub use kv::{KvBackend, KvEndpoint, KvEnv};
-pub use objects::{ObjectStorage, StorageEnv};
+pub use objects::{ObjectStorage, ObjectsBackend, StorageEnv};
 
 /// Why a service could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,12 @@ pub enum ServiceError {
     #[error("cannot open object storage in {}", dir.display())]
     Objects {
         dir: PathBuf,
+        #[source]
+        source: wisp_objects::ObjectError,
+    },
+    #[error("cannot use {location} for objects (see --objects-backend and the AWS_* variables)")]
+    ObjectsS3 {
+        location: String,
         #[source]
         source: wisp_objects::ObjectError,
     },

@@ -1,6 +1,7 @@
 //! Object storage as `wisp serve` runs it: two buckets per namespace under a directory (the
-//! local filesystem), the secret that signs URLs to single objects, and the S3-compatible
-//! endpoint with what each activation is told about it (`__NIM_STORAGE_KEY`).
+//! local filesystem) or in an S3 bucket the cluster shares, the secret that signs URLs to
+//! single objects, and the S3-compatible endpoint with what each activation is told about it
+//! (`__NIM_STORAGE_KEY`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use serde_json::json;
 use wisp_controller::ActivationEnv;
 use wisp_core::{BoxFuture, EntityName};
-use wisp_objects::{Objects, ObjectsConfig, StoreObjects, UrlSigner};
+use wisp_objects::{Objects, ObjectsConfig, S3Location, StoreObjects, UrlSigner};
 use wisp_s3::{BucketNames, KeyPair, S3Credentials};
 
 use crate::ServiceError;
@@ -21,19 +22,56 @@ pub struct ObjectStorage {
     pub signer: Arc<UrlSigner>,
 }
 
-/// Opens the objects under `dir`; the URL signing secret is `<data dir>/objects-url.key`.
-pub fn open_objects(
+/// Where the namespaces' objects live (`--objects-backend`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectsBackend {
+    /// Files under `--objects-dir`.
+    Local,
+    /// An S3 bucket, under a prefix of its own, that the servers of a cluster share.
+    S3(S3Location),
+}
+
+impl std::str::FromStr for ObjectsBackend {
+    /// What the flag's parser shows: never the value, which may be a mistyped secret.
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "local" => Ok(ObjectsBackend::Local),
+            url if url.starts_with("s3://") => url.parse().map(ObjectsBackend::S3),
+            _ => Err("use `local` or s3://BUCKET[/prefix]".to_owned()),
+        }
+    }
+}
+
+/// Opens the objects (`backend`: under `dir`, or in S3 as the `AWS_*` variables among `env`
+/// say, checked to answer); the URL signing secret is `<data dir>/objects-url.key`.
+pub async fn open_objects(
+    backend: &ObjectsBackend,
     dir: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
     data_dir: &Path,
     quota_bytes: u64,
     metrics: &Arc<wisp_metrics::Metrics>,
 ) -> Result<ObjectStorage, ServiceError> {
-    let store = StoreObjects::local(dir, ObjectsConfig { quota_bytes }).map_err(|source| {
-        ServiceError::Objects {
-            dir: dir.to_path_buf(),
-            source,
+    let config = ObjectsConfig { quota_bytes };
+    let store = match backend {
+        ObjectsBackend::Local => {
+            StoreObjects::local(dir, config).map_err(|source| ServiceError::Objects {
+                dir: dir.to_path_buf(),
+                source,
+            })?
         }
-    })?;
+        ObjectsBackend::S3(location) => {
+            let failed = |source| ServiceError::ObjectsS3 {
+                location: location.to_string(),
+                source,
+            };
+            let store = StoreObjects::s3(location, env, config).map_err(failed)?;
+            store.reachable().await.map_err(failed)?;
+            store
+        }
+    };
     let signer =
         UrlSigner::open(&data_dir.join("objects-url.key")).map_err(ServiceError::UrlSigner)?;
     // Every reader and writer (API, S3, sites, declared files, wasm) is counted.
