@@ -2,6 +2,7 @@
 //! functions reach and the cache of declared files. It takes the activations controllers
 //! place on it from NATS and announces itself there; it never touches the entity store.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -76,6 +77,7 @@ pub async fn run(args: InvokerArgs) -> anyhow::Result<()> {
         runtimes.invoker.clone(),
     )
     .await?;
+    let node = Arc::new(node);
 
     println!(
         "wisp: invoker {} of cluster {} ready; functions reach the API at {api_host}",
@@ -83,6 +85,16 @@ pub async fn run(args: InvokerArgs) -> anyhow::Result<()> {
     );
     println!("wisp: data directory {}", common.data_dir.display());
     super::announce_runtimes(&runtime_settings, &runtimes);
+    if let Some(listen) = common.metrics.listen {
+        let ready = {
+            let (node, runtimes) = (node.clone(), runtimes.invoker.clone());
+            move || node.taking_work() && runtimes.accepting()
+        };
+        let app = wisp_api::invoker_router(metrics, runtimes.invoker.clone(), Arc::new(ready));
+        if let Some(address) = super::serve_router(listen, app, common.read_timeout).await {
+            println!("wisp: metrics and probes on http://{address} (/metrics, /healthz, /readyz)");
+        }
+    }
     if state_settings.kv_backend == KvBackend::Embedded {
         println!(
             "wisp: WARNING: the key-value store is embedded in this invoker, apart from the \

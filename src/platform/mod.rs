@@ -66,6 +66,17 @@ async fn serve_metrics(
     controller: &Controller,
     read_timeout: Duration,
 ) -> Option<SocketAddr> {
+    let app = wisp_api::metrics_router(controller.clone());
+    serve_router(address, app, read_timeout).await
+}
+
+/// Serves `app` on `address` until the server ends; `None` (and a warning) if it cannot
+/// listen there.
+async fn serve_router(
+    address: SocketAddr,
+    app: wisp_api::Router,
+    read_timeout: Duration,
+) -> Option<SocketAddr> {
     let listener = match wisp_services::listen::bind(address).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -74,7 +85,6 @@ async fn serve_metrics(
         }
     };
     let bound = listener.local_addr().ok()?;
-    let app = wisp_api::metrics_router(controller.clone());
     tokio::spawn(wisp_api::serve(
         listener,
         app,

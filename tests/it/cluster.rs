@@ -76,6 +76,23 @@ fn require_nats() {
     );
 }
 
+/// `GET path` from `address` over HTTP/1.0: the status and the body.
+fn http_get(address: &str, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    Ok((status, body.to_owned()))
+}
+
 /// Every Redis key of the namespace, deleted when dropped.
 struct RedisKeys(String);
 
@@ -124,8 +141,6 @@ fn two_controllers_and_three_invokers_serve_the_openwhisk_client() {
             &cluster,
             "--kv-backend",
             REDIS,
-            "--metrics-listen",
-            "off",
             // The objects of every role in one directory: object storage the roles share.
             "--objects-dir",
             &dir("objects"),
@@ -138,20 +153,30 @@ fn two_controllers_and_three_invokers_serve_the_openwhisk_client() {
     let controller = |id: &str| {
         let mut args: Vec<String> = vec!["controller".into(), "--controller-id".into(), id.into()];
         args.extend(common(&dir(id)));
-        args.extend(["--store", &store, "--listen", "127.0.0.1:0"].map(String::from));
+        args.extend(
+            [
+                "--store",
+                &store,
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics-listen",
+                "off",
+            ]
+            .map(String::from),
+        );
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let role = Role::start(
+        Role::start(
             scratch.path(),
             &args,
             &format!("wisp: controller {id} of cluster {cluster}, listening on "),
-        );
-        role
+        )
     };
     let c1 = controller("c1");
     let c2 = controller("c2");
     let invoker = |id: &str| {
         let kv = kv_address();
         let s3 = kv.replace(":6379", ":9000");
+        let metrics = kv.replace(":6379", ":9184");
         let mut args: Vec<String> = vec!["invoker".into(), "--invoker-id".into(), id.into()];
         args.extend(common(&dir(id)));
         args.extend(
@@ -164,17 +189,38 @@ fn two_controllers_and_three_invokers_serve_the_openwhisk_client() {
                 &s3,
                 "--stem-cells",
                 "1",
+                "--metrics-listen",
+                &metrics,
             ]
             .map(String::from),
         );
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        Role::start(
+        let role = Role::start(
             scratch.path(),
             &args,
             &format!("wisp: invoker {id} of cluster {cluster} ready"),
-        )
+        );
+        (role, metrics)
     };
     let invokers = [invoker("i1"), invoker("i2"), invoker("i3")];
+
+    // Each invoker answers its probes and shows its pools on its metrics listener.
+    let (_, probes) = &invokers[0];
+    let get = |path: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match http_get(probes, path) {
+                Ok(answer) => break answer,
+                Err(e) if Instant::now() > deadline => panic!("{probes}{path}: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    };
+    assert_eq!(get("/healthz").0, 200);
+    assert_eq!(get("/readyz"), (200, r#"{"ready":true}"#.to_owned()));
+    let (status, metrics) = get("/metrics");
+    assert_eq!(status, 200);
+    assert!(metrics.contains("wisp_processes"), "{metrics}");
 
     // A namespace of the test's own, so its Redis keys are apart from every other test's.
     let namespace = format!("cluster-{cluster}");
@@ -204,7 +250,7 @@ fn two_controllers_and_three_invokers_serve_the_openwhisk_client() {
         .env("WISP_APIHOST", &c1.announced)
         .env("WISP_APIHOST_B", &c2.announced)
         .env("WISP_AUTH", &auth)
-        .env("WISP_KILL_INVOKER", invokers[1].pid().to_string())
+        .env("WISP_KILL_INVOKER", invokers[1].0.pid().to_string())
         .env("WISP_KILL_CONTROLLER", c2.pid().to_string())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());

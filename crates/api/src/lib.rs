@@ -20,11 +20,11 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use axum::Router;
+pub use axum::Router;
 use wisp_controller::Controller;
 
 pub use error::ApiError;
-pub use measure::metrics_router;
+pub use measure::{invoker_router, metrics_router};
 pub use routes::login::LoginTokens;
 pub use server::serve;
 pub use site::{Sites, SitesConfig};

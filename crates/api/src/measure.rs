@@ -82,3 +82,45 @@ pub fn metrics_router(controller: wisp_controller::Controller) -> axum::Router {
         }),
     )
 }
+
+/// What an invoker of a cluster serves on its metrics listener: `/metrics` (its runtime pools
+/// and state stores), and `/healthz` and `/readyz` for its probes, ready while `ready` says
+/// it takes work.
+pub fn invoker_router(
+    metrics: std::sync::Arc<wisp_metrics::Metrics>,
+    runtimes: std::sync::Arc<dyn wisp_core::invoke::Invoke>,
+    ready: std::sync::Arc<dyn Fn() -> bool + Send + Sync>,
+) -> axum::Router {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use axum::Json;
+    use serde_json::json;
+    axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || async move {
+                metrics.pool(&runtimes.pool());
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    metrics.encode(),
+                )
+            }),
+        )
+        .route("/healthz", get(crate::health::alive))
+        .route(
+            "/readyz",
+            get(move || async move {
+                if ready() {
+                    (StatusCode::OK, Json(json!({"ready": true})))
+                } else {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Json(json!({"ready": false})),
+                    )
+                }
+            }),
+        )
+}

@@ -33,6 +33,7 @@ pub struct NodeConfig {
 
 /// An invoker serving the cluster; stops when dropped.
 pub struct InvokerNode {
+    client: async_nats::Client,
     tasks: Vec<JoinHandle<()>>,
     work: Arc<Work>,
     heartbeat_every: Duration,
@@ -177,10 +178,17 @@ impl InvokerNode {
             })
         };
         Ok(InvokerNode {
+            client,
             tasks: vec![serving, heartbeat, checking],
             work,
             heartbeat_every: config.heartbeat_every,
         })
+    }
+
+    /// Whether it takes new work: connected to NATS and not draining.
+    pub fn taking_work(&self) -> bool {
+        !self.work.draining.load(Ordering::Acquire)
+            && self.client.connection_state() == async_nats::connection::State::Connected
     }
 
     /// Leaves the cluster gracefully: says it takes no more work, hands back what reaches it
