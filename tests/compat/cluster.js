@@ -115,6 +115,30 @@ describe('a cluster of two controllers and three invokers', () => {
     assert.deepEqual(counts, [1, 2, 3, 4, 5, 6, 7, 8, 9])
   })
 
+  it('fires each tick of an alarm once between the controllers, until deleted through either', async () => {
+    const ALARM = '/whisk.system/alarms/alarm'
+    const echo = await action('alarm-echo', 'function main (p) { return p }')
+    const trigger = name('alarm')
+    await a.triggers.create({ name: trigger, trigger: { annotations: [{ key: 'feed', value: ALARM }] } })
+    await a.rules.create({ name: name('alarm-rule'), trigger, action: echo })
+    const fires = async since => (await b.activations.list({ name: echo, since, limit: 200 })).length
+
+    const since = Date.now()
+    await a.feeds.create({ name: ALARM, trigger, params: { cron: '* * * * * *', trigger_payload: { tick: true } } })
+    await sleep(8000)
+    const elapsed = (Date.now() - since) / 1000
+    const fired = await fires(since)
+    // Every second one fire: both controllers firing would make about twice as many.
+    assert.ok(fired >= 3 && fired <= elapsed + 1, `${fired} fires in ${elapsed} s`)
+
+    await b.feeds.delete({ name: ALARM, trigger })
+    // The controller that fired last learns of the deletion within its reload period (5 s).
+    await sleep(6000)
+    const settled = await fires(since)
+    await sleep(3000)
+    assert.equal(await fires(since), settled, 'no fires after the feed was deleted')
+  })
+
   it('accounts for every acknowledged activation when an invoker is killed under load', async () => {
     const slow = []
     for (let i = 0; i < 6; i++) slow.push(await action(`slow${i}`, SLOW))

@@ -111,6 +111,9 @@ pub trait EntityStore: Send + Sync {
 
     /// Stores what a feed provider hosted by the server keeps for one trigger, replacing it.
     fn put_feed(&self, feed: FeedRecord) -> BoxFuture<'_, Result<()>>;
+    /// Replaces a record only if it still holds `expected`; returns whether it did. Of several
+    /// controllers acting on one record (an alarm's tick), exactly one wins.
+    fn claim_feed(&self, feed: FeedRecord, expected: String) -> BoxFuture<'_, Result<bool>>;
     /// Removes a trigger's record from every provider; returns whether there was one.
     fn delete_feed(&self, trigger: EntityPath) -> BoxFuture<'_, Result<bool>>;
     /// Every record of a provider.

@@ -1,6 +1,13 @@
-//! The alarm scheduler: one task owns every alarm, fires the triggers that come due, and is
-//! the only writer of their stored state, so a fire, an UPDATE and a trigger deletion can never
-//! interleave their writes.
+//! The alarm scheduler: one task per controller owns its view of every alarm, fires the
+//! triggers that come due, and is its controller's only writer of their stored state, so a
+//! fire, an UPDATE and a trigger deletion can never interleave their writes.
+//!
+//! Several controllers share one store in a cluster, and each fires each tick once between
+//! them: a fire first claims its tick by replacing the stored alarm only if it still holds
+//! what this controller last saw (`EntityStore::claim_feed`); the controller that loses
+//! reloads it. Every few seconds each reloads all alarms, so one made, changed or deleted
+//! through another controller is seen, and the alarms of a controller that died fire on.
+//! A claimed tick whose fire is then lost with its controller is skipped: at most once.
 //!
 //! Missed fires: an alarm that came due while the server was down fires **once** when the
 //! server is back (however many fires were missed), then continues on its schedule. A `once`
@@ -22,8 +29,9 @@ use crate::{Controller, ControllerError, Result};
 /// The provider name of alarm records in the store.
 pub const PROVIDER: &str = "alarms";
 
-/// The longest sleep between looks at the clock, so a wall-clock jump is noticed.
-const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// The longest sleep between looks at the clock and at the stored alarms, so a wall-clock
+/// jump and the other controllers' changes are noticed.
+const MAX_SLEEP: Duration = Duration::from_secs(5);
 
 /// A change to one alarm, applied by the scheduler task: given the current alarm, the new one
 /// (`None` removes it).
@@ -61,6 +69,8 @@ struct Entry {
     alarm: Alarm,
     /// When it fires next; `None` when paused or done.
     next: Option<u64>,
+    /// The stored document this controller last read or wrote: what a claim expects.
+    doc: String,
 }
 
 impl Controller {
@@ -126,25 +136,50 @@ impl Controller {
             return Ok(());
         };
         let mut alarms = HashMap::new();
-        for record in self
+        self.reload_alarms(&mut alarms).await?;
+        let controller = self.clone();
+        tokio::spawn(async move { controller.run_scheduler(alarms, commands).await });
+        Ok(())
+    }
+
+    /// Brings `alarms` in line with the store: alarms another controller made, changed (a
+    /// fire, a pause) or deleted. An alarm whose document is the one this controller knows
+    /// keeps its schedule.
+    async fn reload_alarms(&self, alarms: &mut HashMap<EntityPath, Entry>) -> Result<()> {
+        let records = self
             .inner
             .entities
             .store()
             .list_feeds(PROVIDER.into())
-            .await?
-        {
+            .await?;
+        let mut stored = HashMap::new();
+        for record in records {
+            if alarms
+                .get(&record.trigger)
+                .is_some_and(|e| e.doc == record.doc)
+            {
+                stored.insert(
+                    record.trigger.clone(),
+                    alarms.remove(&record.trigger).unwrap(),
+                );
+                continue;
+            }
             match serde_json::from_str::<Alarm>(&record.doc) {
                 Ok(alarm) => {
                     let next = resumed(&alarm);
-                    alarms.insert(record.trigger, Entry { alarm, next });
+                    let entry = Entry {
+                        alarm,
+                        next,
+                        doc: record.doc,
+                    };
+                    stored.insert(record.trigger, entry);
                 }
                 Err(e) => {
                     tracing::error!(trigger = %record.trigger, error = %e, "unreadable alarm skipped")
                 }
             }
         }
-        let controller = self.clone();
-        tokio::spawn(async move { controller.run_scheduler(alarms, commands).await });
+        *alarms = stored;
         Ok(())
     }
 
@@ -153,7 +188,14 @@ impl Controller {
         mut alarms: HashMap<EntityPath, Entry>,
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
+        let mut reloaded = now_ms();
         loop {
+            if now_ms().saturating_sub(reloaded) >= MAX_SLEEP.as_millis() as u64 {
+                if let Err(e) = self.reload_alarms(&mut alarms).await {
+                    tracing::warn!(error = %e, "the alarms could not be reloaded");
+                }
+                reloaded = now_ms();
+            }
             let now = now_ms();
             let due: Vec<EntityPath> = alarms
                 .iter()
@@ -214,7 +256,7 @@ impl Controller {
                     .put_feed(FeedRecord {
                         provider: PROVIDER.into(),
                         trigger: trigger.clone(),
-                        doc,
+                        doc: doc.clone(),
                     })
                     .await?;
                 let next = live_next(&alarm, now_ms());
@@ -223,6 +265,7 @@ impl Controller {
                     Entry {
                         alarm: alarm.clone(),
                         next,
+                        doc,
                     },
                 );
                 Ok(Some(alarm))
@@ -235,8 +278,9 @@ impl Controller {
         }
     }
 
-    /// Fires one due alarm as its namespace's owner, records the fire and schedules the next.
-    /// A trigger or namespace that no longer exists ends the alarm.
+    /// Fires one due alarm as its namespace's owner, once its tick is claimed (the claim
+    /// records the fire and schedules the next). A trigger or namespace that no longer exists
+    /// ends the alarm; a tick another controller claimed is left to it.
     async fn fire_alarm(&self, alarms: &mut HashMap<EntityPath, Entry>, trigger: EntityPath) {
         let Some(entry) = alarms.get(&trigger) else {
             return;
@@ -251,6 +295,17 @@ impl Controller {
             Ok(None) => return self.end_alarm(alarms, &trigger).await,
             Err(e) => return self.retry_later(alarms, &trigger, e),
         };
+        match self.claim_tick(alarms, &trigger).await {
+            Ok(true) => {}
+            Ok(false) => {
+                // Another controller fired this tick, or changed the alarm: take its version.
+                if let Err(e) = self.reload_alarms(alarms).await {
+                    self.retry_later(alarms, &trigger, e);
+                }
+                return;
+            }
+            Err(e) => return self.retry_later(alarms, &trigger, e),
+        }
         let fired = self
             .fire_trigger(
                 &owner,
@@ -262,19 +317,39 @@ impl Controller {
             .await;
         match fired {
             Ok(_) => {}
-            Err(ControllerError::NotFound) => return self.end_alarm(alarms, &trigger).await,
+            Err(ControllerError::NotFound) => self.end_alarm(alarms, &trigger).await,
             // Over the fire quota, say: this fire is skipped, the schedule goes on.
             Err(e) => tracing::warn!(%trigger, error = %e, "an alarm could not fire its trigger"),
         }
-        let now = now_ms();
-        let Some(entry) = alarms.get(&trigger) else {
-            return;
+    }
+
+    /// Records a fire of the alarm now, if its stored document is still the one this
+    /// controller knows; whether it was.
+    async fn claim_tick(
+        &self,
+        alarms: &mut HashMap<EntityPath, Entry>,
+        trigger: &EntityPath,
+    ) -> Result<bool> {
+        let Some(entry) = alarms.get_mut(trigger) else {
+            return Ok(false);
         };
+        let now = now_ms();
         let mut alarm = entry.alarm.clone();
         alarm.last_fired = Some(now);
-        if let Err(e) = self.store_alarm(alarms, &trigger, Some(alarm)).await {
-            self.retry_later(alarms, &trigger, e);
+        let doc = serde_json::to_string(&alarm).expect("alarms serialise");
+        let record = FeedRecord {
+            provider: PROVIDER.into(),
+            trigger: trigger.clone(),
+            doc: doc.clone(),
+        };
+        let store = self.inner.entities.store();
+        if !store.claim_feed(record, entry.doc.clone()).await? {
+            return Ok(false);
         }
+        entry.next = live_next(&alarm, now);
+        entry.alarm = alarm;
+        entry.doc = doc;
+        Ok(true)
     }
 
     async fn end_alarm(&self, alarms: &mut HashMap<EntityPath, Entry>, trigger: &EntityPath) {

@@ -232,6 +232,24 @@ impl EntityStore for PostgresStore {
         })
     }
 
+    fn claim_feed(&self, feed: FeedRecord, expected: String) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async move {
+            let changed = sqlx::query(
+                "UPDATE feeds SET doc = $1
+                 WHERE provider = $2 AND namespace = $3 AND trigger = $4 AND doc = $5",
+            )
+            .bind(feed.doc)
+            .bind(feed.provider)
+            .bind(feed.trigger.namespace.as_str())
+            .bind(feed.trigger.name.as_str())
+            .bind(expected)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            Ok(changed > 0)
+        })
+    }
+
     fn delete_feed(&self, trigger: EntityPath) -> BoxFuture<'_, Result<bool>> {
         Box::pin(async move {
             let deleted = sqlx::query("DELETE FROM feeds WHERE namespace = $1 AND trigger = $2")

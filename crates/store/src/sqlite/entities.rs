@@ -207,6 +207,23 @@ impl EntityStore for SqliteStore {
         }))
     }
 
+    fn claim_feed(&self, feed: FeedRecord, expected: String) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(self.with_conn(move |conn| {
+            let changed = conn.execute(
+                "UPDATE feeds SET doc = ?1
+                 WHERE provider = ?2 AND namespace = ?3 AND trigger = ?4 AND doc = ?5",
+                params![
+                    feed.doc,
+                    feed.provider,
+                    feed.trigger.namespace.as_str(),
+                    feed.trigger.name.as_str(),
+                    expected
+                ],
+            )?;
+            Ok(changed > 0)
+        }))
+    }
+
     fn delete_feed(&self, trigger: EntityPath) -> BoxFuture<'_, Result<bool>> {
         Box::pin(self.with_conn(move |conn| {
             let deleted = conn.execute(

@@ -17,6 +17,7 @@ on_every_backend!(
     racing_creates_of_one_name_leave_one_winner,
     entities_survive_a_reopen_and_go_with_their_namespace,
     feed_records_are_kept_per_provider_and_trigger,
+    of_racing_claims_on_a_feed_record_one_wins,
 );
 
 fn path(namespace: &str, package: Option<&str>, entity: &str) -> EntityPath {
@@ -325,4 +326,41 @@ async fn feed_records_are_kept_per_provider_and_trigger(fixture: &Fixture) {
     store.delete_namespace(name("a")).await.unwrap();
     assert!(store.list_feeds("alarms".into()).await.unwrap().is_empty());
     assert!(store.list_feeds("other".into()).await.unwrap().is_empty());
+}
+
+async fn of_racing_claims_on_a_feed_record_one_wins(fixture: &Fixture) {
+    let store = fixture.open().await.entities;
+    let feed = |doc: &str| FeedRecord {
+        provider: "alarms".into(),
+        trigger: path("a", None, "t"),
+        doc: doc.into(),
+    };
+    store.put_feed(feed("tick-0")).await.unwrap();
+    // Eight controllers see tick 0 and each claims tick 1 (with its own mark).
+    let claims = (0..8).map(|n| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_feed(feed(&format!("tick-1 by {n}")), "tick-0".into())
+                .await
+        }
+    });
+    let won: Vec<bool> = futures_util::future::join_all(claims)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    let winner = won.iter().position(|w| *w).unwrap();
+    assert_eq!(
+        store.list_feeds("alarms".into()).await.unwrap(),
+        [feed(&format!("tick-1 by {winner}"))]
+    );
+    // A claim on a record that is gone wins nothing.
+    store.delete_feed(path("a", None, "t")).await.unwrap();
+    assert!(!store
+        .claim_feed(feed("tick-2"), "tick-1 by 0".into())
+        .await
+        .unwrap());
+    assert!(store.list_feeds("alarms".into()).await.unwrap().is_empty());
 }
