@@ -27,7 +27,24 @@ const MAX_PLACEMENTS: usize = 3;
 /// Longest an invoker takes to check code before it is stored.
 const PREPARE_TIMEOUT: Duration = Duration::from_secs(60);
 
-type Reply = oneshot::Sender<Result<RunOutcome, InvokeError>>;
+type Reply = oneshot::Sender<Answer>;
+
+/// What a placement ends in.
+enum Answer {
+    /// The invoker's outcome, or why there was none.
+    Outcome(Result<RunOutcome, InvokeError>),
+    /// The invoker went silent before its consumer was ever handed the activation: it never
+    /// started, and goes to another invoker.
+    NotDelivered,
+}
+
+/// An activation handed over and not yet answered.
+struct Placed {
+    invoker: String,
+    /// Its sequence in the stream, once the server acknowledged the publish (0 before).
+    sequence: u64,
+    reply: Reply,
+}
 
 /// Runs activations on the cluster's invokers; cheap to share.
 pub struct RemoteInvoker {
@@ -43,7 +60,7 @@ struct Shared {
     controller: String,
     members: Members,
     /// Activations placed and not yet answered, with the invoker each went to.
-    waiting: Mutex<HashMap<ActivationId, (String, Reply)>>,
+    waiting: Mutex<HashMap<ActivationId, Placed>>,
     accepting: AtomicBool,
     /// When each other controller was last heard from.
     controllers: Mutex<HashMap<String, Instant>>,
@@ -89,7 +106,10 @@ impl RemoteInvoker {
         let outcome_task = tokio::spawn(async move {
             while let Some(message) = outcomes.next().await {
                 match serde_json::from_slice::<OutcomeMessage>(&message.payload) {
-                    Ok(done) => on_outcome.answer(&done.activation_id.clone(), done.into_outcome()),
+                    Ok(done) => on_outcome.answer(
+                        &done.activation_id.clone(),
+                        Answer::Outcome(done.into_outcome()),
+                    ),
                     Err(e) => tracing::warn!(error = %e, "an unreadable outcome was dropped"),
                 }
             }
@@ -108,7 +128,7 @@ impl RemoteInvoker {
         let watchdog = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(HEARTBEAT_TTL / 3).await;
-                watching.fail_lost();
+                watching.settle_silent().await;
                 watching.purge_silent().await;
             }
         });
@@ -182,8 +202,8 @@ impl RemoteInvoker {
     }
 
     /// Places the activation on a live invoker and waits for its outcome. One refused before
-    /// it started (the invoker is full or leaving) goes to the next invoker, up to
-    /// [`MAX_PLACEMENTS`] of them.
+    /// it started (the invoker is full or leaving) or never delivered to an invoker that went
+    /// silent goes to the next invoker, up to [`MAX_PLACEMENTS`] of them.
     async fn run_remote(&self, request: RunRequest) -> Result<RunOutcome, InvokeError> {
         let shared = &self.shared;
         if !shared.accepting.load(Ordering::Acquire) {
@@ -210,27 +230,37 @@ impl RemoteInvoker {
                 .hand_over(&request.activation_id, &invoker, payload.clone(), attempt)
                 .await
             {
-                Err(e @ (InvokeError::Overloaded | InvokeError::ShuttingDown)) => {
+                Answer::Outcome(Err(e @ (InvokeError::Overloaded | InvokeError::ShuttingDown))) => {
                     refused = e;
                     tried.push(invoker);
                 }
-                outcome => return outcome,
+                Answer::NotDelivered => {
+                    refused = InvokeError::InvokerLost;
+                    tried.push(invoker);
+                }
+                Answer::Outcome(outcome) => return outcome,
             }
         }
         Err(refused)
     }
 
-    /// Publishes the activation to `invoker`'s subject, durably, and waits for its outcome.
+    /// Publishes the activation to `invoker`'s subject, durably, and waits for what becomes of
+    /// it there.
     async fn hand_over(
         &self,
         id: &ActivationId,
         invoker: &str,
         payload: Bytes,
         attempt: usize,
-    ) -> Result<RunOutcome, InvokeError> {
+    ) -> Answer {
         let shared = &self.shared;
-        let (tx, rx) = oneshot::channel();
-        shared.lock().insert(id.clone(), (invoker.to_owned(), tx));
+        let (reply, answer) = oneshot::channel();
+        let placed = Placed {
+            invoker: invoker.to_owned(),
+            sequence: 0,
+            reply,
+        };
+        shared.lock().insert(id.clone(), placed);
         // The id deduplicates a publish retried by the client; each placement has its own.
         let message = PublishMessage::build()
             .payload(payload)
@@ -240,15 +270,24 @@ impl RemoteInvoker {
             .send_publish(shared.subjects.invoke(invoker), message)
             .await
         {
-            Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+            Ok(ack) => ack.await.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
-        if let Err(e) = published {
-            shared.lock().remove(id);
-            tracing::warn!(error = %e, invoker, "the activation could not be handed over");
-            return Err(InvokeError::Overloaded);
+        match published {
+            Ok(ack) => {
+                if let Some(placed) = shared.lock().get_mut(id) {
+                    placed.sequence = ack.sequence;
+                }
+            }
+            Err(e) => {
+                shared.lock().remove(id);
+                tracing::warn!(error = %e, invoker, "the activation could not be handed over");
+                return Answer::Outcome(Err(InvokeError::Overloaded));
+            }
         }
-        rx.await.unwrap_or(Err(InvokeError::InvokerLost))
+        answer
+            .await
+            .unwrap_or(Answer::Outcome(Err(InvokeError::InvokerLost)))
     }
 
     async fn prepare_remote(&self, action: &Action) -> Result<(), CodeError> {
@@ -278,13 +317,13 @@ impl RemoteInvoker {
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ActivationId, (String, Reply)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ActivationId, Placed>> {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn answer(&self, id: &ActivationId, outcome: Result<RunOutcome, InvokeError>) {
-        if let Some((_, reply)) = self.lock().remove(id) {
-            let _ = reply.send(outcome);
+    fn answer(&self, id: &ActivationId, answer: Answer) {
+        if let Some(placed) = self.lock().remove(id) {
+            let _ = placed.reply.send(answer);
         }
     }
 
@@ -299,16 +338,39 @@ impl Shared {
         }
     }
 
-    fn fail_lost(&self) {
-        let lost: Vec<ActivationId> = self
-            .lock()
-            .iter()
-            .filter(|(_, (invoker, _))| !self.members.is_live(invoker))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in lost {
-            tracing::warn!(activation = %id, "its invoker went silent");
-            self.answer(&id, Err(InvokeError::InvokerLost));
+    /// Settles what was placed on invokers that went silent. The server kept, per invoker,
+    /// how far along its stream it handed activations over: one placed beyond that was never
+    /// delivered, so it never started and goes elsewhere; one delivered may have run, and
+    /// ends as lost (never run twice). The record says so within seconds instead of waiting
+    /// for the action's time limit.
+    async fn settle_silent(&self) {
+        let mut silent: HashMap<String, Vec<(ActivationId, u64)>> = HashMap::new();
+        for (id, placed) in self.lock().iter() {
+            // Not yet acknowledged by the server: its publish settles it.
+            if placed.sequence > 0 && !self.members.is_live(&placed.invoker) {
+                silent
+                    .entry(placed.invoker.clone())
+                    .or_default()
+                    .push((id.clone(), placed.sequence));
+            }
+        }
+        for (invoker, placed) in silent {
+            let delivered = match self.stream.consumer_info(&invoker).await {
+                Ok(info) => info.delivered.stream_sequence,
+                Err(e) => {
+                    tracing::warn!(error = %e, invoker, "what the silent invoker took is unknown");
+                    u64::MAX
+                }
+            };
+            for (id, sequence) in placed {
+                if sequence > delivered {
+                    tracing::info!(activation = %id, invoker, "never delivered: placed again");
+                    self.answer(&id, Answer::NotDelivered);
+                } else {
+                    tracing::warn!(activation = %id, invoker, "its invoker went silent");
+                    self.answer(&id, Answer::Outcome(Err(InvokeError::InvokerLost)));
+                }
+            }
         }
     }
 }

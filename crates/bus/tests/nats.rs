@@ -289,3 +289,42 @@ async fn a_draining_invoker_finishes_what_runs_and_its_new_work_runs_elsewhere()
     assert_eq!(other.ran().len(), 3, "the rest ran on the other invoker");
     cluster.remove().await;
 }
+
+#[tokio::test]
+async fn work_never_delivered_to_an_invoker_that_died_runs_elsewhere() {
+    let cluster = Cluster::new().await;
+    let (a, b) = (scripted(), scripted());
+    let na = cluster.invoker("a", a.clone()).await;
+    let nb = cluster.invoker("b", b.clone()).await;
+    let controller = Arc::new(cluster.controller().await);
+    assert!(
+        controller
+            .wait_for_invokers(2, Duration::from_secs(10))
+            .await
+    );
+    // Find echo's home, then stop it: the controller still counts it live for a while and
+    // places the next runs there, where no one takes them.
+    controller.run(request("echo", json!({}))).await.unwrap();
+    let (home, survivor) = if a.ran().len() == 1 {
+        (&na, &b)
+    } else {
+        (&nb, &a)
+    };
+    home.stop();
+    let runs: Vec<_> = (0..3)
+        .map(|n| {
+            let controller = controller.clone();
+            tokio::spawn(async move { controller.run(request("echo", json!({ "n": n }))).await })
+        })
+        .collect();
+    for (n, run) in runs.into_iter().enumerate() {
+        let outcome = tokio::time::timeout(Duration::from_secs(20), run)
+            .await
+            .expect("settled once the home is silent")
+            .unwrap()
+            .expect("run on the survivor");
+        assert_eq!(outcome.response.result, json!({ "n": n }));
+    }
+    assert_eq!(survivor.ran().len(), 3, "each ran once, on the survivor");
+    cluster.remove().await;
+}
