@@ -4,6 +4,7 @@
 //! the same work without the platform: the launcher driven directly over its pipes, and a bare
 //! loopback HTTP round trip through the same client. Prints a table and writes JSON.
 
+mod cluster;
 mod compose;
 mod floor;
 mod kv;
@@ -73,6 +74,11 @@ struct Args {
     /// Only the metrics rows: the same function with metrics on and off.
     #[arg(long, conflicts_with_all = ["state_only", "wasm_only", "sites_only", "sandbox_only"])]
     metrics_only: bool,
+    /// Only the cluster rows: `wisp serve` against one controller and one invoker, and two
+    /// controllers and three invokers, on the machine's PostgreSQL and NATS; failover after
+    /// `kill -9` of an invoker.
+    #[arg(long, conflicts_with_all = ["state_only", "wasm_only", "sites_only", "sandbox_only", "metrics_only"])]
+    cluster_only: bool,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/latest.json")]
     json: PathBuf,
@@ -87,6 +93,11 @@ async fn main() -> anyhow::Result<()> {
     let binary = args.wisp.clone().unwrap_or_else(server::default_binary);
     let mut report = Report::default();
 
+    if args.cluster_only {
+        let seconds = Duration::from_secs(args.seconds);
+        cluster::rows(&binary, &mut report, args.iterations, seconds).await?;
+        return finish(report, &args);
+    }
     if args.metrics_only {
         let seconds = Duration::from_secs(args.seconds);
         metrics::rows(&binary, &mut report, args.iterations, seconds).await?;

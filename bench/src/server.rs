@@ -62,23 +62,41 @@ impl Wisp {
         let data_dir = std::env::temp_dir().join(format!(
             "wisp-bench-{}-{stem_cells}{}",
             std::process::id(),
-            extra.join("")
+            extra.join("").replace(['/', ':', '@'], "_")
         ));
+        let mut args: Vec<String> = [
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--stem-cells",
+            &stem_cells.to_string(),
+            "--kv-listen",
+            KV_ADDRESS,
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let wisp = Wisp::launch(binary, &args, data_dir, &[]).await?;
+        tokio::time::sleep(Duration::from_millis(1500)).await; // stem cells start
+        Ok(wisp)
+    }
+
+    /// Starts `binary` with `args` (a role that serves the API: `serve` or `controller`) and
+    /// `--data-dir data_dir`, and waits until it says where it listens and the guest's key.
+    pub async fn launch(
+        binary: &Path,
+        args: &[String],
+        data_dir: PathBuf,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Wisp> {
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir)?;
         let mut child = Command::new(binary)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--stem-cells",
-                &stem_cells.to_string(),
-            ])
+            .args(args)
             .arg("--data-dir")
             .arg(&data_dir)
-            .args(["--kv-listen", KV_ADDRESS])
-            .args(extra)
             .env("WSK_CONFIG_FILE", data_dir.join("wskprops"))
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
@@ -86,8 +104,8 @@ impl Wisp {
         let (mut base, mut auth) = (None, None);
         for line in lines.by_ref() {
             let line = line?;
-            if let Some(h) = line.strip_prefix("wisp: listening on ") {
-                base = Some(h.to_string());
+            if let Some((_, host)) = line.split_once("listening on ") {
+                base = Some(host.to_string());
             }
             if let Some(a) = line.strip_prefix("wisp: guest credentials ") {
                 auth = Some(a.to_string());
@@ -96,7 +114,7 @@ impl Wisp {
         }
         std::thread::spawn(move || for _ in lines {});
         let key = auth.context("guest key")?;
-        let wisp = Wisp {
+        Ok(Wisp {
             child,
             data_dir,
             base: base.context("server address")?,
@@ -106,9 +124,18 @@ impl Wisp {
             ),
             key,
             client: reqwest::Client::new(),
-        };
-        tokio::time::sleep(Duration::from_millis(1500)).await; // stem cells start
-        Ok(wisp)
+        })
+    }
+
+    /// Where the API answers: `http://host:port`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The URL and credentials of a blocking invoke of `name` through the API.
+    pub fn invoke_door(&self, name: &str) -> (String, String) {
+        let (url, auth) = self.door(name, Via::Api);
+        (url, auth.unwrap_or_default())
     }
 
     /// The port the API (and the sites) listen on.
@@ -436,7 +463,7 @@ fn all_children(parent: u32) -> Vec<u32> {
         .collect()
 }
 
-async fn invoke(client: &reqwest::Client, url: &str, auth: Option<&str>) -> anyhow::Result<()> {
+pub async fn invoke(client: &reqwest::Client, url: &str, auth: Option<&str>) -> anyhow::Result<()> {
     let mut request = client
         .post(url)
         .body(PARAMS)

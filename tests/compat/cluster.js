@@ -84,6 +84,15 @@ describe('a cluster of two controllers and three invokers', () => {
     assert.deepEqual(record.response.result, { n: 10, done: true })
   })
 
+  it('runs an action whose code is larger than a NATS message', async () => {
+    // 1.5 MB of code (a bundled function, say): over NATS's default 1 MiB message limit.
+    const padding = '// ' + 'x'.repeat(1500 * 1024) + '\n'
+    const big = await action('big', padding + 'function main (p) { return { echoed: p.data.length } }')
+    const data = 'y'.repeat(900 * 1024)
+    const result = await b.actions.invoke({ name: big, params: { data }, blocking: true, result: true })
+    assert.deepEqual(result, { echoed: data.length })
+  })
+
   it('shares key-value data between functions on different invokers', async () => {
     // Each action has its own home invoker; nine of them reach all three invokers but by
     // rare chance. Every one counts in the same Redis key through its own invoker's endpoint.

@@ -15,6 +15,7 @@
 //!
 //! [`Invoke`]: wisp_core::invoke::Invoke
 
+mod code;
 mod members;
 mod messages;
 mod node;

@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 use wisp_core::invoke::{CodeError, InvokeError, RunOutcome, RunRequest, StartKind};
 use wisp_core::{Action, ActivationId, ActivationResponse};
 
+use crate::code::CodeRef;
+
 /// One activation for an invoker.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct RunMessage {
@@ -24,13 +26,32 @@ pub(crate) struct RunMessage {
     pub transaction_id: String,
     /// The controller waiting for the outcome.
     pub controller: String,
+    /// Where the action's code is, when it is too large to ride here.
+    #[serde(default)]
+    pub code: Option<CodeRef>,
+}
+
+/// An action whose code an invoker checks.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PrepareMessage {
+    pub action: Action,
+    /// Where the action's code is, when it is too large to ride here.
+    #[serde(default)]
+    pub code: Option<CodeRef>,
 }
 
 impl RunMessage {
-    pub fn new(request: &RunRequest, controller: &str) -> RunMessage {
+    /// The message running `request`, whose action crosses as `action` (its code perhaps
+    /// moved out to `code`).
+    pub fn new(
+        request: &RunRequest,
+        action: Action,
+        code: Option<CodeRef>,
+        controller: &str,
+    ) -> RunMessage {
         RunMessage {
             activation_id: request.activation_id.clone(),
-            action: (*request.action).clone(),
+            action,
             args: request.args.clone(),
             init_env: request.init_env.clone(),
             namespace: request.namespace.clone(),
@@ -38,6 +59,7 @@ impl RunMessage {
             env: request.env.clone(),
             transaction_id: request.transaction_id.clone(),
             controller: controller.to_owned(),
+            code,
         }
     }
 

@@ -7,15 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, stream, AckKind};
-use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use wisp_core::invoke::{Invoke, InvokeError};
-use wisp_core::Action;
 
+use crate::code::CodeStore;
 use crate::members::Heartbeat;
-use crate::messages::{Checked, OutcomeMessage, RunMessage};
+use crate::messages::{Checked, OutcomeMessage, PrepareMessage, RunMessage};
 use crate::{BusError, Subjects};
 
 /// Who this invoker is and how it keeps in touch.
@@ -65,6 +64,48 @@ impl Drop for Running {
     }
 }
 
+/// What serving an activation reaches: NATS, the cluster's names, and its stored bytes.
+struct Link {
+    client: async_nats::Client,
+    subjects: Subjects,
+    code: CodeStore,
+}
+
+impl Link {
+    /// Sends `outcome` to the controller waiting for it.
+    async fn answer(&self, controller: &str, outcome: OutcomeMessage) {
+        let id = outcome.activation_id.clone();
+        let payload = match serde_json::to_vec(&outcome) {
+            Ok(payload) => payload,
+            Err(e) => {
+                tracing::error!(error = %e, activation = %id, "an outcome could not be encoded");
+                return;
+            }
+        };
+        let sent = match self.code.wrap(payload).await {
+            Ok(payload) => self
+                .client
+                .publish(self.subjects.results(controller), payload)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, activation = %id, "the outcome was not sent");
+        }
+    }
+
+    /// The activation a taken message carries.
+    async fn read(&self, message: &jetstream::Message) -> Result<RunMessage, String> {
+        let payload = self
+            .code
+            .unwrap(&message.payload)
+            .await
+            .map_err(|e| e.to_string())?;
+        serde_json::from_slice(&payload).map_err(|e| e.to_string())
+    }
+}
+
 /// Creates the cluster's work-queue stream if it does not exist yet.
 pub(crate) async fn ensure_stream(
     jetstream: &jetstream::Context,
@@ -91,6 +132,12 @@ impl InvokerNode {
     ) -> Result<InvokerNode, BusError> {
         let jetstream = jetstream::new(client.clone());
         let stream = ensure_stream(&jetstream, &subjects).await?;
+        let code = CodeStore::open(jetstream.clone(), subjects.clone()).await?;
+        let link = Arc::new(Link {
+            client: client.clone(),
+            subjects: subjects.clone(),
+            code,
+        });
         let consumer: jetstream::consumer::Consumer<pull::Config> = stream
             .get_or_create_consumer(
                 &config.invoker,
@@ -115,8 +162,7 @@ impl InvokerNode {
 
         let work = Arc::new(Work::default());
         let serving = {
-            let (client, subjects, runtimes) = (client.clone(), subjects.clone(), runtimes.clone());
-            let work = work.clone();
+            let (link, runtimes, work) = (link.clone(), runtimes.clone(), work.clone());
             let renew = config.ack_wait / 2;
             tokio::spawn(async move {
                 while let Some(message) = taken.next().await {
@@ -127,16 +173,16 @@ impl InvokerNode {
                             continue;
                         }
                     };
-                    let (client, subjects) = (client.clone(), subjects.clone());
+                    let link = link.clone();
                     if work.draining.load(Ordering::Acquire) {
                         // Not started: its controller places it on another invoker.
-                        tokio::spawn(hand_back(client, subjects, message));
+                        tokio::spawn(hand_back(link, message));
                         continue;
                     }
                     let running = Running::enter(&work);
                     let runtimes = runtimes.clone();
                     tokio::spawn(async move {
-                        serve_one(client, subjects, runtimes, message, renew).await;
+                        serve_one(&link, runtimes, message, renew).await;
                         drop(running);
                     });
                 }
@@ -163,12 +209,20 @@ impl InvokerNode {
             })
         };
         let checking = {
-            let (client, runtimes) = (client.clone(), runtimes.clone());
+            let (client, runtimes, link) = (client.clone(), runtimes.clone(), link.clone());
             tokio::spawn(async move {
                 while let Some(request) = checks.next().await {
                     let Some(reply) = request.reply else { continue };
-                    let checked = match serde_json::from_slice::<Action>(&request.payload) {
-                        Ok(action) => Checked::new(runtimes.prepare(&action).await),
+                    let checked = match serde_json::from_slice::<PrepareMessage>(&request.payload) {
+                        Ok(mut asked) => match &asked.code {
+                            Some(reference) => {
+                                match link.code.attach(&mut asked.action, reference).await {
+                                    Ok(()) => Checked::new(runtimes.prepare(&asked.action).await),
+                                    Err(e) => Checked::Engine(e.to_string()),
+                                }
+                            }
+                            None => Checked::new(runtimes.prepare(&asked.action).await),
+                        },
                         Err(e) => Checked::Engine(format!("an unreadable action: {e}")),
                     };
                     if let Ok(payload) = serde_json::to_vec(&checked) {
@@ -233,52 +287,24 @@ impl Drop for InvokerNode {
 
 /// Answers a taken activation as refused before it started, so its controller places it on
 /// another invoker, and removes it from the stream.
-async fn hand_back(client: async_nats::Client, subjects: Subjects, message: jetstream::Message) {
-    let Ok(run) = serde_json::from_slice::<RunMessage>(&message.payload) else {
-        let _ = message.ack_with(AckKind::Term).await;
-        return;
-    };
-    answer(
-        &client,
-        &subjects,
-        &run.controller,
-        OutcomeMessage::new(run.activation_id.clone(), Err(InvokeError::ShuttingDown)),
-    )
-    .await;
-    let _ = message.ack_with(AckKind::Term).await;
-}
-
-/// Sends `outcome` to the controller waiting for it.
-async fn answer(
-    client: &async_nats::Client,
-    subjects: &Subjects,
-    controller: &str,
-    outcome: OutcomeMessage,
-) {
-    let id = outcome.activation_id.clone();
-    match serde_json::to_vec(&outcome) {
-        Ok(payload) => {
-            let sent = client
-                .publish(subjects.results(controller), Bytes::from(payload))
-                .await;
-            if let Err(e) = sent {
-                tracing::warn!(error = %e, activation = %id, "the outcome was not sent");
-            }
-        }
-        Err(e) => tracing::error!(error = %e, activation = %id, "an outcome could not be encoded"),
+async fn hand_back(link: Arc<Link>, message: jetstream::Message) {
+    if let Ok(run) = link.read(&message).await {
+        let refused =
+            OutcomeMessage::new(run.activation_id.clone(), Err(InvokeError::ShuttingDown));
+        link.answer(&run.controller, refused).await;
     }
+    let _ = message.ack_with(AckKind::Term).await;
 }
 
 /// Runs one taken activation and answers its controller, then acknowledges it. One delivered
 /// again is answered as lost, never run twice: its first run may have had effects.
 async fn serve_one(
-    client: async_nats::Client,
-    subjects: Subjects,
+    link: &Link,
     runtimes: Arc<dyn Invoke>,
     message: jetstream::Message,
     renew: Duration,
 ) {
-    let run: RunMessage = match serde_json::from_slice(&message.payload) {
+    let mut run = match link.read(&message).await {
         Ok(run) => run,
         Err(e) => {
             tracing::error!(error = %e, "an unreadable activation was dropped");
@@ -292,9 +318,16 @@ async fn serve_one(
         .unwrap_or(false);
     let id = run.activation_id.clone();
     let controller = run.controller.clone();
+    let fetched = match &run.code {
+        Some(reference) if !again => link.code.attach(&mut run.action, reference).await,
+        _ => Ok(()),
+    };
     let outcome = if again {
         tracing::warn!(activation = %id, "delivered again: answered as lost, not run");
         Err(InvokeError::InvokerLost)
+    } else if let Err(e) = fetched {
+        tracing::error!(error = %e, activation = %id, "the action's code could not be read");
+        Err(InvokeError::NotRunnable)
     } else {
         let running = runtimes.run(run.into_request());
         tokio::pin!(running);
@@ -307,8 +340,8 @@ async fn serve_one(
             }
         }
     };
-    let outcome = OutcomeMessage::new(id.clone(), outcome);
-    answer(&client, &subjects, &controller, outcome).await;
+    link.answer(&controller, OutcomeMessage::new(id.clone(), outcome))
+        .await;
     if let Err(e) = message.ack().await {
         tracing::warn!(error = %e, activation = %id, "the activation was not acknowledged");
     }

@@ -13,8 +13,9 @@ use tokio::task::JoinHandle;
 use wisp_core::invoke::{CodeError, Invoke, InvokeError, PoolSnapshot, RunOutcome, RunRequest};
 use wisp_core::{Action, ActivationId, BoxFuture};
 
+use crate::code::CodeStore;
 use crate::members::{Heartbeat, Members};
-use crate::messages::{Checked, OutcomeMessage, RunMessage};
+use crate::messages::{Checked, OutcomeMessage, PrepareMessage, RunMessage};
 use crate::node::ensure_stream;
 use crate::{BusError, Subjects};
 
@@ -56,6 +57,8 @@ struct Shared {
     client: async_nats::Client,
     jetstream: jetstream::Context,
     stream: jetstream::stream::Stream,
+    /// Where code too large for a message goes.
+    code: CodeStore,
     subjects: Subjects,
     controller: String,
     members: Members,
@@ -77,6 +80,7 @@ impl RemoteInvoker {
     ) -> Result<RemoteInvoker, BusError> {
         let jetstream = jetstream::new(client.clone());
         let stream = ensure_stream(&jetstream, &subjects).await?;
+        let code = CodeStore::open(jetstream.clone(), subjects.clone()).await?;
         let subscribe = |subject: String| {
             let client = client.clone();
             async move {
@@ -93,6 +97,7 @@ impl RemoteInvoker {
             client,
             jetstream,
             stream,
+            code,
             subjects,
             controller: controller.to_owned(),
             members: Members::new(HEARTBEAT_TTL),
@@ -105,12 +110,17 @@ impl RemoteInvoker {
         let on_outcome = shared.clone();
         let outcome_task = tokio::spawn(async move {
             while let Some(message) = outcomes.next().await {
-                match serde_json::from_slice::<OutcomeMessage>(&message.payload) {
-                    Ok(done) => on_outcome.answer(
-                        &done.activation_id.clone(),
-                        Answer::Outcome(done.into_outcome()),
-                    ),
-                    Err(e) => tracing::warn!(error = %e, "an unreadable outcome was dropped"),
+                if CodeStore::is_wrapped(&message.payload) {
+                    // A large outcome is read back from the stream, beside this loop.
+                    let shared = on_outcome.clone();
+                    tokio::spawn(async move {
+                        match shared.code.unwrap(&message.payload).await {
+                            Ok(payload) => shared.take_outcome(&payload),
+                            Err(e) => tracing::warn!(error = %e, "a large outcome was lost"),
+                        }
+                    });
+                } else {
+                    on_outcome.take_outcome(&message.payload);
                 }
             }
         });
@@ -209,11 +219,26 @@ impl RemoteInvoker {
         if !shared.accepting.load(Ordering::Acquire) {
             return Err(InvokeError::ShuttingDown);
         }
-        let payload = match serde_json::to_vec(&RunMessage::new(&request, &shared.controller)) {
-            Ok(payload) => Bytes::from(payload),
+        let (action, code) = match shared.code.detach(&request.action).await {
+            Ok(detached) => detached,
+            Err(e) => {
+                tracing::warn!(error = %e, "the action's code could not be stored for invokers");
+                return Err(InvokeError::Overloaded);
+            }
+        };
+        let message = RunMessage::new(&request, action, code, &shared.controller);
+        let payload = match serde_json::to_vec(&message) {
+            Ok(payload) => payload,
             Err(e) => {
                 tracing::error!(error = %e, "an activation could not be encoded");
                 return Err(InvokeError::NotRunnable);
+            }
+        };
+        let payload = match shared.code.wrap(payload).await {
+            Ok(payload) => payload,
+            Err(e) => {
+                tracing::warn!(error = %e, "a large activation could not be stored for invokers");
+                return Err(InvokeError::Overloaded);
             }
         };
         let mut tried: Vec<String> = Vec::new();
@@ -291,7 +316,14 @@ impl RemoteInvoker {
     }
 
     async fn prepare_remote(&self, action: &Action) -> Result<(), CodeError> {
-        let payload = serde_json::to_vec(action).map_err(|e| CodeError::Engine(e.to_string()))?;
+        let (action, code) = self
+            .shared
+            .code
+            .detach(action)
+            .await
+            .map_err(|e| CodeError::Engine(e.to_string()))?;
+        let payload = serde_json::to_vec(&PrepareMessage { action, code })
+            .map_err(|e| CodeError::Engine(e.to_string()))?;
         let asked = self
             .shared
             .client
@@ -319,6 +351,17 @@ impl RemoteInvoker {
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ActivationId, Placed>> {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hands an outcome message to the activation waiting for it.
+    fn take_outcome(&self, payload: &[u8]) {
+        match serde_json::from_slice::<OutcomeMessage>(payload) {
+            Ok(done) => self.answer(
+                &done.activation_id.clone(),
+                Answer::Outcome(done.into_outcome()),
+            ),
+            Err(e) => tracing::warn!(error = %e, "an unreadable outcome was dropped"),
+        }
     }
 
     fn answer(&self, id: &ActivationId, answer: Answer) {

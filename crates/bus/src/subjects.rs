@@ -55,6 +55,21 @@ impl Subjects {
         format!("{}.controller.*", self.cluster)
     }
 
+    /// The stream holding action code too large for a message.
+    pub fn code_stream(&self) -> String {
+        format!("{}-code", self.cluster)
+    }
+
+    /// The code stream's subjects.
+    pub fn code_all(&self) -> String {
+        format!("{}.code.>", self.cluster)
+    }
+
+    /// Where chunk `n` of the code with SHA-256 `digest` is stored.
+    pub fn code_chunk(&self, digest: &str, n: usize) -> String {
+        format!("{}.code.{digest}.{n}", self.cluster)
+    }
+
     /// Where code is sent to be checked before it is stored; any one invoker answers.
     pub fn prepare(&self) -> String {
         format!("{}.prepare", self.cluster)

@@ -66,9 +66,11 @@ impl Cluster {
 
     async fn remove(self) {
         let jetstream = async_nats::jetstream::new(self.client.clone());
-        let _ = jetstream
-            .delete_stream(format!("{}-invoke", self.name))
-            .await;
+        for stream in ["invoke", "code"] {
+            let _ = jetstream
+                .delete_stream(format!("{}-{stream}", self.name))
+                .await;
+        }
     }
 }
 
@@ -326,5 +328,50 @@ async fn work_never_delivered_to_an_invoker_that_died_runs_elsewhere() {
         assert_eq!(outcome.response.result, json!({ "n": n }));
     }
     assert_eq!(survivor.ran().len(), 3, "each ran once, on the survivor");
+    cluster.remove().await;
+}
+
+#[tokio::test]
+async fn code_arguments_and_results_over_the_message_limit_cross_the_bus() {
+    let cluster = Cluster::new().await;
+    let runtimes = scripted();
+    let _node = cluster.invoker("a", runtimes.clone()).await;
+    let controller = cluster.controller().await;
+    assert!(
+        controller
+            .wait_for_invokers(1, Duration::from_secs(10))
+            .await
+    );
+    // A zip action with its dependencies: 3 MB of code, over NATS's 1 MiB.
+    let code = "x".repeat(3 << 20);
+    let big = |args: Value| {
+        let mut request = request("echo", args);
+        let mut action = (*request.action).clone();
+        if let Exec::Code(exec) = &mut action.exec {
+            exec.code = code.clone();
+        }
+        request.action = Arc::new(action);
+        request
+    };
+    assert_eq!(controller.prepare(&big(json!({})).action).await, Ok(()));
+
+    // Arguments and a result near OpenWhisk's 1 MiB limits.
+    let payload = "y".repeat(1000 * 1024);
+    for n in 0..2 {
+        let outcome = controller
+            .run(big(json!({ "n": n, "payload": payload })))
+            .await
+            .expect("it ran");
+        assert_eq!(outcome.response.result["n"], n);
+        assert_eq!(outcome.response.result["payload"], payload.as_str());
+    }
+    for run in runtimes.runs() {
+        let exec = run.action.exec.code().expect("code");
+        assert_eq!(
+            exec.code.len(),
+            code.len(),
+            "the invoker got the whole code"
+        );
+    }
     cluster.remove().await;
 }
