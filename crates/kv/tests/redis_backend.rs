@@ -521,9 +521,14 @@ struct PrivateRedis {
 
 impl PrivateRedis {
     fn start(port: u16) -> PrivateRedis {
+        PrivateRedis::start_with(port, &[])
+    }
+
+    fn start_with(port: u16, extra: &[&str]) -> PrivateRedis {
         let child = Process::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(extra)
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("redis-server: {e}: {INSTALL}"));
@@ -577,4 +582,25 @@ async fn a_lost_redis_is_an_error_reply_and_a_restarted_one_is_used_again() {
     let _redis = PrivateRedis::start(port);
     assert_eq!(kv.execute("ns", command("GET k")).await, Reply::nil());
     assert_eq!(kv.execute("ns", command("INCR n")).await, int(1));
+}
+
+#[tokio::test]
+async fn a_redis_cluster_node_is_refused_at_start_with_the_reason() {
+    let port = free_port();
+    let nodes = std::env::temp_dir().join(format!("wisp-kv-cluster-{port}.conf"));
+    let _redis = PrivateRedis::start_with(
+        port,
+        &[
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            nodes.to_str().unwrap(),
+        ],
+    );
+    let config = RedisConfig::new(format!("redis://127.0.0.1:{port}"), 1 << 20);
+    let Err(refused) = RedisKv::connect(config).await else {
+        panic!("a Redis Cluster node was taken")
+    };
+    assert!(refused.to_string().contains("cluster mode"), "{refused}");
+    let _ = std::fs::remove_file(nodes);
 }
