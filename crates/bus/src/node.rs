@@ -195,11 +195,18 @@ impl InvokerNode {
             let work = work.clone();
             tokio::spawn(async move {
                 loop {
+                    let pool = runtimes.pool();
                     let beat = Heartbeat {
                         invoker: config.invoker.clone(),
                         memory_mb: config.memory_mb,
-                        reserved_bytes: runtimes.pool().reserved_bytes,
+                        reserved_bytes: pool.reserved_bytes,
                         accepting: runtimes.accepting() && !work.draining.load(Ordering::Acquire),
+                        busy_mb: pool.busy_bytes >> 20,
+                        warm: pool
+                            .idle
+                            .iter()
+                            .map(|(revision, count)| (wisp_placement::key(revision), *count))
+                            .collect(),
                     };
                     if let Ok(payload) = serde_json::to_vec(&beat) {
                         let _ = client.publish(subject.clone(), payload.into()).await;

@@ -244,7 +244,11 @@ impl RemoteInvoker {
         let mut tried: Vec<String> = Vec::new();
         let mut refused = InvokeError::Overloaded;
         while tried.len() < MAX_PLACEMENTS {
-            let Some(invoker) = shared.members.home_besides(&request.action, &tried) else {
+            let Some(invoker) =
+                shared
+                    .members
+                    .place(&request.action, &request.activation_id, &tried)
+            else {
                 if tried.is_empty() {
                     tracing::warn!("no invoker is live: the activation is refused");
                 }
@@ -306,6 +310,7 @@ impl RemoteInvoker {
             }
             Err(e) => {
                 shared.lock().remove(id);
+                shared.members.done(invoker, id);
                 tracing::warn!(error = %e, invoker, "the activation could not be handed over");
                 return Answer::Outcome(Err(InvokeError::Overloaded));
             }
@@ -365,7 +370,9 @@ impl Shared {
     }
 
     fn answer(&self, id: &ActivationId, answer: Answer) {
-        if let Some(placed) = self.lock().remove(id) {
+        let placed = self.lock().remove(id);
+        if let Some(placed) = placed {
+            self.members.done(&placed.invoker, id);
             let _ = placed.reply.send(answer);
         }
     }

@@ -134,6 +134,12 @@ pub enum CodeError {
 pub struct PoolSnapshot {
     pub runtimes: Vec<PoolCount>,
     pub reserved_bytes: u64,
+    /// Of that, what runtimes running an activation reserve (idle ones give theirs up when
+    /// room is needed).
+    pub busy_bytes: u64,
+    /// Idle warm runtimes by action revision (`Action::revision_key`): where a next
+    /// activation of that revision starts warm. What a cluster's placement reads.
+    pub idle: Vec<(String, u32)>,
 }
 
 /// How many runtimes of one kind are in one state.

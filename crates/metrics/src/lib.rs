@@ -415,6 +415,7 @@ mod tests {
                     .map(|&(kind, state, count)| PoolCount { kind, state, count })
                     .collect(),
                 reserved_bytes,
+                ..PoolSnapshot::default()
             })
         };
         pool(

@@ -161,9 +161,23 @@ impl Pool {
         for (kind, cells) in &state.stem {
             *counts.entry((kind.as_str(), "stem_cell")).or_default() += cells.len();
         }
-        for warm in state.warm.values().flatten() {
-            let busy = if warm.in_flight > 0 { "busy" } else { "warm" };
-            *counts.entry((warm.kind.as_str(), busy)).or_default() += 1;
+        let mut busy_mb = 0;
+        let mut idle = Vec::new();
+        for (revision, processes) in &state.warm {
+            let mut idle_here = 0;
+            for warm in processes {
+                let busy = if warm.in_flight > 0 {
+                    busy_mb += warm.memory_mb;
+                    "busy"
+                } else {
+                    idle_here += 1;
+                    "warm"
+                };
+                *counts.entry((warm.kind.as_str(), busy)).or_default() += 1;
+            }
+            if idle_here > 0 {
+                idle.push((revision.clone(), idle_here));
+            }
         }
         PoolSnapshot {
             runtimes: counts
@@ -171,6 +185,8 @@ impl Pool {
                 .map(|((kind, state), count)| PoolCount { kind, state, count })
                 .collect(),
             reserved_bytes: state.reserved_mb * 1024 * 1024,
+            busy_bytes: busy_mb * 1024 * 1024,
+            idle,
         }
     }
 
