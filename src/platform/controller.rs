@@ -97,23 +97,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
              invokers' functions: a cluster shares a redis:// --kv-backend"
         );
     }
-    if let Some(listen) = common.metrics.listen {
-        let metrics = super::serve_metrics(listen, &server.controller, common.read_timeout);
-        if let Some(address) = metrics.await {
-            println!("wisp: metrics on http://{address}/metrics");
-        }
-    }
-
-    wisp_api::serve(
-        server.listener,
-        wisp_api::router(server.app),
-        common.read_timeout,
-        super::shutdown_signal(),
-    )
-    .await;
-    println!("wisp: shutting down");
-    server.controller.shutdown(common.shutdown_grace).await;
-    Ok(())
+    super::serve_api(server, &common).await
 }
 
 /// The cluster's other controllers as the bus hears them.

@@ -59,6 +59,27 @@ fn announce_runtimes(settings: &RuntimeSettings, runtimes: &build::Runtimes) {
     }
 }
 
+/// Serves the API (and `/metrics`, where asked) until a signal, then stops the controller
+/// gracefully.
+async fn serve_api(server: build::Server, common: &config::Common) -> anyhow::Result<()> {
+    if let Some(listen) = common.metrics.listen {
+        let metrics = serve_metrics(listen, &server.controller, common.read_timeout);
+        if let Some(address) = metrics.await {
+            println!("wisp: metrics on http://{address}/metrics");
+        }
+    }
+    wisp_api::serve(
+        server.listener,
+        wisp_api::router(server.app),
+        common.read_timeout,
+        shutdown_signal(),
+    )
+    .await;
+    println!("wisp: shutting down");
+    server.controller.shutdown(common.shutdown_grace).await;
+    Ok(())
+}
+
 /// Serves `/metrics` on `address` until the server ends; `None` (and a warning) if it cannot
 /// listen there.
 async fn serve_metrics(

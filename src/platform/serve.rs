@@ -74,21 +74,5 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     super::announce_runtimes(&runtime_settings, &runtimes);
     println!("wisp: sites at {site_url} and {api_host}/sites/{{namespace}}/");
-    if let Some(listen) = common.metrics.listen {
-        let metrics = super::serve_metrics(listen, &server.controller, common.read_timeout);
-        if let Some(address) = metrics.await {
-            println!("wisp: metrics on http://{address}/metrics");
-        }
-    }
-
-    wisp_api::serve(
-        server.listener,
-        wisp_api::router(server.app),
-        common.read_timeout,
-        super::shutdown_signal(),
-    )
-    .await;
-    println!("wisp: shutting down");
-    server.controller.shutdown(common.shutdown_grace).await;
-    Ok(())
+    super::serve_api(server, &common).await
 }
