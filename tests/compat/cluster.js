@@ -84,6 +84,20 @@ describe('a cluster of two controllers and three invokers', () => {
     assert.deepEqual(record.response.result, { n: 10, done: true })
   })
 
+  it('serves through either controller the objects stored through the other', async () => {
+    const auth = 'Basic ' + Buffer.from(process.env.WISP_AUTH).toString('base64')
+    const url = (host, key) => `${host}/api/v1/namespaces/_/objects/${key}`
+    const key = `cluster-${RUN}.txt`
+    const put = await fetch(url(process.env.WISP_APIHOST, key), {
+      method: 'PUT', headers: { authorization: auth, 'content-type': 'text/plain' }, body: 'stored through A'
+    })
+    assert.equal(put.status, 200, await put.text())
+    const got = await fetch(url(process.env.WISP_APIHOST_B, key), { headers: { authorization: auth } })
+    assert.equal(got.status, 200)
+    assert.equal(got.headers.get('content-type'), 'text/plain')
+    assert.equal(await got.text(), 'stored through A')
+  })
+
   it('runs an action whose code is larger than a NATS message', async () => {
     // 1.5 MB of code (a bundled function, say): over NATS's default 1 MiB message limit.
     const padding = '// ' + 'x'.repeat(1500 * 1024) + '\n'

@@ -1,6 +1,6 @@
 //! A cluster on one machine: two `wisp controller`s and three `wisp invoker`s as separate
 //! processes on the machine's PostgreSQL (a database of the test's own), NATS (a cluster name
-//! of its own) and Redis (a namespace of its own), driven by the official `openwhisk` npm
+//! of its own), Redis (a namespace of its own) and S3 server (a bucket of its own), driven by the official `openwhisk` npm
 //! client (`tests/compat/cluster.js`): entities written through one controller and used
 //! through the other, compositions, key-value data shared by functions on different
 //! invokers, and `kill -9` of an invoker and of a controller under load with every
@@ -30,9 +30,10 @@ struct Role {
 impl Role {
     /// Starts `wisp <args>` with its home in `scratch`, and waits for the stdout line that
     /// starts with `ready`.
-    fn start(scratch: &Path, args: &[&str], ready: &str) -> Role {
+    fn start(scratch: &Path, args: &[&str], env: &[(&str, &str)], ready: &str) -> Role {
         let mut child = Command::new(wisp_binary())
             .args(args)
+            .envs(env.iter().copied())
             .env("HOME", scratch)
             .env_remove("WISP_GUEST_KEY")
             .stdout(Stdio::piped())
@@ -128,6 +129,18 @@ fn two_controllers_and_three_invokers_serve_the_openwhisk_client() {
 
     let db = Database::create();
     let store = db.url();
+    // Objects in a bucket of the test's own on the S3 server scripts/test.sh starts.
+    let bucket = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(crate::objects_s3::bucket());
+    let endpoint = crate::objects_s3::endpoint();
+    let objects = format!("s3://{bucket}/cluster");
+    let aws: [(&str, &str); 4] = [
+        ("AWS_ENDPOINT_URL", &endpoint),
+        ("AWS_ACCESS_KEY_ID", "wisp-it"),
+        ("AWS_SECRET_ACCESS_KEY", "wisp-it-secret"),
+        ("AWS_REGION", "us-east-1"),
+    ];
     let cluster = format!("it{:012x}", rand::random::<u64>() >> 16);
     let scratch = Scratch::new("cluster");
     let dir = |name: &str| scratch.path().join(name).to_string_lossy().into_owned();
@@ -141,9 +154,8 @@ fn two_controllers_and_three_invokers_serve_the_openwhisk_client() {
             &cluster,
             "--kv-backend",
             REDIS,
-            // The objects of every role in one directory: object storage the roles share.
-            "--objects-dir",
-            &dir("objects"),
+            "--objects-backend",
+            &objects,
         ]
         .iter()
         .map(|s| s.to_string())
@@ -168,6 +180,7 @@ fn two_controllers_and_three_invokers_serve_the_openwhisk_client() {
         Role::start(
             scratch.path(),
             &args,
+            &aws,
             &format!("wisp: controller {id} of cluster {cluster}, listening on "),
         )
     };
@@ -198,6 +211,7 @@ fn two_controllers_and_three_invokers_serve_the_openwhisk_client() {
         let role = Role::start(
             scratch.path(),
             &args,
+            &aws,
             &format!("wisp: invoker {id} of cluster {cluster} ready"),
         );
         (role, metrics)

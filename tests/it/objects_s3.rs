@@ -13,7 +13,7 @@ use crate::support::{error_message, Server};
 const OBJECTS: &str = "namespaces/_/objects";
 
 /// The test S3 server, `http://host:port`: scripts/test.sh starts moto there.
-fn endpoint() -> String {
+pub fn endpoint() -> String {
     std::env::var("WISP_TEST_S3").unwrap_or_else(|_| "http://127.0.0.1:5055".into())
 }
 
@@ -41,7 +41,7 @@ async fn s3_request(method: &str, path: &str) -> String {
 }
 
 /// A fresh bucket, `wisp-it-<random>`; moto keeps it in memory until it stops.
-async fn bucket() -> String {
+pub async fn bucket() -> String {
     let name = format!("wisp-it-{:016x}", rand::random::<u64>());
     let response = s3_request("PUT", &format!("/{name}")).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
