@@ -226,6 +226,8 @@ pub struct ControllerInputs {
     /// endpoints.
     pub namespace_env: Option<Arc<dyn ActivationEnv>>,
     pub metrics: Arc<Metrics>,
+    /// The cluster's other controllers, for a controller of a cluster.
+    pub peers: Option<Arc<dyn wisp_controller::Peers>>,
     /// Its id among the controllers sharing a PostgreSQL store: what it has running (pending
     /// markers, compositions) is written under it, and after a restart it fails or resumes
     /// only its own.
@@ -255,6 +257,7 @@ pub async fn controller(
             activations: stores.activations,
             invoker: inputs.invoker,
             namespace_env: inputs.namespace_env,
+            peers: inputs.peers,
         },
     );
     controller.start().await?;

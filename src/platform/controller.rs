@@ -63,15 +63,12 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
             invoker: remote.clone(),
             // The key-value and S3 endpoints are the invokers'.
             namespace_env: None,
+            peers: Some(Arc::new(Controllers(remote.clone()))),
             metrics,
             id: cluster.id.clone(),
         },
     )
     .await?;
-
-    server
-        .controller
-        .watch_peers(Arc::new(Controllers(remote)), wisp_bus::HEARTBEAT_TTL);
 
     let api_host = &server.api_host;
     setup::write_wskprops(api_host, &server.guest);
@@ -106,5 +103,20 @@ struct Controllers(Arc<RemoteInvoker>);
 impl wisp_controller::Peers for Controllers {
     fn may_be_live(&self, id: &str) -> bool {
         self.0.controller_may_be_live(id)
+    }
+
+    fn collect_outcomes<'a>(&'a self, id: &'a str) -> wisp_core::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = self.0.collect_outcomes_of(id).await {
+                tracing::warn!(error = %e, controller = id, "its outcomes could not be collected");
+            }
+        })
+    }
+
+    fn take_outcome(
+        &self,
+        activation: &wisp_core::ActivationId,
+    ) -> Option<Result<wisp_core::invoke::RunOutcome, wisp_core::invoke::InvokeError>> {
+        self.0.take_unclaimed(activation)
     }
 }

@@ -56,6 +56,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             sites,
             invoker: runtimes.invoker.clone(),
             namespace_env: Some(runtimes.env.clone()),
+            peers: None,
             metrics,
             id: SERVE_ID.to_owned(),
         },

@@ -19,6 +19,7 @@ mod code;
 mod members;
 mod messages;
 mod node;
+mod outcomes;
 mod remote;
 mod subjects;
 

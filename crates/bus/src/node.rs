@@ -66,13 +66,14 @@ impl Drop for Running {
 
 /// What serving an activation reaches: NATS, the cluster's names, and its stored bytes.
 struct Link {
-    client: async_nats::Client,
+    jetstream: jetstream::Context,
     subjects: Subjects,
     code: CodeStore,
 }
 
 impl Link {
-    /// Sends `outcome` to the controller waiting for it.
+    /// Sends `outcome` to the controller waiting for it, durably: returns once the server has
+    /// it (`crate::outcomes`).
     async fn answer(&self, controller: &str, outcome: OutcomeMessage) {
         let id = outcome.activation_id.clone();
         let payload = match serde_json::to_vec(&outcome) {
@@ -83,11 +84,14 @@ impl Link {
             }
         };
         let sent = match self.code.wrap(payload).await {
-            Ok(payload) => self
-                .client
+            Ok(payload) => match self
+                .jetstream
                 .publish(self.subjects.results(controller), payload)
                 .await
-                .map_err(|e| e.to_string()),
+            {
+                Ok(ack) => ack.await.map(drop).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
             Err(e) => Err(e.to_string()),
         };
         if let Err(e) = sent {
@@ -133,8 +137,9 @@ impl InvokerNode {
         let jetstream = jetstream::new(client.clone());
         let stream = ensure_stream(&jetstream, &subjects).await?;
         let code = CodeStore::open(jetstream.clone(), subjects.clone()).await?;
+        crate::outcomes::ensure_stream(&jetstream, &subjects).await?;
         let link = Arc::new(Link {
-            client: client.clone(),
+            jetstream: jetstream.clone(),
             subjects: subjects.clone(),
             code,
         });

@@ -17,6 +17,7 @@ use crate::code::CodeStore;
 use crate::members::{Heartbeat, Members};
 use crate::messages::{Checked, OutcomeMessage, PrepareMessage, RunMessage};
 use crate::node::ensure_stream;
+use crate::outcomes::Unclaimed;
 use crate::{BusError, Subjects};
 
 /// How long an invoker may be silent before it counts as gone: three missed heartbeats.
@@ -68,6 +69,10 @@ struct Shared {
     /// When each other controller was last heard from.
     controllers: Mutex<HashMap<String, Instant>>,
     started: Instant,
+    outcome_stream: jetstream::stream::Stream,
+    /// Outcomes that came with no one waiting: for the records of activations recovered at
+    /// start or adopted from a dead controller.
+    unclaimed: Unclaimed,
 }
 
 impl RemoteInvoker {
@@ -90,7 +95,18 @@ impl RemoteInvoker {
                     .map_err(|e| BusError::JetStream(e.to_string()))
             }
         };
-        let mut outcomes = subscribe(subjects.results(controller)).await?;
+        // Outcomes sent while this controller was down are kept for the records of its
+        // activations, which it recovers at start.
+        let outcome_stream = crate::outcomes::ensure_stream(&jetstream, &subjects).await?;
+        let own = crate::outcomes::consumer(&outcome_stream, &subjects, controller).await?;
+        let unclaimed = Unclaimed::default();
+        for outcome in crate::outcomes::drain(&own, &code).await? {
+            unclaimed.keep(outcome);
+        }
+        let mut outcomes = own
+            .messages()
+            .await
+            .map_err(|e| BusError::JetStream(e.to_string()))?;
         let mut heartbeats = subscribe(subjects.heartbeats()).await?;
         let mut peers = subscribe(subjects.controller_heartbeats()).await?;
         let shared = Arc::new(Shared {
@@ -105,11 +121,14 @@ impl RemoteInvoker {
             accepting: AtomicBool::new(true),
             controllers: Mutex::new(HashMap::new()),
             started: Instant::now(),
+            outcome_stream,
+            unclaimed,
         });
 
         let on_outcome = shared.clone();
         let outcome_task = tokio::spawn(async move {
             while let Some(message) = outcomes.next().await {
+                let Ok(message) = message else { continue };
                 if CodeStore::is_wrapped(&message.payload) {
                     // A large outcome is read back from the stream, beside this loop.
                     let shared = on_outcome.clone();
@@ -118,9 +137,11 @@ impl RemoteInvoker {
                             Ok(payload) => shared.take_outcome(&payload),
                             Err(e) => tracing::warn!(error = %e, "a large outcome was lost"),
                         }
+                        let _ = message.ack().await;
                     });
                 } else {
                     on_outcome.take_outcome(&message.payload);
+                    let _ = message.ack().await;
                 }
             }
         });
@@ -197,6 +218,27 @@ impl RemoteInvoker {
         controllers
             .get(id)
             .is_some_and(|at| at.elapsed() < HEARTBEAT_TTL)
+    }
+
+    /// Takes the outcomes sent to `controller` (gone) that it never took, and removes its
+    /// consumer: their activations' records are about to be written by this controller.
+    pub async fn collect_outcomes_of(&self, controller: &str) -> Result<(), BusError> {
+        let shared = &self.shared;
+        let consumer =
+            crate::outcomes::consumer(&shared.outcome_stream, &shared.subjects, controller).await?;
+        for outcome in crate::outcomes::drain(&consumer, &shared.code).await? {
+            shared.unclaimed.keep(outcome);
+        }
+        let _ = shared.outcome_stream.delete_consumer(controller).await;
+        Ok(())
+    }
+
+    /// The outcome of `activation` that came with no one waiting for it, if one did.
+    pub fn take_unclaimed(
+        &self,
+        activation: &ActivationId,
+    ) -> Option<Result<RunOutcome, InvokeError>> {
+        self.shared.unclaimed.take(activation)
     }
 
     /// Waits up to `deadline` until `count` invokers are live; whether they are.
@@ -358,14 +400,19 @@ impl Shared {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Hands an outcome message to the activation waiting for it.
+    /// Hands an outcome message to the activation waiting for it, or keeps it when none is.
     fn take_outcome(&self, payload: &[u8]) {
-        match serde_json::from_slice::<OutcomeMessage>(payload) {
-            Ok(done) => self.answer(
-                &done.activation_id.clone(),
-                Answer::Outcome(done.into_outcome()),
-            ),
-            Err(e) => tracing::warn!(error = %e, "an unreadable outcome was dropped"),
+        let done = match serde_json::from_slice::<OutcomeMessage>(payload) {
+            Ok(done) => done,
+            Err(e) => return tracing::warn!(error = %e, "an unreadable outcome was dropped"),
+        };
+        let placed = self.lock().remove(&done.activation_id);
+        match placed {
+            Some(placed) => {
+                self.members.done(&placed.invoker, &done.activation_id);
+                let _ = placed.reply.send(Answer::Outcome(done.into_outcome()));
+            }
+            None => self.unclaimed.keep(done),
         }
     }
 

@@ -35,6 +35,16 @@ impl Subjects {
         format!("{}.result.{controller}", self.cluster)
     }
 
+    /// The stream holding outcomes until their controller takes them.
+    pub fn outcome_stream(&self) -> String {
+        format!("{}-outcomes", self.cluster)
+    }
+
+    /// Every controller's outcome subject: the outcome stream's subjects.
+    pub fn results_all(&self) -> String {
+        format!("{}.result.*", self.cluster)
+    }
+
     /// Where `invoker` announces itself.
     pub fn heartbeat(&self, invoker: &str) -> String {
         format!("{}.heartbeat.{invoker}", self.cluster)

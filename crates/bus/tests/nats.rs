@@ -66,7 +66,7 @@ impl Cluster {
 
     async fn remove(self) {
         let jetstream = async_nats::jetstream::new(self.client.clone());
-        for stream in ["invoke", "code"] {
+        for stream in ["invoke", "code", "outcomes"] {
             let _ = jetstream
                 .delete_stream(format!("{}-{stream}", self.name))
                 .await;
@@ -373,5 +373,44 @@ async fn code_arguments_and_results_over_the_message_limit_cross_the_bus() {
             "the invoker got the whole code"
         );
     }
+    cluster.remove().await;
+}
+
+#[tokio::test]
+async fn an_outcome_sent_while_its_controller_was_down_waits_for_it() {
+    let cluster = Cluster::new().await;
+    let runtimes = scripted();
+    runtimes.on_slow("slow", Duration::from_millis(500), Value::clone);
+    let _node = cluster.invoker("a", runtimes.clone()).await;
+    let controller = Arc::new(cluster.controller().await);
+    assert!(
+        controller
+            .wait_for_invokers(1, Duration::from_secs(10))
+            .await
+    );
+    let request = request("slow", json!({ "kept": true }));
+    let id = request.activation_id.clone();
+    let running = {
+        let controller = controller.clone();
+        tokio::spawn(async move { controller.run(request).await })
+    };
+    let started = Instant::now();
+    while runtimes.runs().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the run started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The controller dies while its activation runs; the outcome goes to its subject.
+    running.abort();
+    drop(controller);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+
+    // Started again under its id, it finds the outcome waiting.
+    let again = cluster.controller().await;
+    let outcome = again.take_unclaimed(&id).expect("the outcome was kept");
+    assert_eq!(outcome.unwrap().response.result, json!({ "kept": true }));
+    assert!(again.take_unclaimed(&id).is_none(), "taken once");
     cluster.remove().await;
 }

@@ -302,10 +302,21 @@ impl Controller {
             let existing = store
                 .get(orphan.namespace.clone(), orphan.activation_id.clone())
                 .await?;
+            // The outcome, if it reached the bus after its controller stopped waiting.
+            let outcome = match &self.inner.runs.peers {
+                Some(peers) if existing.is_none() => peers.take_outcome(&orphan.activation_id),
+                _ => None,
+            };
+            let record = match (existing, outcome) {
+                (Some(record), _) => record,
+                (None, Some(outcome)) => {
+                    let received = orphan.start;
+                    finish(orphan, received, outcome)
+                }
+                (None, None) => orphan,
+            };
             // Completing again also clears the marker.
-            self.records()
-                .complete(existing.unwrap_or(orphan), None)
-                .await?;
+            self.records().complete(record, None).await?;
         }
         Ok(())
     }

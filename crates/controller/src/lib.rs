@@ -22,8 +22,8 @@ mod throttle;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wisp_core::invoke::Invoke;
-use wisp_core::{EntityName, Identity, SystemLimits, Throttles};
+use wisp_core::invoke::{Invoke, InvokeError, RunOutcome};
+use wisp_core::{ActivationId, BoxFuture, EntityName, Identity, SystemLimits, Throttles};
 use wisp_store::{ActivationStore, EntityStore, StoreError};
 
 pub use entities::{
@@ -125,10 +125,23 @@ pub trait ActivationEnv: Send + Sync {
     ) -> wisp_core::BoxFuture<'a, Vec<(String, String)>>;
 }
 
-/// The other controllers of a cluster, as far as this one can tell.
+/// How often a controller of a cluster looks for work left by departed controllers.
+const ADOPT_EVERY: Duration = Duration::from_secs(3);
+
+/// The other controllers of a cluster, as far as this one can tell, and the outcomes that
+/// reached no one.
 pub trait Peers: Send + Sync {
     /// Whether controller `id` may still be running; when in doubt, yes.
     fn may_be_live(&self, id: &str) -> bool;
+    /// Gathers the outcomes sent to controller `id` (gone) that it never took, for
+    /// [`Peers::take_outcome`].
+    fn collect_outcomes<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()>;
+    /// The outcome of `activation` that arrived with no one waiting for it (its controller
+    /// restarted or gone), if one did.
+    fn take_outcome(
+        &self,
+        activation: &ActivationId,
+    ) -> Option<std::result::Result<RunOutcome, InvokeError>>;
 }
 
 /// The controller; cheap to clone. It is three parts, each owning its fields: the entities
@@ -157,6 +170,8 @@ pub struct ControllerParts {
     /// The state services' variables of a namespace, which a Nimbella login hands the CLI;
     /// `None`: none. (Activations get theirs where they run: see `ActivationEnv`.)
     pub namespace_env: Option<Arc<dyn ActivationEnv>>,
+    /// The cluster's other controllers; `None` for a controller alone with its store.
+    pub peers: Option<Arc<dyn Peers>>,
 }
 
 impl Controller {
@@ -166,6 +181,7 @@ impl Controller {
             activations,
             invoker,
             namespace_env,
+            peers,
         } = parts;
         let entities = Entities::new(
             entities,
@@ -182,7 +198,7 @@ impl Controller {
             inner: Arc::new(Inner {
                 entities,
                 records,
-                runs: runs::Runs::new(invoker, namespace_env),
+                runs: runs::Runs::new(invoker, namespace_env, peers),
                 scheduler: feeds::Scheduler::default(),
                 config,
             }),
@@ -230,19 +246,22 @@ impl Controller {
         self.entities().install_system_packages().await?;
         self.recover_orphans().await?;
         self.resume_sessions().await?;
+        if let Some(peers) = &self.inner.runs.peers {
+            self.spawn_adoption(peers.clone());
+        }
         self.records().spawn_retention();
         self.spawn_scheduler().await?;
         Ok(())
     }
 
-    /// Adopts, every `every`, what controllers that `peers` says are gone left in the shared
-    /// store: records for the activations they accepted, and their compositions resumed. A
-    /// controller of a cluster calls this once after `start`.
-    pub fn watch_peers(&self, peers: Arc<dyn Peers>, every: Duration) {
+    /// Adopts, every few seconds, what controllers the peers say are gone left in the shared
+    /// store: records for the activations they accepted (with their outcomes where these
+    /// reached the bus), and their compositions resumed.
+    fn spawn_adoption(&self, peers: Arc<dyn Peers>) {
         let controller = self.clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(every).await;
+                tokio::time::sleep(ADOPT_EVERY).await;
                 if let Err(e) = controller.adopt_departed(&*peers).await {
                     tracing::warn!(error = %e, "adopting the work of departed controllers failed");
                 }
@@ -266,6 +285,7 @@ impl Controller {
                 compositions = adopted.sessions.len(),
                 "adopting the work of a departed controller"
             );
+            peers.collect_outcomes(&owner).await;
             self.record_orphans(adopted.orphans).await?;
             self.resume(adopted.sessions);
         }

@@ -11,13 +11,15 @@ use tokio::sync::Notify;
 use wisp_core::invoke::Invoke;
 use wisp_core::EntityName;
 
-use crate::{compose, throttle, ActivationEnv};
+use crate::{compose, throttle, ActivationEnv, Peers};
 
 pub(crate) struct Runs {
     pub(crate) invoker: Arc<dyn Invoke>,
     pub(crate) throttle: throttle::Throttle,
     pub(crate) running: Running,
     pub(crate) namespace_env: Option<Arc<dyn ActivationEnv>>,
+    /// The cluster's other controllers, when there are any.
+    pub(crate) peers: Option<Arc<dyn Peers>>,
     /// Compositions loaded at start that their resumed parents pick up.
     pub(crate) resumable: compose::Resumable,
 }
@@ -26,12 +28,14 @@ impl Runs {
     pub(crate) fn new(
         invoker: Arc<dyn Invoke>,
         namespace_env: Option<Arc<dyn ActivationEnv>>,
+        peers: Option<Arc<dyn Peers>>,
     ) -> Runs {
         Runs {
             invoker,
             throttle: throttle::Throttle::default(),
             running: Running::default(),
             namespace_env,
+            peers,
             resumable: compose::Resumable::default(),
         }
     }

@@ -171,6 +171,7 @@ impl TestController {
                 activations: Arc::new(activations),
                 invoker: invoker.clone(),
                 namespace_env: None,
+                peers: None,
             },
         );
         controller.start().await.expect("the controller starts");
