@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use wisp_core::declared_state::StateDecl;
 use wisp_core::{Action, ActivationId};
 use wisp_placement::{Digest, Invoker, Request};
 
@@ -35,6 +36,9 @@ pub struct Heartbeat {
     /// `Action::revision_key`).
     #[serde(default)]
     pub warm: Vec<(u64, u32)>,
+    /// Declared files its cache holds, by file key (`wisp_placement::file_key`).
+    #[serde(default)]
+    pub files: Vec<u64>,
 }
 
 /// An invoker heard from: its last heartbeat, when, and what this controller placed there
@@ -54,6 +58,7 @@ impl Member {
         let mut view = Invoker::new(self.heartbeat.invoker.clone(), self.heartbeat.memory_mb);
         view.used_mb = self.heartbeat.busy_mb + self.placed.values().sum::<u64>();
         view.warm = self.warm.clone();
+        view.files = self.heartbeat.files.iter().copied().collect();
         view
     }
 }
@@ -136,16 +141,17 @@ impl Members {
         wisp_placement::home(&request(action), &views).map(|i| views[i].id().to_owned())
     }
 
-    /// Where `activation` of `action` runs, among the live invokers that take work but for
-    /// `tried`; it counts in the chosen invoker's view until its next heartbeat or until it
-    /// is [`Members::done`].
+    /// Where `activation` of `action` by a caller of `namespace` runs, among the live
+    /// invokers that take work but for `tried`; it counts in the chosen invoker's view until
+    /// its next heartbeat or until it is [`Members::done`].
     pub fn place(
         &self,
         action: &Action,
+        namespace: &str,
         activation: &ActivationId,
         tried: &[String],
     ) -> Option<String> {
-        let request = request(action);
+        let request = with_files(request(action), action, namespace);
         let views = self.candidates(tried);
         let chosen = wisp_placement::place(&request, &views).ok()?;
         let id = views[chosen.index].id().to_owned();
@@ -167,6 +173,20 @@ impl Members {
             .collect();
         views.sort_by(|a, b| a.id().cmp(b.id()));
         views
+    }
+}
+
+/// `request` with the files `action` declares, of the caller's `namespace` (where declared
+/// state reads them).
+fn with_files(request: Request, action: &Action, namespace: &str) -> Request {
+    let annotation = action
+        .annotations
+        .get(wisp_core::declared_state::ANNOTATION);
+    match annotation.map(|a| StateDecl::of(Some(a))) {
+        Some(Ok(Some(declared))) if !declared.files.is_empty() => {
+            request.with_files(namespace, &declared.files)
+        }
+        _ => request,
     }
 }
 
@@ -214,6 +234,7 @@ mod tests {
             accepting: true,
             busy_mb: 0,
             warm: Vec::new(),
+            files: Vec::new(),
         }
     }
 
@@ -268,7 +289,7 @@ mod tests {
             warm: vec![(revision, 1)],
             ..beat(other)
         });
-        let place = |tried: &[String]| members.place(&a, &ActivationId::generate(), tried);
+        let place = |tried: &[String]| members.place(&a, "guest", &ActivationId::generate(), tried);
         assert_eq!(place(&[]).as_deref(), Some(other));
         // That runtime is taken now: the next activation goes home.
         assert_eq!(place(&[]).as_deref(), Some(home.as_str()));
@@ -291,15 +312,44 @@ mod tests {
         // A thousand quick activations one after the other all stay home.
         for _ in 0..1000 {
             let id = ActivationId::generate();
-            assert_eq!(members.place(&a, &id, &[]).as_deref(), Some(home.as_str()));
+            assert_eq!(
+                members.place(&a, "guest", &id, &[]).as_deref(),
+                Some(home.as_str())
+            );
             members.done(&home, &id);
         }
         // Four at once, unanswered, would fill its 1024 MB: the home turns hot and some go
         // to the other invoker.
         let spread: Vec<String> = (0..4)
-            .filter_map(|_| members.place(&a, &ActivationId::generate(), &[]))
+            .filter_map(|_| members.place(&a, "guest", &ActivationId::generate(), &[]))
             .collect();
         assert!(spread.contains(&home), "{spread:?}");
         assert!(spread.iter().any(|id| *id != home), "{spread:?}");
+    }
+
+    #[test]
+    fn an_action_goes_where_its_declared_files_are_cached() {
+        let members = Members::new(Duration::from_secs(60));
+        let mut a = action("a");
+        a.annotations.set(
+            wisp_core::declared_state::ANNOTATION,
+            serde_json::json!({"files": ["model.bin"]}),
+        );
+        members.heard(beat("x"));
+        members.heard(beat("y"));
+        let home = members.home(&a).unwrap();
+        let other = if home == "x" { "y" } else { "x" };
+        // The other invoker holds the caller's model.bin; another namespace's does not count.
+        members.heard(Heartbeat {
+            files: vec![wisp_placement::file_key("guest", "model.bin")],
+            ..beat(other)
+        });
+        let id = ActivationId::generate();
+        assert_eq!(members.place(&a, "guest", &id, &[]).as_deref(), Some(other));
+        let id = ActivationId::generate();
+        assert_eq!(
+            members.place(&a, "other", &id, &[]).as_deref(),
+            Some(home.as_str())
+        );
     }
 }

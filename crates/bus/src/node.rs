@@ -212,6 +212,11 @@ impl InvokerNode {
                             .iter()
                             .map(|(revision, count)| (wisp_placement::key(revision), *count))
                             .collect(),
+                        files: pool
+                            .files
+                            .iter()
+                            .map(|(namespace, name)| wisp_placement::file_key(namespace, name))
+                            .collect(),
                     };
                     if let Ok(payload) = serde_json::to_vec(&beat) {
                         let _ = client.publish(subject.clone(), payload.into()).await;

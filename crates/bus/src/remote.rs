@@ -286,11 +286,12 @@ impl RemoteInvoker {
         let mut tried: Vec<String> = Vec::new();
         let mut refused = InvokeError::Overloaded;
         while tried.len() < MAX_PLACEMENTS {
-            let Some(invoker) =
-                shared
-                    .members
-                    .place(&request.action, &request.activation_id, &tried)
-            else {
+            let Some(invoker) = shared.members.place(
+                &request.action,
+                &request.namespace,
+                &request.activation_id,
+                &tried,
+            ) else {
                 if tried.is_empty() {
                     tracing::warn!("no invoker is live: the activation is refused");
                 }

@@ -140,6 +140,9 @@ pub struct PoolSnapshot {
     /// Idle warm runtimes by action revision (`Action::revision_key`): where a next
     /// activation of that revision starts warm. What a cluster's placement reads.
     pub idle: Vec<(String, u32)>,
+    /// Declared files this host keeps copies of, as (namespace, name): where an action
+    /// declaring them starts without a download. What a cluster's placement reads.
+    pub files: Vec<(String, String)>,
 }
 
 /// How many runtimes of one kind are in one state.

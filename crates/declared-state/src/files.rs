@@ -220,6 +220,16 @@ impl FileCache {
         }
     }
 
+    /// The files a copy is kept of, as (namespace, name).
+    pub(crate) fn cached(&self) -> Vec<(String, String)> {
+        self.lock()
+            .copies
+            .keys()
+            .filter_map(|id| id.split_once('/'))
+            .map(|(namespace, name)| (namespace.to_owned(), name.to_owned()))
+            .collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -347,6 +357,8 @@ mod tests {
         assert!(files.iter().all(|f| &f.path == path && f.version == "v1"));
         assert_eq!(std::fs::read(path).unwrap(), b"weights");
         assert!(std::fs::metadata(path).unwrap().permissions().readonly());
+        // What the invoker's heartbeat says it holds, for placement.
+        assert_eq!(cache.cached(), [("ns".to_owned(), "models/m.bin".to_owned())]);
         // Sandboxed functions may read it and pass through its directories, not list them.
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

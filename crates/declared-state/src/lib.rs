@@ -289,8 +289,13 @@ impl Invoke for StatefulInvoker {
         self.runtimes.accepting()
     }
 
+    /// The runtimes' pools, with the declared files this host keeps copies of.
     fn pool(&self) -> PoolSnapshot {
-        self.runtimes.pool()
+        let mut pool = self.runtimes.pool();
+        if let Some(state) = &self.state {
+            pool.files = state.files.cached();
+        }
+        pool
     }
 
     fn shutdown(&self) {

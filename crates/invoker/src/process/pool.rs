@@ -187,6 +187,7 @@ impl Pool {
             reserved_bytes: state.reserved_mb * 1024 * 1024,
             busy_bytes: busy_mb * 1024 * 1024,
             idle,
+            files: Vec::new(),
         }
     }
 
