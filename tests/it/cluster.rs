@@ -142,6 +142,7 @@ fn two_controllers_and_three_invokers_serve_the_openwhisk_client() {
         ("AWS_REGION", "us-east-1"),
     ];
     let cluster = format!("it{:012x}", rand::random::<u64>() >> 16);
+    let _streams = Streams(cluster.clone());
     let scratch = Scratch::new("cluster");
     let dir = |name: &str| scratch.path().join(name).to_string_lossy().into_owned();
     let common = |role_dir: &str| -> Vec<String> {
@@ -287,4 +288,22 @@ fn two_controllers_and_three_invokers_serve_the_openwhisk_client() {
     drop(invokers);
     drop(c2);
     drop(c1);
+}
+
+/// Every NATS stream of the cluster, deleted when dropped: the test leaves nothing behind on
+/// the machine's NATS.
+struct Streams(String);
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        let subjects = wisp_bus::Subjects::new(&self.0);
+        let removed = async {
+            if let Ok(client) = wisp_bus::connect(NATS).await {
+                wisp_bus::remove_streams(&client, &subjects).await;
+            }
+        };
+        if let Ok(runtime) = tokio::runtime::Runtime::new() {
+            runtime.block_on(removed);
+        }
+    }
 }

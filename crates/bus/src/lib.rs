@@ -46,3 +46,16 @@ pub async fn connect(url: &str) -> Result<async_nats::Client, BusError> {
             message: e.to_string(),
         })
 }
+
+/// Deletes every stream of the cluster `subjects` names (activations waiting, outcomes, stored
+/// code): what a cluster leaves on a NATS server, for one that is gone for good.
+pub async fn remove_streams(client: &async_nats::Client, subjects: &Subjects) {
+    let jetstream = async_nats::jetstream::new(client.clone());
+    for stream in [
+        subjects.invoke_stream(),
+        subjects.outcome_stream(),
+        subjects.code_stream(),
+    ] {
+        let _ = jetstream.delete_stream(stream).await;
+    }
+}

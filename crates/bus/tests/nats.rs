@@ -65,12 +65,7 @@ impl Cluster {
     }
 
     async fn remove(self) {
-        let jetstream = async_nats::jetstream::new(self.client.clone());
-        for stream in ["invoke", "code", "outcomes"] {
-            let _ = jetstream
-                .delete_stream(format!("{}-{stream}", self.name))
-                .await;
-        }
+        wisp_bus::remove_streams(&self.client, &self.subjects).await;
     }
 }
 

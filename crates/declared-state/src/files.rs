@@ -358,7 +358,10 @@ mod tests {
         assert_eq!(std::fs::read(path).unwrap(), b"weights");
         assert!(std::fs::metadata(path).unwrap().permissions().readonly());
         // What the invoker's heartbeat says it holds, for placement.
-        assert_eq!(cache.cached(), [("ns".to_owned(), "models/m.bin".to_owned())]);
+        assert_eq!(
+            cache.cached(),
+            [("ns".to_owned(), "models/m.bin".to_owned())]
+        );
         // Sandboxed functions may read it and pass through its directories, not list them.
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
