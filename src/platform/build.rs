@@ -45,9 +45,11 @@ pub struct NamespaceState {
     pub keys: Keys,
 }
 
+/// `cluster`: whose keys they are in a shared Redis (`wisp serve`'s: `wisp`).
 pub async fn open_state(
     common: &Common,
     state: &StateSettings,
+    cluster: &str,
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<NamespaceState> {
     let objects = wisp_services::objects::open_objects(
@@ -62,6 +64,7 @@ pub async fn open_state(
     let kv = wisp_services::kv::open_kv(
         &common.data_dir.join("kv"),
         &state.kv_backend,
+        cluster,
         state.kv_quota_bytes,
         metrics,
     )

@@ -40,7 +40,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
 
     build::data_dir(&common)?;
     let metrics = build::metrics(&common.metrics);
-    let state = build::open_state(&common, &state_settings, &metrics).await?;
+    let state = build::open_state(&common, &state_settings, &cluster.cluster, &metrics).await?;
     let api = build::bind_api(&api_settings).await?;
     let sites = build::site_names(&api.host, &state_settings);
     let client = wisp_bus::connect(&cluster.bus).await?;

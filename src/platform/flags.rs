@@ -217,8 +217,9 @@ pub struct ClusterFlags {
         default_value = "local"
     )]
     bus: String,
-    /// The cluster's name: every NATS subject and stream of the cluster starts with it, so
-    /// two clusters can share the engines. Letters, digits, `-` and `_`.
+    /// The cluster's name: every NATS subject and stream of the cluster starts with it, and
+    /// every Redis key (`wisp:<cluster>:…`; the default cluster's keys are `wisp:…`, as `wisp
+    /// serve` keeps them), so two clusters can share the engines. Letters, digits, `-`, `_`.
     #[arg(long, env = "WISP_CLUSTER", default_value = "wisp", value_parser = parse_token)]
     cluster: String,
 }

@@ -50,7 +50,7 @@ pub async fn run(args: InvokerArgs) -> anyhow::Result<()> {
 
     build::data_dir(&common)?;
     let metrics = build::metrics(&common.metrics);
-    let state = build::open_state(&common, &state_settings, &metrics).await?;
+    let state = build::open_state(&common, &state_settings, &cluster.cluster, &metrics).await?;
     let sites = build::site_names(&api_host, &state_settings);
     let functions_api = FunctionsApi {
         host: &api_host,

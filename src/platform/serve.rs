@@ -31,7 +31,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     build::data_dir(&common)?;
     let metrics = build::metrics(&common.metrics);
-    let state = build::open_state(&common, &state_settings, &metrics).await?;
+    let state = build::open_state(&common, &state_settings, "wisp", &metrics).await?;
     let api = build::bind_api(&api_settings).await?;
     let sites = build::site_names(&api.host, &state_settings);
     let functions_api = FunctionsApi {

@@ -94,12 +94,16 @@ fn http_get(address: &str, path: &str) -> std::io::Result<(u16, String)> {
     Ok((status, body.to_owned()))
 }
 
-/// Every Redis key of the namespace, deleted when dropped.
-struct RedisKeys(String);
+/// Every Redis key of the cluster's namespace (`wisp:<cluster>:{<namespace>}…`), deleted when
+/// dropped.
+struct RedisKeys {
+    cluster: String,
+    namespace: String,
+}
 
 impl Drop for RedisKeys {
     fn drop(&mut self) {
-        let pattern = format!("wisp:{{{}}}*", self.0);
+        let pattern = format!("wisp:{}:{{{}}}*", self.cluster, self.namespace);
         let listed = Command::new("redis-cli")
             .args(["--scan", "--pattern", &pattern])
             .output();
@@ -239,7 +243,10 @@ fn two_controllers_and_three_invokers_serve_the_openwhisk_client() {
 
     // A namespace of the test's own, so its Redis keys are apart from every other test's.
     let namespace = format!("cluster-{cluster}");
-    let _keys = RedisKeys(namespace.clone());
+    let _keys = RedisKeys {
+        cluster: cluster.clone(),
+        namespace: namespace.clone(),
+    };
     let admin = Command::new(wisp_binary())
         .args([
             "admin",

@@ -1,13 +1,21 @@
 //! The bus between controllers and invokers on NATS JetStream: the [`Invoke`] seam with a
 //! network in it.
 //!
-//! A controller's [`RemoteInvoker`] places each activation on one live invoker and publishes
-//! it to that invoker's subject of a work-queue stream, durably (the publish is acknowledged by
-//! the server before the controller waits). The invoker's [`InvokerNode`] pulls from its own
-//! durable consumer, runs the activation on its local runtimes (declared state included), sends
-//! the outcome to the controller's result subject and only then acknowledges the message.
-//! Invokers announce themselves with heartbeats; a controller places work only on invokers it
-//! heard from recently, and fails what it placed on one that went silent.
+//! A controller's [`RemoteInvoker`] places each activation on one live invoker (`members.rs`,
+//! from heartbeats, with `wisp-placement`) and publishes it to that invoker's subject of a
+//! work-queue stream, durably (the publish is acknowledged by the server before the controller
+//! waits). The invoker's [`InvokerNode`] pulls from its own durable consumer, runs the
+//! activation on its local runtimes (declared state included), publishes the outcome durably
+//! to the controller's subject of the outcome stream (`outcomes.rs`) and only then
+//! acknowledges the activation. What is too large for a message travels as stored chunks
+//! (`code.rs`).
+//!
+//! When a part fails:
+//! - an invoker gone silent: what the server had handed it ends as lost; what it had not is
+//!   placed on the next invoker; its queue is purged;
+//! - an invoker draining: it hands back what reaches it, which goes to the next invoker;
+//! - a controller gone: its outcomes wait in its consumer for it (restarted under its id) or
+//!   for the controller that adopts its activations.
 //!
 //! Delivery is at most one run: a message the server delivers again (its invoker died or was
 //! too slow to acknowledge) is answered with an interrupted outcome, never run a second time,

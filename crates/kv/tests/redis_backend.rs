@@ -604,3 +604,37 @@ async fn a_redis_cluster_node_is_refused_at_start_with_the_reason() {
     assert!(refused.to_string().contains("cluster mode"), "{refused}");
     let _ = std::fs::remove_file(nodes);
 }
+
+#[tokio::test]
+async fn two_clusters_share_one_redis_without_seeing_each_other() {
+    let ns = Ns::new("clusters");
+    let default = store(1 << 20).await;
+    let blue = RedisKv::connect(RedisConfig::new(url(), 1 << 20).for_cluster("blue"))
+        .await
+        .expect("the machine's Redis answers");
+    assert_eq!(run(&default, &ns, "SET k default").await, Reply::ok());
+    assert_eq!(run(&blue, &ns, "SET k blue").await, Reply::ok());
+    assert_eq!(run(&default, &ns, "GET k").await, bulk("default"));
+    assert_eq!(run(&blue, &ns, "GET k").await, bulk("blue"));
+
+    // The default cluster keeps the keys a lone server always had; another cluster's are under
+    // its name, with the same hash tag.
+    assert!(ns.raw_keys().contains(&format!("wisp:{{{}}}:k", ns.0)));
+    let pattern = format!("wisp:blue:{{{}}}*", ns.0);
+    let mut blue_keys: Vec<String> = Ns::cli(&["--scan", "--pattern", &pattern])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    blue_keys.sort();
+    assert!(
+        blue_keys.contains(&format!("wisp:blue:{{{}}}:k", ns.0)),
+        "{blue_keys:?}"
+    );
+    assert!(
+        blue_keys.contains(&format!("wisp:blue:{{{}}}#used", ns.0)),
+        "{blue_keys:?}"
+    );
+    let mut args = vec!["DEL"];
+    args.extend(blue_keys.iter().map(String::as_str));
+    Ns::cli(&args);
+}

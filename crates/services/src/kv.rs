@@ -84,10 +84,12 @@ pub struct KvEndpoint {
     pub env: KvEnv,
 }
 
-/// Opens the store `backend` names (embedded: under `dir`), every client of it counted.
+/// Opens the store `backend` names (embedded: under `dir`; Redis: under the keys of
+/// `cluster`), every client of it counted.
 pub async fn open_kv(
     dir: &Path,
     backend: &KvBackend,
+    cluster: &str,
     quota_bytes: usize,
     metrics: &Arc<wisp_metrics::Metrics>,
 ) -> Result<Arc<dyn KvStore>, ServiceError> {
@@ -103,9 +105,11 @@ pub async fn open_kv(
             dir: dir.to_path_buf(),
             source,
         })?,
-        KvBackend::Redis(url) => RedisKv::connect(RedisConfig::new(url, quota_bytes))
-            .await
-            .map_err(ServiceError::KvRedis)?,
+        KvBackend::Redis(url) => {
+            RedisKv::connect(RedisConfig::new(url, quota_bytes).for_cluster(cluster))
+                .await
+                .map_err(ServiceError::KvRedis)?
+        }
     };
     // Every client of the store (RESP, REST, declared state, wasm) is counted.
     let counted = metrics.clone();

@@ -1,8 +1,9 @@
 //! The Redis backend: every namespace in one Redis (or one Redis Cluster slot each), for
 //! servers that share their state.
 //!
-//! - Keys: namespace `ns`'s key `k` is `wisp:{ns}:k` (`rewrite.rs`); the braces are a hash
-//!   tag, so a namespace's keys and its bookkeeping keys share one cluster slot.
+//! - Keys: namespace `ns`'s key `k` is `wisp:{ns}:k` (`rewrite.rs`), or `wisp:<cluster>:{ns}:k`
+//!   for a cluster not named `wisp`; the braces are a hash tag, so a namespace's keys and its
+//!   bookkeeping keys share one cluster slot.
 //! - Reads go to Redis as they are and their replies come back unchanged; writes run inside
 //!   one Lua script (`wisp.lua`, called as `scripts.rs` says) that keeps the quota's count,
 //!   so a client sees Redis's own replies and error texts, plus `ERR quota exceeded: ...`.
@@ -68,6 +69,9 @@ pub struct RedisConfig {
     pub quota_bytes: usize,
     /// Upstream connections; each namespace always uses the same one.
     pub connections: usize,
+    /// What every key starts with: `wisp`, or `wisp:<cluster>` for a cluster of another name
+    /// ([`RedisConfig::for_cluster`]), so clusters can share one Redis.
+    pub root: String,
 }
 
 impl RedisConfig {
@@ -76,14 +80,30 @@ impl RedisConfig {
             url: url.into(),
             quota_bytes,
             connections: 4,
+            root: DEFAULT_CLUSTER.to_owned(),
         }
     }
+
+    /// The keys of cluster `cluster`: `wisp:{ns}:…` for the default cluster (`wisp`), as a
+    /// lone server has always kept them, `wisp:<cluster>:{ns}:…` for any other.
+    pub fn for_cluster(mut self, cluster: &str) -> RedisConfig {
+        self.root = if cluster == DEFAULT_CLUSTER {
+            DEFAULT_CLUSTER.to_owned()
+        } else {
+            format!("{DEFAULT_CLUSTER}:{cluster}")
+        };
+        self
+    }
 }
+
+/// The name of a cluster no one named, and the root of its keys.
+const DEFAULT_CLUSTER: &str = "wisp";
 
 pub struct RedisKv {
     pool: Pool,
     sha: String,
     quota: usize,
+    root: String,
 }
 
 impl RedisKv {
@@ -98,12 +118,14 @@ impl RedisKv {
             pool: Pool::start(target, scripts::SOURCE, config.connections),
             sha,
             quota: config.quota_bytes,
+            root: config.root,
         }))
     }
 
     fn call<'a>(&'a self, namespace: &'a str) -> Call<'a> {
         Call {
             sha: &self.sha,
+            root: &self.root,
             namespace,
             quota: self.quota,
         }
@@ -132,7 +154,7 @@ impl KvStore for RedisKv {
         if !scripts::valid_namespace(namespace) {
             return Box::pin(std::future::ready(bad_namespace(namespace)));
         }
-        match rewrite::plan(&prefix(namespace), command) {
+        match rewrite::plan(&prefix(&self.root, namespace), command) {
             Plan::Read(argv) => Box::pin(self.send(namespace, scripts::direct(&argv))),
             Plan::Script(argv) => {
                 if let Some(refused) = too_many_args(&argv) {
@@ -149,7 +171,7 @@ impl KvStore for RedisKv {
         if !scripts::valid_namespace(namespace) {
             return Box::pin(std::future::ready(bad_namespace(namespace)));
         }
-        let prefix = prefix(namespace);
+        let prefix = prefix(&self.root, namespace);
         let argvs: Vec<_> = commands
             .into_iter()
             .map(|command| match rewrite::plan(&prefix, command) {

@@ -1,13 +1,13 @@
 //! A data [`Command`] as the Redis command that carries it out, its keys prefixed with the
-//! namespace's (`wisp:{<namespace>}:`). Pure.
+//! namespace's (`<root>:{<namespace>}:`, the root `wisp` or `wisp:<cluster>`). Pure.
 
 use crate::command::{Command, Set};
 use crate::resp::{Bytes, Reply};
 
-/// The prefix of every key of `namespace`: the braces are a hash tag, so a namespace's keys
-/// (and the script's bookkeeping keys beside them) live on one cluster slot.
-pub fn prefix(namespace: &str) -> Bytes {
-    format!("wisp:{{{namespace}}}:").into_bytes()
+/// The prefix of every key of `namespace` under `root`: the braces are a hash tag, so a
+/// namespace's keys (and the script's bookkeeping keys beside them) live on one cluster slot.
+pub fn prefix(root: &str, namespace: &str) -> Bytes {
+    format!("{root}:{{{namespace}}}:").into_bytes()
 }
 
 /// What a command becomes upstream.
@@ -177,7 +177,7 @@ mod tests {
     fn plan_of(line: &str) -> Plan {
         let args = line.split(' ').map(|w| w.as_bytes().to_vec()).collect();
         match Request::parse(args) {
-            Ok(Request::Data(command)) => plan(&prefix("ns"), command),
+            Ok(Request::Data(command)) => plan(&prefix("wisp", "ns"), command),
             other => panic!("{other:?}"),
         }
     }
@@ -188,7 +188,8 @@ mod tests {
 
     #[test]
     fn keys_are_prefixed_with_the_namespace_hash_tag() {
-        assert_eq!(prefix("guest"), b"wisp:{guest}:");
+        assert_eq!(prefix("wisp", "guest"), b"wisp:{guest}:");
+        assert_eq!(prefix("wisp:blue", "guest"), b"wisp:blue:{guest}:");
         assert_eq!(plan_of("GET k"), Plan::Read(argv("GET wisp:{ns}:k")));
         assert_eq!(
             plan_of("MGET a b"),

@@ -13,20 +13,22 @@ pub const SOURCE: &str = include_str!("wisp.lua");
 /// How to call the script for one namespace.
 pub struct Call<'a> {
     pub sha: &'a str,
+    /// What every key starts with: `wisp`, or `wisp:<cluster>`.
+    pub root: &'a str,
     pub namespace: &'a str,
     pub quota: usize,
 }
 
 impl Call<'_> {
     fn head(&self, mode: &str) -> Vec<Bytes> {
-        let ns = self.namespace;
+        let (root, ns) = (self.root, self.namespace);
         vec![
             b"EVALSHA".to_vec(),
             self.sha.as_bytes().to_vec(),
             b"3".to_vec(),
-            format!("wisp:{{{ns}}}#used").into_bytes(),
-            format!("wisp:{{{ns}}}#keys").into_bytes(),
-            format!("wisp:{{{ns}}}#swept").into_bytes(),
+            format!("{root}:{{{ns}}}#used").into_bytes(),
+            format!("{root}:{{{ns}}}#keys").into_bytes(),
+            format!("{root}:{{{ns}}}#swept").into_bytes(),
             mode.as_bytes().to_vec(),
             ns.as_bytes().to_vec(),
             self.quota.to_string().into_bytes(),

@@ -1,19 +1,21 @@
 -- Wisp's Redis backend: every write of a namespace, with its quota accounting, in one atomic
 -- script (see scripts.rs for the calling convention and mod.rs for the model).
 --
--- KEYS[1] `wisp:{ns}#used`   bytes of keys and values the namespace holds (the quota's count)
--- KEYS[2] `wisp:{ns}#keys`   hash: each key of the namespace -> the bytes it was counted for
--- KEYS[3] `wisp:{ns}#swept`  present while a sweep of the index is too recent to repeat
+-- KEYS[1] `<root>:{ns}#used`   bytes of keys and values the namespace holds (the quota's count)
+-- KEYS[2] `<root>:{ns}#keys`   hash: each key of the namespace -> the bytes it was counted for
+-- KEYS[3] `<root>:{ns}#swept`  present while a sweep of the index is too recent to repeat
+-- (the root is `wisp`, or `wisp:<cluster>` for a cluster of another name)
 -- ARGV[1] mode ('run' or 'swap'), ARGV[2] namespace, ARGV[3] quota in bytes, then the mode's
 -- arguments.
 --
--- Data keys are `wisp:{ns}:<key>`: the same hash tag as KEYS, so one cluster slot. They are
+-- Data keys are `<root>:{ns}:<key>`: the same hash tag as KEYS, so one cluster slot. They are
 -- not in KEYS (their count varies per command); Redis Cluster serves undeclared keys of the
 -- script's own slot.
 
 local USED, INDEX, SWEPT = KEYS[1], KEYS[2], KEYS[3]
 local mode, ns, quota = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local prefix = 'wisp:{' .. ns .. '}:'
+-- The data keys' prefix: KEYS[1] without its `#used`, and a colon.
+local prefix = string.sub(USED, 1, #USED - 5) .. ':'
 local used = tonumber(redis.call('GET', USED) or '0')
 local used_at_start = used
 local SWEEP_EVERY_MS = 5000
