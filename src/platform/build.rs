@@ -52,11 +52,13 @@ pub async fn open_state(
     cluster: &str,
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<NamespaceState> {
+    let signing_key = url_signing_key()?;
     let objects = wisp_services::objects::open_objects(
         &state.objects_backend,
         &state.objects_dir,
         std::env::vars(),
         &common.data_dir,
+        signing_key.as_deref().map(str::as_bytes),
         state.objects_quota_bytes,
         metrics,
     )
@@ -74,6 +76,20 @@ pub async fn open_state(
         keys: Keys::new(kv.clone()),
         kv,
     })
+}
+
+/// The secret that signs object URLs when the operator gives one, `WISP_URL_SIGNING_KEY`
+/// (never a flag: a command line is readable by every process on the machine). The
+/// controllers of a cluster share it, so a URL one signs opens through any.
+pub fn url_signing_key() -> anyhow::Result<Option<String>> {
+    match std::env::var("WISP_URL_SIGNING_KEY") {
+        Ok(key) if key.trim().len() >= 32 => Ok(Some(key.trim().to_owned())),
+        Ok(_) => anyhow::bail!(
+            "WISP_URL_SIGNING_KEY is too short: give at least 32 random characters (e.g. \
+             `openssl rand -hex 32`), the same to every controller of the cluster"
+        ),
+        Err(_) => Ok(None),
+    }
 }
 
 /// The API's listener, and its URL as clients and functions are told it.

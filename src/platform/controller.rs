@@ -88,6 +88,12 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
              --store"
         ),
     }
+    if build::url_signing_key()?.is_none() {
+        println!(
+            "wisp: WARNING: object URLs signed here open only through this controller: give \
+             every controller the same WISP_URL_SIGNING_KEY"
+        );
+    }
     if state_settings.kv_backend == KvBackend::Embedded {
         println!(
             "wisp: WARNING: the key-value store is embedded in this controller, apart from the \

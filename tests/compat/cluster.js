@@ -96,6 +96,16 @@ describe('a cluster of two controllers and three invokers', () => {
     assert.equal(got.status, 200)
     assert.equal(got.headers.get('content-type'), 'text/plain')
     assert.equal(await got.text(), 'stored through A')
+
+    // A URL signed through A opens through B: the controllers share the signing key.
+    const signed = await fetch(url(process.env.WISP_APIHOST, key) + '?op=url', { method: 'POST', headers: { authorization: auth } })
+    assert.equal(signed.status, 200)
+    const { url: signedUrl } = await signed.json()
+    const throughB = signedUrl.replace(process.env.WISP_APIHOST, process.env.WISP_APIHOST_B)
+    assert.notEqual(throughB, signedUrl)
+    const opened = await fetch(throughB)
+    assert.equal(opened.status, 200)
+    assert.equal(await opened.text(), 'stored through A')
   })
 
   it('runs an action whose code is larger than a NATS message', async () => {

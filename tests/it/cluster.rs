@@ -139,11 +139,14 @@ fn two_controllers_and_three_invokers_serve_the_openwhisk_client() {
         .block_on(crate::objects_s3::bucket());
     let endpoint = crate::objects_s3::endpoint();
     let objects = format!("s3://{bucket}/cluster");
-    let aws: [(&str, &str); 4] = [
+    let signing_key = format!("{:032x}", rand::random::<u128>());
+    let aws: [(&str, &str); 5] = [
         ("AWS_ENDPOINT_URL", &endpoint),
         ("AWS_ACCESS_KEY_ID", "wisp-it"),
         ("AWS_SECRET_ACCESS_KEY", "wisp-it-secret"),
         ("AWS_REGION", "us-east-1"),
+        // Every controller signs object URLs with the same key.
+        ("WISP_URL_SIGNING_KEY", &signing_key),
     ];
     let cluster = format!("it{:012x}", rand::random::<u64>() >> 16);
     let _streams = Streams(cluster.clone());

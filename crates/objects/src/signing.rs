@@ -57,7 +57,7 @@ impl UrlSigner {
         Ok(UrlSigner { secret })
     }
 
-    /// A signer with a given secret (tests).
+    /// A signer with a given secret: the one every server of a cluster is given, or a test's.
     pub fn with_secret(secret: &[u8]) -> UrlSigner {
         UrlSigner {
             secret: secret.to_vec(),

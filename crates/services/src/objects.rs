@@ -45,12 +45,14 @@ impl std::str::FromStr for ObjectsBackend {
 }
 
 /// Opens the objects (`backend`: under `dir`, or in S3 as the `AWS_*` variables among `env`
-/// say, checked to answer); the URL signing secret is `<data dir>/objects-url.key`.
+/// say, checked to answer); the URL signing secret is `signing_key` when given (the servers
+/// of a cluster share one), else `<data dir>/objects-url.key`.
 pub async fn open_objects(
     backend: &ObjectsBackend,
     dir: &Path,
     env: impl IntoIterator<Item = (String, String)>,
     data_dir: &Path,
+    signing_key: Option<&[u8]>,
     quota_bytes: u64,
     metrics: &Arc<wisp_metrics::Metrics>,
 ) -> Result<ObjectStorage, ServiceError> {
@@ -72,8 +74,12 @@ pub async fn open_objects(
             store
         }
     };
-    let signer =
-        UrlSigner::open(&data_dir.join("objects-url.key")).map_err(ServiceError::UrlSigner)?;
+    let signer = match signing_key {
+        Some(secret) => UrlSigner::with_secret(secret),
+        None => {
+            UrlSigner::open(&data_dir.join("objects-url.key")).map_err(ServiceError::UrlSigner)?
+        }
+    };
     // Every reader and writer (API, S3, sites, declared files, wasm) is counted.
     let counted = metrics.clone();
     let store = wisp_objects::Counted::new(
