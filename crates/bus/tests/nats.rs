@@ -22,7 +22,6 @@ const NATS: &str = "nats://127.0.0.1:4222";
 struct Cluster {
     client: async_nats::Client,
     subjects: Subjects,
-    name: String,
 }
 
 impl Cluster {
@@ -42,7 +41,6 @@ impl Cluster {
         Cluster {
             client,
             subjects: Subjects::new(&name),
-            name,
         }
     }
 
