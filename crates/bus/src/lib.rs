@@ -55,6 +55,27 @@ pub async fn connect(url: &str) -> Result<async_nats::Client, BusError> {
         })
 }
 
+/// Creates the work-queue stream `name` over `subject` if it does not exist yet; `max_age`
+/// (zero: none) drops what no consumer took in time.
+pub(crate) async fn work_queue(
+    jetstream: &async_nats::jetstream::Context,
+    name: String,
+    subject: String,
+    max_age: std::time::Duration,
+) -> Result<async_nats::jetstream::stream::Stream, BusError> {
+    use async_nats::jetstream::stream;
+    jetstream
+        .get_or_create_stream(stream::Config {
+            name,
+            subjects: vec![subject],
+            retention: stream::RetentionPolicy::WorkQueue,
+            max_age,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| BusError::JetStream(e.to_string()))
+}
+
 /// Deletes every stream of the cluster `subjects` names (activations waiting, outcomes, stored
 /// code): what a cluster leaves on a NATS server, for one that is gone for good.
 pub async fn remove_streams(client: &async_nats::Client, subjects: &Subjects) {

@@ -110,20 +110,13 @@ impl Link {
     }
 }
 
-/// Creates the cluster's work-queue stream if it does not exist yet.
+/// Creates the cluster's work-queue stream of activations if it does not exist yet.
 pub(crate) async fn ensure_stream(
     jetstream: &jetstream::Context,
     subjects: &Subjects,
 ) -> Result<stream::Stream, BusError> {
-    jetstream
-        .get_or_create_stream(stream::Config {
-            name: subjects.invoke_stream(),
-            subjects: vec![subjects.invoke_all()],
-            retention: stream::RetentionPolicy::WorkQueue,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| BusError::JetStream(e.to_string()))
+    let (name, subject) = (subjects.invoke_stream(), subjects.invoke_all());
+    crate::work_queue(jetstream, name, subject, Duration::ZERO).await
 }
 
 impl InvokerNode {

@@ -33,16 +33,8 @@ pub(crate) async fn ensure_stream(
     jetstream: &jetstream::Context,
     subjects: &Subjects,
 ) -> Result<stream::Stream, BusError> {
-    jetstream
-        .get_or_create_stream(stream::Config {
-            name: subjects.outcome_stream(),
-            subjects: vec![subjects.results_all()],
-            retention: stream::RetentionPolicy::WorkQueue,
-            max_age: KEPT_FOR,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| BusError::JetStream(e.to_string()))
+    let (name, subject) = (subjects.outcome_stream(), subjects.results_all());
+    crate::work_queue(jetstream, name, subject, KEPT_FOR).await
 }
 
 /// The durable consumer of `controller`'s outcomes.
