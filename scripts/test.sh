@@ -131,17 +131,34 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
     done
 fi
 # The S3 backend's tests (crates/objects/tests, tests/it/objects_s3.rs) use an S3 server at
-# WISP_TEST_S3: moto's, from tests/fixtures/moto-server, on 127.0.0.1:5055, started if none
-# answers there (in memory: each test makes a bucket of its own).
-export WISP_TEST_S3="${WISP_TEST_S3:-http://127.0.0.1:5055}"
-if [[ $WISP_TEST_S3 == http://127.0.0.1:5055 ]] && ! (exec 3<>/dev/tcp/127.0.0.1/5055) 2>/dev/null; then
-    moto_dir="$(mktemp -d)"
-    PYTHONPATH="$PWD/tests/fixtures/moto-server/site" nohup python3 -S -m moto.server \
-        -H 127.0.0.1 -p 5055 >"$moto_dir/moto.log" 2>&1 &
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/5055) 2>/dev/null && break
-        sleep 0.1
+# WISP_TEST_S3: moto's, from tests/fixtures/moto-server, on the first port from 127.0.0.1:5055
+# where one answers S3 (in memory: each test makes a bucket of its own), started if none does.
+# It runs from a copy of its packages, so it outlives this checkout; a port where something
+# answers but not as S3 (a server whose files are gone) is passed over, never stopped.
+s3_answers() (
+    { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || exit 1
+    printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+    read -r -t 5 status <&3 || exit 1
+    [[ $status == *" 200 "* ]]
+)
+if [[ -z ${WISP_TEST_S3:-} ]]; then
+    for moto_port in $(seq 5055 5064); do
+        if s3_answers "$moto_port"; then
+            break
+        fi
+        if ! (exec 3<>/dev/tcp/127.0.0.1/"$moto_port") 2>/dev/null; then
+            moto_dir="$(mktemp -d)"
+            cp -r tests/fixtures/moto-server/site "$moto_dir/site"
+            (cd "$moto_dir" && PYTHONPATH="$moto_dir/site" nohup python3 -S -m moto.server \
+                -H 127.0.0.1 -p "$moto_port" >"$moto_dir/moto.log" 2>&1 &)
+            for _ in $(seq 100); do
+                s3_answers "$moto_port" && break
+                sleep 0.1
+            done
+            break
+        fi
     done
+    export WISP_TEST_S3="http://127.0.0.1:$moto_port"
 fi
 # `--features full-tests` turns on the full tier in every package that declares it (the root's
 # tests/it, wisp-kv's Redis tests, wisp-store's PostgreSQL tests, wisp-bus's NATS tests,
