@@ -62,6 +62,18 @@ impl Cluster {
             .expect("a controller joins")
     }
 
+    /// A controller that has heard from `invokers` invokers.
+    async fn controller_seeing(&self, invokers: usize) -> RemoteInvoker {
+        let controller = self.controller().await;
+        assert!(
+            controller
+                .wait_for_invokers(invokers, Duration::from_secs(10))
+                .await,
+            "{invokers} invokers joined"
+        );
+        controller
+    }
+
     async fn remove(self) {
         wisp_bus::remove_streams(&self.client, &self.subjects).await;
     }
@@ -107,12 +119,7 @@ async fn an_activation_runs_on_its_home_invoker_and_its_outcome_comes_back() {
     let (a, b) = (scripted(), scripted());
     let _na = cluster.invoker("a", a.clone()).await;
     let _nb = cluster.invoker("b", b.clone()).await;
-    let controller = cluster.controller().await;
-    assert!(
-        controller
-            .wait_for_invokers(2, Duration::from_secs(10))
-            .await
-    );
+    let controller = cluster.controller_seeing(2).await;
 
     for i in 0..5 {
         let outcome = controller
@@ -143,12 +150,7 @@ async fn an_invoker_that_dies_fails_what_it_held_and_work_moves_on() {
     }
     let na = cluster.invoker("a", a.clone()).await;
     let nb = cluster.invoker("b", b.clone()).await;
-    let controller = Arc::new(cluster.controller().await);
-    assert!(
-        controller
-            .wait_for_invokers(2, Duration::from_secs(10))
-            .await
-    );
+    let controller = Arc::new(cluster.controller_seeing(2).await);
 
     let running = {
         let controller = controller.clone();
@@ -236,12 +238,7 @@ async fn a_draining_invoker_finishes_what_runs_and_its_new_work_runs_elsewhere()
     }
     let na = cluster.invoker("a", a.clone()).await;
     let nb = cluster.invoker("b", b.clone()).await;
-    let controller = Arc::new(cluster.controller().await);
-    assert!(
-        controller
-            .wait_for_invokers(2, Duration::from_secs(10))
-            .await
-    );
+    let controller = Arc::new(cluster.controller_seeing(2).await);
     let run = |args: Value| {
         let controller = controller.clone();
         tokio::spawn(async move { controller.run(request("slow", args)).await })
@@ -291,12 +288,7 @@ async fn work_never_delivered_to_an_invoker_that_died_runs_elsewhere() {
     let (a, b) = (scripted(), scripted());
     let na = cluster.invoker("a", a.clone()).await;
     let nb = cluster.invoker("b", b.clone()).await;
-    let controller = Arc::new(cluster.controller().await);
-    assert!(
-        controller
-            .wait_for_invokers(2, Duration::from_secs(10))
-            .await
-    );
+    let controller = Arc::new(cluster.controller_seeing(2).await);
     // Find echo's home, then stop it: the controller still counts it live for a while and
     // places the next runs there, where no one takes them.
     controller.run(request("echo", json!({}))).await.unwrap();
@@ -329,12 +321,7 @@ async fn code_arguments_and_results_over_the_message_limit_cross_the_bus() {
     let cluster = Cluster::new().await;
     let runtimes = scripted();
     let _node = cluster.invoker("a", runtimes.clone()).await;
-    let controller = cluster.controller().await;
-    assert!(
-        controller
-            .wait_for_invokers(1, Duration::from_secs(10))
-            .await
-    );
+    let controller = cluster.controller_seeing(1).await;
     // A zip action with its dependencies: 3 MB of code, over NATS's 1 MiB.
     let code = "x".repeat(3 << 20);
     let big = |args: Value| {
@@ -375,12 +362,7 @@ async fn an_outcome_sent_while_its_controller_was_down_waits_for_it() {
     let runtimes = scripted();
     runtimes.on_slow("slow", Duration::from_millis(500), Value::clone);
     let _node = cluster.invoker("a", runtimes.clone()).await;
-    let controller = Arc::new(cluster.controller().await);
-    assert!(
-        controller
-            .wait_for_invokers(1, Duration::from_secs(10))
-            .await
-    );
+    let controller = Arc::new(cluster.controller_seeing(1).await);
     let request = request("slow", json!({ "kept": true }));
     let id = request.activation_id.clone();
     let running = {
